@@ -1,0 +1,79 @@
+"""Serve a WSGI app on waitress, in the foreground or on a background thread.
+
+waitress is a production WSGI server (pure Python, thread pool, no fork), so the bot, the
+Xoxoday simulator and the local Slack stand-in all run on the same real HTTP stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from waitress.server import create_server
+
+WSGIApp = Callable[..., Any]
+
+log = logging.getLogger(__name__)
+
+
+class ServerThread:
+    """A waitress server on its own thread; port 0 picks a free port."""
+
+    def __init__(
+        self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, threads: int = 16
+    ) -> None:
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            # Slack and Xoxoday never send large bodies; keep the server's limits tight.
+            max_request_body_size=1_048_576,
+            channel_timeout=300,
+            ident="rewards-bot",
+            # waitress logs every queue backlog warning at WARNING; keep ours readable
+            expose_tracebacks=False,
+        )
+        self.host = host
+        self.port: int = self._server.effective_port  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self._run, name=f"http-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # closed under us during shutdown
+            log.debug("server on port %s stopped", self.port)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(app: WSGIApp, host: str, port: int, threads: int = 16) -> None:
+    """Run a server in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+    server = ServerThread(app, host, port, threads)
+    log.info("listening on %s", server.url)
+    try:
+        server._run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -1,0 +1,581 @@
+"""A client for Xoxoday's Plum Pro API as it really behaves.
+
+One RPC endpoint (``POST /v1/oauth/api``, dispatched on ``query``), OAuth tokens that rotate on
+every refresh, two error body shapes, numbers as strings, per-minute limits. The rule that
+matters most: placeOrder is never retried here. A 5xx, a timeout or a broken answer raises
+OutcomeUnknown and the caller looks the order up by poNumber before placing it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from services.jsonutil import dumps, loads
+from services.xoxoday import errors as E
+from services.xoxoday.models import (
+    Balance,
+    FilterGroup,
+    HistoryOrder,
+    MobileOperator,
+    Order,
+    OrderRequest,
+    PaymentRow,
+    Product,
+    e164,
+    history_dates,
+)
+from services.xoxoday.ratelimit import RateLimiter
+from services.xoxoday.redact import redact
+from services.xoxoday.tokens import TokenManager, TokenSet, TokenStore
+
+log = logging.getLogger(__name__)
+
+SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
+PLACE_ORDER_TIMEOUT_S = 130.0  # Xoxoday may take up to 120 s for a realtime order
+DEFAULT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
+# errorIds that mean "the access token is not accepted": refresh once and try again.
+_REFRESHABLE_AUTH = {"PIPE10013"}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP round trip, redacted, for the request log."""
+
+    op: str
+    po_number: str | None
+    request: dict[str, Any]
+    status: int | None
+    response: Any
+    error: str | None
+    started_at: float
+    duration_ms: int
+
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    expires_in_s: float | None
+    access_expires_at: float | None
+
+
+class XoxodayClient:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        token_store: TokenStore,
+        *,
+        initial_tokens: TokenSet | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        place_order_timeout_s: float = PLACE_ORDER_TIMEOUT_S,
+        limiter: RateLimiter | None = None,
+        on_exchange: ExchangeHook | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
+        self._place_timeout = httpx.Timeout(
+            timeout_s, connect=CONNECT_TIMEOUT_S, read=place_order_timeout_s
+        )
+        self.limiter = limiter or RateLimiter()
+        self._on_exchange = on_exchange
+        self._clock = clock
+        self._http = httpx.Client(
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "rewards-bot/0.1"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self.tokens = TokenManager(token_store, self._refresh_tokens, initial_tokens, clock=clock)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> XoxodayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- operations -------------------------------------------------------------------------
+
+    def get_filters(
+        self, filter_group_code: str = "", include: str = "", exclude: str = ""
+    ) -> list[FilterGroup]:
+        data = {
+            "filterGroupCode": filter_group_code,
+            "includeFilters": include,
+            "excludeFilters": exclude,
+        }
+        result = self._data(self._call("getFilters", data))
+        return [FilterGroup.model_validate(item) for item in _as_list(result)]
+
+    def get_vouchers(
+        self,
+        *,
+        category_type: str | None = None,
+        parent_product_id: int | None = None,
+        filters: dict[str, str] | None = None,
+        include_products: list[int] | None = None,
+        exclude_products: list[int] | None = None,
+        limit: int = 100,
+        page: int = 1,
+        sort: tuple[str, str] = ("name", "ASC"),
+    ) -> list[Product]:
+        """One page of the catalog; an empty catalog is an empty list (not PLE10030)."""
+        data: dict[str, Any] = {
+            "limit": limit,
+            "page": page,
+            "includeProducts": ",".join(map(str, include_products or [])),
+            "excludeProducts": ",".join(map(str, exclude_products or [])),
+            "exchangeRate": 1,
+            "sort": {"field": sort[0], "order": sort[1]},
+            "filters": [{"key": k, "value": v} for k, v in (filters or {}).items()],
+        }
+        if category_type:
+            data["categoryType"] = category_type
+        if parent_product_id is not None:
+            data["parentProductId"] = parent_product_id
+        try:
+            result = self._data(self._call("getVouchers", data))
+        except E.NoVouchersFound:
+            return []
+        return [Product.model_validate(item) for item in _as_list(result)]
+
+    def all_vouchers(self, page_size: int = 100, **kwargs: Any) -> list[Product]:
+        """Every page of the catalog for the given filters."""
+        products: list[Product] = []
+        for page in range(1, 1000):
+            batch = self.get_vouchers(limit=page_size, page=page, **kwargs)
+            products.extend(batch)
+            if len(batch) < page_size:
+                break
+        return products
+
+    def lookup_mobile_number(self, phone: str) -> MobileOperator:
+        try:
+            number = e164(phone)
+        except ValueError as exc:
+            raise E.InvalidOrder(str(exc), field="phone") from None
+        return MobileOperator.from_payload(
+            self._call("lookupMobileNumber", {"mobile_number": number})
+        )
+
+    def get_balance(self) -> Balance:
+        result = self._data(self._call("getBalance", {}, query_kind="query"))
+        return Balance.model_validate(result)
+
+    def place_order(self, order: OrderRequest, product: Product) -> Order:
+        """Place one order. OutcomeUnknown when the answer is lost: reconcile, never retry."""
+        product.check(order)
+        payload = self._call("placeOrder", order.payload(), po_number=order.po_number)
+        try:
+            return Order.model_validate(self._data(payload))
+        except (ValidationError, E.MalformedResponse) as exc:
+            raise E.OutcomeUnknown(
+                f"placeOrder answered without a readable order ({_first_error(exc)})",
+                op="placeOrder",
+            ) from None
+
+    def get_order_details(
+        self, *, po_number: str | None = None, order_id: int | None = None
+    ) -> Order:
+        """Look an order up by poNumber or orderId; OrderNotFound when Xoxoday has none."""
+        if po_number:
+            data: dict[str, Any] = {"poNumber": po_number, "orderId": 0}
+        elif order_id:
+            data = {"poNumber": "", "orderId": int(order_id)}
+        else:
+            raise ValueError("get_order_details needs a po_number or an order_id")
+        data["sendMailToReceiver"] = 0
+        payload = self._call("getOrderDetails", data, po_number=po_number)
+        return Order.model_validate(self._data(payload))
+
+    def get_order_history(
+        self, start: date, end: date, *, limit: int = 100, page: int = 1, tag: str | None = None
+    ) -> list[HistoryOrder]:
+        data: dict[str, Any] = {**history_dates(start, end), "limit": limit, "page": page}
+        if tag:
+            data["tag"] = tag
+        try:
+            result = self._data(self._call("getOrderHistory", data))
+        except E.OrderNotFound:
+            return []
+        return [HistoryOrder.model_validate(item) for item in _as_list(result)]
+
+    def payment_history(
+        self, start: date, end: date, *, limit: int = 100, page: int = 1
+    ) -> list[PaymentRow]:
+        data = {**history_dates(start, end), "limit": limit, "page": page}
+        # Documented quirk: arguments under a top-level data.data, not under variables.
+        body = {
+            "query": "plumProAPI.mutation.paymentHistory",
+            "tag": "plumProAPI",
+            "data": {"data": data},
+        }
+        try:
+            result = self._data(self._call("paymentHistory", data, body=body))
+        except E.OrderNotFound:
+            return []
+        return [PaymentRow.model_validate(item) for item in _as_list(result)]
+
+    def validate_token(self) -> TokenInfo:
+        """GET /v1/oauth/token: is the current access token accepted, and for how long."""
+        token = self.tokens.access_token()
+        response = self._send("validateToken", "GET", "/v1/oauth/token", None, token=token)
+        body = self._json_or_raise("validateToken", response)
+        self._raise_for_error("validateToken", response, body)
+        expires_in = _number(body.get("expires_in"))
+        expiry_ms = _number(body.get("access_token_expiry"))
+        if expires_in is not None and expires_in > 10**9:  # some docs send an epoch here
+            return TokenInfo(None, float(expires_in))
+        return TokenInfo(
+            float(expires_in) if expires_in is not None else None,
+            float(expiry_ms) / 1000 if expiry_ms is not None else None,
+        )
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def _refresh_tokens(self, refresh_token: str) -> TokenSet:
+        body = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        response = self._send("refreshToken", "POST", "/v1/oauth/token/user", body, token=None)
+        payload = self._json_or_raise("refreshToken", response)
+        if (
+            response.status_code >= 400
+            or not isinstance(payload, dict)
+            or "access_token" not in payload
+        ):
+            error = payload.get("error") if isinstance(payload, dict) else None
+            if response.status_code == 429:
+                raise E.RateLimited(
+                    "token refresh is rate limited", retry_after=60, op="refreshToken"
+                )
+            if response.status_code >= 500:
+                raise E.ServerError(
+                    "token refresh failed", op="refreshToken", http_status=response.status_code
+                )
+            if error in ("invalid_grant", "invalid_token", "invalid_request"):
+                raise E.RefreshTokenRejected(
+                    "Xoxoday refused the refresh token: generate new tokens in the Xoxoday "
+                    "dashboard (Settings > API) and set XOXODAY_REFRESH_TOKEN",
+                    op="refreshToken",
+                    http_status=response.status_code,
+                )
+            raise E.AuthError(
+                f"token refresh refused ({error or 'no reason given'}): check XOXODAY_CLIENT_ID "
+                "and XOXODAY_CLIENT_SECRET",
+                op="refreshToken",
+                http_status=response.status_code,
+            )
+        now = self._clock()
+        access_ms = _number(payload.get("access_token_expiry"))
+        refresh_ms = _number(payload.get("refresh_token_expiry"))
+        expires_in = _number(payload.get("expires_in"))
+        if access_ms is not None:
+            access_at: float | None = float(access_ms) / 1000
+        elif expires_in is not None:
+            access_at = now + float(expires_in)
+        else:
+            access_at = None
+        return TokenSet(
+            access_token=str(payload["access_token"]),
+            refresh_token=str(payload.get("refresh_token") or refresh_token),
+            access_expires_at=access_at,
+            refresh_expires_at=float(refresh_ms) / 1000 if refresh_ms is not None else None,
+            obtained_at=now,
+        )
+
+    # --- the one RPC core -------------------------------------------------------------------
+
+    def _call(
+        self,
+        op: str,
+        data: dict[str, Any],
+        *,
+        query_kind: str = "mutation",
+        po_number: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """POST one operation; returns the ``data.<op>`` object of a successful answer."""
+        if body is None:
+            body = {
+                "query": f"plumProAPI.{query_kind}.{op}",
+                "tag": "plumProAPI",
+                "variables": {"data": data},
+            }
+        self.limiter.acquire(op)
+        token = self.tokens.access_token()
+        response = self._send(op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number)
+        if response.status_code == 401 and _is_refreshable(response):
+            # A 401 is refused before any work, so repeating it, even placeOrder, is safe.
+            token = self.tokens.refresh(rejected_access_token=token)
+            self.limiter.acquire(op)
+            response = self._send(
+                op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number
+            )
+        return self._parse(op, response)
+
+    def _send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        token: str | None,
+        po_number: str | None = None,
+    ) -> httpx.Response:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        timeout = self._place_timeout if op == "placeOrder" else self._timeout
+        started = self._clock()
+        begun = time.monotonic()
+        response: httpx.Response | None = None
+        error: E.XoxodayError | None = None
+        try:
+            response = self._http.request(
+                method,
+                self.base_url + path,
+                content=dumps(body) if body is not None else None,
+                headers=headers,
+                timeout=timeout,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Xoxoday: safe to try again, even for placeOrder.
+            error = E.TransportError(f"could not reach Xoxoday: {type(exc).__name__}", op=op)
+        except httpx.TimeoutException as exc:
+            error = self._lost(op, f"no answer in time ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            error = self._lost(op, f"connection broke ({type(exc).__name__})")
+        duration_ms = int((time.monotonic() - begun) * 1000)
+        self._record(op, po_number, body, response, error, started, duration_ms)
+        if error is not None:
+            log.warning("xoxoday %s failed after %d ms: %s", op, duration_ms, error)
+            raise error
+        assert response is not None
+        log.debug("xoxoday %s -> HTTP %s in %d ms", op, response.status_code, duration_ms)
+        return response
+
+    @staticmethod
+    def _lost(op: str, why: str) -> E.XoxodayError:
+        if op == "placeOrder":
+            return E.OutcomeUnknown(f"placeOrder outcome unknown: {why}", op=op)
+        return E.TransportError(why, op=op)
+
+    def _record(
+        self,
+        op: str,
+        po_number: str | None,
+        body: dict[str, Any] | None,
+        response: httpx.Response | None,
+        error: E.XoxodayError | None,
+        started: float,
+        duration_ms: int,
+    ) -> None:
+        if self._on_exchange is None:
+            return
+        answer: Any = None
+        if response is not None:
+            try:
+                answer = redact(loads(response.content))
+            except ValueError:
+                answer = {"unparsed": response.text[:200]}
+        exchange = Exchange(
+            op=op,
+            po_number=po_number,
+            request=redact(body or {}),
+            status=response.status_code if response is not None else None,
+            response=answer,
+            error=str(error) if error else None,
+            started_at=started,
+            duration_ms=duration_ms,
+        )
+        try:
+            self._on_exchange(exchange)
+        except Exception:  # the request log must never break a call
+            log.exception("could not record the %s exchange", op)
+
+    def _json_or_raise(self, op: str, response: httpx.Response) -> Any:
+        try:
+            return loads(response.content)
+        except ValueError:
+            status = response.status_code
+            if op == "placeOrder" and (status < 400 or status >= 500):
+                raise E.OutcomeUnknown(
+                    f"placeOrder outcome unknown: unreadable answer (HTTP {status})",
+                    op=op,
+                    http_status=status,
+                ) from None
+            if status >= 500:
+                raise E.ServerError(
+                    f"Xoxoday error (HTTP {status})", op=op, http_status=status
+                ) from None
+            raise E.MalformedResponse(
+                f"Xoxoday answered something that is not JSON (HTTP {status})",
+                op=op,
+                http_status=status,
+            ) from None
+
+    def _parse(self, op: str, response: httpx.Response) -> dict[str, Any]:
+        body = self._json_or_raise(op, response)
+        self._raise_for_error(op, response, body)
+        result = _unwrap(op, body)
+        if result is None:
+            raise self._broken(op, response.status_code, "no result in the answer")
+        status = result.get("status")
+        if str(status) != "1" and status is not True:
+            message = str(result.get("message") or result.get("msg") or "status 0")
+            if op == "placeOrder":
+                # A refusal without an errorId does not say the order was not taken: reconcile.
+                raise E.OutcomeUnknown(
+                    f"placeOrder outcome unknown: answered status {status} ({message})",
+                    op=op,
+                    http_status=response.status_code,
+                )
+            raise E.ApiError(
+                f"Xoxoday refused {op}: {message}", op=op, http_status=response.status_code
+            )
+        return result
+
+    def _broken(self, op: str, status: int, why: str) -> E.XoxodayError:
+        if op == "placeOrder":
+            return E.OutcomeUnknown(f"placeOrder outcome unknown: {why}", op=op, http_status=status)
+        return E.MalformedResponse(f"{op}: {why}", op=op, http_status=status)
+
+    def _raise_for_error(self, op: str, response: httpx.Response, body: Any) -> None:
+        status = response.status_code
+        if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+            first = body["errors"][0] if isinstance(body["errors"][0], dict) else {}
+            message = str(first.get("message", ""))
+            if status == 429 or "limit" in message:
+                penalty = float(_number(first.get("penaltySeconds")) or 60)
+                self.limiter.penalize(op, penalty)
+                raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=penalty, op=op)
+            if status < 400:
+                raise self._broken(op, status, f"error in a {status} answer: {message}")
+        if status == 429:
+            self.limiter.penalize(op, 60)
+            raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=60, op=op)
+        if status < 400:
+            return
+        info = body if isinstance(body, dict) else {}
+        error_id = str(info.get("errorId") or "") or None
+        detail = str(info.get("error") or info.get("errorInfo") or info.get("message") or "")
+        if op == "placeOrder" and status >= 500:
+            cause = _api_error(op, status, error_id, info)
+            unknown = E.OutcomeUnknown(
+                f"placeOrder outcome unknown: HTTP {status}",
+                op=op,
+                http_status=status,
+                error_id=error_id,
+            )
+            unknown.__cause__ = cause
+            raise unknown
+        if "error_description" in info or (status == 401 and not error_id):
+            keyword = str(info.get("error") or "unauthorized")
+            raise E.AuthError(
+                f"Xoxoday refused the credentials ({keyword})", op=op, http_status=status
+            )
+        if error_id and error_id.startswith("PIPE"):
+            raise E.AuthError(
+                f"Xoxoday refused access: {info.get('errorInfo') or error_id}",
+                op=op,
+                http_status=status,
+                error_id=error_id,
+            )
+        if error_id:
+            raise _api_error(op, status, error_id, info)
+        if status >= 500:
+            raise E.ServerError(
+                f"Xoxoday error (HTTP {status}): {detail}".rstrip(": "), op=op, http_status=status
+            )
+        raise E.ApiError(
+            f"Xoxoday refused {op} (HTTP {status}): {detail}",
+            op=op,
+            http_status=status,
+            detail=detail,
+        )
+
+    @staticmethod
+    def _data(result: dict[str, Any]) -> Any:
+        return result.get("data")
+
+
+def _api_error(op: str, status: int, error_id: str | None, info: dict[str, Any]) -> E.ApiError:
+    cls = E.ERROR_CLASSES.get(error_id or "", E.ApiError)
+    if cls is E.ApiError and status >= 500:
+        cls = E.UpstreamFailure
+    summary = str(info.get("errorInfo") or info.get("error") or f"HTTP {status}")
+    detail = str(info.get("error") or "") or None
+    return cls(summary, op=op, http_status=status, error_id=error_id, detail=detail)
+
+
+def _unwrap(op: str, body: Any) -> dict[str, Any] | None:
+    """``data.<op>``; paymentHistory answers under another name, so take the only key."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return None
+    result = data.get(op)
+    if result is None and len(data) == 1:
+        result = next(iter(data.values()))
+    return result if isinstance(result, dict) else None
+
+
+def _is_refreshable(response: httpx.Response) -> bool:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    return body.get("error") == "invalid_token" or body.get("errorId") in _REFRESHABLE_AUTH
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        for key in ("vouchers", "products", "items", "data"):
+            if isinstance(value.get(key), list):
+                return value[key]
+    raise E.MalformedResponse("expected a list in the answer")
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return str(exc)

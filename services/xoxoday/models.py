@@ -1,0 +1,505 @@
+"""Typed requests and lenient responses for the Plum Pro API.
+
+Responses are parsed leniently because Xoxoday's real answers differ from its docs: numbers
+arrive as strings, discounts as "", statuses in any case, cancel spelled two ways, lists as
+null. Requests are strict: a reward that cannot succeed is refused before it is sent.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, ClassVar, Literal
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from services.xoxoday.errors import InvalidOrder
+
+# --- lenient scalar types -------------------------------------------------------------------
+
+
+def _to_decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):  # only if a caller parsed JSON without parse_float=Decimal
+        return Decimal(repr(value))
+    text = str(value).strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def _to_int(value: Any) -> int | None:
+    number = _to_decimal(value)
+    if number is None or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _to_str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def normalize_status(value: Any) -> str:
+    """Statuses come as delivered/Delivered, canceled/Cancelled…; one spelling for us."""
+    text = _to_str(value).strip().lower()
+    return "canceled" if text in ("cancelled", "cancel", "canceled") else text
+
+
+def _to_list(value: Any) -> list[Any]:
+    return [] if value in (None, "") else list(value)
+
+
+LenientDecimal = Annotated[Decimal | None, BeforeValidator(_to_decimal)]
+LenientInt = Annotated[int | None, BeforeValidator(_to_int)]
+LenientBool = Annotated[bool, BeforeValidator(_to_bool)]
+LenientStr = Annotated[str, BeforeValidator(_to_str)]
+Status = Annotated[str, BeforeValidator(normalize_status)]
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# --- catalog --------------------------------------------------------------------------------
+
+
+def _split_denominations(value: Any) -> list[Decimal]:
+    if value in (None, ""):
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    numbers = (_to_decimal(item) for item in items)
+    return sorted({n for n in numbers if n is not None})
+
+
+class Product(_Response):
+    product_id: int
+    name: LenientStr = ""
+    description: LenientStr = ""
+    currency_code: LenientStr = ""
+    currency_name: LenientStr = ""
+    country_name: LenientStr = ""
+    country_code: LenientStr = ""
+    value_type: Status = "fixed_denomination"
+    value_denominations: Annotated[list[Decimal], BeforeValidator(_split_denominations)] = []
+    min_value: LenientDecimal = None
+    max_value: LenientDecimal = None
+    order_quantity_limit: LenientInt = None
+    delivery_type: Status = "realtime"
+    is_phone_number_mandatory: LenientBool = False
+    discount: LenientDecimal = None
+    fee: LenientDecimal = None
+    exchange_rate: LenientDecimal = None
+    exchange_rate_rule: LenientDecimal = None
+    parent_product_id: LenientInt = None
+    loyalty_name: str | None = None
+    loyalty_conversion: LenientStr = ""
+    categories: Annotated[str, BeforeValidator(lambda v: html.unescape(_to_str(v)))] = ""
+    image_url: LenientStr = ""
+    tat_in_days: LenientStr = ""
+    expiry_and_validity: LenientStr = ""
+
+    @property
+    def is_open_value(self) -> bool:
+        return self.value_type == "open_value"
+
+    @property
+    def is_delayed(self) -> bool:
+        return self.delivery_type == "delayed"
+
+    def wallet_cost(self, denomination: Decimal, quantity: int = 1) -> Decimal | None:
+        """Estimated cost in the wallet's currency, or None when no rate is known."""
+        rate = self.exchange_rate
+        if rate is None:
+            return None
+        cost = denomination * quantity * rate
+        if self.discount:
+            cost = cost * (Decimal(100) - self.discount) / Decimal(100)
+        return cost.quantize(Decimal("0.01"))
+
+    def check(self, order: OrderRequest) -> None:
+        """Refuse an order this product cannot take, with the field to fix."""
+        if order.product_id != self.product_id:
+            raise InvalidOrder(
+                f"order is for product {order.product_id}, not {self.product_id}",
+                field="product_id",
+            )
+        amount = order.denomination
+        if self.is_open_value:
+            low, high = self.min_value, self.max_value
+            if (low is not None and amount < low) or (high is not None and amount > high):
+                raise InvalidOrder(
+                    f"{self.name} takes an amount from {_fmt(low)} to {_fmt(high)} "
+                    f"{self.currency_code}, not {_fmt(amount)}",
+                    field="denomination",
+                )
+        elif amount not in self.value_denominations:
+            offered = ", ".join(_fmt(v) for v in self.value_denominations) or "none"
+            raise InvalidOrder(
+                f"{self.name} comes in {offered} {self.currency_code}, not {_fmt(amount)}",
+                field="denomination",
+            )
+        limit = self.order_quantity_limit
+        if limit is not None and order.quantity > limit:
+            raise InvalidOrder(
+                f"{self.name} allows at most {limit} per order, not {order.quantity}",
+                field="quantity",
+            )
+        if self.is_phone_number_mandatory and not order.contact:
+            raise InvalidOrder(f"{self.name} needs the recipient's phone number", field="contact")
+
+
+def _fmt(value: Decimal | None) -> str:
+    if value is None:
+        return "any"
+    return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+
+
+class FilterValue(_Response):
+    filter_value: LenientStr = ""
+    iso_code: LenientStr = ""
+    filter_value_code: LenientStr = ""
+
+
+class FilterGroup(_Response):
+    filter_group_name: LenientStr = ""
+    filter_group_code: LenientStr = ""
+    filter_group_description: LenientStr = ""
+    filters: Annotated[list[FilterValue], BeforeValidator(_to_list)] = []
+
+
+class MobileOperator(BaseModel):
+    """lookupMobileNumber, whichever of its documented shapes arrives."""
+
+    operator: str
+    country_code: str = ""
+    parent_product_id: int | None = None
+    phone: str = ""
+    is_active: bool = True
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> MobileOperator:
+        inner = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        operator = payload.get("operator") or inner.get("network_operator") or ""
+        product = payload.get("productId") or inner.get("parentProductId")
+        active = inner.get("is_active", payload.get("is_active", True))
+        return cls(
+            operator=str(operator),
+            country_code=str(payload.get("countryCode") or inner.get("countryCode") or ""),
+            parent_product_id=_to_int(product),
+            phone=str(inner.get("phone") or payload.get("phone") or ""),
+            is_active=_to_bool(active),
+        )
+
+
+class Balance(_Response):
+    value: Decimal
+    currency: LenientStr = ""
+    points: LenientDecimal = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v: Any) -> Decimal:
+        number = _to_decimal(v)
+        if number is None:
+            raise ValueError("balance value is missing")
+        return number
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+class Voucher(_Response):
+    """A delivered code. Code and PIN are SecretStr so no log or repr ever shows them."""
+
+    product_id: LenientInt = None
+    order_id: LenientInt = None
+    voucher_code: Annotated[SecretStr, BeforeValidator(_to_str)] = SecretStr("")
+    pin: Annotated[SecretStr, BeforeValidator(_to_str)] = SecretStr("")
+    validity: LenientStr = ""
+    amount: LenientDecimal = None
+    currency: LenientStr = ""
+    country: LenientStr = ""
+    type: LenientStr = ""
+
+    @property
+    def is_link(self) -> bool:
+        return self.type.lower().startswith("url")
+
+
+class VoucherDetail(_Response):
+    order_id: LenientInt = None
+    product_id: LenientInt = None
+    product_name: LenientStr = ""
+    currency_code: LenientStr = ""
+    product_status: Status = ""
+    denomination: LenientDecimal = None
+    cancelled_quantity: LenientInt = None
+    tracking_id: LenientStr = ""
+    tracking_link: LenientStr = ""
+
+
+class Order(_Response):
+    """What placeOrder and getOrderDetails answer."""
+
+    order_id: int
+    order_total: LenientDecimal = None
+    raw_order_total: LenientDecimal = None
+    order_discount: LenientDecimal = None
+    discount_percent: LenientDecimal = None
+    currency_code: LenientStr = ""
+    currency_value: LenientDecimal = None
+    amount_charged: LenientDecimal = None
+    order_status: Status = ""
+    delivery_status: Status = ""
+    tag: LenientStr = ""
+    quantity: LenientInt = None
+    order_date: LenientStr = ""
+    delivery_date: LenientStr = ""
+    vouchers: Annotated[list[Voucher], BeforeValidator(_to_list)] = []
+    voucher_details: Annotated[list[VoucherDetail], BeforeValidator(_to_list)] = []
+    order_meta: Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})] = {}
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _order_id(cls, v: Any) -> int:
+        number = _to_int(v)
+        if number is None:
+            raise ValueError("orderId is missing")
+        return number
+
+    @property
+    def delivery(self) -> str:
+        """delivered | pending | canceled, from the order or, failing that, its products."""
+        status = self.delivery_status
+        if not status and self.voucher_details:
+            status = self.voucher_details[0].product_status
+        if self.order_status == "canceled":
+            return "canceled"
+        return status or "pending"
+
+
+class HistoryProduct(_Response):
+    product_id: LenientInt = None
+    product_name: LenientStr = ""
+    receiver_email: LenientStr = ""
+    price: LenientDecimal = None
+    quantity: LenientInt = None
+    order_product_status: Status = ""
+    currency: LenientStr = ""
+
+
+class HistoryOrder(_Response):
+    order_id: int
+    order_date: LenientStr = ""
+    email: LenientStr = ""
+    delivery_status: Status = ""
+    po_number: LenientStr = ""
+    tag: LenientStr = ""
+    order_total: LenientDecimal = None
+    amount_charged: LenientDecimal = None
+    currency_code: LenientStr = ""
+    products: Annotated[list[HistoryProduct], BeforeValidator(_to_list)] = []
+
+
+class PaymentRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_number: LenientStr = ""
+    reference_id: LenientStr = ""
+    date: LenientStr = ""
+    reason: LenientStr = ""
+    adjusted_amount: LenientDecimal = None
+    transaction_status: Status = ""
+    closing_balance: LenientDecimal = None
+
+
+# --- order requests, one model per reward type ----------------------------------------------
+
+RewardType = Literal["gift_card", "airmiles", "charity", "topup"]
+
+
+def _check_denomination(value: Decimal) -> Decimal:
+    if not value.is_finite() or value <= 0:
+        raise ValueError("the amount must be a positive number")
+    if -value.as_tuple().exponent > 2:  # type: ignore[operator]
+        raise ValueError("the amount has more than two decimal places")
+    return value
+
+
+def parse_phone(text: str) -> phonenumbers.PhoneNumber:
+    """A phone number in international (E.164) form, or ValueError saying how to write it."""
+    cleaned = text.strip()
+    if not cleaned.startswith("+"):
+        raise ValueError("write the phone number in international form, e.g. +919876543210")
+    try:
+        number = phonenumbers.parse(cleaned, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{cleaned} is not a valid phone number")
+    return number
+
+
+def e164(text: str) -> str:
+    return phonenumbers.format_number(parse_phone(text), phonenumbers.PhoneNumberFormat.E164)
+
+
+def xoxoday_contact(text: str) -> str:
+    """Xoxoday writes contacts as +<country code>-<national number>, e.g. +91-9876543210."""
+    number = parse_phone(text)
+    return f"+{number.country_code}-{phonenumbers.national_significant_number(number)}"
+
+
+class OrderRequest(BaseModel):
+    """Fields every placeOrder takes. Subclasses add what their reward type needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reward_type: ClassVar[RewardType]
+    category_type: ClassVar[str | None] = None  # getVouchers categoryType of its products
+
+    product_id: int = Field(gt=0)
+    denomination: Decimal
+    quantity: int = Field(default=1, ge=1, le=1000)
+    po_number: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    email: EmailStr | None = None
+    contact: str | None = None
+    tag: str | None = Field(default=None, max_length=100)
+    notify_receiver_email: bool = False
+    notify_admin_email: bool = False
+
+    @field_validator("denomination", mode="before")
+    @classmethod
+    def _denomination(cls, v: Any) -> Decimal:
+        if isinstance(v, float):
+            raise ValueError("pass amounts as Decimal or str, not float")
+        number = _to_decimal(v)
+        if number is None:
+            raise ValueError("the amount is not a number")
+        return _check_denomination(number)
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, v: str | None) -> str | None:
+        return xoxoday_contact(v) if v else None
+
+    def payload(self) -> dict[str, Any]:
+        """variables.data for placeOrder."""
+        data: dict[str, Any] = {
+            "productId": self.product_id,
+            "quantity": self.quantity,
+            "denomination": self.denomination,
+            "poNumber": self.po_number,
+            "notifyReceiverEmail": int(self.notify_receiver_email),
+            "notifyAdminEmail": int(self.notify_admin_email),
+        }
+        if self.email:
+            data["email"] = self.email
+        if self.contact:
+            data["contact"] = self.contact
+        if self.tag:
+            data["tag"] = self.tag
+        return data
+
+
+class GiftCardOrder(OrderRequest):
+    reward_type: ClassVar[RewardType] = "gift_card"
+
+
+class CharityOrder(OrderRequest):
+    reward_type: ClassVar[RewardType] = "charity"
+    category_type: ClassVar[str | None] = "charity"
+
+
+class AirmilesOrder(OrderRequest):
+    reward_type: ClassVar[RewardType] = "airmiles"
+    category_type: ClassVar[str | None] = "miles"
+
+    loyalty_member_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+    @field_validator("loyalty_member_id", mode="before")
+    @classmethod
+    def _strip(cls, v: Any) -> Any:
+        return v.strip() if isinstance(v, str) else v
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "userMeta": {"loyaltyMemberId": self.loyalty_member_id}}
+
+
+class TopupOrder(OrderRequest):
+    reward_type: ClassVar[RewardType] = "topup"
+    category_type: ClassVar[str | None] = "topup"
+
+    phone: str
+    perform_operator_validation: bool = True
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        return e164(v)
+
+    def payload(self) -> dict[str, Any]:
+        number = parse_phone(self.phone)
+        return {
+            **super().payload(),
+            "performOperatorValidation": int(self.perform_operator_validation),
+            "userMeta": {
+                "topupPhoneCode": f"+{number.country_code}",
+                "topupPhoneNumber": phonenumbers.national_significant_number(number),
+            },
+        }
+
+
+ORDER_TYPES: dict[str, type[OrderRequest]] = {
+    cls.reward_type: cls for cls in (GiftCardOrder, AirmilesOrder, CharityOrder, TopupOrder)
+}
+
+
+def build_order(reward_type: str, **fields: Any) -> OrderRequest:
+    """The typed order for a reward type; InvalidOrder names the first bad field."""
+    from pydantic import ValidationError
+
+    try:
+        cls = ORDER_TYPES[reward_type]
+    except KeyError:
+        known = ", ".join(ORDER_TYPES)
+        raise InvalidOrder(f"unknown reward type {reward_type!r} (use {known})") from None
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or None
+        message = error["msg"].removeprefix("Value error, ")
+        raise InvalidOrder(f"{field}: {message}" if field else message, field=field) from None
+
+
+def history_dates(start: date, end: date) -> dict[str, str]:
+    if end < start:
+        raise ValueError("endDate is before startDate")
+    return {"startDate": start.isoformat(), "endDate": end.isoformat()}

@@ -1,0 +1,185 @@
+"""Plum Pro OAuth tokens: where they are kept and when they are refreshed.
+
+Every refresh rotates the refresh token and Xoxoday accepts the old one for only 6 more hours,
+so the new pair is saved through a TokenStore *before* it is used: a restart never loses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN_S = 24 * 3600  # refresh when the access token has less than a day left
+ROTATE_EVERY_S = 7 * 24 * 3600  # Xoxoday suggests refreshing weekly, keeping the 30-day RT alive
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible id for a token, safe to log and to compare."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    access_expires_at: float | None = None  # epoch seconds
+    refresh_expires_at: float | None = None
+    obtained_at: float = 0.0
+    # fingerprint of the configured refresh token these were derived from: when the operator
+    # puts freshly generated tokens in the environment, those win over the stored chain.
+    seed: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(access={fingerprint(self.access_token)}, "
+            f"refresh={fingerprint(self.refresh_token)}, expires_at={self.access_expires_at})"
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        return cls(**json.loads(text))
+
+
+class TokenStore(Protocol):
+    def load(self) -> TokenSet | None: ...
+
+    def save(self, tokens: TokenSet) -> None: ...
+
+
+class MemoryTokenStore:
+    def __init__(self, tokens: TokenSet | None = None) -> None:
+        self._tokens = tokens
+
+    def load(self) -> TokenSet | None:
+        return self._tokens
+
+    def save(self, tokens: TokenSet) -> None:
+        self._tokens = tokens
+
+
+class FileTokenStore:
+    """Tokens in a JSON file readable by its owner only, replaced atomically."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> TokenSet | None:
+        try:
+            return TokenSet.from_json(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            log.warning("token file %s is unreadable; ignoring it", self.path)
+            return None
+
+    def save(self, tokens: TokenSet) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(tokens.to_json())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+Refresher = Callable[[str], TokenSet]
+
+
+class TokenManager:
+    """Hands out a valid access token, refreshing ahead of expiry and after a rejection."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        refresher: Refresher,
+        initial: TokenSet | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_margin_s: float = REFRESH_MARGIN_S,
+    ) -> None:
+        self._store = store
+        self._refresher = refresher
+        self._initial = (
+            replace(initial, seed=fingerprint(initial.refresh_token)) if initial else None
+        )
+        self._clock = clock
+        self._margin = refresh_margin_s
+        self._lock = threading.RLock()
+        self._current: TokenSet | None = None
+
+    def _load(self) -> TokenSet | None:
+        stored = self._store.load()
+        initial = self._initial
+        if initial and (stored is None or stored.seed != initial.seed):
+            # First start, or the operator configured new tokens: they replace the stored chain.
+            seeded = replace(initial, obtained_at=initial.obtained_at or self._clock())
+            self._store.save(seeded)
+            return seeded
+        return stored
+
+    def current(self) -> TokenSet:
+        with self._lock:
+            if self._current is None:
+                self._current = self._load()
+            if self._current is None:
+                from services.xoxoday.errors import AuthError
+
+                raise AuthError(
+                    "no Xoxoday tokens: set XOXODAY_REFRESH_TOKEN (and XOXODAY_ACCESS_TOKEN)"
+                )
+            return self._current
+
+    def _due(self, tokens: TokenSet) -> bool:
+        now = self._clock()
+        if not tokens.access_token:
+            return True
+        if tokens.access_expires_at is not None and tokens.access_expires_at - now < self._margin:
+            return True
+        return bool(tokens.obtained_at) and now - tokens.obtained_at > ROTATE_EVERY_S
+
+    def access_token(self) -> str:
+        with self._lock:
+            tokens = self.current()
+            if self._due(tokens):
+                tokens = self._refresh(tokens)
+            return tokens.access_token
+
+    def refresh(self, rejected_access_token: str | None = None) -> str:
+        """Refresh after a rejection; if another thread or process already did, reuse theirs."""
+        with self._lock:
+            stored = self._store.load()
+            if stored and rejected_access_token and stored.access_token != rejected_access_token:
+                self._current = stored
+                return stored.access_token
+            return self._refresh(stored or self.current()).access_token
+
+    def _refresh(self, tokens: TokenSet) -> TokenSet:
+        fresh = self._refresher(tokens.refresh_token)
+        fresh = replace(fresh, seed=tokens.seed, obtained_at=fresh.obtained_at or self._clock())
+        self._store.save(fresh)  # persist the rotated refresh token before anything uses it
+        self._current = fresh
+        log.info(
+            "Xoxoday tokens refreshed (refresh token %s -> %s)",
+            fingerprint(tokens.refresh_token),
+            fingerprint(fresh.refresh_token),
+        )
+        return fresh

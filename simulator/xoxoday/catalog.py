@@ -1,0 +1,258 @@
+"""The simulator's fixed catalog: one product per behaviour the bot must handle.
+
+Ids are named so tests and the demo can refer to "the delayed product" rather than a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+AMAZON_US = 27222  # fixed, realtime, codePin, 2% discount
+VISA_PREPAID = 29877  # open value 5..500, realtime, url
+FLIPKART_IN = 31001  # INR, fixed, realtime, code
+ZALANDO_DE = 31002  # EUR, fixed, delayed, url once delivered
+UBER_US = 31003  # phone number mandatory
+AMAZON_IN_KYC = 31006  # blocked by KYC (PLE10015)
+LEGACY_BRAND = 31007  # listed but not activated (PLE10042)
+EMIRATES_MILES = 15365  # airmiles, needs userMeta.loyaltyMemberId, settles later
+GLOBALGIVING = 40001  # charity, open value, delivered at once without vouchers
+AIRTEL_IN = 55132  # top-up operator (India)
+AIRTEL_199 = 55133
+AIRTEL_499 = 55134
+VERIZON_US = 55140  # top-up operator (USA)
+VERIZON_15 = 55141
+VERIZON_30 = 55142
+
+# Daily-locked rate from a product's currency to the wallet's (USD).
+FX_TO_USD: dict[str, Decimal] = {
+    "USD": Decimal("1"),
+    "INR": Decimal("0.012"),
+    "EUR": Decimal("1.08"),
+}
+CURRENCY_NAMES = {"USD": "Dollar", "INR": "Rupee", "EUR": "Euro"}
+
+
+@dataclass(frozen=True)
+class Country:
+    name: str
+    iso: str
+    code: str  # Xoxoday's filterValueCode
+
+
+COUNTRIES = (
+    Country("India", "IN", "india"),
+    Country("Germany", "DE", "germany"),
+    Country("UAE", "AE", "uae"),
+    Country("United Kingdom", "GB", "united_kingdom"),
+    Country("USA", "US", "usa"),
+)
+COUNTRY_BY_ISO = {c.iso: c for c in COUNTRIES}
+
+# filterValueCode -> display name, for the voucher_category and product_category groups.
+VOUCHER_CATEGORIES = {
+    "ecommerce": "Ecommerce",
+    "fashion_lifestyle": "Fashion &amp; Lifestyle",
+    "travel": "Travel",
+    "prepaid_cards": "Prepaid Cards",
+    "donations": "Donations",
+    "mobile_recharge": "Mobile Recharge",
+}
+PRODUCT_CATEGORIES = {
+    "gift_card": "Gift Cards",
+    "airmiles": "Airmiles",
+    "charity": "Charity",
+    "topup": "Mobile Top-Up",
+}
+CATEGORY_OF_TYPE = {"giftcard": "gift_card", "miles": "airmiles", "charity": "charity"}
+# Price buckets in the product's own currency: code -> (min, max or None).
+PRICE_BUCKETS: dict[str, tuple[Decimal, Decimal | None]] = {
+    "0-25": (Decimal(0), Decimal(25)),
+    "25-100": (Decimal(25), Decimal(100)),
+    "100-500": (Decimal(100), Decimal(500)),
+    "500-above": (Decimal(500), None),
+}
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: int
+    name: str
+    kind: str  # giftcard | miles | charity | topup (Xoxoday's categoryType; giftcard = absent)
+    currency: str
+    country_iso: str
+    value_type: str  # fixed_denomination | open_value
+    denominations: tuple[Decimal, ...]
+    min_value: Decimal
+    max_value: Decimal
+    delivery_type: str = "realtime"
+    voucher_type: str | None = "code"  # None: no voucher codes (miles, charity, top-up)
+    voucher_category: str = "ecommerce"
+    discount: Decimal = Decimal(0)
+    quantity_limit: int = 10
+    phone_mandatory: bool = False
+    activated: bool = True
+    needs_kyc: bool = False
+    parent_id: int | None = None
+    loyalty_name: str | None = None
+    loyalty_conversion: Decimal | None = None
+    usage_type: str = "online"
+    is_operator: bool = False  # a top-up operator lists plans; it cannot be ordered itself
+
+    @property
+    def fx(self) -> Decimal:
+        return FX_TO_USD[self.currency]
+
+    @property
+    def country(self) -> Country:
+        return COUNTRY_BY_ISO[self.country_iso]
+
+    @property
+    def settles_later(self) -> bool:
+        """Orders answer complete/pending and settle later (timer, /_sim/deliver, webhook)."""
+        return self.delivery_type == "delayed" or self.kind in ("miles", "topup")
+
+    @property
+    def product_category(self) -> str:
+        return CATEGORY_OF_TYPE.get(self.kind, "topup")
+
+
+def _d(values: str) -> tuple[Decimal, ...]:
+    return tuple(Decimal(v) for v in values.split(","))
+
+
+def _fixed(values: str) -> dict[str, Any]:
+    denoms = _d(values)
+    return {
+        "value_type": "fixed_denomination",
+        "denominations": denoms,
+        "min_value": min(denoms),
+        "max_value": max(denoms),
+    }
+
+
+def _open(lo: str, hi: str, suggested: str) -> dict[str, Any]:
+    return {
+        "value_type": "open_value",
+        "denominations": _d(suggested),
+        "min_value": Decimal(lo),
+        "max_value": Decimal(hi),
+    }
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product(AMAZON_US, "Amazon.com eGift Card", "giftcard", "USD", "US",
+            voucher_type="codePin", discount=Decimal(2), **_fixed("10,25,50,100")),
+    Product(VISA_PREPAID, "Visa Virtual Prepaid", "giftcard", "USD", "US", voucher_type="url",
+            voucher_category="prepaid_cards", **_open("5", "500", "25,50,100")),
+    Product(FLIPKART_IN, "Flipkart Gift Card", "giftcard", "INR", "IN", **_fixed("500,1000,2000")),
+    Product(ZALANDO_DE, "Zalando Gift Card", "giftcard", "EUR", "DE", delivery_type="delayed",
+            voucher_type="url", voucher_category="fashion_lifestyle", **_fixed("25,50")),
+    Product(UBER_US, "Uber Gift Card", "giftcard", "USD", "US", voucher_category="travel",
+            phone_mandatory=True, **_fixed("15,25,50")),
+    Product(AMAZON_IN_KYC, "Amazon.in Gift Card", "giftcard", "INR", "IN", needs_kyc=True,
+            **_fixed("500,1000")),
+    Product(LEGACY_BRAND, "Legacy Brand Card", "giftcard", "USD", "US", activated=False,
+            **_fixed("10,20")),
+    Product(EMIRATES_MILES, "Emirates Skywards Miles", "miles", "USD", "AE", voucher_type=None,
+            voucher_category="travel", quantity_limit=1, loyalty_name="Emirates Skywards",
+            loyalty_conversion=Decimal(40), **_fixed("25,50,100")),
+    Product(GLOBALGIVING, "GlobalGiving Disaster Relief Fund", "charity", "USD", "US",
+            voucher_type=None, voucher_category="donations", **_open("1", "1000", "10,25,50")),
+    Product(AIRTEL_IN, "Airtel India Prepaid", "topup", "INR", "IN", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, is_operator=True,
+            **_fixed("199,499")),
+    Product(AIRTEL_199, "Airtel ₹199 Prepaid Plan", "topup", "INR", "IN", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, parent_id=AIRTEL_IN,
+            **_fixed("199")),
+    Product(AIRTEL_499, "Airtel ₹499 Prepaid Plan", "topup", "INR", "IN", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, parent_id=AIRTEL_IN,
+            **_fixed("499")),
+    Product(VERIZON_US, "Verizon US Prepaid", "topup", "USD", "US", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, is_operator=True,
+            **_fixed("15,30")),
+    Product(VERIZON_15, "Verizon $15 Prepaid Refill", "topup", "USD", "US", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, parent_id=VERIZON_US,
+            **_fixed("15")),
+    Product(VERIZON_30, "Verizon $30 Prepaid Refill", "topup", "USD", "US", voucher_type=None,
+            voucher_category="mobile_recharge", quantity_limit=1, parent_id=VERIZON_US,
+            **_fixed("30")),
+)  # fmt: skip
+PRODUCTS_BY_ID = {p.product_id: p for p in PRODUCTS}
+
+# Calling-code prefix -> top-up operator, longest prefix first when matching.
+OPERATOR_PREFIXES: dict[str, int] = {"+91": AIRTEL_IN, "+1": VERIZON_US}
+OPERATOR_NAMES = {AIRTEL_IN: "Airtel", VERIZON_US: "Verizon"}
+
+
+def operator_for_number(number: str) -> int | None:
+    """The operator product serving an E.164 number, by calling-code prefix."""
+    for prefix in sorted(OPERATOR_PREFIXES, key=len, reverse=True):
+        if number.startswith(prefix):
+            return OPERATOR_PREFIXES[prefix]
+    return None
+
+
+def _num(value: Decimal) -> int | Decimal:
+    """Whole amounts as JSON integers (50, not 50.00), the way Xoxoday writes them."""
+    return int(value) if value == value.to_integral_value() else value.normalize()
+
+
+def _denoms_text(values: tuple[Decimal, ...]) -> str:
+    return ",".join(str(_num(v)) for v in values)
+
+
+def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str, Any]:
+    """The full product object of getVouchers, field for field as Xoxoday sends it."""
+    country = p.country
+    rate = p.fx / FX_TO_USD.get(wallet_currency, Decimal(1))
+    return {
+        "productId": p.product_id,
+        "name": p.name,
+        "description": f"<p>{p.name}. Simulated product.</p>",
+        "orderQuantityLimit": p.quantity_limit,
+        "termsAndConditionsInstructions": "<p>Simulated terms and conditions.</p>",
+        "expiryAndValidity": "<p>24 months</p>" if p.voucher_type else "",
+        "redemptionInstructions": "<div>Redeem at checkout.</div>",
+        "categories": VOUCHER_CATEGORIES[p.voucher_category],
+        "lastUpdateDate": "2026-01-15 06:00:00",
+        "imageUrl": f"https://stagingstores.plum.gift/images/{p.product_id}.png",
+        "currencyCode": p.currency,
+        "currencyName": CURRENCY_NAMES[p.currency],
+        "countryName": country.name,
+        "countryCode": country.iso,
+        "countries": [{"code": country.iso, "name": country.name}],
+        "exchangeRateRule": rate,
+        "valueType": p.value_type,
+        "maxValue": _num(p.max_value),
+        "minValue": _num(p.min_value),
+        "valueDenominations": _denoms_text(p.denominations),
+        # Real fixtures send an int for realtime products and a text range for delayed ones.
+        "tatInDays": "1 - 7" if p.settles_later else 0,
+        "usageType": p.usage_type,
+        "deliveryType": "delayed" if p.settles_later else "realtime",
+        "isCommon": "0",
+        "fee": 0,
+        "discount": _num(p.discount),
+        # Xoxoday sends exchangeRate as text when asked for it, null otherwise.
+        "exchangeRate": str(rate.normalize()) if with_rate else None,
+        "isPhoneNumberMandatory": p.phone_mandatory,
+        "isRecommended": 1,
+        "filterGroupCode": "voucher_category",
+        "brand": [],
+        "variants": None,
+        "productMeta": "{}",
+        "loyaltyName": p.loyalty_name,
+        "loyaltyConversion": _num(p.loyalty_conversion) if p.loyalty_conversion else None,
+        "metaData": None,
+        "showDiscountPercent": 1 if p.discount else 0,
+        "productImages": [],
+        "parentProductId": p.parent_id,
+        "isDummyProduct": 0,
+        "redemptionFee": 0,
+        "redemptionFeeType": "percentage",
+        "redemptionFeeBorneByUser": False,
+        "redemptionFeeTax": 0,
+        "is_free": 0,
+    }
