@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from simulator.xoxoday.money import as_number
+
 AMAZON_US = 27222  # fixed, realtime, codePin, 2% discount
 VISA_PREPAID = 29877  # open value 5..500, realtime, url
 FLIPKART_IN = 31001  # INR, fixed, realtime, code
@@ -194,13 +196,8 @@ def operator_for_number(number: str) -> int | None:
     return None
 
 
-def _num(value: Decimal) -> int | Decimal:
-    """Whole amounts as JSON integers (50, not 50.00), the way Xoxoday writes them."""
-    return int(value) if value == value.to_integral_value() else value.normalize()
-
-
 def _denoms_text(values: tuple[Decimal, ...]) -> str:
-    return ",".join(str(_num(v)) for v in values)
+    return ",".join(str(as_number(v)) for v in values)
 
 
 def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str, Any]:
@@ -225,8 +222,8 @@ def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str,
         "countries": [{"code": country.iso, "name": country.name}],
         "exchangeRateRule": rate,
         "valueType": p.value_type,
-        "maxValue": _num(p.max_value),
-        "minValue": _num(p.min_value),
+        "maxValue": as_number(p.max_value),
+        "minValue": as_number(p.min_value),
         "valueDenominations": _denoms_text(p.denominations),
         # Real fixtures send an int for realtime products and a text range for delayed ones.
         "tatInDays": "1 - 7" if p.settles_later else 0,
@@ -234,7 +231,7 @@ def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str,
         "deliveryType": "delayed" if p.settles_later else "realtime",
         "isCommon": "0",
         "fee": 0,
-        "discount": _num(p.discount),
+        "discount": as_number(p.discount),
         # Xoxoday sends exchangeRate as text when asked for it, null otherwise.
         "exchangeRate": str(rate.normalize()) if with_rate else None,
         "isPhoneNumberMandatory": p.phone_mandatory,
@@ -244,7 +241,7 @@ def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str,
         "variants": None,
         "productMeta": "{}",
         "loyaltyName": p.loyalty_name,
-        "loyaltyConversion": _num(p.loyalty_conversion) if p.loyalty_conversion else None,
+        "loyaltyConversion": as_number(p.loyalty_conversion) if p.loyalty_conversion else None,
         "metaData": None,
         "showDiscountPercent": 1 if p.discount else 0,
         "productImages": [],

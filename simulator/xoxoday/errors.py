@@ -41,7 +41,8 @@ def invalid_token() -> OAuthError:
 
 def rate_limited(penalty_seconds: int) -> SimError:
     return SimError(
-        429, {"errors": [{"message": "auth.request_limit_exceeded", "penaltySeconds": penalty_seconds}]}
+        429,
+        {"errors": [{"message": "auth.request_limit_exceeded", "penaltySeconds": penalty_seconds}]},
     )
 
 

@@ -1,0 +1,305 @@
+"""Orders, vouchers and the wallet ledger, and how Xoxoday renders each of them."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from simulator.xoxoday.catalog import Product
+from simulator.xoxoday.money import as_number, as_text, cents
+
+# Ids keep growing across /_sim/reset (and, being time-based, across restarts), so a bot
+# database that outlives a reset never sees an orderId reused for another order.
+_order_ids = itertools.count(int(time.time() * 100) - 150_000_000_000)
+_invoice_ids = itertools.count(423_204_732)
+
+DELIVERED, PENDING, CANCELED = "delivered", "pending", "canceled"
+_ALNUM = string.ascii_letters + string.digits
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _random(chars: str, length: int) -> str:
+    return "".join(secrets.choice(chars) for _ in range(length))
+
+
+def next_order_id() -> int:
+    return next(_order_ids)
+
+
+@dataclass
+class Voucher:
+    code: str
+    pin: str
+    type: str
+    validity: str
+
+
+def make_vouchers(product: Product, quantity: int, now: datetime) -> list[Voucher]:
+    """One sandbox voucher per unit, in the product's voucher type (reference §3.6)."""
+    validity = (now + timedelta(days=730)).strftime("%Y-%m-%d")
+    vouchers = []
+    for _ in range(quantity):
+        ms = int(now.timestamp() * 1000)
+        code = f"DEMO-{ms}-{_random(string.ascii_lowercase + string.digits, 6)}"
+        if product.voucher_type == "url":
+            code = f"https://stagingstores.plum.gift/{_random(_ALNUM, 16)}"
+        pin = "DEMO-PIN" if product.voucher_type == "codePin" else ""
+        vouchers.append(Voucher(code, pin, product.voucher_type or "code", validity))
+    return vouchers
+
+
+@dataclass
+class Order:
+    order_id: int
+    po_number: str
+    product: Product
+    denomination: Decimal
+    quantity: int
+    fx: Decimal  # product currency -> wallet currency
+    raw_total: Decimal  # denomination × quantity × fx, before discount
+    amount_charged: Decimal
+    created: datetime
+    wallet_currency: str
+    email: str = ""
+    contact: str = ""
+    tag: str = ""
+    user_meta: dict[str, Any] = field(default_factory=dict)
+    delivery_status: str = DELIVERED
+    delivered_at: datetime | None = None
+    cancelled_quantity: int = 0
+    vouchers: list[Voucher] = field(default_factory=list)
+
+    @property
+    def product_status(self) -> str:
+        return {CANCELED: "Cancelled"}.get(self.delivery_status, self.delivery_status)
+
+    def _money(self) -> dict[str, Any]:
+        discount = self.product.discount
+        total = cents(self.raw_total)
+        return {
+            "orderTotal": as_number(total),
+            "rawOrderTotal": as_number(self.raw_total),
+            # Xoxoday sends the discount fields as strings, "" when there is none.
+            "orderDiscount": as_text(total - self.amount_charged) if discount else "",
+            "rawOrderDiscount": as_text(self.raw_total * discount / 100) if discount else "",
+            "discountPercent": as_text(discount) if discount else "",
+            "currencyCode": self.wallet_currency,
+            "currencyValue": as_number(self.fx),
+            "amountCharged": as_number(self.amount_charged),
+        }
+
+    def _vouchers(self, amount_as_text: bool) -> list[dict[str, Any]]:
+        amount: Any = as_text(self.denomination) if amount_as_text else as_number(self.denomination)
+        return [
+            {
+                "productId": self.product.product_id,
+                "orderId": self.order_id,
+                "voucherCode": v.code,
+                "pin": v.pin,
+                "validity": v.validity,
+                "amount": amount,
+                "currency": self.product.currency,
+                "country": self.product.country_iso,
+                "type": v.type,
+                "currencyValue": as_number(self.fx),
+            }
+            for v in self.vouchers
+        ]
+
+    def _voucher_details(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "orderId": self.order_id,
+                "productId": self.product.product_id,
+                "productName": self.product.name,
+                "currencyCode": self.product.currency,
+                "productStatus": self.product_status,
+                "denomination": as_number(self.denomination),
+                "cancelledQuantity": self.cancelled_quantity,
+                "trackingId": "",
+                "trackingLink": "",
+                "vendorLogo": "",
+            }
+        ]
+
+    def placed_json(self) -> dict[str, Any]:
+        """The placeOrder answer."""
+        return {
+            "orderId": self.order_id,
+            **self._money(),
+            "orderStatus": "complete",  # even while delivery is pending (reference §4)
+            "deliveryStatus": self.delivery_status,
+            "tag": self.tag,
+            "quantity": self.quantity,
+            "vouchers": self._vouchers(amount_as_text=False),
+            "voucherDetails": self._voucher_details(),
+            "orderMeta": {"email": self.email, "contact": self.contact},
+        }
+
+    def details_json(self) -> dict[str, Any]:
+        """The getOrderDetails answer; voucher amounts are strings there, as in Xoxoday's docs."""
+        return {
+            "orderId": self.order_id,
+            "poNumber": self.po_number,
+            **self._money(),
+            "orderStatus": "complete",
+            "deliveryStatus": self.delivery_status,
+            "tag": self.tag,
+            "orderDate": stamp(self.created),
+            "deliveryDate": stamp(self.delivered_at) if self.delivered_at else "",
+            "quantity": self.quantity,
+            "shippingDetails": dict.fromkeys(
+                (
+                    "shippingFirstName",
+                    "shippingLastName",
+                    "shippingContactNo",
+                    "shippingCompany",
+                    "shippingAddress1",
+                    "shippingAddress2",
+                    "shippingCity",
+                    "shippingState",
+                    "shippingCountry",
+                    "shippingPostcode",
+                ),
+                "",
+            ),
+            "vouchers": self._vouchers(amount_as_text=True),
+            "voucherDetails": self._voucher_details(),
+            "orderMeta": {"email": self.email, "contact": self.contact},
+        }
+
+    def history_json(self) -> dict[str, Any]:
+        """A getOrderHistory item: here the discount fields are numbers (reference §3.8)."""
+        discount = self.product.discount
+        total = cents(self.raw_total)
+        return {
+            "orderId": self.order_id,
+            "orderDate": stamp(self.created),
+            "email": self.email,
+            "deliveryStatus": self.delivery_status,
+            "poNumber": self.po_number,
+            "tag": self.tag or None,
+            "orderTotal": as_number(total),
+            "rawOrderTotal": as_number(self.raw_total),
+            "orderDiscount": as_number(total - self.amount_charged),
+            "rawOrderDiscount": as_number(self.raw_total * discount / 100),
+            "discountPercent": as_number(discount),
+            "amountCharged": as_number(self.amount_charged),
+            "currencyValue": as_number(self.fx),
+            "currencyCode": self.wallet_currency,
+            "products": [
+                {
+                    "productId": self.product.product_id,
+                    "productName": self.product.name,
+                    "receiverMobileNumber": self.contact,
+                    "receiverEmail": self.email,
+                    "price": as_number(self.denomination),
+                    "quantity": self.quantity,
+                    "orderProductStatus": self.product_status,
+                    "currency": self.product.currency,
+                    "trackingId": None,
+                    "trackingLink": None,
+                }
+            ],
+            "voucherDetails": [
+                {
+                    "orderId": self.order_id,
+                    "productId": self.product.product_id,
+                    "productName": self.product.name,
+                    "currencyCode": self.product.currency,
+                    "productStatus": self.product_status,
+                    "denomination": as_number(self.denomination),
+                }
+            ],
+        }
+
+    def sim_json(self) -> dict[str, Any]:
+        """The /_sim/orders view: what tests and the demo check against."""
+        return {
+            "poNumber": self.po_number,
+            "orderId": self.order_id,
+            "productId": self.product.product_id,
+            "productName": self.product.name,
+            "denomination": as_number(self.denomination),
+            "quantity": self.quantity,
+            "amountCharged": as_number(self.amount_charged),
+            "deliveryStatus": self.delivery_status,
+            "email": self.email,
+            "contact": self.contact,
+            "tag": self.tag,
+            "userMeta": self.user_meta,
+            "createdAt": stamp(self.created),
+            "vouchers": [v.code for v in self.vouchers],
+        }
+
+
+@dataclass
+class LedgerRow:
+    when: datetime
+    reason: str
+    amount: Decimal
+    closing: Decimal
+    status: str = "Complete"
+    order_id: int | None = None
+    invoice: str = field(default_factory=lambda: f"IN{next(_invoice_ids)}")
+    reference: str = field(default_factory=lambda: _random(_ALNUM, 12))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "invoice_number": self.invoice,
+            "reference_id": self.reference,
+            "date": self.when.strftime("%Y-%m-%d"),
+            "reason": self.reason,
+            "adjusted_amount": as_number(self.amount),
+            "transaction_status": self.status,
+            "closing_balance": as_number(self.closing),
+        }
+
+
+class Ledger:
+    """The wallet: a balance and the paymentHistory rows that explain it."""
+
+    def __init__(self, opening: Decimal, now: datetime) -> None:
+        self.balance = Decimal(0)
+        self.rows: list[LedgerRow] = []
+        self.credit(opening, "Funds added", now)
+
+    def credit(
+        self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None
+    ) -> None:
+        self.balance += amount
+        self.rows.append(LedgerRow(now, reason, amount, self.balance, order_id=order_id))
+
+    def debit(
+        self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None
+    ) -> None:
+        self.balance -= amount
+        self.rows.append(LedgerRow(now, reason, amount, self.balance, order_id=order_id))
+
+
+def settle(order: Order, status: str, ledger: Ledger, now: datetime) -> None:
+    """Finish a pending order: vouchers appear on delivery, the charge is refunded on cancel."""
+    order.delivery_status = status
+    if status == DELIVERED:
+        order.delivered_at = now
+        if order.product.voucher_type:
+            order.vouchers = make_vouchers(order.product, order.quantity, now)
+        return
+    order.cancelled_quantity = order.quantity
+    for row in ledger.rows:
+        if row.order_id == order.order_id:
+            row.status = "Cancelled"
+    ledger.credit(order.amount_charged, "Refunded", now, order.order_id)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

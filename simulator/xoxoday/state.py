@@ -1,0 +1,34 @@
+"""Everything /_sim/reset puts back: tokens, wallet, orders, faults, limits, webhook state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from simulator.xoxoday.catalog import PRODUCTS_BY_ID, Product
+from simulator.xoxoday.config import SimConfig
+from simulator.xoxoday.faults import FaultPlan
+from simulator.xoxoday.orders import Ledger, Order, utcnow
+from simulator.xoxoday.ratelimit import RateLimiter
+from simulator.xoxoday.tokens import TokenStore
+
+
+class SimState:
+    """Plain data; the app guards it with one lock."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.tokens = TokenStore.with_demo_pair()
+        self.limiter = RateLimiter()
+        self.faults = FaultPlan()
+        self.faults_applied: Counter[str] = Counter()
+        self.products: dict[int, Product] = dict(PRODUCTS_BY_ID)
+        self.orders: dict[int, Order] = {}
+        self.orders_by_po: dict[str, Order] = {}
+        self.ledger = Ledger(config.initial_balance, utcnow())
+        self.webhook_enabled = True
+        self.webhook_log: list[dict[str, Any]] = []
+
+    def add_order(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        if order.po_number:
+            self.orders_by_po[order.po_number] = order

@@ -1,0 +1,60 @@
+"""The append-only event log: every transition, decision and delivery, with who and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from services.jsonutil import dumps
+from storage.db import Database, utcnow
+from storage.models import EventRow
+
+
+def append(
+    db: sqlite_utils.Database,
+    kind: str,
+    *,
+    request_id: int | None = None,
+    order_id: int | None = None,
+    actor: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Record an event inside the caller's transaction."""
+    table = db.table("events")
+    table.insert(
+        {
+            "at": utcnow(),
+            "kind": kind,
+            "request_id": request_id,
+            "order_id": order_id,
+            "actor": actor,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "data": dumps(data or {}),
+        }
+    )
+    return int(table.last_rowid or 0)
+
+
+def after(database: Database, last_id: int, limit: int = 100) -> list[EventRow]:
+    rows = database.query("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", [last_id, limit])
+    return [EventRow.model_validate(row) for row in rows]
+
+
+def for_request(database: Database, request_id: int) -> list[EventRow]:
+    rows = database.query("SELECT * FROM events WHERE request_id = ? ORDER BY id", [request_id])
+    return [EventRow.model_validate(row) for row in rows]
+
+
+def for_order(database: Database, order_id: int) -> list[EventRow]:
+    rows = database.query("SELECT * FROM events WHERE order_id = ? ORDER BY id", [order_id])
+    return [EventRow.model_validate(row) for row in rows]
+
+
+def last_id(database: Database) -> int:
+    return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))

@@ -1,0 +1,27 @@
+"""A small key-value table for shared bits of state (cursors, leases, refresh times)."""
+
+from __future__ import annotations
+
+from storage.db import Database, utcnow
+
+
+def get(database: Database, key: str) -> str | None:
+    return database.scalar("SELECT value FROM kv WHERE key = ?", [key])
+
+
+def put(database: Database, key: str, value: str) -> None:
+    database.execute(
+        "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [key, value, utcnow()],
+    )
+
+
+def compare_and_set(database: Database, key: str, expected: str | None, value: str) -> bool:
+    """Set `key` to `value` only if it still holds `expected` (None: absent)."""
+    with database.tx() as db:
+        current = db.execute("SELECT value FROM kv WHERE key = ?", [key]).fetchone()
+        if (current[0] if current else None) != expected:
+            return False
+        put(database, key, value)
+        return True

@@ -1,0 +1,61 @@
+"""The budget ledger: what each requester has committed this month, in the wallet currency.
+
+Rows are signed and never updated: a reservation at request time, a release when a request is
+rejected, cancelled or fails, an adjustment to the amount actually charged, a refund when
+Xoxoday cancels a delivery. The month is the month of the request.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlite_utils
+
+from storage.db import Database, utcnow
+
+
+def add(
+    db: sqlite_utils.Database,
+    *,
+    requester_id: str,
+    month: str,
+    amount: Decimal,
+    kind: str,
+    currency: str | None,
+    request_id: int | None = None,
+    order_id: int | None = None,
+) -> None:
+    if amount == 0:
+        return
+    db.table("budget_ledger").insert(
+        {
+            "at": utcnow(),
+            "requester_id": requester_id,
+            "month": month,
+            "request_id": request_id,
+            "order_id": order_id,
+            "amount": str(amount),
+            "currency": currency,
+            "kind": kind,
+        }
+    )
+
+
+def spent(database: Database, requester_id: str, month: str) -> Decimal:
+    """The requester's committed total for the month (summed as Decimal, not REAL)."""
+    rows = database.db.execute(
+        "SELECT amount FROM budget_ledger WHERE requester_id = ? AND month = ?",
+        [requester_id, month],
+    ).fetchall()
+    return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+
+def committed_for_order(database: Database, order_id: int) -> Decimal:
+    rows = database.db.execute(
+        "SELECT amount FROM budget_ledger WHERE order_id = ?", [order_id]
+    ).fetchall()
+    return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+
+def month_of(iso_timestamp: str) -> str:
+    return iso_timestamp[:7]

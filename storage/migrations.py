@@ -1,0 +1,238 @@
+"""Versioned schema migrations, applied in code with sqlite-utils.
+
+`PRAGMA user_version` holds the number of migrations applied. Each migration runs in the
+same transaction as the version bump, so a database is always at exactly one version, and a
+file written by an older release upgrades in place the first time a newer one opens it.
+Money is stored as decimal TEXT and summed in Python, never as REAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from storage.db import Database
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["requests"].create(
+        {
+            "id": int,
+            "requester_id": str,
+            "requester_name": str,
+            "source": str,  # slack | csv
+            "channel_id": str,
+            "message": str,
+            "state": str,  # pending_approval | approved | rejected | cancelled
+            "total_cost": str,
+            "currency": str,
+            "auto_approved": int,
+            "decided_by": str,
+            "decided_at": str,
+            "decision_reason": str,
+            "idempotency_key": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"requester_id", "source", "state", "total_cost", "created_at", "updated_at"},
+        defaults={"auto_approved": 0, "message": ""},
+    )
+    db["requests"].create_index(["idempotency_key"], unique=True)
+    db["requests"].create_index(["requester_id", "created_at"])
+    db["requests"].create_index(["state"])
+
+    db["orders"].create(
+        {
+            "id": int,
+            "request_id": int,
+            "po_number": str,
+            "state": str,
+            "reward_type": str,
+            "product_id": int,
+            "product_name": str,
+            "denomination": str,
+            "quantity": int,
+            "product_currency": str,
+            "cost_estimate": str,  # in the wallet's currency
+            "recipient_id": str,  # Slack user id, when the recipient is in Slack
+            "recipient_name": str,
+            "email": str,
+            "contact": str,
+            "loyalty_member_id": str,
+            "phone": str,
+            "operator_validation": int,
+            "notify_receiver_email": int,
+            "tag": str,
+            "xoxoday_order_id": int,
+            "amount_charged": str,
+            "wallet_currency": str,
+            "delivery_status": str,
+            "attempts": int,
+            "next_attempt_at": float,
+            "polls": int,
+            "next_poll_at": float,
+            "claimed_by": str,
+            "failure_reason": str,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+            "placed_at": str,
+            "settled_at": str,
+        },
+        pk="id",
+        foreign_keys=[("request_id", "requests", "id")],
+        not_null={
+            "request_id",
+            "po_number",
+            "state",
+            "reward_type",
+            "product_id",
+            "denomination",
+            "quantity",
+            "created_at",
+            "updated_at",
+        },
+        defaults={"attempts": 0, "polls": 0, "next_attempt_at": 0, "quantity": 1},
+    )
+    db["orders"].create_index(["po_number"], unique=True)
+    db["orders"].create_index(["request_id"])
+    db["orders"].create_index(["state", "next_attempt_at"])
+    db["orders"].create_index(["state", "next_poll_at"])
+    db["orders"].create_index(["xoxoday_order_id"])
+
+    # Append-only: who did what, when and why. Also the outbox the notifier reads.
+    db["events"].create(
+        {
+            "id": int,
+            "at": str,
+            "kind": str,
+            "request_id": int,
+            "order_id": int,
+            "actor": str,
+            "from_state": str,
+            "to_state": str,
+            "reason": str,
+            "data": str,  # JSON
+        },
+        pk="id",
+        not_null={"at", "kind"},
+    )
+    db["events"].create_index(["request_id"])
+    db["events"].create_index(["order_id"])
+
+    # Every placeOrder / getOrderDetails call with request and response, secrets redacted.
+    db["api_calls"].create(
+        {
+            "id": int,
+            "at": str,
+            "op": str,
+            "po_number": str,
+            "request": str,
+            "status": int,
+            "response": str,
+            "error": str,
+            "duration_ms": int,
+        },
+        pk="id",
+        not_null={"at", "op"},
+    )
+    db["api_calls"].create_index(["po_number"])
+
+    db["tokens"].create(
+        {
+            "name": str,
+            "access_token": str,
+            "refresh_token": str,
+            "access_expires_at": float,
+            "refresh_expires_at": float,
+            "obtained_at": float,
+            "seed": str,
+            "updated_at": str,
+        },
+        pk="name",
+    )
+
+    db["webhooks"].create(
+        {
+            "id": int,
+            "webhook_id": str,
+            "received_at": str,
+            "po_number": str,
+            "xoxoday_order_id": int,
+            "delivery_status": str,
+            "outcome": str,  # applied | duplicate | deferred | unknown_order | ignored
+            "body": str,
+        },
+        pk="id",
+        not_null={"webhook_id", "received_at"},
+    )
+    db["webhooks"].create_index(["webhook_id"], unique=True)
+    db["webhooks"].create_index(["po_number"])
+
+    # Signed amounts in the wallet's currency: + reserves or spends, - gives back.
+    db["budget_ledger"].create(
+        {
+            "id": int,
+            "at": str,
+            "requester_id": str,
+            "month": str,  # YYYY-MM, the month the request was made
+            "request_id": int,
+            "order_id": int,
+            "amount": str,
+            "currency": str,
+            "kind": str,  # reserve | release | adjust | refund
+        },
+        pk="id",
+        not_null={"at", "requester_id", "month", "amount", "kind"},
+    )
+    db["budget_ledger"].create_index(["requester_id", "month"])
+
+    db["catalog"].create(
+        {
+            "product_id": int,
+            "reward_type": str,
+            "name": str,
+            "parent_product_id": int,
+            "data": str,  # the product as Xoxoday sent it
+            "fetched_at": str,
+        },
+        pk="product_id",
+    )
+    db["catalog"].create_index(["reward_type", "name"])
+
+    # Small shared state: the worker's lease, the notifier's cursor, catalog refresh times.
+    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def current_version(database: Database) -> int:
+    return int(database.scalar("PRAGMA user_version"))
+
+
+def migrate(database: Database, target: int | None = None) -> int:
+    """Apply the missing migrations (up to `target`); returns the version reached."""
+    goal = len(MIGRATIONS) if target is None else target
+    with database.tx() as db:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"{database.path} is at schema version {version}, newer than this release "
+                f"({len(MIGRATIONS)}); upgrade rewards-bot"
+            )
+        for number in range(version + 1, goal + 1):
+            MIGRATIONS[number - 1](db)
+            db.execute(f"PRAGMA user_version = {number}")
+            version = number
+    return version
+
+
+def open_database(path: str) -> Database:
+    database = Database(path)
+    migrate(database)
+    return database

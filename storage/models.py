@@ -1,0 +1,128 @@
+"""Rows as typed objects: money back to Decimal, states as the names the services use."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+RequestState = Literal["pending_approval", "approved", "rejected", "cancelled"]
+OrderState = Literal[
+    "pending_approval",  # waiting for the request's approval
+    "queued",  # approved, waiting for the worker
+    "placing",  # claimed; placeOrder may be in flight
+    "unknown",  # the answer was lost: look it up by poNumber before anything else
+    "placed",  # Xoxoday has it (orderId known); delivery pending
+    "delivered",
+    "canceled",  # Xoxoday cancelled the delivery; the money came back
+    "failed",  # could not be placed; the reason is in failure_reason
+    "withdrawn",  # the request was rejected or cancelled before placement
+]
+TERMINAL_ORDER_STATES = frozenset({"delivered", "canceled", "failed", "withdrawn"})
+IN_FLIGHT_STATES = ("queued", "placing", "unknown")
+
+
+def _money(value: Any) -> Any:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RequestRow(_Row):
+    id: int
+    requester_id: str
+    requester_name: str | None = None
+    source: str
+    channel_id: str | None = None
+    message: str = ""
+    state: RequestState
+    total_cost: Decimal
+    currency: str | None = None
+    auto_approved: bool = False
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
+    idempotency_key: str | None = None
+    created_at: str
+    updated_at: str
+
+    _money = field_validator("total_cost", mode="before")(_money)
+
+    @property
+    def ref(self) -> str:
+        """What people type and read: R-42."""
+        return f"R-{self.id}"
+
+
+class OrderRow(_Row):
+    id: int
+    request_id: int
+    po_number: str
+    state: OrderState
+    reward_type: str
+    product_id: int
+    product_name: str | None = None
+    denomination: Decimal
+    quantity: int = 1
+    product_currency: str | None = None
+    cost_estimate: Decimal | None = None
+    recipient_id: str | None = None
+    recipient_name: str | None = None
+    email: str | None = None
+    contact: str | None = None
+    loyalty_member_id: str | None = None
+    phone: str | None = None
+    operator_validation: bool = True
+    notify_receiver_email: bool = False
+    tag: str | None = None
+    xoxoday_order_id: int | None = None
+    amount_charged: Decimal | None = None
+    wallet_currency: str | None = None
+    delivery_status: str | None = None
+    attempts: int = 0
+    next_attempt_at: float = 0
+    polls: int = 0
+    next_poll_at: float | None = None
+    claimed_by: str | None = None
+    failure_reason: str | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str
+    placed_at: str | None = None
+    settled_at: str | None = None
+
+    _money = field_validator("denomination", "cost_estimate", "amount_charged", mode="before")(
+        _money
+    )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_ORDER_STATES
+
+    @property
+    def recipient_label(self) -> str:
+        return self.recipient_name or self.email or self.phone or self.loyalty_member_id or "?"
+
+
+class EventRow(_Row):
+    id: int
+    at: str
+    kind: str
+    request_id: int | None = None
+    order_id: int | None = None
+    actor: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str | None = None
+    data: dict[str, Any] = {}
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return {}
+        return json.loads(value) if isinstance(value, str) else value

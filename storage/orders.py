@@ -1,0 +1,165 @@
+"""Orders: one per recipient, each with its own poNumber, moved only by compare-and-set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+
+from storage import events
+from storage.db import Database, fetch_one, utcnow
+from storage.models import OrderRow
+
+
+def insert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    """A new order inside the caller's transaction; `row` carries at least the not-null columns."""
+    now = utcnow()
+    table = db.table("orders")
+    table.insert({"state": "pending_approval", "created_at": now, "updated_at": now, **row})
+    return int(table.last_rowid or 0)
+
+
+def get(database: Database, order_id: int) -> OrderRow | None:
+    row = database.one("SELECT * FROM orders WHERE id = ?", [order_id])
+    return OrderRow.model_validate(row) if row else None
+
+
+def by_po(database: Database, po_number: str) -> OrderRow | None:
+    row = database.one("SELECT * FROM orders WHERE po_number = ?", [po_number])
+    return OrderRow.model_validate(row) if row else None
+
+
+def by_xoxoday_id(database: Database, xoxoday_order_id: int) -> OrderRow | None:
+    row = database.one("SELECT * FROM orders WHERE xoxoday_order_id = ?", [xoxoday_order_id])
+    return OrderRow.model_validate(row) if row else None
+
+
+def for_request(database: Database, request_id: int) -> list[OrderRow]:
+    rows = database.query("SELECT * FROM orders WHERE request_id = ? ORDER BY id", [request_id])
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def transition(
+    db: sqlite_utils.Database,
+    order_id: int,
+    from_states: str | Iterable[str],
+    to_state: str,
+    *,
+    actor: str,
+    kind: str,
+    reason: str | None = None,
+    fields: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> OrderRow | None:
+    """Compare-and-set one order's state and log it; None if it was in none of `from_states`."""
+    allowed = [from_states] if isinstance(from_states, str) else list(from_states)
+    changes = {"state": to_state, "updated_at": utcnow(), **(fields or {})}
+    assignments = ", ".join(f'"{name}" = ?' for name in changes)
+    marks = ", ".join("?" for _ in allowed)
+    before = fetch_one(db, "SELECT state, request_id FROM orders WHERE id = ?", [order_id])
+    if before is None or before["state"] not in allowed:
+        return None
+    row = fetch_one(
+        db,
+        f"UPDATE orders SET {assignments} WHERE id = ? AND state IN ({marks}) RETURNING *",
+        [*changes.values(), order_id, *allowed],
+    )
+    if row is None:
+        return None
+    events.append(
+        db,
+        kind,
+        request_id=before["request_id"],
+        order_id=order_id,
+        actor=actor,
+        from_state=before["state"],
+        to_state=to_state,
+        reason=reason,
+        data=data,
+    )
+    return OrderRow.model_validate(row)
+
+
+def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
+    """Take the next due queued order for placement (queued -> placing), or None."""
+    with database.tx() as db:
+        candidate = fetch_one(
+            db,
+            "SELECT id FROM orders WHERE state = 'queued' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, id LIMIT 1",
+            [now],
+        )
+        if candidate is None:
+            return None
+        attempts = db.execute(
+            "SELECT attempts FROM orders WHERE id = ?", [candidate["id"]]
+        ).fetchone()[0]
+        return transition(
+            db,
+            candidate["id"],
+            "queued",
+            "placing",
+            actor=worker,
+            kind="order.claimed",
+            fields={"claimed_by": worker, "attempts": attempts + 1},
+        )
+
+
+def in_states(database: Database, states: Iterable[str], limit: int = 1000) -> list[OrderRow]:
+    wanted = list(states)
+    marks = ", ".join("?" for _ in wanted)
+    rows = database.query(
+        f"SELECT * FROM orders WHERE state IN ({marks}) ORDER BY id LIMIT ?", [*wanted, limit]
+    )
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def due(database: Database, state: str, column: str, now: float, limit: int = 50) -> list[OrderRow]:
+    """Orders in `state` whose `column` time (next_attempt_at / next_poll_at) has come."""
+    assert column in ("next_attempt_at", "next_poll_at")
+    rows = database.query(
+        f"SELECT * FROM orders WHERE state = ? AND {column} <= ? ORDER BY {column}, id LIMIT ?",
+        [state, now, limit],
+    )
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def next_due_time(database: Database, state: str, column: str) -> float | None:
+    assert column in ("next_attempt_at", "next_poll_at")
+    return database.scalar(f"SELECT MIN({column}) FROM orders WHERE state = ?", [state])
+
+
+def count_by_state(database: Database) -> dict[str, int]:
+    rows = database.query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+def recent(
+    database: Database, limit: int = 50, state: str | None = None, before_id: int | None = None
+) -> list[OrderRow]:
+    clauses, params = [], []
+    if state:
+        clauses.append("state = ?")
+        params.append(state)
+    if before_id:
+        clauses.append("id < ?")
+        params.append(before_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = database.query(
+        f"SELECT * FROM orders {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+    )
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def iter_all(database: Database, batch: int = 500) -> Iterable[OrderRow]:
+    last = 0
+    while True:
+        rows = database.query(
+            "SELECT * FROM orders WHERE id > ? ORDER BY id LIMIT ?", [last, batch]
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield OrderRow.model_validate(row)
+        last = rows[-1]["id"]

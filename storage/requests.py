@@ -1,0 +1,97 @@
+"""Reward requests: one requester, one or more orders, one approval decision."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlite_utils
+
+from storage import events
+from storage.db import Database, fetch_one, utcnow
+from storage.models import RequestRow
+
+
+def insert(
+    db: sqlite_utils.Database,
+    *,
+    requester_id: str,
+    requester_name: str | None,
+    source: str,
+    total_cost: Decimal,
+    currency: str | None,
+    channel_id: str | None = None,
+    message: str = "",
+    idempotency_key: str | None = None,
+) -> int:
+    now = utcnow()
+    table = db.table("requests")
+    table.insert(
+        {
+            "requester_id": requester_id,
+            "requester_name": requester_name,
+            "source": source,
+            "channel_id": channel_id,
+            "message": message,
+            "state": "pending_approval",
+            "total_cost": str(total_cost),
+            "currency": currency,
+            "idempotency_key": idempotency_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    return int(table.last_rowid or 0)
+
+
+def get(database: Database, request_id: int) -> RequestRow | None:
+    row = database.one("SELECT * FROM requests WHERE id = ?", [request_id])
+    return RequestRow.model_validate(row) if row else None
+
+
+def by_idempotency_key(database: Database, key: str) -> RequestRow | None:
+    row = database.one("SELECT * FROM requests WHERE idempotency_key = ?", [key])
+    return RequestRow.model_validate(row) if row else None
+
+
+def transition(
+    db: sqlite_utils.Database,
+    request_id: int,
+    from_state: str,
+    to_state: str,
+    *,
+    actor: str,
+    kind: str,
+    reason: str | None = None,
+    fields: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> RequestRow | None:
+    """Compare-and-set the request's state; None when it was no longer `from_state`."""
+    changes = {"state": to_state, "updated_at": utcnow(), **(fields or {})}
+    assignments = ", ".join(f'"{name}" = ?' for name in changes)
+    row = fetch_one(
+        db,
+        f"UPDATE requests SET {assignments} WHERE id = ? AND state = ? RETURNING *",
+        [*changes.values(), request_id, from_state],
+    )
+    if row is None:
+        return None
+    events.append(
+        db,
+        kind,
+        request_id=request_id,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data=data,
+    )
+    return RequestRow.model_validate(row)
+
+
+def for_requester(database: Database, requester_id: str, limit: int = 10) -> list[RequestRow]:
+    rows = database.query(
+        "SELECT * FROM requests WHERE requester_id = ? ORDER BY id DESC LIMIT ?",
+        [requester_id, limit],
+    )
+    return [RequestRow.model_validate(row) for row in rows]

@@ -1,0 +1,43 @@
+"""The Xoxoday token pair in SQLite, so a rotated refresh token survives any restart."""
+
+from __future__ import annotations
+
+from services.xoxoday.tokens import TokenSet
+from storage.db import Database, utcnow
+
+
+class SqliteTokenStore:
+    """TokenStore backed by the `tokens` table (one row per named credential)."""
+
+    def __init__(self, database: Database, name: str = "xoxoday") -> None:
+        self.database = database
+        self.name = name
+
+    def load(self) -> TokenSet | None:
+        row = self.database.one("SELECT * FROM tokens WHERE name = ?", [self.name])
+        if row is None:
+            return None
+        return TokenSet(
+            access_token=row["access_token"] or "",
+            refresh_token=row["refresh_token"] or "",
+            access_expires_at=row["access_expires_at"],
+            refresh_expires_at=row["refresh_expires_at"],
+            obtained_at=row["obtained_at"] or 0.0,
+            seed=row["seed"] or "",
+        )
+
+    def save(self, tokens: TokenSet) -> None:
+        with self.database.tx() as db:
+            db.table("tokens").upsert(
+                {
+                    "name": self.name,
+                    "access_token": tokens.access_token,
+                    "refresh_token": tokens.refresh_token,
+                    "access_expires_at": tokens.access_expires_at,
+                    "refresh_expires_at": tokens.refresh_expires_at,
+                    "obtained_at": tokens.obtained_at,
+                    "seed": tokens.seed,
+                    "updated_at": utcnow(),
+                },
+                pk="name",
+            )
