@@ -17,6 +17,14 @@ PER_MINUTE: dict[str, int] = {
 DEFAULT_PER_MINUTE = 200
 
 
+def limit_for(op: str, scale: float) -> int | None:
+    """The scaled per-minute limit; None when limits are off (scale 0)."""
+    if scale <= 0:
+        return None
+    # Never below one call a minute, or the operation could not be used at all.
+    return max(1, int(PER_MINUTE.get(op, DEFAULT_PER_MINUTE) * scale))
+
+
 class RateLimiter:
     """At most limit × scale accepted calls per operation in any rolling 60 s.
 
@@ -28,16 +36,10 @@ class RateLimiter:
         self.calls: Counter[str] = Counter()
         self.limited: Counter[str] = Counter()
 
-    def limit(self, op: str, scale: float) -> int | None:
-        if scale <= 0:
-            return None
-        # Never scale a limit below one call a minute, or the operation could not be used at all.
-        return max(1, int(PER_MINUTE.get(op, DEFAULT_PER_MINUTE) * scale))
-
     def check(self, op: str, now: float, scale: float) -> int | None:
         """Count a call; None when it may proceed, else the penalty in whole seconds."""
         self.calls[op] += 1
-        limit = self.limit(op, scale)
+        limit = limit_for(op, scale)
         if limit is None:
             return None
         window = self._windows.setdefault(op, deque())

@@ -1,0 +1,156 @@
+"""The Xoxoday catalog, cached in the database and refreshed as Xoxoday refreshes it.
+
+Xoxoday updates its catalog four times a day and allows 50 getVouchers calls a minute, so
+the bot reads products from the cache and refreshes every 6 hours or when asked. Top-up is
+two-level: operators, then each operator's plans (the plans are what gets ordered).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from services.errors import CatalogUnavailable, InvalidReward
+from services.xoxoday import errors as xe
+from services.xoxoday.client import XoxodayClient
+from services.xoxoday.models import Product
+from storage import catalog as store
+from storage import kv
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+REFRESH_EVERY_S = 6 * 3600
+# reward type -> getVouchers categoryType (None: the default gift-card catalog)
+CATEGORY_TYPES: dict[str, str | None] = {
+    "gift_card": None,
+    "airmiles": "miles",
+    "charity": "charity",
+    "topup": "topup",
+}
+REWARD_LABELS = {
+    "gift_card": "Gift card",
+    "airmiles": "Airline miles",
+    "charity": "Charity donation",
+    "topup": "Mobile top-up",
+}
+OPERATORS = "topup_operator"  # stored beside the plans, never ordered directly
+
+
+class Catalog:
+    def __init__(
+        self,
+        database: Database,
+        client: XoxodayClient | None,
+        *,
+        max_age_s: float = REFRESH_EVERY_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    # --- refreshing -------------------------------------------------------------------------
+
+    def refresh(self, reward_types: list[str] | None = None) -> dict[str, int]:
+        """Fetch the catalog from Xoxoday; returns the product count per reward type."""
+        if self.client is None:
+            raise CatalogUnavailable("the catalog cannot be refreshed: no Xoxoday client")
+        counts: dict[str, int] = {}
+        with self._lock:
+            for reward_type in reward_types or list(CATEGORY_TYPES):
+                products = self._fetch(reward_type)
+                store.replace_type(self.database, reward_type, products)
+                counts[reward_type] = len(products)
+            kv.put(self.database, "catalog.refreshed_at", str(self._clock()))
+        log.info("catalog refreshed: %s", counts)
+        return counts
+
+    def _fetch(self, reward_type: str) -> list[dict]:
+        assert self.client is not None
+        category = CATEGORY_TYPES[reward_type]
+        products = self.client.all_vouchers(category_type=category)
+        if reward_type != "topup":
+            return [p.model_dump(by_alias=True, mode="json") for p in products]
+        operators = [p for p in products if p.parent_product_id is None]
+        store.replace_type(
+            self.database, OPERATORS, [p.model_dump(by_alias=True, mode="json") for p in operators]
+        )
+        plans: list[dict] = []
+        for operator in operators:
+            for plan in self.client.all_vouchers(
+                category_type="topup", parent_product_id=operator.product_id
+            ):
+                data = plan.model_dump(by_alias=True, mode="json")
+                data["parentProductId"] = data.get("parentProductId") or operator.product_id
+                plans.append(data)
+        return plans
+
+    def refreshed_at(self) -> float | None:
+        value = kv.get(self.database, "catalog.refreshed_at")
+        return float(value) if value else None
+
+    def is_stale(self) -> bool:
+        refreshed = self.refreshed_at()
+        return refreshed is None or self._clock() - refreshed > self.max_age_s
+
+    def ensure_fresh(self) -> None:
+        """Refresh when the cache is older than max_age_s; keep the old copy on failure."""
+        if not self.is_stale():
+            return
+        try:
+            self.refresh()
+        except xe.XoxodayError as exc:
+            if self.refreshed_at() is None:
+                raise CatalogUnavailable(f"the Xoxoday catalog is unavailable: {exc}") from exc
+            log.warning("catalog refresh failed, keeping the cached copy: %s", exc)
+
+    def describe_age(self) -> str:
+        refreshed = self.refreshed_at()
+        if refreshed is None:
+            return "never"
+        return datetime.fromtimestamp(refreshed, UTC).isoformat(timespec="seconds")
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def product(self, product_id: int) -> tuple[str, Product]:
+        """The reward type and product for an id; InvalidReward when it is not in the catalog."""
+        found = store.get(self.database, product_id)
+        if found is None and self.client is not None and self.is_stale():
+            self.ensure_fresh()
+            found = store.get(self.database, product_id)
+        if found is None or found[0] == OPERATORS:
+            raise InvalidReward(
+                f"product {product_id} is not in the Xoxoday catalog", field="product"
+            )
+        reward_type, data = found
+        return reward_type, Product.model_validate(data)
+
+    def products(self, reward_type: str) -> list[Product]:
+        return [
+            Product.model_validate(data) for _, data in store.of_type(self.database, reward_type)
+        ]
+
+    def operators(self) -> list[Product]:
+        return self.products(OPERATORS)
+
+    def search(self, reward_type: str, text: str = "", limit: int = 100) -> list[Product]:
+        """Products of a type whose name (or operator's name) contains every word of `text`."""
+        words = text.lower().split()
+        products = self.products(reward_type)
+        if reward_type == "topup":
+            names = {op.product_id: op.name for op in self.operators()}
+            haystacks = [f"{names.get(p.parent_product_id or 0, '')} {p.name}" for p in products]
+        else:
+            haystacks = [p.name for p in products]
+        hits = [
+            product
+            for product, haystack in zip(products, haystacks, strict=True)
+            if all(word in haystack.lower() for word in words)
+        ]
+        return hits[:limit]

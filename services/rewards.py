@@ -1,0 +1,492 @@
+"""Reward requests: check them, record them, and decide them under the company's policy.
+
+A request is checked against the catalog and the policy before anything is recorded, and its
+orders get their poNumbers in the same transaction as the request itself: from then on the
+poNumber never changes, whatever happens to the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.catalog import Catalog
+from services.errors import (
+    InsufficientFunds,
+    InvalidReward,
+    NotRequester,
+    RequestNotFound,
+    RequestNotPending,
+)
+from services.money import fmt_money
+from services.policy import Policy
+from services.wallet import Wallet
+from services.xoxoday import errors as xe
+from services.xoxoday.models import OrderRequest, Product, build_order
+from storage import events, ledger
+from storage import orders as order_store
+from storage import requests as request_store
+from storage.db import Database
+from storage.models import OrderRow, RequestRow
+
+log = logging.getLogger(__name__)
+
+STATE_WORDS = {
+    "pending_approval": "waiting for approval",
+    "approved": "approved",
+    "rejected": "rejected",
+    "cancelled": "cancelled",
+}
+
+
+def new_po_number(clock: Callable[[], float] = time.time) -> str:
+    """Unique, sortable by day, readable on a phone: RB-20261122-5F2C9A81D3E4."""
+    day = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%d")
+    return f"RB-{day}-{secrets.token_hex(6).upper()}"
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """One recipient's reward as a person (or a CSV row) asked for it."""
+
+    product_id: int
+    denomination: Decimal
+    reward_type: str | None = None  # None: whatever the product's catalog says
+    quantity: int = 1
+    email: str | None = None
+    recipient_id: str | None = None
+    recipient_name: str | None = None
+    contact: str | None = None
+    loyalty_member_id: str | None = None
+    phone: str | None = None
+    operator_validation: bool = True
+    notify_receiver_email: bool = False
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedReward:
+    spec: RewardSpec
+    reward_type: str
+    product: Product
+    cost: Decimal  # in the wallet's currency
+    order: OrderRequest = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request: RequestRow
+    orders: list[OrderRow]
+
+
+def order_fields(spec: RewardSpec, po_number: str) -> dict[str, Any]:
+    """The typed-order fields of a spec (shared by checking and by the worker)."""
+    fields: dict[str, Any] = {
+        "product_id": spec.product_id,
+        "denomination": spec.denomination,
+        "quantity": spec.quantity,
+        "po_number": po_number,
+        "email": spec.email or None,
+        "contact": spec.contact or None,
+        "tag": spec.tag or None,
+        "notify_receiver_email": spec.notify_receiver_email,
+    }
+    if spec.loyalty_member_id is not None:
+        fields["loyalty_member_id"] = spec.loyalty_member_id
+    if spec.phone is not None:
+        fields["phone"] = spec.phone
+        fields["perform_operator_validation"] = spec.operator_validation
+    return fields
+
+
+def order_request(reward_type: str, spec: RewardSpec, po_number: str) -> OrderRequest:
+    fields = order_fields(spec, po_number)
+    if reward_type != "airmiles":
+        fields.pop("loyalty_member_id", None)
+    if reward_type != "topup":
+        fields.pop("phone", None)
+        fields.pop("perform_operator_validation", None)
+    elif "phone" not in fields:
+        fields["phone"] = ""
+    if reward_type == "airmiles" and "loyalty_member_id" not in fields:
+        fields["loyalty_member_id"] = ""
+    try:
+        return build_order(reward_type, **fields)
+    except xe.InvalidOrder as exc:
+        raise InvalidReward(_human_field_error(exc), field=_spec_field(exc.field)) from None
+
+
+_FIELD_NAMES = {
+    "denomination": "amount",
+    "email": "email",
+    "contact": "phone",
+    "phone": "phone",
+    "loyalty_member_id": "loyalty_member_id",
+    "quantity": "quantity",
+    "product_id": "product",
+    "tag": "tag",
+}
+
+
+def _spec_field(field_name: str | None) -> str | None:
+    return _FIELD_NAMES.get(field_name or "", field_name)
+
+
+def _human_field_error(exc: xe.InvalidOrder) -> str:
+    message = exc.message
+    if exc.field == "loyalty_member_id":
+        return "enter the recipient's loyalty member ID (letters, digits and dashes)"
+    if exc.field == "phone":
+        return message.split(": ", 1)[-1]
+    if exc.field == "email":
+        return "enter a valid email address"
+    return message.split(": ", 1)[-1] if exc.field else message
+
+
+def spec_from_order(order: OrderRow) -> RewardSpec:
+    return RewardSpec(
+        product_id=order.product_id,
+        denomination=order.denomination,
+        reward_type=order.reward_type,
+        quantity=order.quantity,
+        email=order.email,
+        recipient_id=order.recipient_id,
+        recipient_name=order.recipient_name,
+        contact=order.contact,
+        loyalty_member_id=order.loyalty_member_id,
+        phone=order.phone,
+        operator_validation=order.operator_validation,
+        notify_receiver_email=order.notify_receiver_email,
+        tag=order.tag,
+    )
+
+
+class RewardService:
+    def __init__(
+        self,
+        database: Database,
+        catalog: Catalog,
+        wallet: Wallet | None,
+        policy: Policy,
+        *,
+        wake: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.catalog = catalog
+        self.wallet = wallet
+        self.policy = policy
+        self._wake = wake or (lambda: None)
+        self._clock = clock
+
+    # --- checking ---------------------------------------------------------------------------
+
+    def check(self, spec: RewardSpec) -> CheckedReward:
+        """Everything that can be known before recording: product, amount, recipient, cost."""
+        reward_type, product = self.catalog.product(spec.product_id)
+        if spec.reward_type and spec.reward_type != reward_type:
+            raise InvalidReward(
+                f"{product.name} is not a {spec.reward_type.replace('_', ' ')} product",
+                field="product",
+            )
+        if not (spec.email or spec.recipient_id):
+            raise InvalidReward("a recipient email is needed", field="email")
+        order = order_request(reward_type, spec, new_po_number(self._clock))
+        try:
+            product.check(order)
+        except xe.InvalidOrder as exc:
+            raise InvalidReward(exc.message, field=_spec_field(exc.field)) from None
+        cost = product.wallet_cost(order.denomination, order.quantity)
+        if cost is None:
+            raise InvalidReward(
+                f"no exchange rate is known for {product.name}; refresh the catalog",
+                field="product",
+            )
+        return CheckedReward(spec, reward_type, product, cost, order)
+
+    # --- recording --------------------------------------------------------------------------
+
+    def create(
+        self,
+        requester_id: str,
+        specs: Sequence[RewardSpec],
+        *,
+        requester_name: str | None = None,
+        source: str = "slack",
+        channel_id: str | None = None,
+        message: str = "",
+        idempotency_key: str | None = None,
+        trusted: bool = False,
+    ) -> Decision:
+        """Check and record a request with one order per spec.
+
+        `trusted` (an operator at the shell) skips the approval step and the spending
+        limits, never the catalog checks. Re-submitting the same idempotency key returns
+        the request recorded the first time.
+        """
+        if not specs:
+            raise InvalidReward("add at least one recipient", field="recipients")
+        if idempotency_key:
+            existing = request_store.by_idempotency_key(self.database, idempotency_key)
+            if existing:
+                return Decision(existing, order_store.for_request(self.database, existing.id))
+        checked = [self.check(spec) for spec in specs]
+        currency = self.policy.currency or (self.wallet.currency() if self.wallet else "")
+        total = sum((c.cost for c in checked), Decimal(0))
+        month = self._month()
+        if not trusted:
+            for item in checked:
+                self.policy.check_order(item.cost, f"{item.product.name} for {_who(item.spec)}")
+        auto = trusted or self.policy.auto_approves(total)
+        if auto and self.wallet:
+            self._check_funds(total, currency)
+        with self.database.tx() as db:
+            if not trusted:
+                # Inside the write transaction, so two requests cannot both fit the last euro.
+                self.policy.check_budget(ledger.spent(self.database, requester_id, month), total)
+            request_id = request_store.insert(
+                db,
+                requester_id=requester_id,
+                requester_name=requester_name,
+                source=source,
+                total_cost=total,
+                currency=currency,
+                channel_id=channel_id,
+                message=message,
+                idempotency_key=idempotency_key,
+            )
+            events.append(
+                db,
+                "request.created",
+                request_id=request_id,
+                actor=requester_id,
+                to_state="pending_approval",
+                data={"total": total, "currency": currency, "orders": len(checked)},
+            )
+            for item in checked:
+                order_id = order_store.insert(db, self._order_row(request_id, item, currency))
+                ledger.add(
+                    db,
+                    requester_id=requester_id,
+                    month=month,
+                    amount=item.cost,
+                    kind="reserve",
+                    currency=currency,
+                    request_id=request_id,
+                    order_id=order_id,
+                )
+            if auto:
+                reason = (
+                    "operator import"
+                    if trusted
+                    else (
+                        f"at or below the auto-approve limit of "
+                        f"{fmt_money(self.policy.auto_approve_max, currency)}"
+                    )
+                )
+                self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
+        if auto:
+            self._wake()
+        return self._decision(request_id)
+
+    def _order_row(self, request_id: int, item: CheckedReward, currency: str) -> dict[str, Any]:
+        spec = item.spec
+        return {
+            "request_id": request_id,
+            "po_number": item.order.po_number,
+            "reward_type": item.reward_type,
+            "product_id": item.product.product_id,
+            "product_name": item.product.name,
+            "denomination": str(item.order.denomination),
+            "quantity": item.order.quantity,
+            "product_currency": item.product.currency_code,
+            "cost_estimate": str(item.cost),
+            "wallet_currency": currency,
+            "recipient_id": spec.recipient_id,
+            "recipient_name": spec.recipient_name,
+            "email": spec.email,
+            "contact": item.order.contact,
+            "loyalty_member_id": getattr(item.order, "loyalty_member_id", None),
+            "phone": getattr(item.order, "phone", None),
+            "operator_validation": int(spec.operator_validation),
+            "notify_receiver_email": int(spec.notify_receiver_email),
+            "tag": spec.tag,
+        }
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    def approve(self, request_id: int, approver: str) -> Decision:
+        request = self._get(request_id)
+        self.policy.check_approver(approver, request.requester_id)
+        self._ensure_pending(request)
+        orders = order_store.for_request(self.database, request_id)
+        for order in orders:
+            self.policy.check_order(order.cost_estimate or Decimal(0), _order_label(order))
+        if self.wallet:
+            self._check_funds(request.total_cost, request.currency or "")
+        with self.database.tx() as db:
+            # Checked again at approval: the budget may have been lowered since the request.
+            month = ledger.month_of(request.created_at)
+            spent = ledger.spent(self.database, request.requester_id, month)
+            self.policy.check_budget(spent - request.total_cost, request.total_cost)
+            self._approve_in(db, request_id, actor=approver, reason=None, auto=False)
+        self._wake()
+        return self._decision(request_id)
+
+    def _approve_in(
+        self, db: Any, request_id: int, *, actor: str, reason: str | None, auto: bool
+    ) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        updated = request_store.transition(
+            db,
+            request_id,
+            "pending_approval",
+            "approved",
+            actor=actor,
+            kind="request.approved",
+            reason=reason,
+            fields={
+                "decided_by": actor,
+                "decided_at": now,
+                "auto_approved": int(auto),
+                "decision_reason": reason,
+            },
+            data={"auto": auto},
+        )
+        if updated is None:
+            raise self._not_pending(request_id)
+        for order in order_store.for_request(self.database, request_id):
+            order_store.transition(
+                db,
+                order.id,
+                "pending_approval",
+                "queued",
+                actor=actor,
+                kind="order.queued",
+                fields={"next_attempt_at": 0},
+            )
+
+    def reject(self, request_id: int, approver: str, reason: str) -> Decision:
+        reason = reason.strip()
+        if not reason:
+            raise InvalidReward("say why the request is rejected", field="reason")
+        request = self._get(request_id)
+        self.policy.check_approver(approver, request.requester_id)
+        return self._close(request, "rejected", approver, reason, "request.rejected")
+
+    def cancel(
+        self, request_id: int, requester: str, reason: str = "cancelled by the requester"
+    ) -> Decision:
+        request = self._get(request_id)
+        if requester != request.requester_id:
+            raise NotRequester("only the person who asked for a reward can cancel it")
+        return self._close(request, "cancelled", requester, reason, "request.cancelled")
+
+    def _close(
+        self, request: RequestRow, state: str, actor: str, reason: str, kind: str
+    ) -> Decision:
+        self._ensure_pending(request)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.database.tx() as db:
+            updated = request_store.transition(
+                db,
+                request.id,
+                "pending_approval",
+                state,
+                actor=actor,
+                kind=kind,
+                reason=reason,
+                fields={"decided_by": actor, "decided_at": now, "decision_reason": reason},
+            )
+            if updated is None:
+                raise self._not_pending(request.id)
+            for order in order_store.for_request(self.database, request.id):
+                order_store.transition(
+                    db,
+                    order.id,
+                    "pending_approval",
+                    "withdrawn",
+                    actor=actor,
+                    kind="order.withdrawn",
+                    reason=reason,
+                )
+                release_budget(db, self.database, order, request, "release")
+        return self._decision(request.id)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _check_funds(self, needed: Decimal, currency: str) -> None:
+        assert self.wallet is not None
+        try:
+            view = self.wallet.view()
+        except xe.XoxodayError as exc:
+            raise InsufficientFunds(
+                f"the Xoxoday wallet balance could not be checked ({exc}); try again shortly",
+                available=Decimal(0),
+                needed=needed,
+            ) from exc
+        if view.available < needed:
+            raise InsufficientFunds(
+                f"the Xoxoday wallet has {fmt_money(view.available, view.currency)} available "
+                f"(balance {fmt_money(view.balance, view.currency)}, "
+                f"{fmt_money(view.committed, view.currency)} already committed), and this "
+                f"request needs {fmt_money(needed, currency or view.currency)}: "
+                "top up the wallet first",
+                available=view.available,
+                needed=needed,
+            )
+
+    def _get(self, request_id: int) -> RequestRow:
+        request = request_store.get(self.database, request_id)
+        if request is None:
+            raise RequestNotFound(f"there is no request R-{request_id}")
+        return request
+
+    def _ensure_pending(self, request: RequestRow) -> None:
+        if request.state != "pending_approval":
+            raise self._not_pending(request.id, request)
+
+    def _not_pending(self, request_id: int, request: RequestRow | None = None) -> RequestNotPending:
+        request = request or self._get(request_id)
+        return RequestNotPending(
+            f"{request.ref} is already {STATE_WORDS.get(request.state, request.state)}",
+            state=request.state,
+            decided_by=request.decided_by,
+        )
+
+    def _decision(self, request_id: int) -> Decision:
+        return Decision(self._get(request_id), order_store.for_request(self.database, request_id))
+
+    def _month(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
+
+
+def release_budget(
+    db: Any, database: Database, order: OrderRow, request: RequestRow, kind: str
+) -> None:
+    """Give an order's committed amount back to its requester's month."""
+    committed = ledger.committed_for_order(database, order.id)
+    ledger.add(
+        db,
+        requester_id=request.requester_id,
+        month=ledger.month_of(request.created_at),
+        amount=-committed,
+        kind=kind,
+        currency=request.currency,
+        request_id=request.id,
+        order_id=order.id,
+    )
+
+
+def _who(spec: RewardSpec) -> str:
+    return spec.recipient_name or spec.email or spec.phone or "the recipient"
+
+
+def _order_label(order: OrderRow) -> str:
+    return f"{order.product_name or order.product_id} for {order.recipient_label}"

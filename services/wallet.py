@@ -1,0 +1,74 @@
+"""The Xoxoday wallet balance, cached: getBalance allows only 10 calls a minute."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.xoxoday.client import XoxodayClient
+from storage import orders
+from storage.db import Database
+from storage.models import IN_FLIGHT_STATES
+
+BALANCE_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class WalletView:
+    balance: Decimal
+    currency: str
+    committed: Decimal  # approved orders not yet charged
+    fetched_at: float
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.committed
+
+
+class Wallet:
+    def __init__(
+        self,
+        client: XoxodayClient,
+        database: Database,
+        *,
+        ttl_s: float = BALANCE_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.database = database
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[Decimal, str, float] | None = None
+
+    def balance(self, max_age_s: float | None = None) -> tuple[Decimal, str]:
+        """(value, currency), from cache when younger than max_age_s (default: the TTL)."""
+        age_limit = self.ttl_s if max_age_s is None else max_age_s
+        with self._lock:
+            cached = self._cached
+            if cached and self._clock() - cached[2] <= age_limit:
+                return cached[0], cached[1]
+            balance = self.client.get_balance()
+            self._cached = (balance.value, balance.currency, self._clock())
+            return balance.value, balance.currency
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cached = None
+
+    def currency(self) -> str:
+        return self.balance(max_age_s=24 * 3600)[1]
+
+    def committed(self) -> Decimal:
+        """What approved but not yet charged orders will take from the balance."""
+        total = Decimal(0)
+        for order in orders.in_states(self.database, IN_FLIGHT_STATES, limit=100_000):
+            total += order.cost_estimate or Decimal(0)
+        return total
+
+    def view(self, max_age_s: float | None = None) -> WalletView:
+        value, currency = self.balance(max_age_s)
+        return WalletView(value, currency, self.committed(), self._clock())

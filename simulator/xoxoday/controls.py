@@ -1,0 +1,193 @@
+"""The /_sim/ control routes that tests and the demo use to steer the simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bot.wsgi import Request
+from services.jsonutil import loads
+from simulator.xoxoday.config import SimConfig, coerce_field
+from simulator.xoxoday.envelope import OPS, canonical_op
+from simulator.xoxoday.faults import KINDS, Fault
+from simulator.xoxoday.money import as_number, parse_decimal, parse_int
+from simulator.xoxoday.orders import CANCELED, DELIVERED, utcnow
+from simulator.xoxoday.ratelimit import limit_for
+
+if TYPE_CHECKING:
+    from simulator.xoxoday.app import SimulatorApp
+
+Result = tuple[int, Any]
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(SimConfig)}
+_STATUSES = {"delivered": DELIVERED, "canceled": CANCELED, "cancelled": CANCELED}
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _body(req: Request) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    try:
+        body = loads(req.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ControlError(400, "body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError(400, "body must be a JSON object")
+    return body
+
+
+def _config_view(app: SimulatorApp) -> dict[str, Any]:
+    return {
+        **app.config.to_json(),
+        "webhook_enabled": app.state.webhook_enabled,
+        "balance": app.state.ledger.balance,
+    }
+
+
+def health(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, {"ok": True, "orders": len(app.state.orders)}
+
+
+def reset(app: SimulatorApp, req: Request) -> Result:
+    app.reset()
+    return 200, {"ok": True}
+
+
+def add_fault(app: SimulatorApp, req: Request) -> Result:
+    body = _body(req)
+    op_name = str(body.get("op", ""))
+    op = "*" if op_name == "*" else canonical_op(op_name)
+    if op is None:
+        raise ControlError(400, f"op must be '*' or one of {', '.join(OPS)}")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise ControlError(400, f"kind must be one of {', '.join(sorted(KINDS))}")
+    times = parse_int(body.get("times", 1))
+    delay = parse_decimal(body.get("delay_s", 130))
+    penalty = parse_int(body.get("penalty_seconds", 60))
+    if times is None or times < 1 or delay is None or delay < 0 or penalty is None or penalty < 0:
+        raise ControlError(400, "times must be >= 1; delay_s and penalty_seconds >= 0")
+    with app.lock:
+        app.state.faults.add(Fault(op, kind, times, float(delay), penalty))
+        return 200, {"ok": True, "faults": [f.to_json() for f in app.state.faults.faults]}
+
+
+def list_faults(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, {"faults": [f.to_json() for f in app.state.faults.faults]}
+
+
+def list_orders(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, {"orders": [o.sim_json() for o in app.state.orders.values()]}
+
+
+def deliver(app: SimulatorApp, req: Request) -> Result:
+    body = _body(req)
+    status = _STATUSES.get(str(body.get("status", "delivered")).lower())
+    if status is None:
+        raise ControlError(400, "status must be 'delivered' or 'canceled'")
+    with app.lock:
+        po_number, order_id = body.get("poNumber"), parse_int(body.get("orderId"))
+        if po_number:
+            order = app.state.orders_by_po.get(str(po_number))
+        else:
+            order = app.state.orders.get(order_id) if order_id else None
+        if order is None:
+            raise ControlError(404, "no order with that poNumber/orderId")
+    try:
+        webhook = app.deliver(order, status)
+    except ValueError as exc:
+        raise ControlError(409, str(exc)) from None
+    with app.lock:
+        return 200, {"ok": True, "order": order.sim_json(), "webhook": webhook}
+
+
+def set_config(app: SimulatorApp, req: Request) -> Result:
+    body = _body(req)
+    unknown = set(body) - _CONFIG_FIELDS - {"webhook_enabled", "balance"}
+    if unknown:
+        raise ControlError(400, f"unknown config fields: {', '.join(sorted(unknown))}")
+    try:
+        changes = {k: coerce_field(k, v) for k, v in body.items() if k in _CONFIG_FIELDS}
+        balance = parse_decimal(body["balance"]) if "balance" in body else None
+    except (ValueError, ArithmeticError) as exc:
+        raise ControlError(400, f"invalid config value: {exc}") from None
+    if "balance" in body and (balance is None or balance < 0):
+        raise ControlError(400, "balance must be a number >= 0")
+    with app.lock:
+        app.config = dataclasses.replace(app.config, **changes)
+        if "webhook_enabled" in body:
+            app.state.webhook_enabled = bool(body["webhook_enabled"])
+        if balance is not None:
+            ledger, now = app.state.ledger, utcnow()
+            change = balance - ledger.balance
+            if change > 0:
+                ledger.credit(change, "Funds added", now)
+            elif change < 0:
+                ledger.debit(-change, "Funds adjusted", now)
+        return 200, _config_view(app)
+
+
+def get_config(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, _config_view(app)
+
+
+def webhooks(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, {"enabled": app.state.webhook_enabled, "attempts": list(app.state.webhook_log)}
+
+
+def stats(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        limiter, scale = app.state.limiter, app.config.rate_scale
+        return 200, {
+            "calls": dict(limiter.calls),
+            "rate_limited": dict(limiter.limited),
+            "faults_applied": dict(app.state.faults_applied),
+            "limits": {op: limit_for(op, scale) for op in OPS},
+            "balance": as_number(app.state.ledger.balance),
+        }
+
+
+def expire_tokens(app: SimulatorApp, req: Request) -> Result:
+    with app.lock:
+        return 200, {"expired": app.state.tokens.expire_access_tokens(time.time())}
+
+
+ROUTES: dict[tuple[str, str], Callable[[SimulatorApp, Request], Result]] = {
+    ("GET", "/_sim/health"): health,
+    ("POST", "/_sim/reset"): reset,
+    ("POST", "/_sim/faults"): add_fault,
+    ("GET", "/_sim/faults"): list_faults,
+    ("GET", "/_sim/orders"): list_orders,
+    ("POST", "/_sim/deliver"): deliver,
+    ("POST", "/_sim/config"): set_config,
+    ("GET", "/_sim/config"): get_config,
+    ("GET", "/_sim/webhooks"): webhooks,
+    ("GET", "/_sim/stats"): stats,
+    ("POST", "/_sim/tokens/expire"): expire_tokens,
+}
+
+
+def handle(app: SimulatorApp, req: Request) -> Result:
+    path = req.path.rstrip("/")
+    handler = ROUTES.get((req.method, path))
+    if handler is None:
+        known = any(route_path == path for _, route_path in ROUTES)
+        return (
+            (405, {"error": "method not allowed"}) if known else (404, {"error": "no such route"})
+        )
+    try:
+        return handler(app, req)
+    except ControlError as exc:
+        return exc.status, {"error": str(exc)}
