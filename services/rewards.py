@@ -416,7 +416,16 @@ class RewardService:
                     kind="order.withdrawn",
                     reason=reason,
                 )
-                release_budget(db, self.database, order, request, "release")
+                ledger.give_back(
+                    db,
+                    self.database,
+                    order_id=order.id,
+                    request_id=request.id,
+                    requester_id=request.requester_id,
+                    request_created_at=request.created_at,
+                    currency=request.currency,
+                    kind="release",
+                )
         return self._decision(request.id)
 
     # --- helpers ----------------------------------------------------------------------------
@@ -465,23 +474,6 @@ class RewardService:
 
     def _month(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
-
-
-def release_budget(
-    db: Any, database: Database, order: OrderRow, request: RequestRow, kind: str
-) -> None:
-    """Give an order's committed amount back to its requester's month."""
-    committed = ledger.committed_for_order(database, order.id)
-    ledger.add(
-        db,
-        requester_id=request.requester_id,
-        month=ledger.month_of(request.created_at),
-        amount=-committed,
-        kind=kind,
-        currency=request.currency,
-        request_id=request.id,
-        order_id=order.id,
-    )
 
 
 def _who(spec: RewardSpec) -> str:

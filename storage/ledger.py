@@ -59,3 +59,27 @@ def committed_for_order(database: Database, order_id: int) -> Decimal:
 
 def month_of(iso_timestamp: str) -> str:
     return iso_timestamp[:7]
+
+
+def give_back(
+    db: sqlite_utils.Database,
+    database: Database,
+    *,
+    order_id: int,
+    request_id: int,
+    requester_id: str,
+    request_created_at: str,
+    currency: str | None,
+    kind: str,
+) -> None:
+    """Return everything an order committed to its requester's month (release or refund)."""
+    add(
+        db,
+        requester_id=requester_id,
+        month=month_of(request_created_at),
+        amount=-committed_for_order(database, order_id),
+        kind=kind,
+        currency=currency,
+        request_id=request_id,
+        order_id=order_id,
+    )

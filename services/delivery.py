@@ -1,0 +1,258 @@
+"""What Xoxoday says about an order, applied to our record: placed, delivered, cancelled.
+
+Three sources report it: the placeOrder answer, getOrderDetails (reconciliation and the
+polling fallback) and Xoxoday's webhook. All three go through `Delivery`, so each fact is
+applied once, by compare-and-set, whichever source reports it first.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.jsonutil import dumps, loads
+from services.vouchers import VoucherSource
+from services.xoxoday.models import Order, normalize_status
+from storage import ledger, webhooks
+from storage import orders as order_store
+from storage import requests as request_store
+from storage.db import Database, utcnow
+from storage.models import OrderRow
+
+log = logging.getLogger(__name__)
+
+FINAL = {"delivered", "canceled"}
+POLL_FIRST_S = 60.0
+POLL_MAX_S = 6 * 3600.0
+
+
+def poll_delay(polls: int, first: float = POLL_FIRST_S, cap: float = POLL_MAX_S) -> float:
+    """1 min, 2, 4, … up to 6 h: delayed products take days, so later polls can be rare."""
+    return min(first * (2 ** min(polls, 20)), cap)
+
+
+class Delivery:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        vouchers: VoucherSource | None = None,
+        poll_first_s: float = POLL_FIRST_S,
+        on_refund: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.vouchers = vouchers
+        self.poll_first_s = poll_first_s
+        self._on_refund = on_refund or (lambda: None)
+        self._clock = clock
+
+    def adopt(self, order: OrderRow, xo: Order, *, from_state: str, actor: str) -> OrderRow | None:
+        """Xoxoday has the order: record it as placed, and settle it if it already is."""
+        if self.vouchers is not None:
+            self.vouchers.remember(order.id, xo.vouchers)
+        status = xo.delivery
+        with self.database.tx() as db:
+            placed = order_store.transition(
+                db,
+                order.id,
+                from_state,
+                "placed",
+                actor=actor,
+                kind="order.placed",
+                reason="found at Xoxoday by poNumber" if from_state == "unknown" else None,
+                fields={
+                    "xoxoday_order_id": xo.order_id,
+                    "amount_charged": str(xo.amount_charged)
+                    if xo.amount_charged is not None
+                    else None,
+                    "delivery_status": status,
+                    "placed_at": utcnow(),
+                    "next_poll_at": self._clock() + self.poll_first_s,
+                    "last_error": None,
+                },
+                data={
+                    "orderId": xo.order_id,
+                    "amountCharged": xo.amount_charged,
+                    "delivery": status,
+                },
+            )
+            if placed is None:
+                return None
+            self._adjust_budget(db, placed)
+            if status in FINAL:
+                placed = self._settle_in(db, placed, status, actor=actor) or placed
+        if placed.state == "placed":
+            deferred = webhooks.deferred_for(self.database, placed.po_number)
+            if deferred:
+                self.settle(placed.id, deferred["delivery_status"], actor="xoxoday-webhook")
+                with self.database.tx() as db:
+                    webhooks.set_outcome(db, deferred["webhook_id"], "applied")
+        return order_store.get(self.database, order.id)
+
+    def settle(self, order_id: int, status: str, *, actor: str) -> OrderRow | None:
+        """placed -> delivered | canceled; None when the order was not (or no longer) placed."""
+        status = normalize_status(status)
+        if status not in FINAL:
+            return None
+        with self.database.tx() as db:
+            order = order_store.get(self.database, order_id)
+            if order is None:
+                return None
+            return self._settle_in(db, order, status, actor=actor)
+
+    def _settle_in(self, db: Any, order: OrderRow, status: str, *, actor: str) -> OrderRow | None:
+        settled = order_store.transition(
+            db,
+            order.id,
+            "placed",
+            status,
+            actor=actor,
+            kind=f"order.{status}",
+            reason="Xoxoday cancelled the delivery" if status == "canceled" else None,
+            fields={"delivery_status": status, "settled_at": utcnow(), "next_poll_at": None},
+        )
+        if settled is not None and status == "canceled":
+            request = request_store.get(self.database, settled.request_id)
+            assert request is not None
+            ledger.give_back(
+                db,
+                self.database,
+                order_id=settled.id,
+                request_id=request.id,
+                requester_id=request.requester_id,
+                request_created_at=request.created_at,
+                currency=request.currency,
+                kind="refund",
+            )
+            self._on_refund()
+        return settled
+
+    def still_pending(self, order: OrderRow) -> None:
+        """A poll found nothing new: look again later, less often each time."""
+        with self.database.tx() as db:
+            db.execute(
+                "UPDATE orders SET polls = polls + 1, next_poll_at = ? "
+                "WHERE id = ? AND state = 'placed'",
+                [self._clock() + poll_delay(order.polls + 1, self.poll_first_s), order.id],
+            )
+
+    def _adjust_budget(self, db: Any, order: OrderRow) -> None:
+        """Budget follows what Xoxoday actually charged, not our estimate."""
+        if order.amount_charged is None:
+            return
+        request = request_store.get(self.database, order.request_id)
+        assert request is not None
+        if order.wallet_currency and request.currency and order.wallet_currency != request.currency:
+            return
+        difference = order.amount_charged - ledger.committed_for_order(self.database, order.id)
+        ledger.add(
+            db,
+            requester_id=request.requester_id,
+            month=ledger.month_of(request.created_at),
+            amount=difference,
+            kind="adjust",
+            currency=request.currency,
+            request_id=request.id,
+            order_id=order.id,
+        )
+
+
+# --- the webhook ------------------------------------------------------------------------------
+
+
+class WebhookData(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    order_id: int | None = Field(default=None, alias="orderId")
+    po_number: str | None = Field(default=None, alias="poNumber", max_length=100)
+    order_date: str | None = Field(default=None, alias="orderDate")
+    delivery_status: str = Field(alias="deliveryStatus")
+
+    @field_validator("delivery_status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        return normalize_status(value)
+
+
+class WebhookBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=40)
+    data: WebhookData
+    created_at: str | None = Field(default=None, alias="createdAt")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class WebhookReceiver:
+    """Xoxoday's order-status webhook: authenticate, deduplicate, apply, answer fast."""
+
+    def __init__(
+        self,
+        database: Database,
+        delivery: Delivery,
+        api_key: str | None,
+        *,
+        on_applied: Callable[[], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.delivery = delivery
+        self._key = api_key.encode() if api_key else None
+        self._on_applied = on_applied or (lambda: None)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """Returns (HTTP status, JSON answer). Never raises for bad input."""
+        if self._key is None:
+            return 503, {"error": "webhooks are not configured (set XOXODAY_WEBHOOK_KEY)"}
+        given = (headers.get("x-api-key") or "").encode()
+        if not hmac.compare_digest(given, self._key):
+            log.warning("webhook refused: missing or wrong x-api-key")
+            return 401, {"error": "invalid x-api-key"}
+        try:
+            payload = WebhookBody.model_validate(loads(body))
+        except (ValueError, ValidationError):
+            return 400, {"error": "not an order status webhook"}
+        data = payload.data
+        if data.delivery_status not in FINAL:
+            return 200, {"status": "ignored", "reason": f"status {data.delivery_status!r}"}
+        with self.database.tx() as db:
+            fresh = webhooks.record(
+                db,
+                webhook_id=payload.id,
+                po_number=data.po_number,
+                xoxoday_order_id=data.order_id,
+                delivery_status=data.delivery_status,
+                body=dumps(payload.model_dump(by_alias=True)),
+            )
+        if not fresh:
+            return 200, {"status": "duplicate"}
+        outcome = self._apply(payload)
+        with self.database.tx() as db:
+            webhooks.set_outcome(db, payload.id, outcome)
+        if outcome == "applied":
+            self._on_applied()
+        return 200, {"status": outcome}
+
+    def _apply(self, payload: WebhookBody) -> str:
+        data = payload.data
+        order = order_store.by_po(self.database, data.po_number) if data.po_number else None
+        if order is None and data.order_id:
+            order = order_store.by_xoxoday_id(self.database, data.order_id)
+        if order is None:
+            log.warning("webhook %s is for an order this bot does not know", payload.id)
+            return "unknown_order"
+        if order.state in ("queued", "placing", "unknown"):
+            return "deferred"  # applied as soon as our record of the placement exists
+        if order.state != "placed":
+            return "ignored"
+        settled = self.delivery.settle(order.id, data.delivery_status, actor="xoxoday-webhook")
+        return "applied" if settled else "ignored"

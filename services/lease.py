@@ -1,0 +1,82 @@
+"""One active worker per database.
+
+Recovery treats every `placing` order as possibly in flight; that is only safe when no other
+worker is placing at the same time. The worker holds a lease row that it renews; another
+worker waits until it expires, or takes over at once when the holder's process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+
+from storage import kv
+from storage.db import Database
+
+LEASE_KEY = "worker.lease"
+LEASE_S = 30.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lease:
+    def __init__(
+        self,
+        database: Database,
+        holder: str,
+        *,
+        ttl_s: float = LEASE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.holder = holder
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._host = socket.gethostname()
+
+    def _value(self) -> str:
+        return json.dumps(
+            {
+                "holder": self.holder,
+                "host": self._host,
+                "pid": os.getpid(),
+                "expires_at": self._clock() + self.ttl_s,
+            }
+        )
+
+    def _free(self, current: dict) -> bool:
+        if current.get("holder") == self.holder:
+            return True
+        if current.get("expires_at", 0) < self._clock():
+            return True
+        # Same machine and its process is gone (killed): no need to wait for expiry.
+        return current.get("host") == self._host and not _alive(int(current.get("pid", 0)))
+
+    def try_acquire(self) -> bool:
+        """Take or renew the lease; False when another live worker holds it."""
+        raw = kv.get(self.database, LEASE_KEY)
+        if raw is not None and not self._free(json.loads(raw)):
+            return False
+        return kv.compare_and_set(self.database, LEASE_KEY, raw, self._value())
+
+    def holder_info(self) -> dict | None:
+        raw = kv.get(self.database, LEASE_KEY)
+        return json.loads(raw) if raw else None
+
+    def release(self) -> None:
+        raw = kv.get(self.database, LEASE_KEY)
+        if raw and json.loads(raw).get("holder") == self.holder:
+            kv.compare_and_set(
+                self.database, LEASE_KEY, raw, json.dumps({"holder": None, "expires_at": 0})
+            )

@@ -1,0 +1,415 @@
+"""The placement and tracking worker: the order table is its queue.
+
+Each round it (1) looks up orders whose outcome is unknown, (2) claims queued orders by
+compare-and-set and places them on a bounded thread pool, (3) polls deliveries still
+pending, (4) hands new events to the notifier. On start it first turns every `placing` order
+into `unknown` and reconciles it, before anything new is placed.
+
+Placement outcomes:
+- answer received -> placed (and delivered / canceled when Xoxoday says so at once);
+- 5xx, timeout, broken answer, duplicate poNumber, a crash -> unknown: getOrderDetails(poNumber)
+  adopts the order if Xoxoday has it, or queues it again with the same poNumber if not;
+- refused for a business reason (balance, denomination, KYC, product) -> failed, with a reason;
+- refused for a passing reason (rate limit, credentials) -> queued again after a delay,
+  and failed after `max_attempts`.
+An unknown order is never failed: the money may be spent, so it is looked up until known.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from services import failpoints
+from services.catalog import Catalog
+from services.delivery import Delivery
+from services.errors import RewardError
+from services.lease import Lease
+from services.notify import NotificationDispatcher
+from services.rewards import order_request, spec_from_order
+from services.xoxoday import errors as xe
+from services.xoxoday.client import XoxodayClient
+from storage import events, ledger
+from storage import orders as order_store
+from storage import requests as request_store
+from storage.db import Database
+from storage.models import OrderRow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_FIRST_S = 5.0
+BACKOFF_MAX_S = 600.0
+RECONCILE_AFTER_S = 2.0  # give a slow Xoxoday a moment before asking about a lost answer
+AUTH_RETRY_S = 300.0
+ALERT_EVERY_S = 600.0
+
+
+def backoff(attempt: int, first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_MAX_S) -> float:
+    return min(first * (2 ** max(attempt - 1, 0)), cap)
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        client: XoxodayClient,
+        catalog: Catalog,
+        delivery: Delivery,
+        *,
+        dispatcher: NotificationDispatcher | None = None,
+        concurrency: int = 4,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_first_s: float = BACKOFF_FIRST_S,
+        reconcile_after_s: float = RECONCILE_AFTER_S,
+        idle_sleep_s: float = 1.0,
+        name: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.catalog = catalog
+        self.delivery = delivery
+        self.dispatcher = dispatcher
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff_first_s = backoff_first_s
+        self.reconcile_after_s = reconcile_after_s
+        self.idle_sleep_s = idle_sleep_s
+        self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place")
+        self._slots = threading.Semaphore(concurrency)
+        self._in_flight: set[Future[None]] = set()
+        self._in_flight_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lease = Lease(database, self.name)
+        self._last_housekeeping = 0.0
+        self._last_alert = -ALERT_EVERY_S
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something new to do (an approval, a webhook): skip the idle sleep."""
+        self._wake.set()
+
+    def start(self) -> Worker:
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=False)
+        self.lease.release()
+
+    def run(self, until_idle: bool = False) -> None:
+        """Work until stopped (or, with until_idle, until nothing is left to place)."""
+        self._hold_lease()
+        self.recover()
+        while not self._stop.is_set():
+            self.lease.try_acquire()
+            busy = self.step()
+            if until_idle and self.is_idle():
+                self._drain()
+                if self.is_idle():
+                    break
+            if not busy:
+                self._wake.wait(self._sleep_time())
+                self._wake.clear()
+        self._drain()
+        if self.dispatcher:
+            self.dispatcher.dispatch()
+
+    def _hold_lease(self) -> None:
+        while not self.lease.try_acquire():
+            holder = self.lease.holder_info() or {}
+            log.warning("another worker (%s) is active; waiting", holder.get("holder"))
+            if self._stop.wait(5.0):
+                return
+
+    def _drain(self) -> None:
+        with self._in_flight_lock:
+            pending = list(self._in_flight)
+        for future in pending:
+            future.result()
+
+    def _sleep_time(self) -> float:
+        now = self._clock()
+        times = [
+            order_store.next_due_time(self.database, "queued", "next_attempt_at"),
+            order_store.next_due_time(self.database, "unknown", "next_attempt_at"),
+            order_store.next_due_time(self.database, "placed", "next_poll_at"),
+        ]
+        upcoming = [t - now for t in times if t is not None]
+        return max(0.05, min([self.idle_sleep_s, *upcoming]))
+
+    def is_idle(self) -> bool:
+        counts = order_store.count_by_state(self.database)
+        with self._in_flight_lock:
+            running = bool(self._in_flight)
+        return not running and not any(counts.get(s) for s in ("queued", "placing", "unknown"))
+
+    # --- one round --------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """After a restart: every `placing` order may have reached Xoxoday; look it up first."""
+        stranded = order_store.in_states(self.database, ["placing"])
+        for order in stranded:
+            with self.database.tx() as db:
+                order_store.transition(
+                    db,
+                    order.id,
+                    "placing",
+                    "unknown",
+                    actor=self.name,
+                    kind="order.recovered",
+                    reason="the worker stopped while placing this order",
+                    fields={"next_attempt_at": 0},
+                )
+        if stranded:
+            log.warning("recovered %d order(s) left in placing", len(stranded))
+        for order in order_store.in_states(self.database, ["unknown"]):
+            self._reconcile(order)
+        return len(stranded)
+
+    def step(self) -> bool:
+        """One round of work; True when anything was done."""
+        now = self._clock()
+        busy = False
+        for order in order_store.due(self.database, "unknown", "next_attempt_at", now):
+            self._reconcile(order)
+            busy = True
+        while self._slots.acquire(blocking=False):
+            order = order_store.claim_next(self.database, self.name, self._clock())
+            if order is None:
+                self._slots.release()
+                break
+            self._submit(order)
+            busy = True
+        for order in order_store.due(self.database, "placed", "next_poll_at", now, limit=20):
+            self._poll(order)
+            busy = True
+        if self.dispatcher and self.dispatcher.dispatch():
+            busy = True
+        self._housekeeping(now)
+        return busy
+
+    def _submit(self, order: OrderRow) -> None:
+        future = self._pool.submit(self._place_safely, order)
+        with self._in_flight_lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(future)
+        self._slots.release()
+        self._wake.set()
+
+    def _housekeeping(self, now: float) -> None:
+        if now - self._last_housekeeping < 300:
+            return
+        self._last_housekeeping = now
+        try:
+            self.client.tokens.access_token()  # refreshes ahead of expiry, even when idle
+            self.catalog.ensure_fresh()
+        except (xe.XoxodayError, RewardError) as exc:
+            log.warning("housekeeping: %s", exc)
+
+    # --- placing ----------------------------------------------------------------------------
+
+    def _place_safely(self, order: OrderRow) -> None:
+        try:
+            self._place(order)
+        except Exception as exc:  # a bug: we cannot tell whether the call went out
+            log.exception("placing %s failed unexpectedly", order.po_number)
+            self._to_unknown(order, "placing", f"unexpected error: {type(exc).__name__}")
+
+    def _place(self, order: OrderRow) -> None:
+        failpoints.hit(failpoints.BEFORE_PLACE)
+        try:
+            _, product = self.catalog.product(order.product_id)
+            request = order_request(order.reward_type, spec_from_order(order), order.po_number)
+        except RewardError as exc:
+            self._fail(order, exc.message, str(exc))
+            return
+        try:
+            result = self.client.place_order(request, product)
+        except xe.InvalidOrder as exc:
+            self._fail(order, exc.message, str(exc))
+        except (xe.OutcomeUnknown, xe.DuplicatePoNumber, xe.DeliveryCanceled) as exc:
+            self._to_unknown(order, "placing", str(exc), cause=exc.__cause__ or exc)
+        except xe.RateLimited as exc:
+            # Refused before any work: it does not count as an attempt.
+            self._requeue(order, exc.retry_after, str(exc), "Xoxoday's rate limit", count=False)
+        except xe.AuthError as exc:
+            self._alert(f"Xoxoday refused the bot's credentials: {exc}")
+            self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=AUTH_RETRY_S)
+        except xe.XoxodayError as exc:
+            if exc.retryable:
+                self._requeue_or_fail(order, str(exc), xe.plain_reason(exc))
+            else:
+                self._fail(order, xe.plain_reason(exc), str(exc))
+        else:
+            failpoints.hit(failpoints.AFTER_PLACE)
+            self.delivery.adopt(order, result, from_state="placing", actor=self.name)
+            failpoints.hit(failpoints.AFTER_STORE)
+
+    def _reconcile(self, order: OrderRow) -> None:
+        """Xoxoday's rule: after a lost answer, look the order up by poNumber before placing."""
+        try:
+            found = self.client.get_order_details(po_number=order.po_number)
+        except xe.OrderNotFound:
+            cause = order.failure_reason or "an earlier attempt got no answer"
+            if order.attempts >= self.max_attempts:
+                self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
+                return
+            with self.database.tx() as db:
+                order_store.transition(
+                    db,
+                    order.id,
+                    "unknown",
+                    "queued",
+                    actor=self.name,
+                    kind="order.requeued",
+                    reason="not found at Xoxoday: placing it again with the same poNumber",
+                    fields={
+                        "next_attempt_at": self._clock()
+                        + backoff(order.attempts, self.backoff_first_s)
+                    },
+                )
+            return
+        except xe.XoxodayError as exc:
+            delay = (
+                exc.retry_after
+                if isinstance(exc, xe.RateLimited)
+                else backoff(order.attempts + 1, self.backoff_first_s)
+            )
+            with self.database.tx() as db:
+                db.execute(
+                    "UPDATE orders SET next_attempt_at = ?, last_error = ? "
+                    "WHERE id = ? AND state = 'unknown'",
+                    [self._clock() + delay, f"lookup failed: {exc}", order.id],
+                )
+            log.warning("could not look up %s yet: %s", order.po_number, exc)
+            return
+        self.delivery.adopt(order, found, from_state="unknown", actor=self.name)
+
+    def _poll(self, order: OrderRow) -> None:
+        """The webhook's fallback: ask Xoxoday about a delivery that is still pending."""
+        try:
+            found = self.client.get_order_details(
+                order_id=order.xoxoday_order_id,
+                po_number=None if order.xoxoday_order_id else order.po_number,
+            )
+        except xe.XoxodayError as exc:
+            log.warning("polling %s failed: %s", order.po_number, exc)
+            self.delivery.still_pending(order)
+            return
+        if found.delivery in ("delivered", "canceled"):
+            if self.delivery.vouchers is not None:
+                self.delivery.vouchers.remember(order.id, found.vouchers)
+            self.delivery.settle(order.id, found.delivery, actor=f"{self.name}:poll")
+        else:
+            self.delivery.still_pending(order)
+
+    # --- transitions ------------------------------------------------------------------------
+
+    def _to_unknown(
+        self, order: OrderRow, from_state: str, error: str, cause: BaseException | None = None
+    ) -> None:
+        known = isinstance(cause, xe.XoxodayError) and not isinstance(cause, xe.OutcomeUnknown)
+        reason = xe.plain_reason(cause) if known else None
+        with self.database.tx() as db:
+            order_store.transition(
+                db,
+                order.id,
+                from_state,
+                "unknown",
+                actor=self.name,
+                kind="order.unknown",
+                reason=error,
+                fields={
+                    "last_error": error,
+                    "failure_reason": reason or order.failure_reason,
+                    "next_attempt_at": self._clock() + self.reconcile_after_s,
+                },
+            )
+
+    def _requeue(
+        self, order: OrderRow, delay: float, error: str, reason: str, *, count: bool = True
+    ) -> None:
+        fields = {
+            "next_attempt_at": self._clock() + delay,
+            "last_error": error,
+            "failure_reason": reason,
+        }
+        if not count:
+            fields["attempts"] = max(order.attempts - 1, 0)
+        with self.database.tx() as db:
+            order_store.transition(
+                db,
+                order.id,
+                "placing",
+                "queued",
+                actor=self.name,
+                kind="order.retry",
+                reason=error,
+                fields=fields,
+            )
+
+    def _requeue_or_fail(
+        self, order: OrderRow, error: str, reason: str, delay: float | None = None
+    ) -> None:
+        if order.attempts >= self.max_attempts:
+            self._fail(order, f"{reason} (tried {order.attempts} times)", error)
+        else:
+            self._requeue(
+                order, delay or backoff(order.attempts, self.backoff_first_s), error, reason
+            )
+
+    def _fail(self, order: OrderRow, reason: str, error: str, from_state: str = "placing") -> None:
+        request = request_store.get(self.database, order.request_id)
+        assert request is not None
+        with self.database.tx() as db:
+            failed = order_store.transition(
+                db,
+                order.id,
+                from_state,
+                "failed",
+                actor=self.name,
+                kind="order.failed",
+                reason=reason,
+                fields={"failure_reason": reason, "last_error": error, "settled_at": None},
+            )
+            if failed is not None:
+                ledger.give_back(
+                    db,
+                    self.database,
+                    order_id=order.id,
+                    request_id=request.id,
+                    requester_id=request.requester_id,
+                    request_created_at=request.created_at,
+                    currency=request.currency,
+                    kind="release",
+                )
+        log.warning("order %s failed: %s", order.po_number, reason)
+
+    def _alert(self, message: str) -> None:
+        """Tell the operators once per ALERT_EVERY_S, not once per order."""
+        now = self._clock()
+        if now - self._last_alert < ALERT_EVERY_S:
+            return
+        self._last_alert = now
+        with self.database.tx() as db:
+            events.append(db, "system.alert", actor=self.name, reason=message)
