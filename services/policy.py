@@ -15,28 +15,27 @@ class Policy:
     auto_approve_max: Decimal = Decimal(0)  # 0: every request needs approval
     monthly_budget: Decimal | None = None  # per requester, per calendar month
     max_order: Decimal | None = None  # largest single order
-    currency: str = ""
 
     def auto_approves(self, total: Decimal) -> bool:
         return self.auto_approve_max > 0 and total <= self.auto_approve_max
 
-    def check_order(self, cost: Decimal, label: str = "this order") -> None:
+    def check_order(self, cost: Decimal, currency: str, label: str = "this order") -> None:
         if self.max_order is not None and cost > self.max_order:
             raise OverOrderLimit(
-                f"{label} costs {fmt_money(cost, self.currency)}, over the "
-                f"{fmt_money(self.max_order, self.currency)} limit for a single order"
+                f"{label} costs {fmt_money(cost, currency)}, over the "
+                f"{fmt_money(self.max_order, currency)} limit for a single order"
             )
 
-    def check_budget(self, already: Decimal, adding: Decimal) -> None:
+    def check_budget(self, already: Decimal, adding: Decimal, currency: str) -> None:
         """`already`: the requester's committed total this month, without `adding`."""
         if self.monthly_budget is None:
             return
         if already + adding > self.monthly_budget:
             left = max(self.monthly_budget - already, Decimal(0))
             raise OverBudget(
-                f"this request costs {fmt_money(adding, self.currency)} but only "
-                f"{fmt_money(left, self.currency)} of your "
-                f"{fmt_money(self.monthly_budget, self.currency)} monthly budget is left"
+                f"this request costs {fmt_money(adding, currency)} but only "
+                f"{fmt_money(left, currency)} of your "
+                f"{fmt_money(self.monthly_budget, currency)} monthly budget is left"
             )
 
     def is_approver(self, user_id: str) -> bool:

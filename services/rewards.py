@@ -237,19 +237,21 @@ class RewardService:
             if existing:
                 return Decision(existing, order_store.for_request(self.database, existing.id))
         checked = [self.check(spec) for spec in specs]
-        currency = self.policy.currency or (self.wallet.currency() if self.wallet else "")
+        currency = self.wallet.currency() if self.wallet else ""
         total = sum((c.cost for c in checked), Decimal(0))
         month = self._month()
         if not trusted:
             for item in checked:
-                self.policy.check_order(item.cost, f"{item.product.name} for {_who(item.spec)}")
+                label = f"{item.product.name} for {_who(item.spec)}"
+                self.policy.check_order(item.cost, currency, label)
         auto = trusted or self.policy.auto_approves(total)
         if auto and self.wallet:
             self._check_funds(total, currency)
         with self.database.tx() as db:
             if not trusted:
                 # Inside the write transaction, so two requests cannot both fit the last euro.
-                self.policy.check_budget(ledger.spent(self.database, requester_id, month), total)
+                spent = ledger.spent(self.database, requester_id, month)
+                self.policy.check_budget(spent, total, currency)
             request_id = request_store.insert(
                 db,
                 requester_id=requester_id,
@@ -327,14 +329,18 @@ class RewardService:
         self._ensure_pending(request)
         orders = order_store.for_request(self.database, request_id)
         for order in orders:
-            self.policy.check_order(order.cost_estimate or Decimal(0), _order_label(order))
+            self.policy.check_order(
+                order.cost_estimate or Decimal(0), request.currency or "", _order_label(order)
+            )
         if self.wallet:
             self._check_funds(request.total_cost, request.currency or "")
         with self.database.tx() as db:
             # Checked again at approval: the budget may have been lowered since the request.
             month = ledger.month_of(request.created_at)
             spent = ledger.spent(self.database, request.requester_id, month)
-            self.policy.check_budget(spent - request.total_cost, request.total_cost)
+            self.policy.check_budget(
+                spent - request.total_cost, request.total_cost, request.currency or ""
+            )
             self._approve_in(db, request_id, actor=approver, reason=None, auto=False)
         self._wake()
         return self._decision(request_id)

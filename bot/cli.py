@@ -1,0 +1,384 @@
+"""`rewards-bot`: the bot, its worker, the simulator, the demo and the operator's commands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+from services.xoxoday.errors import XoxodayError
+
+log = logging.getLogger("rewards-bot")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        overrides["rewards_db"] = args.db
+    settings = load_settings(args.env_file, **overrides)
+    secrets = tuple(
+        value.get_secret_value()
+        for value in (
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.slack_app_token,
+            settings.xoxoday_client_secret,
+            settings.xoxoday_access_token,
+            settings.xoxoday_refresh_token,
+            settings.xoxoday_webhook_key,
+        )
+        if value is not None
+    )
+    setup_logging(args.log_level or settings.log_level, secrets)
+    return settings
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from simulator.xoxoday import config_from_args, serve
+
+    setup_logging(args.log_level or "INFO")
+    serve(args.host, args.port, config_from_args(args))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(_settings(args), notifier=_notifier_for(args))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    worker = runtime.worker
+    threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
+    try:
+        worker.run(until_idle=args.until_idle)
+    finally:
+        counts = _counts(runtime)
+        print(f"worker stopped; orders by state: {counts}")
+        runtime.close()
+    return 0
+
+
+def _notifier_for(args: argparse.Namespace) -> Any:
+    return None  # the Slack notifier is wired by the Slack front end when configured
+
+
+def cmd_orders_import(args: argparse.Namespace) -> int:
+    from bot.runtime import build_runtime
+    from services.bulk import AlreadyImported, BulkImportError, import_csv
+    from services.errors import RewardError
+
+    runtime = build_runtime(_settings(args))
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        runtime.catalog.ensure_fresh()
+        decision = import_csv(
+            runtime.rewards,
+            text,
+            args.requester,
+            needs_approval=args.needs_approval,
+            again=args.again,
+        )
+    except BulkImportError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    except (AlreadyImported, RewardError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    request = decision.request
+    print(
+        f"{request.ref}: {len(decision.orders)} order(s), total {request.total_cost} "
+        f"{request.currency}, {request.state.replace('_', ' ')}"
+    )
+    return 0
+
+
+ORDER_COLUMNS = (
+    "id",
+    "request_id",
+    "po_number",
+    "state",
+    "reward_type",
+    "product_id",
+    "product_name",
+    "denomination",
+    "quantity",
+    "product_currency",
+    "cost_estimate",
+    "amount_charged",
+    "wallet_currency",
+    "recipient_id",
+    "email",
+    "xoxoday_order_id",
+    "delivery_status",
+    "attempts",
+    "failure_reason",
+    "created_at",
+    "placed_at",
+    "settled_at",
+)
+
+
+def cmd_orders_list(args: argparse.Namespace) -> int:
+    from bot.runtime import open_db
+    from storage import orders
+
+    database = open_db(_settings(args))
+    rows = orders.recent(database, limit=args.limit, state=args.state)
+    print(f"{'PO':<28} {'STATE':<10} {'AMOUNT':>10} {'CUR':<4} {'PRODUCT':<28} RECIPIENT")
+    for row in rows:
+        print(
+            f"{row.po_number:<28} {row.state:<10} {row.denomination:>10} "
+            f"{row.product_currency or '':<4} {(row.product_name or '')[:28]:<28} "
+            f"{row.recipient_label}"
+        )
+    counts = orders.count_by_state(database)
+    print(
+        f"\n{sum(counts.values())} order(s): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
+    return 0
+
+
+def cmd_orders_show(args: argparse.Namespace) -> int:
+    from bot.runtime import open_db
+    from storage import api_calls, events, orders
+
+    database = open_db(_settings(args))
+    order = orders.by_po(database, args.po)
+    if order is None:
+        print(f"no order with poNumber {args.po}", file=sys.stderr)
+        return 1
+    for name in ORDER_COLUMNS:
+        value = getattr(order, name)
+        if value not in (None, ""):
+            print(f"{name:>18}: {value}")
+    print("\nevents:")
+    for event in events.for_order(database, order.id):
+        why = f" ({event.reason})" if event.reason else ""
+        move = f"{event.from_state or '':>10} -> {event.to_state or '':<10}"
+        print(f"  {event.at} {event.kind:<18} {move} by {event.actor}{why}")
+    print("\nXoxoday calls (redacted):")
+    for call in api_calls.for_po(database, order.po_number):
+        outcome = f"HTTP {call['status']} {call['duration_ms']} ms {call['error'] or ''}"
+        print(f"  {call['at']} {call['op']} {outcome}")
+        if args.verbose:
+            print(f"    request:  {call['request']}")
+            print(f"    response: {call['response']}")
+    return 0
+
+
+def cmd_orders_reconcile(args: argparse.Namespace) -> int:
+    from bot.runtime import build_runtime
+    from storage import orders
+
+    runtime = build_runtime(_settings(args))
+    worker = runtime.worker
+    try:
+        if not worker.lease.try_acquire():
+            holder = worker.lease.holder_info() or {}
+            print(
+                f"a worker is running ({holder.get('holder')}, pid {holder.get('pid')}); "
+                "it reconciles on its own",
+                file=sys.stderr,
+            )
+            return 1
+        recovered = worker.recover()
+        pending = orders.in_states(runtime.database, ["placed"])
+        for order in pending:
+            worker._poll(order)
+        runtime.dispatcher.dispatch()
+        print(
+            f"recovered {recovered} interrupted order(s), "
+            f"checked {len(pending)} pending delivery(ies)"
+        )
+        print(f"orders by state: {_counts(runtime)}")
+    finally:
+        worker.lease.release()
+        runtime.close()
+    return 0
+
+
+def cmd_orders_export(args: argparse.Namespace) -> int:
+    from bot.runtime import open_db
+    from storage import orders
+
+    database = open_db(_settings(args))
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        writer = csv.writer(out)
+        writer.writerow(ORDER_COLUMNS)
+        count = 0
+        for row in orders.iter_all(database):
+            writer.writerow([_cell(getattr(row, name)) for name in ORDER_COLUMNS])
+            count += 1
+    if args.output:
+        print(f"wrote {count} order(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def cmd_catalog_refresh(args: argparse.Namespace) -> int:
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(_settings(args))
+    try:
+        counts = runtime.catalog.refresh()
+    finally:
+        runtime.close()
+    print(json.dumps(counts))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.serve import run_bot
+
+    return run_bot(_settings(args))
+
+
+def _counts(runtime: Any) -> dict[str, int]:
+    from storage import orders
+
+    return orders.count_by_state(runtime.database)
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rewards-bot", description="Send rewards from Slack through Xoxoday's Plum Pro API."
+    )
+    parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    command(
+        "run", cmd_run, "run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT"
+    )
+
+    from simulator.xoxoday import add_arguments
+
+    add_arguments(command("simulator", cmd_simulator, "run the bundled Xoxoday simulator"))
+
+    demo = command("demo", cmd_demo, "the whole flow on embedded defaults, no credentials")
+    demo.add_argument("--verbose", action="store_true", help="show the services' log lines")
+
+    worker = command("worker", cmd_worker, "run the placement and tracking worker alone")
+    worker.add_argument(
+        "--until-idle", action="store_true", help="exit once nothing is queued, placing or unknown"
+    )
+    worker.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
+
+    orders = command("orders", lambda a: 2, "the operator's view of the order record")
+    orders_sub = orders.add_subparsers(dest="orders_command", required=True)
+
+    def orders_command(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        p = orders_sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        p.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
+        return p
+
+    imp = orders_command("import", cmd_orders_import, "queue rewards from a CSV file")
+    imp.add_argument(
+        "file", help="CSV with productId,denomination,email[,contact,loyaltyMemberId,...]"
+    )
+    imp.add_argument("--requester", required=True, help="who the rewards are recorded for")
+    imp.add_argument(
+        "--needs-approval", action="store_true", help="wait for an approver instead of queueing"
+    )
+    imp.add_argument("--again", action="store_true", help="import a file that was imported before")
+
+    lst = orders_command("list", cmd_orders_list, "the most recent orders")
+    lst.add_argument("--state", help="only orders in this state")
+    lst.add_argument("--limit", type=int, default=50)
+
+    show = orders_command("show", cmd_orders_show, "one order with its events and Xoxoday calls")
+    show.add_argument("po", help="the order's poNumber")
+    show.add_argument(
+        "-v", "--verbose", action="store_true", help="print the stored requests and responses"
+    )
+
+    orders_command(
+        "reconcile", cmd_orders_reconcile, "look up interrupted orders and pending deliveries now"
+    )
+
+    export = orders_command("export", cmd_orders_export, "every order as CSV")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    catalog = command("catalog", lambda a: 2, "the cached Xoxoday catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    refresh = catalog_sub.add_parser("refresh", help="fetch the catalog from Xoxoday now")
+    refresh.set_defaults(func=cmd_catalog_refresh)
+    refresh.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"rewards-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except XoxodayError as exc:
+        print(f"rewards-bot: Xoxoday: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Builds the running parts from Settings: database, Xoxoday client, services, worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from services.catalog import Catalog
+from services.delivery import Delivery, WebhookReceiver
+from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
+from services.policy import Policy
+from services.rewards import RewardService
+from services.vouchers import VoucherSource
+from services.wallet import Wallet
+from services.worker import Worker
+from services.xoxoday.client import XoxodayClient
+from services.xoxoday.ratelimit import RateLimiter
+from services.xoxoday.tokens import TokenSet
+from storage.api_calls import ApiCallLog
+from storage.db import Database
+from storage.migrations import migrate
+from storage.tokens import SqliteTokenStore
+
+log = logging.getLogger(__name__)
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+
+
+def open_db(settings: Settings) -> Database:
+    database = Database(settings.rewards_db)
+    migrate(database)
+    return database
+
+
+def build_client(settings: Settings, database: Database) -> XoxodayClient:
+    settings.require("xoxoday_client_id", "xoxoday_client_secret", "xoxoday_refresh_token")
+    initial = TokenSet(
+        access_token=_secret(settings.xoxoday_access_token),
+        refresh_token=_secret(settings.xoxoday_refresh_token),
+    )
+    return XoxodayClient(
+        settings.xoxoday_base_url,
+        settings.xoxoday_client_id or "",
+        _secret(settings.xoxoday_client_secret),
+        SqliteTokenStore(database),
+        initial_tokens=initial,
+        timeout_s=settings.xoxoday_timeout_s,
+        place_order_timeout_s=settings.xoxoday_place_order_timeout_s,
+        limiter=RateLimiter(scale=settings.xoxoday_rate_scale),
+        on_exchange=ApiCallLog(database),
+    )
+
+
+def build_policy(settings: Settings) -> Policy:
+    return Policy(
+        approvers=frozenset(settings.rewards_approvers),
+        auto_approve_max=settings.rewards_auto_approve_max,
+        monthly_budget=settings.rewards_monthly_budget,
+        max_order=settings.rewards_max_order,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    client: XoxodayClient
+    catalog: Catalog
+    wallet: Wallet
+    policy: Policy
+    vouchers: VoucherSource
+    delivery: Delivery
+    rewards: RewardService
+    webhooks: WebhookReceiver
+    worker: Worker
+    dispatcher: NotificationDispatcher
+
+    def close(self) -> None:
+        self.client.close()
+        self.database.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    poll_first_s: float = 60.0,
+    backoff_first_s: float = 5.0,
+) -> Runtime:
+    database = open_db(settings)
+    client = build_client(settings, database)
+    catalog = Catalog(database, client)
+    wallet = Wallet(client, database)
+    vouchers = VoucherSource(client)
+    delivery = Delivery(
+        database, vouchers=vouchers, poll_first_s=poll_first_s, on_refund=wallet.invalidate
+    )
+    dispatcher = NotificationDispatcher(database, notifier or LoggingNotifier())
+    worker = Worker(
+        database,
+        client,
+        catalog,
+        delivery,
+        dispatcher=dispatcher,
+        concurrency=settings.rewards_worker_concurrency,
+        backoff_first_s=backoff_first_s,
+    )
+    policy = build_policy(settings)
+    rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake)
+    receiver = WebhookReceiver(
+        database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
+    )
+    return Runtime(
+        settings=settings,
+        database=database,
+        client=client,
+        catalog=catalog,
+        wallet=wallet,
+        policy=policy,
+        vouchers=vouchers,
+        delivery=delivery,
+        rewards=rewards,
+        webhooks=receiver,
+        worker=worker,
+        dispatcher=dispatcher,
+    )

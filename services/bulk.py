@@ -1,0 +1,170 @@
+"""Bulk rewards from a CSV file: every row is checked, and only a clean file is queued.
+
+Columns are named as Xoxoday's placeOrder fields. A bad row is reported by its line number,
+and then nothing of the file is recorded: half a payroll of rewards is worse than none.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from services.errors import RewardError
+from services.rewards import Decision, RewardService, RewardSpec
+from storage import requests as request_store
+
+REQUIRED = ("productId", "denomination", "email")
+OPTIONAL = (
+    "contact",
+    "loyaltyMemberId",
+    "topupPhoneCode",
+    "topupPhoneNumber",
+    "quantity",
+    "tag",
+    "notifyReceiverEmail",
+)
+MAX_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class BulkImportError(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the file; nothing was queued")
+        self.errors = errors
+
+
+def parse_rows(text: str) -> list[tuple[int, RewardSpec]]:
+    """(line number, spec) per row; BulkImportError listing every bad row."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    errors: list[RowError] = []
+    missing = [name for name in REQUIRED if name not in header]
+    unknown = [name for name in header if name and name not in REQUIRED + OPTIONAL]
+    if missing:
+        errors.append(RowError(1, f"missing column(s) {', '.join(missing)}"))
+    if unknown:
+        errors.append(
+            RowError(1, f"unknown column(s) {', '.join(unknown)} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
+        )
+    if errors:
+        raise BulkImportError(errors)
+    reader.fieldnames = header
+    specs: list[tuple[int, RewardSpec]] = []
+    line = 1
+    for row in reader:
+        line = reader.line_num
+        cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if not any(cells.values()):
+            continue
+        if None in row:
+            errors.append(RowError(line, "more cells than columns"))
+            continue
+        try:
+            specs.append((line, _spec(cells)))
+        except ValueError as exc:
+            errors.append(RowError(line, str(exc)))
+        if len(specs) > MAX_ROWS:
+            errors.append(RowError(line, f"more than {MAX_ROWS} rows; split the file"))
+            break
+    if not specs and not errors:
+        errors.append(RowError(max(line, 2), "the file has no rows"))
+    if errors:
+        raise BulkImportError(errors)
+    return specs
+
+
+def _spec(cells: dict[str, str]) -> RewardSpec:
+    try:
+        product_id = int(cells["productId"])
+    except ValueError:
+        raise ValueError(f"productId {cells['productId']!r} is not a number") from None
+    try:
+        denomination = Decimal(cells["denomination"])
+        if not denomination.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ValueError(f"denomination {cells['denomination']!r} is not an amount") from None
+    quantity_text = cells.get("quantity") or "1"
+    if not quantity_text.isdigit() or int(quantity_text) < 1:
+        raise ValueError(f"quantity {quantity_text!r} is not a whole number of at least 1")
+    phone = None
+    code, number = cells.get("topupPhoneCode", ""), cells.get("topupPhoneNumber", "")
+    if code or number:
+        if not (code and number):
+            raise ValueError("topupPhoneCode and topupPhoneNumber go together")
+        phone = f"+{code.lstrip('+')}{number}"
+    notify = cells.get("notifyReceiverEmail", "").lower()
+    if notify not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise ValueError(f"notifyReceiverEmail {notify!r} should be 0 or 1")
+    if not cells["email"]:
+        raise ValueError("email is empty")
+    return RewardSpec(
+        product_id=product_id,
+        denomination=denomination,
+        quantity=int(quantity_text),
+        email=cells["email"],
+        contact=cells.get("contact") or None,
+        loyalty_member_id=cells.get("loyaltyMemberId") or None,
+        phone=phone,
+        tag=cells.get("tag") or None,
+        notify_receiver_email=notify in ("1", "true", "yes"),
+    )
+
+
+def import_csv(
+    rewards: RewardService,
+    text: str,
+    requester: str,
+    *,
+    needs_approval: bool = False,
+    again: bool = False,
+) -> Decision:
+    """Check every row against the catalog, then record the file as one request.
+
+    The same file for the same requester is imported once: running the command twice by
+    mistake returns the first request instead of paying everyone again (`again` overrides).
+    """
+    rows = parse_rows(text)
+    errors: list[RowError] = []
+    for line, spec in rows:
+        try:
+            rewards.check(spec)
+        except RewardError as exc:
+            errors.append(RowError(line, exc.message))
+    if errors:
+        raise BulkImportError(errors)
+    digest = hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
+    key = None if again else f"csv:{digest}"
+    if key and request_store.by_idempotency_key(rewards.database, key):
+        existing = request_store.by_idempotency_key(rewards.database, key)
+        assert existing is not None
+        raise AlreadyImported(existing.ref, existing.created_at)
+    return rewards.create(
+        requester,
+        [spec for _, spec in rows],
+        requester_name=requester,
+        source="csv",
+        message=f"bulk import of {len(rows)} row(s)",
+        idempotency_key=key,
+        trusted=not needs_approval,
+    )
+
+
+class AlreadyImported(Exception):
+    def __init__(self, ref: str, when: str) -> None:
+        super().__init__(
+            f"this file was already imported as {ref} at {when}; nothing queued "
+            "(use --again to import it once more)"
+        )
+        self.ref = ref
