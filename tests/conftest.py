@@ -1,0 +1,35 @@
+"""Fixtures over real parts: a Xoxoday simulator on loopback, real clients, real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from services.xoxoday import XoxodayClient
+from simulator.xoxoday import SimConfig, start
+from simulator.xoxoday.server import RunningSimulator
+from tests.support import SimControl, make_client
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[RunningSimulator]:
+    running = start(SimConfig(delivery_delay_s=-1, webhook_retry_delay_s=0.05))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def xo(simulator: RunningSimulator) -> Iterator[SimControl]:
+    """The shared simulator, reset to its initial catalog, balance and tokens."""
+    control = SimControl(simulator)
+    control.reset()
+    control.config(latency_ms=0, rate_scale=0, webhook_url=None, webhook_key=None)
+    yield control
+    control.http.close()
+
+
+@pytest.fixture
+def client(xo: SimControl) -> Iterator[XoxodayClient]:
+    with make_client(xo.base_url) as c:
+        yield c

@@ -1,0 +1,99 @@
+"""Test helpers shared by the suites: steering the simulator and building real clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from services.jsonutil import dumps, loads
+from services.xoxoday import MemoryTokenStore, RateLimiter, TokenSet, XoxodayClient
+from services.xoxoday.tokens import TokenStore
+from simulator.xoxoday import DEMO_CREDENTIALS
+from simulator.xoxoday.server import RunningSimulator
+
+DEMO_TOKENS = TokenSet(DEMO_CREDENTIALS["access_token"], DEMO_CREDENTIALS["refresh_token"])
+
+
+class SimControl:
+    """The simulator's /_sim/ controls, over HTTP like any other tool would use them."""
+
+    def __init__(self, running: RunningSimulator) -> None:
+        self.running = running
+        self.base_url = running.base_url
+        self.http = httpx.Client(base_url=running.url, timeout=10)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.post(f"/_sim/{path}", content=dumps(body or {}))
+        assert response.status_code == 200, response.text
+        return loads(response.content)
+
+    def _get(self, path: str) -> Any:
+        response = self.http.get(f"/_sim/{path}")
+        assert response.status_code == 200, response.text
+        return loads(response.content)
+
+    def reset(self) -> None:
+        self._post("reset")
+
+    def fault(self, op: str, kind: str, times: int = 1, **extra: Any) -> None:
+        self._post("faults", {"op": op, "kind": kind, "times": times, **extra})
+
+    def config(self, **fields: Any) -> Any:
+        return self._post("config", fields)
+
+    def orders(self) -> list[dict[str, Any]]:
+        body = self._get("orders")
+        return body["orders"] if isinstance(body, dict) else body
+
+    def deliver(self, po_number: str, status: str = "delivered") -> Any:
+        return self._post("deliver", {"poNumber": po_number, "status": status})
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("stats")
+
+    def calls(self, op: str) -> int:
+        return int(self.stats()["calls"].get(op, 0))
+
+    def rate_limited(self, op: str) -> int:
+        return int(self.stats()["rate_limited"].get(op, 0))
+
+    def expire_tokens(self) -> None:
+        self._post("tokens/expire")
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        body = self._get("webhooks")
+        return body["webhooks"] if isinstance(body, dict) else body
+
+
+def make_client(
+    base_url: str,
+    store: TokenStore | None = None,
+    *,
+    initial: TokenSet | None = DEMO_TOKENS,
+    rate_scale: float = 0,
+    **kwargs: Any,
+) -> XoxodayClient:
+    return XoxodayClient(
+        base_url,
+        DEMO_CREDENTIALS["client_id"],
+        DEMO_CREDENTIALS["client_secret"],
+        store if store is not None else MemoryTokenStore(),
+        initial_tokens=initial,
+        limiter=RateLimiter(scale=rate_scale),
+        **kwargs,
+    )
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll until `check()` is truthy (listeners and workers run on other threads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
