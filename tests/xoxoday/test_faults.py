@@ -56,7 +56,9 @@ def test_timeout_after_commit_is_outcome_unknown(xo: SimControl, amazon: Product
     with make_client(xo.base_url, place_order_timeout_s=1.0) as client:
         with pytest.raises(E.OutcomeUnknown, match="no answer in time"):
             client.place_order(gift("PO-TIMEOUT"), amazon)
-        assert client.get_order_details(po_number="PO-TIMEOUT").order_id
+        assert client.get_order_details(
+            po_number="PO-TIMEOUT"
+        ).order_id  # committed before the wait
 
 
 def test_rate_limit_carries_penalty_seconds_and_pauses_the_operation(
@@ -137,9 +139,11 @@ def test_connection_refused_is_a_transport_error_even_for_place_order(amazon: Pr
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with make_client(f"http://127.0.0.1:{port}/chef") as client:
-        with pytest.raises(E.TransportError) as info:
-            client.place_order(gift("PO-NOWHERE"), amazon)
+    with (
+        make_client(f"http://127.0.0.1:{port}/chef") as client,
+        pytest.raises(E.TransportError) as info,
+    ):
+        client.place_order(gift("PO-NOWHERE"), amazon)
     assert not isinstance(info.value, E.OutcomeUnknown)  # nothing was sent: safe to retry
 
 
