@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 WSGIApp = Callable[..., Any]
@@ -56,9 +57,18 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        self._server.close()
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
-        self._thread.join(timeout=5)
+        """Close the listener and every open connection, then the worker threads.
+
+        Closing only the listener would leave keep-alive connections holding the loop open
+        until the client hangs up; close_all runs on the loop's own thread via the trigger.
+        """
+        server = self._server
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            self._thread.join(timeout=5)
+        else:
+            wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -1,9 +1,8 @@
 """A Xoxoday Plum Pro API simulator: a real HTTP server close enough to Xoxoday for the bot's
 client, tests and demo (envelope quirks, OAuth rotation, orders, webhooks, limits, faults).
 
-    sim = start(SimConfig(delivery_delay_s=-1))
-    client = XoxodayClient(base_url=sim.base_url, **DEMO_CREDENTIALS)
-    ...
+    sim = start(SimConfig(delivery_delay_s=-1))   # a free port on 127.0.0.1
+    # point the client at sim.base_url with DEMO_CREDENTIALS; steer it through sim.url + "/_sim/..."
     sim.stop()
 """
 

@@ -54,9 +54,12 @@ class SimulatorApp:
         self._interrupt = threading.Event()  # wakes held answers on reset and close
         self.scheduler = Scheduler()
         self.webhooks = WebhookSender(
-            self.lock, lambda: self.state, lambda: self.config, lambda: self.generation,
-            self.scheduler,
-        )  # fmt: skip
+            self.lock,
+            state=lambda: self.state,
+            config=lambda: self.config,
+            generation=lambda: self.generation,
+            scheduler=self.scheduler,
+        )
 
     # ---- WSGI ---------------------------------------------------------------------------
 

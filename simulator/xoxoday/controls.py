@@ -144,7 +144,7 @@ def get_config(app: SimulatorApp, req: Request) -> Result:
 
 def webhooks(app: SimulatorApp, req: Request) -> Result:
     with app.lock:
-        return 200, {"enabled": app.state.webhook_enabled, "attempts": list(app.state.webhook_log)}
+        return 200, {"enabled": app.state.webhook_enabled, "webhooks": list(app.state.webhook_log)}
 
 
 def stats(app: SimulatorApp, req: Request) -> Result:

@@ -48,6 +48,11 @@ def _topup_phone(data: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
+def _phone_meta(phone: tuple[str, str]) -> dict[str, Any]:
+    """userMeta as documented, for a top-up that sent its phone as topupData."""
+    return {"topupPhoneCode": phone[0], "topupPhoneNumber": phone[1]} if all(phone) else {}
+
+
 def _validate(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     """Field-level checks (PLE10001), including what the product's category requires."""
     product_id = parse_int(data.get("productId"))
@@ -91,7 +96,7 @@ def _validate(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
         "email": email,
         "contact": contact.strip(),
         "tag": tag,
-        "user_meta": user_meta or ({"topupData": data["topupData"]} if all(phone) else {}),
+        "user_meta": user_meta or _phone_meta(phone),
         "phone": phone,
         "validate_operator": _flag(data.get("performOperatorValidation")),
     }

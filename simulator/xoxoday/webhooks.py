@@ -104,7 +104,9 @@ class WebhookSender:
                 return {"id": payload["id"], "dropped": True}
             url, key, timeout = config.webhook_url, config.webhook_key, config.webhook_timeout_s
             retry_delay = config.webhook_retry_delay_s
-        headers = {"content-type": "application/json"}
+        # One connection per delivery, as a remote sender would; a kept-alive connection would
+        # also hold up stopping the receiving server.
+        headers = {"content-type": "application/json", "connection": "close"}
         if key:
             headers["x-api-key"] = key
         status, error = None, None
