@@ -39,7 +39,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         )
         if value is not None
     )
-    setup_logging(args.log_level or settings.log_level, secrets)
+    # The operator's commands print their results; only warnings belong beside them.
+    quiet = args.command in ("orders", "catalog")
+    setup_logging(args.log_level or ("WARNING" if quiet else settings.log_level), secrets)
     return settings
 
 

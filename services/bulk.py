@@ -44,8 +44,11 @@ class BulkImportError(Exception):
         self.errors = errors
 
 
-def parse_rows(text: str) -> list[tuple[int, RewardSpec]]:
-    """(line number, spec) per row; BulkImportError listing every bad row."""
+def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]:
+    """(line number, spec) per readable row, and an error per unreadable one.
+
+    A bad header raises BulkImportError at once: no row can be read without it.
+    """
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in (reader.fieldnames or [])]
     errors: list[RowError] = []
@@ -55,7 +58,11 @@ def parse_rows(text: str) -> list[tuple[int, RewardSpec]]:
         errors.append(RowError(1, f"missing column(s) {', '.join(missing)}"))
     if unknown:
         errors.append(
-            RowError(1, f"unknown column(s) {', '.join(unknown)} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
+            RowError(
+                1,
+                f"unknown column(s) {', '.join(unknown)} "
+                f"(allowed: {', '.join(REQUIRED + OPTIONAL)})",
+            )
         )
     if errors:
         raise BulkImportError(errors)
@@ -78,10 +85,8 @@ def parse_rows(text: str) -> list[tuple[int, RewardSpec]]:
             errors.append(RowError(line, f"more than {MAX_ROWS} rows; split the file"))
             break
     if not specs and not errors:
-        errors.append(RowError(max(line, 2), "the file has no rows"))
-    if errors:
-        raise BulkImportError(errors)
-    return specs
+        raise BulkImportError([RowError(max(line, 2), "the file has no rows")])
+    return specs, errors
 
 
 def _spec(cells: dict[str, str]) -> RewardSpec:
@@ -135,15 +140,14 @@ def import_csv(
     The same file for the same requester is imported once: running the command twice by
     mistake returns the first request instead of paying everyone again (`again` overrides).
     """
-    rows = parse_rows(text)
-    errors: list[RowError] = []
+    rows, errors = parse_rows(text)
     for line, spec in rows:
         try:
             rewards.check(spec)
         except RewardError as exc:
             errors.append(RowError(line, exc.message))
     if errors:
-        raise BulkImportError(errors)
+        raise BulkImportError(sorted(errors, key=lambda e: e.line))
     digest = hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
     key = None if again else f"csv:{digest}"
     if key and request_store.by_idempotency_key(rewards.database, key):

@@ -1,0 +1,195 @@
+"""Requests and policy: limits at their edges, who may decide, budgets given back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from bot.runtime import Runtime
+from services import errors as domain
+from storage import events, ledger
+from storage import orders as order_store
+from tests.lifecycle.conftest import APPROVER, OTHER, REQUESTER, charity, gift, miles, states, topup
+from tests.support import SimControl
+
+
+def month(runtime: Runtime) -> str:
+    return runtime.rewards._month()
+
+
+def spent(runtime: Runtime, who: str = REQUESTER) -> Decimal:
+    return ledger.spent(runtime.database, who, month(runtime))
+
+
+def test_request_is_recorded_with_orders_po_numbers_and_a_reservation(runtime: Runtime) -> None:
+    decision = runtime.rewards.create(
+        REQUESTER, [gift(), miles(), charity(), topup()], message="Q4 launch"
+    )
+    request = decision.request
+    assert request.state == "pending_approval"
+    # 25 with 2% off, 50 miles, 20 charity, 199 INR at 0.012
+    assert request.total_cost == Decimal("24.50") + Decimal("50.00") + Decimal("20.00") + Decimal(
+        "2.39"
+    )
+    assert request.currency == "USD"
+    assert [o.reward_type for o in decision.orders] == ["gift_card", "airmiles", "charity", "topup"]
+    assert len({o.po_number for o in decision.orders}) == 4
+    assert all(o.state == "pending_approval" for o in decision.orders)
+    assert spent(runtime) == request.total_cost
+    assert [e.kind for e in events.for_request(runtime.database, request.id)] == ["request.created"]
+
+
+def test_auto_approve_exactly_at_the_limit(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(rewards_auto_approve_max=Decimal("24.50"))
+    decision = runtime.rewards.create(REQUESTER, [gift(amount="25")])  # costs 24.50
+    assert decision.request.state == "approved"
+    assert decision.request.auto_approved
+    assert decision.request.decided_by == "policy"
+    assert states(runtime, decision.request.id) == ["queued"]
+
+
+def test_one_cent_over_the_auto_approve_limit_needs_an_approver(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(rewards_auto_approve_max=Decimal("24.49"))
+    decision = runtime.rewards.create(REQUESTER, [gift(amount="25")])
+    assert decision.request.state == "pending_approval"
+
+
+def test_max_order_exactly_at_the_limit_and_one_cent_over(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(rewards_max_order=Decimal("49.00"))
+    assert (
+        runtime.rewards.create(REQUESTER, [gift(amount="50")]).request.state == "pending_approval"
+    )
+    with pytest.raises(domain.OverOrderLimit, match=r"49\.01 USD, over the 49 USD limit"):
+        runtime.rewards.create(REQUESTER, [charity(amount="49.01")])
+
+
+def test_monthly_budget_exactly_at_the_limit_then_one_cent_over(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(rewards_monthly_budget=Decimal("70"))
+    runtime.rewards.create(REQUESTER, [charity(amount="50")])
+    with pytest.raises(
+        domain.OverBudget, match=r"costs 20\.01 USD but only 20 USD of your 70 USD monthly budget"
+    ):
+        runtime.rewards.create(REQUESTER, [charity(amount="20.01")])  # one cent over
+    runtime.rewards.create(REQUESTER, [charity(amount="20")])  # exactly 70
+    assert spent(runtime) == Decimal(70)
+    # The budget is per requester.
+    assert runtime.rewards.create(OTHER, [charity(amount="70")]).request.state == "pending_approval"
+
+
+def test_budget_is_checked_again_at_approval(make_runtime: Callable[..., Runtime]) -> None:
+    generous = make_runtime(rewards_monthly_budget=Decimal("100"))
+    decision = generous.rewards.create(REQUESTER, [charity(amount="60")])
+    strict = make_runtime(rewards_monthly_budget=Decimal("59.99"))  # the budget was lowered
+    with pytest.raises(domain.OverBudget):
+        strict.rewards.approve(decision.request.id, APPROVER)
+    assert states(strict, decision.request.id) == ["pending_approval"]
+
+
+def test_self_approval_is_refused(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime()
+    decision = runtime.rewards.create(APPROVER, [gift()])
+    with pytest.raises(domain.SelfApproval):
+        runtime.rewards.approve(decision.request.id, APPROVER)
+    with pytest.raises(domain.SelfApproval):
+        runtime.rewards.reject(decision.request.id, APPROVER, "no")
+    assert runtime.rewards.approve(decision.request.id, "UAPPROVER2").request.state == "approved"
+
+
+def test_approval_by_a_non_approver_is_refused(runtime: Runtime) -> None:
+    decision = runtime.rewards.create(REQUESTER, [gift()])
+    with pytest.raises(domain.NotAnApprover):
+        runtime.rewards.approve(decision.request.id, OTHER)
+    assert states(runtime, decision.request.id) == ["pending_approval"]
+
+
+def test_rejection_needs_a_reason_and_gives_the_budget_back(runtime: Runtime) -> None:
+    decision = runtime.rewards.create(REQUESTER, [gift(), charity()])
+    with pytest.raises(domain.InvalidReward, match="say why"):
+        runtime.rewards.reject(decision.request.id, APPROVER, "  ")
+    rejected = runtime.rewards.reject(decision.request.id, APPROVER, "not in this quarter's plan")
+    assert rejected.request.state == "rejected"
+    assert rejected.request.decision_reason == "not in this quarter's plan"
+    assert states(runtime, decision.request.id) == ["withdrawn", "withdrawn"]
+    assert spent(runtime) == 0
+    with pytest.raises(domain.RequestNotPending, match="already rejected"):
+        runtime.rewards.approve(decision.request.id, APPROVER)
+
+
+def test_requester_can_cancel_while_pending_and_only_then(runtime: Runtime) -> None:
+    first = runtime.rewards.create(REQUESTER, [gift()])
+    with pytest.raises(domain.NotRequester):
+        runtime.rewards.cancel(first.request.id, OTHER)
+    cancelled = runtime.rewards.cancel(first.request.id, REQUESTER)
+    assert cancelled.request.state == "cancelled"
+    assert spent(runtime) == 0
+    second = runtime.rewards.create(REQUESTER, [gift()])
+    runtime.rewards.approve(second.request.id, APPROVER)
+    with pytest.raises(domain.RequestNotPending, match="already approved"):
+        runtime.rewards.cancel(second.request.id, REQUESTER)
+
+
+def test_wallet_shortfall_is_a_clear_refusal_not_a_failed_order(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    decision = runtime.rewards.create(REQUESTER, [gift(amount="100")])  # 98.00
+    xo.config(balance="97.99")
+    runtime.wallet.invalidate()
+    with pytest.raises(
+        domain.InsufficientFunds, match=r"97\.99 USD available.*needs 98 USD"
+    ) as info:
+        runtime.rewards.approve(decision.request.id, APPROVER)
+    assert info.value.available == Decimal("97.99")
+    assert states(runtime, decision.request.id) == ["pending_approval"]
+    assert xo.calls("placeOrder") == 0
+
+
+def test_wallet_counts_what_is_already_committed(runtime: Runtime, xo: SimControl) -> None:
+    xo.config(balance="100")
+    runtime.wallet.invalidate()
+    first = runtime.rewards.create(REQUESTER, [charity(amount="60")])
+    second = runtime.rewards.create(REQUESTER, [charity(amount="60")])
+    runtime.rewards.approve(first.request.id, APPROVER)  # 60 committed, not yet placed
+    with pytest.raises(domain.InsufficientFunds, match="60 USD already committed"):
+        runtime.rewards.approve(second.request.id, APPROVER)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "words"),
+    [
+        (gift(product=99999), "product", "not in the Xoxoday catalog"),
+        (gift(amount="30"), "amount", "comes in 10, 25, 50, 100 USD, not 30"),
+        (
+            gift(product=31003, amount="15"),
+            "phone",
+            "phone number",
+        ),  # contact: the same modal field
+        (miles(loyalty_member_id=None), "loyalty_member_id", "loyalty member ID"),
+        (topup(phone="12345"), "phone", "international form"),
+        (gift(email="not-an-email"), "email", "valid email"),
+        (gift(email=None), "email", "recipient email"),
+    ],
+)
+def test_a_reward_that_cannot_be_ordered_is_refused_before_it_is_recorded(
+    runtime: Runtime, spec: object, field: str, words: str
+) -> None:
+    with pytest.raises(domain.InvalidReward) as info:
+        runtime.rewards.create(REQUESTER, [gift(), spec])  # type: ignore[list-item]
+    assert info.value.field == field
+    assert words in info.value.message
+    assert order_store.count_by_state(runtime.database) == {}
+    assert spent(runtime) == 0
+
+
+def test_the_same_submission_is_recorded_once(runtime: Runtime) -> None:
+    first = runtime.rewards.create(REQUESTER, [gift()], idempotency_key="slack:view:V123")
+    again = runtime.rewards.create(REQUESTER, [gift()], idempotency_key="slack:view:V123")
+    assert again.request.id == first.request.id
+    assert sum(order_store.count_by_state(runtime.database).values()) == 1

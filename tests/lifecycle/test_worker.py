@@ -1,0 +1,219 @@
+"""Placement: exactly once whatever Xoxoday answers, reconciled by poNumber, failures explained."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from bot.runtime import Runtime
+from services import errors as domain
+from storage import events, ledger
+from storage import orders as order_store
+from tests.lifecycle.conftest import (
+    APPROVER,
+    REQUESTER,
+    charity,
+    gift,
+    miles,
+    sim_po_counts,
+    states,
+    topup,
+)
+from tests.support import SimControl
+
+
+def approved(runtime: Runtime, *specs: object) -> int:
+    decision = runtime.rewards.create(REQUESTER, list(specs))  # type: ignore[arg-type]
+    runtime.rewards.approve(decision.request.id, APPROVER)
+    return decision.request.id
+
+
+def kinds(runtime: Runtime, request_id: int) -> list[str]:
+    return [e.kind for e in events.for_request(runtime.database, request_id)]
+
+
+def test_each_reward_type_is_placed_once(runtime: Runtime, xo: SimControl) -> None:
+    request_id = approved(runtime, gift(), miles(), charity(), topup())
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered", "placed", "delivered", "placed"]
+    orders = order_store.for_request(runtime.database, request_id)
+    assert sim_po_counts(xo) == {o.po_number: 1 for o in orders}
+    gift_order = orders[0]
+    assert gift_order.xoxoday_order_id and gift_order.amount_charged == Decimal("24.50")
+    # the request log holds the placeOrder exchange, with the voucher code redacted
+    logged = runtime.database.query(
+        "SELECT * FROM api_calls WHERE po_number = ?", [gift_order.po_number]
+    )
+    assert [c["op"] for c in logged] == ["placeOrder"]
+    assert "[redacted]" in logged[0]["response"] and "DEMO-" not in logged[0]["response"]
+
+
+def test_ten_approvers_at_once_place_one_order(runtime: Runtime, xo: SimControl) -> None:
+    decision = runtime.rewards.create(REQUESTER, [gift()])
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def approve(user: str) -> None:
+        barrier.wait()
+        try:
+            runtime.rewards.approve(decision.request.id, user)
+            outcomes.append("approved")
+        except domain.RequestNotPending:
+            outcomes.append("already decided")
+
+    threads = [
+        threading.Thread(target=approve, args=("UAPPROVER" if i % 2 else "UAPPROVER2",))
+        for i in range(10)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["already decided"] * 9 + ["approved"]
+    runtime.worker.run(until_idle=True)
+    assert len(xo.orders()) == 1
+    assert kinds(runtime, decision.request.id).count("request.approved") == 1
+
+
+@pytest.mark.parametrize("kind", ["http_500_after_commit", "malformed_json"])
+def test_lost_answer_after_commit_adopts_the_existing_order(
+    runtime: Runtime, xo: SimControl, kind: str
+) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", kind)
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1
+    assert xo.calls("placeOrder") == 1  # looked up, not placed again
+    history = kinds(runtime, request_id)
+    assert history.index("order.unknown") < history.index("order.placed")
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert [
+        c["op"]
+        for c in runtime.database.query(
+            "SELECT op FROM api_calls WHERE po_number = ?", [order.po_number]
+        )
+    ] == [
+        "placeOrder",
+        "getOrderDetails",
+    ]
+
+
+def test_lost_answer_before_commit_places_again_with_the_same_po_number(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_before_commit")
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert sim_po_counts(xo) == {order.po_number: 1}
+    assert xo.calls("placeOrder") == 2
+    assert "order.requeued" in kinds(runtime, request_id)
+
+
+def test_timeout_after_commit_is_reconciled(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    runtime = make_runtime(xoxoday_place_order_timeout_s=1)
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "timeout_after_commit", delay_s=2)
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1
+
+
+def test_rate_limit_waits_and_does_not_count_as_an_attempt(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "rate_limit", penalty_seconds=1)
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "delivered"
+    assert order.attempts == 1
+    assert len(xo.orders()) == 1
+
+
+def test_invalid_token_refreshes_and_places(runtime: Runtime, xo: SimControl) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "invalid_token")
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    stored = runtime.database.one("SELECT refresh_token FROM tokens")
+    assert stored and stored["refresh_token"] != "demo-refresh-token"  # the rotated pair is kept
+
+
+def test_out_of_stock_once_is_retried(runtime: Runtime, xo: SimControl) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "out_of_stock")
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1
+
+
+def test_out_of_stock_every_time_fails_with_a_reason_and_releases_the_budget(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    runtime.worker.max_attempts = 3
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "out_of_stock", times=10)
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "failed"
+    assert order.failure_reason == "the product is out of stock (tried 3 times)"
+    assert xo.orders() == []
+    assert ledger.spent(runtime.database, REQUESTER, runtime.rewards._month()) == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "spec", "reason"),
+    [
+        ("balance", gift(), "the Xoxoday wallet does not have enough balance"),
+        (
+            None,
+            gift(product=31006, amount="500"),
+            "the account's KYC for this brand is not approved",
+        ),
+        (None, gift(product=31007, amount="10"), "the product is not available for this account"),
+    ],
+)
+def test_business_refusals_end_in_failed_with_a_reason(
+    runtime: Runtime, xo: SimControl, setup: str | None, spec: object, reason: str
+) -> None:
+    request_id = approved(runtime, spec)
+    if setup == "balance":
+        xo.config(balance="1")  # spent elsewhere after the approval
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "failed"
+    assert order.failure_reason == reason
+    assert order.attempts == 1  # not retried: it cannot succeed as asked
+    assert xo.orders() == []
+
+
+def test_stale_catalog_denomination_fails_with_a_reason(runtime: Runtime, xo: SimControl) -> None:
+    request_id = approved(runtime, gift(amount="25"))
+    # Xoxoday changed the product after the request was checked: its catalog no longer has 25.
+    runtime.database.execute(
+        'UPDATE catalog SET data = replace(data, \'"valueDenominations":["10","25",\', \'"valueDenominations":["10",\') WHERE product_id = 27222'
+    )
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "failed"
+    assert "not 25" in (order.failure_reason or "")
+    assert xo.calls("placeOrder") == 0
+
+
+def test_unknown_outcome_is_never_failed_while_the_lookup_fails(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_after_commit")
+    xo.fault("getOrderDetails", "http_502", times=2)
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1
