@@ -23,6 +23,7 @@ NOTIFIED_KINDS = frozenset(
         "request.approved",
         "request.rejected",
         "request.cancelled",
+        "request.needs_approval",
         "order.placed",
         "order.delivered",
         "order.canceled",

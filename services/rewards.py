@@ -83,6 +83,8 @@ class CheckedReward:
 class Decision:
     request: RequestRow
     orders: list[OrderRow]
+    # Within the auto-approve limit: call auto_approve() (it checks the wallet first).
+    auto_approvable: bool = False
 
 
 def order_fields(spec: RewardSpec, po_number: str) -> dict[str, Any]:
@@ -244,8 +246,8 @@ class RewardService:
             for item in checked:
                 label = f"{item.product.name} for {_who(item.spec)}"
                 self.policy.check_order(item.cost, currency, label)
-        auto = trusted or self.policy.auto_approves(total)
-        if auto and self.wallet:
+        auto = not trusted and self.policy.auto_approves(total)
+        if trusted and self.wallet:
             self._check_funds(total, currency)
         with self.database.tx() as db:
             if not trusted:
@@ -269,7 +271,12 @@ class RewardService:
                 request_id=request_id,
                 actor=requester_id,
                 to_state="pending_approval",
-                data={"total": total, "currency": currency, "orders": len(checked)},
+                data={
+                    "total": total,
+                    "currency": currency,
+                    "orders": len(checked),
+                    "auto_approvable": auto,
+                },
             )
             for item in checked:
                 order_id = order_store.insert(db, self._order_row(request_id, item, currency))
@@ -283,18 +290,47 @@ class RewardService:
                     request_id=request_id,
                     order_id=order_id,
                 )
-            if auto:
-                reason = (
-                    "operator import"
-                    if trusted
-                    else (
-                        f"at or below the auto-approve limit of "
-                        f"{fmt_money(self.policy.auto_approve_max, currency)}"
-                    )
+            if trusted:
+                self._approve_in(
+                    db, request_id, actor="policy", reason="operator import", auto=True
                 )
-                self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
-        if auto:
+        if trusted:
             self._wake()
+        decision = self._decision(request_id)
+        return Decision(decision.request, decision.orders, auto_approvable=auto)
+
+    def auto_approve(self, request_id: int) -> Decision:
+        """Approve a request within the auto-approve limit, once the wallet can pay for it.
+
+        Kept apart from create() because it may ask Xoxoday for the balance, which must not
+        hold up Slack's 3-second answer. On a shortfall the request stays pending and goes
+        to the approvers with the reason.
+        """
+        request = self._get(request_id)
+        self._ensure_pending(request)
+        currency = request.currency or ""
+        if not self.policy.auto_approves(request.total_cost):
+            raise InvalidReward(f"{request.ref} is over the auto-approve limit")
+        try:
+            if self.wallet:
+                self._check_funds(request.total_cost, currency)
+        except InsufficientFunds as exc:
+            with self.database.tx() as db:
+                events.append(
+                    db,
+                    "request.needs_approval",
+                    request_id=request_id,
+                    actor="policy",
+                    reason=exc.message,
+                )
+            raise
+        reason = (
+            f"at or below the auto-approve limit of "
+            f"{fmt_money(self.policy.auto_approve_max, currency)}"
+        )
+        with self.database.tx() as db:
+            self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
+        self._wake()
         return self._decision(request_id)
 
     def _order_row(self, request_id: int, item: CheckedReward, currency: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.xoxoday.client import XoxodayClient
-from storage import orders
+from storage import kv, orders
 from storage.db import Database
 from storage.models import IN_FLIGHT_STATES
 
@@ -43,6 +43,7 @@ class Wallet:
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[Decimal, str, float] | None = None
+        self._currency: str | None = None
 
     def balance(self, max_age_s: float | None = None) -> tuple[Decimal, str]:
         """(value, currency), from cache when younger than max_age_s (default: the TTL)."""
@@ -53,6 +54,9 @@ class Wallet:
                 return cached[0], cached[1]
             balance = self.client.get_balance()
             self._cached = (balance.value, balance.currency, self._clock())
+            if balance.currency and balance.currency != self._currency:
+                self._currency = balance.currency
+                kv.put(self.database, "wallet.currency", balance.currency)
             return balance.value, balance.currency
 
     def invalidate(self) -> None:
@@ -60,7 +64,12 @@ class Wallet:
             self._cached = None
 
     def currency(self) -> str:
-        return self.balance(max_age_s=24 * 3600)[1]
+        """The wallet's currency; remembered in the database, so a request never waits on it."""
+        if self._currency is None:
+            self._currency = kv.get(self.database, "wallet.currency")
+        if self._currency is None:
+            self.balance(max_age_s=0)
+        return self._currency or ""
 
     def committed(self) -> Decimal:
         """What approved but not yet charged orders will take from the balance."""

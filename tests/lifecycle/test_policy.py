@@ -43,7 +43,9 @@ def test_request_is_recorded_with_orders_po_numbers_and_a_reservation(runtime: R
 
 def test_auto_approve_exactly_at_the_limit(make_runtime: Callable[..., Runtime]) -> None:
     runtime = make_runtime(rewards_auto_approve_max=Decimal("24.50"))
-    decision = runtime.rewards.create(REQUESTER, [gift(amount="25")])  # costs 24.50
+    created = runtime.rewards.create(REQUESTER, [gift(amount="25")])  # costs 24.50
+    assert created.auto_approvable and created.request.state == "pending_approval"
+    decision = runtime.rewards.auto_approve(created.request.id)  # checks the wallet first
     assert decision.request.state == "approved"
     assert decision.request.auto_approved
     assert decision.request.decided_by == "policy"
@@ -56,6 +58,22 @@ def test_one_cent_over_the_auto_approve_limit_needs_an_approver(
     runtime = make_runtime(rewards_auto_approve_max=Decimal("24.49"))
     decision = runtime.rewards.create(REQUESTER, [gift(amount="25")])
     assert decision.request.state == "pending_approval"
+    assert not decision.auto_approvable
+    with pytest.raises(domain.InvalidReward, match="over the auto-approve limit"):
+        runtime.rewards.auto_approve(decision.request.id)
+
+
+def test_auto_approval_with_a_wallet_shortfall_goes_to_the_approvers(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    runtime = make_runtime(rewards_auto_approve_max=Decimal("100"))
+    xo.config(balance="10")
+    created = runtime.rewards.create(REQUESTER, [gift(amount="25")])
+    with pytest.raises(domain.InsufficientFunds):
+        runtime.rewards.auto_approve(created.request.id)
+    assert states(runtime, created.request.id) == ["pending_approval"]
+    history = [e.kind for e in events.for_request(runtime.database, created.request.id)]
+    assert history == ["request.created", "request.needs_approval"]
 
 
 def test_max_order_exactly_at_the_limit_and_one_cent_over(
