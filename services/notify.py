@@ -65,14 +65,24 @@ class NotificationDispatcher:
             kv.put(self.database, self._key, value)
         return int(value)
 
-    def dispatch(self, limit: int = 200) -> int:
-        """Hand new events to the notifier; returns how many were handled."""
+    def dispatch(self, limit: int = 200, *, final: bool = False) -> int:
+        """Hand new events to the notifier; returns how many were handled.
+
+        Notifiers that batch (the Slack one coalesces order changes) get a `flush` call after
+        each round; `final` asks them to post everything now, e.g. before the worker stops.
+        """
         handled = 0
         for event in events.after(self.database, self.cursor(), limit):
             if event.kind in NOTIFIED_KINDS and not self._deliver(event):
                 break  # try again next round, keeping the order of events
             kv.put(self.database, self._key, str(event.id))
             handled += 1
+        flush = getattr(self.notifier, "flush", None)
+        if flush is not None:
+            try:
+                flush(force=final)
+            except Exception:
+                log.exception("flushing notifications failed")
         return handled
 
     def _deliver(self, event: EventRow) -> bool:

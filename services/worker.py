@@ -128,7 +128,7 @@ class Worker:
                 self._wake.clear()
         self._drain()
         if self.dispatcher:
-            self.dispatcher.dispatch()
+            self.dispatcher.dispatch(final=True)
 
     def _hold_lease(self) -> None:
         while not self.lease.try_acquire():

@@ -208,7 +208,26 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_chat_messages(db: sqlite_utils.Database) -> None:
+    """Where the bot's messages about a request live, so they can be updated in place."""
+    db["chat_messages"].create(
+        {
+            "id": int,
+            "request_id": int,
+            "kind": str,  # status | approval
+            "channel": str,
+            "ts": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("request_id", "requests", "id")],
+        not_null={"request_id", "kind", "channel", "ts", "created_at"},
+    )
+    db["chat_messages"].create_index(["request_id", "kind"])
+    db["chat_messages"].create_index(["channel", "ts"], unique=True)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_chat_messages]
 
 
 def current_version(database: Database) -> int:

@@ -65,6 +65,10 @@ def _to_str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _secret_text(value: Any) -> Any:
+    return value if isinstance(value, SecretStr) else _to_str(value)
+
+
 def normalize_status(value: Any) -> str:
     """Statuses come as delivered/Delivered, canceled/Cancelled…; one spelling for us."""
     text = _to_str(value).strip().lower()
@@ -239,8 +243,8 @@ class Voucher(_Response):
 
     product_id: LenientInt = None
     order_id: LenientInt = None
-    voucher_code: Annotated[SecretStr, BeforeValidator(_to_str)] = SecretStr("")
-    pin: Annotated[SecretStr, BeforeValidator(_to_str)] = SecretStr("")
+    voucher_code: Annotated[SecretStr, BeforeValidator(_secret_text)] = SecretStr("")
+    pin: Annotated[SecretStr, BeforeValidator(_secret_text)] = SecretStr("")
     validity: LenientStr = ""
     amount: LenientDecimal = None
     currency: LenientStr = ""

@@ -1,0 +1,161 @@
+"""`rewards-bot run`: the Slack app, its HTTP endpoints and the worker, in one process.
+
+HTTP mode serves `POST /slack/events`, `POST /xoxoday/webhook` and `GET /healthz` on waitress.
+With SLACK_APP_TOKEN set, Slack's requests arrive over Socket Mode instead and the same
+server keeps serving the webhook and the health check.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackApiError
+
+from bot.config import ConfigError, Settings
+from bot.httpserver import ServerThread
+from bot.runtime import Runtime, build_runtime
+from bot.wsgi import Request, StartResponse, json_response
+from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
+from handlers.deps import Deps
+from handlers.notifier import SlackNotifier
+from handlers.users import UserDirectory
+from services.operators import OperatorCheck
+from storage import orders as order_store
+
+log = logging.getLogger("rewards-bot")
+HTTP_THREADS = 32
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+@dataclass
+class Bot:
+    runtime: Runtime
+    app: App
+    notifier: SlackNotifier
+    background: LoggedExecutor
+
+    def wsgi(self, *, with_slack: bool = True) -> Any:
+        slack = SlackRequestHandler(self.app) if with_slack else None
+        runtime = self.runtime
+
+        def application(environ: dict[str, Any], start_response: StartResponse) -> Any:
+            path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+            if path == "/slack/events" and slack is not None:
+                return slack(environ, start_response)
+            if path == "/xoxoday/webhook" and method == "POST":
+                req = Request.from_environ(environ)
+                status, body = runtime.webhooks.handle(req.headers, req.body)
+                return json_response(start_response, status, body)
+            if path == "/healthz" and method == "GET":
+                return json_response(start_response, *self.health())
+            return json_response(start_response, 404, {"error": "not found"})
+
+        return application
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        try:
+            counts = order_store.count_by_state(self.runtime.database)
+        except Exception as exc:  # the database is the one thing we cannot run without
+            return 503, {"ok": False, "error": f"database: {type(exc).__name__}"}
+        return 200, {"ok": True, "orders": counts}
+
+    def start(self) -> None:
+        self.runtime.worker.start()
+
+    def stop(self) -> None:
+        self.runtime.worker.stop(timeout=30)  # lets in-flight placements finish and be stored
+        self.background.shutdown(wait=True, cancel_futures=False)
+        self.runtime.close()
+
+
+def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
+    """Everything `run` needs, without starting anything (tests and the demo use it too)."""
+    settings.require("slack_bot_token", "slack_signing_secret")
+    runtime = build_runtime(settings, **runtime_options)
+    client = web_client(_secret(settings.slack_bot_token), settings.slack_api_url)
+    users = UserDirectory(client)
+    notifier = SlackNotifier(
+        client,
+        runtime.database,
+        runtime.vouchers,
+        runtime.policy,
+        users=users,
+        approval_channel=settings.rewards_approval_channel,
+    )
+    runtime.dispatcher.notifier = notifier
+    background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
+    deps = Deps(
+        rewards=runtime.rewards,
+        catalog=runtime.catalog,
+        wallet=runtime.wallet,
+        policy=runtime.policy,
+        database=runtime.database,
+        users=users,
+        operators=OperatorCheck(runtime.client),
+        background=background,
+    )
+    app = build_app(client, _secret(settings.slack_signing_secret), deps)
+    return Bot(runtime=runtime, app=app, notifier=notifier, background=background)
+
+
+def _check_slack_token(bot: Bot) -> None:
+    try:
+        identity = bot.app.client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error')})"
+        ) from None
+    log.info("connected to Slack as %s in %s", identity.get("user"), identity.get("team"))
+
+
+def _warm_up(bot: Bot) -> None:
+    """Fill the caches the handlers read, so the first /reward finds a catalog."""
+    try:
+        bot.runtime.wallet.balance()
+        bot.runtime.catalog.ensure_fresh()
+    except Exception as exc:
+        log.warning("could not reach Xoxoday at start-up (%s); will retry on use", exc)
+
+
+def run_bot(settings: Settings) -> int:
+    bot = build_bot(settings)
+    _check_slack_token(bot)
+    if settings.xoxoday_webhook_key is None:
+        log.warning("XOXODAY_WEBHOOK_KEY is not set: webhooks are refused, deliveries are polled")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    socket_mode = settings.slack_app_token is not None
+    routes = bot.wsgi(with_slack=not socket_mode)
+    server = ServerThread(routes, "0.0.0.0", settings.port, HTTP_THREADS)
+    bot.background.submit(_warm_up, bot)
+    bot.start()
+    server.start()
+    handler = None
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(bot.app, _secret(settings.slack_app_token))
+        handler.connect()
+        log.info("Socket Mode connected; webhook and health check on port %s", server.port)
+    else:
+        log.info("listening on port %s for /slack/events, /xoxoday/webhook, /healthz", server.port)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        log.info("stopping: finishing the orders in flight")
+        if handler is not None:
+            handler.close()
+        server.stop()
+        bot.stop()
+    return 0

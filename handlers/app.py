@@ -1,0 +1,70 @@
+"""The Bolt app: one client for the Slack Web API, every listener registered from here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from handlers import approvals, commands, reward_form
+from handlers.deps import Deps
+from handlers.errors import handle_error
+
+log = logging.getLogger(__name__)
+
+# Acks never wait for a free thread: listeners only read SQLite and call Slack, and anything
+# that may wait on Xoxoday goes to Deps.background.
+LISTENER_THREADS = 32
+BACKGROUND_THREADS = 16
+
+
+class LoggedExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks' exceptions land in the log instead of vanishing."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+                raise
+
+        return super().submit(run)
+
+
+def web_client(token: str, base_url: str) -> WebClient:
+    """slack_sdk retries only connection errors by default; 429s and 5xx are retried too."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        token_verification_enabled=False,  # run_bot checks the token once, with a clear message
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
+        raise_error_for_unhandled_request=False,
+    )
+    commands.register(app, deps)
+    reward_form.register(app, deps)
+    approvals.register(app, deps)
+    app.error(handle_error)
+    return app

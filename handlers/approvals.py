@@ -1,0 +1,116 @@
+"""Approve and Reject: permission first, in place; the decision itself after the ack.
+
+A click by someone who may not decide gets an ephemeral refusal and changes nothing. The
+message is updated from the decision's event (see notifier), so a decision made anywhere
+(another approver's DM, the CLI) shows the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.forms import read_reason
+from handlers.ids import Action, Block, Callback
+from handlers.metadata import RejectModalMeta, RequestRef
+from handlers.views import reject_modal
+from services.errors import RequestNotPending, RewardError
+from storage import requests as request_store
+
+log = logging.getLogger(__name__)
+
+
+def refusal_text(exc: RewardError) -> str:
+    if isinstance(exc, RequestNotPending) and exc.decided_by and exc.decided_by != "policy":
+        return f"{exc.message} by <@{exc.decided_by}>."
+    return exc.message[:1].upper() + exc.message[1:] + "."
+
+
+def register(app: App, deps: Deps) -> None:
+    def ephemeral(client: WebClient, body: dict[str, Any], text: str) -> None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        user = body["user"]["id"]
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        else:
+            client.chat_postMessage(channel=user, text=text)
+
+    def allowed(body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> int | None:
+        """The request id when this user may decide it now; else an ephemeral refusal."""
+        ref = RequestRef.load(action.get("value"))
+        request = request_store.get(deps.database, ref.request_id) if ref else None
+        if request is None:
+            ephemeral(client, body, "This request no longer exists.")
+            return None
+        user = body["user"]["id"]
+        try:
+            deps.policy.check_approver(user, request.requester_id)
+            if request.state != "pending_approval":
+                raise RequestNotPending(
+                    f"{request.ref} is already {request.state.replace('_', ' ')}",
+                    state=request.state,
+                    decided_by=request.decided_by,
+                )
+        except RewardError as exc:
+            ephemeral(client, body, refusal_text(exc))
+            return None
+        return request.id
+
+    @app.action(Action.APPROVE)
+    def on_approve(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        request_id = allowed(body, client, action)
+        if request_id is None:
+            return
+        user = body["user"]["id"]
+
+        def decide() -> None:
+            try:
+                deps.rewards.approve(request_id, user)  # checks the wallet: may wait on Xoxoday
+            except RewardError as exc:
+                ephemeral(client, body, refusal_text(exc))
+
+        deps.background.submit(decide)
+
+    @app.action(Action.REJECT)
+    def on_reject(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        request_id = allowed(body, client, action)
+        if request_id is None:
+            return
+        request = request_store.get(deps.database, request_id)
+        assert request is not None
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=reject_modal(RejectModalMeta(request_id=request_id), request.ref),
+        )
+
+    @app.view(Callback.REJECT)
+    def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = RejectModalMeta.load(view.get("private_metadata"))
+        if meta is None:
+            ack(
+                response_action="errors",
+                errors={Block.REASON: "This form is out of date; click Reject again."},
+            )
+            return
+        reason = read_reason(view.get("state"))
+        if not reason:
+            ack(response_action="errors", errors={Block.REASON: "Say why, so the requester knows."})
+            return
+        try:
+            deps.rewards.reject(meta.request_id, body["user"]["id"], reason)
+        except RewardError as exc:
+            ack(response_action="errors", errors={Block.REASON: refusal_text(exc)})
+            return
+        ack()

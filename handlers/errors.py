@@ -1,0 +1,65 @@
+"""One error handler: domain errors as sentences, anything else as a reference to the log.
+
+A person never sees a stack trace: a known refusal is shown as it is, an unexpected failure
+as one line with a short reference that is also in the log, next to the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_sdk import WebClient
+
+from services.errors import RewardError
+
+log = logging.getLogger("rewards.slack")
+
+
+def user_message(error: Exception) -> str:
+    if isinstance(error, RewardError):
+        return error.message[:1].upper() + error.message[1:]
+    reference = secrets.token_hex(3).upper()
+    log.error("unexpected error (reference %s)", reference, exc_info=error)
+    return f"Sorry, something went wrong (reference {reference}). The bot's log has the details."
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    return channel, user
+
+
+def handle_error(
+    error: Exception, body: dict[str, Any], client: WebClient, response: BoltResponse | None
+) -> BoltResponse | None:
+    text = user_message(error)
+    unanswered = response is not None and response.status >= 500
+    if unanswered and body.get("command"):
+        return BoltResponse(
+            status=200, body=json.dumps({"response_type": "ephemeral", "text": text})
+        )
+    if unanswered and body.get("type") == "view_submission":
+        first = next(
+            (
+                b.get("block_id")
+                for b in body.get("view", {}).get("blocks", [])
+                if b.get("type") == "input"
+            ),
+            None,
+        )
+        if first:
+            answer = {"response_action": "errors", "errors": {first: text}}
+            return BoltResponse(status=200, body=json.dumps(answer))
+    channel, user = _where(body)
+    try:
+        if channel and user:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user:
+            client.chat_postMessage(channel=user, text=text)
+    except Exception:
+        log.exception("could not tell the user about an error")
+    return BoltResponse(status=200, body="") if unanswered else None

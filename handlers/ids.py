@@ -1,0 +1,46 @@
+"""Every action, block and callback id the bot uses, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    REWARD_TYPE = "reward_type"
+    PRODUCT = "product"
+    DENOMINATION_CHOICE = "denomination_choice"  # fixed products: pick a value
+    DENOMINATION_AMOUNT = "denomination_amount"  # open products: type an amount
+    RECIPIENTS = "recipients"
+    LOYALTY_ID = "loyalty_member_id"
+    PHONE = "phone"
+    OPERATOR_CHECK = "operator_check"
+    MESSAGE = "message"
+    NOTIFY = "notify"
+    APPROVE = "approve_request"
+    REJECT = "reject_request"
+    REASON = "reason"
+
+
+class Block(StrEnum):
+    """Input block ids; inline errors are keyed by these."""
+
+    REWARD_TYPE = "reward_type"
+    PRODUCT = "product"
+    DENOMINATION_CHOICE = "denomination_choice"
+    DENOMINATION_AMOUNT = "denomination_amount"
+    RECIPIENTS = "recipients"
+    LOYALTY_ID = "loyalty_member_id"
+    PHONE = "phone"
+    OPERATOR_CHECK = "operator_check"
+    MESSAGE = "message"
+    NOTIFY = "notify"
+    REASON = "reason"
+    DECISION = "decision"
+
+
+class Callback(StrEnum):
+    REWARD = "reward_modal"
+    REJECT = "reject_modal"
+
+
+COMMAND = "/reward"

@@ -1,0 +1,420 @@
+"""Messages as plain data: request status, the approval ask, thread lines, DMs, command replies.
+
+Every builder returns (fallback text, blocks) or a text, from rows only, so each is tested as
+data. Voucher codes appear only in `recipient_delivered`, which is sent to the recipient's DM.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from handlers.ids import Action, Block
+from handlers.metadata import RequestRef
+from services.catalog import REWARD_LABELS
+from services.money import fmt_amount, fmt_money
+from services.xoxoday.models import Voucher
+from storage.models import OrderRow, RequestRow
+
+Blocks = list[dict[str, Any]]
+MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one line per order
+
+ORDER_WORDS = {
+    "pending_approval": ("⏳", "waiting for approval"),
+    "queued": ("🕓", "queued"),
+    "placing": ("🔄", "being placed"),
+    "unknown": ("🔄", "being confirmed with Xoxoday"),
+    "placed": ("🚚", "placed, delivery pending"),
+    "delivered": ("✅", "delivered"),
+    "canceled": ("🚫", "delivery cancelled by Xoxoday, refunded"),
+    "failed": ("❌", "failed"),
+    "withdrawn": ("➖", "not sent"),
+}
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def who(order: OrderRow) -> str:
+    return (
+        mention(order.recipient_id)
+        if order.recipient_id
+        else (order.email or order.recipient_label)
+    )
+
+
+def requester(request: RequestRow) -> str:
+    if request.source == "slack":
+        return mention(request.requester_id)
+    return request.requester_name or request.requester_id
+
+
+def slack_date(iso: str | None) -> str:
+    """A timestamp every reader sees in their own time zone."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{iso[:16]} UTC>"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": t[:3000]} for t in texts if t],
+    }
+
+
+def reward_phrase(order: OrderRow) -> str:
+    amount = f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
+    quantity = f"{order.quantity} × " if order.quantity > 1 else ""
+    return f"*{order.product_name or order.product_id}* ({quantity}{amount})"
+
+
+def summary(request: RequestRow, orders: list[OrderRow]) -> str:
+    """'@Riya is sending Amazon.com eGift Card (25 USD) to @Ana and @Ben'."""
+    kinds = {(o.product_id, o.denomination, o.quantity) for o in orders}
+    people = [who(o) for o in orders]
+    if len(people) > MAX_LISTED:
+        recipients = f"{len(people)} people"
+    elif len(people) > 1:
+        recipients = ", ".join(people[:-1]) + f" and {people[-1]}"
+    else:
+        recipients = people[0] if people else "nobody"
+    if len(kinds) == 1 and orders:
+        each = " each" if len(orders) > 1 else ""
+        what = reward_phrase(orders[0]) + each
+    else:
+        what = f"{len(orders)} rewards"
+    text = f"{requester(request)} is sending {what} to {recipients}"
+    if request.message:
+        text += "\n> " + request.message.replace("\n", "\n> ")
+    return text
+
+
+def progress(orders: list[OrderRow]) -> str:
+    counts = Counter(o.state for o in orders)
+    placed = counts["placed"] + counts["delivered"] + counts["canceled"]
+    parts = [f"{placed} of {len(orders)} placed"]
+    if counts["delivered"]:
+        parts.append(f"{counts['delivered']} delivered")
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
+    if counts["canceled"]:
+        parts.append(f"{counts['canceled']} cancelled")
+    return " · ".join(parts)
+
+
+def request_status(request: RequestRow, orders: list[OrderRow]) -> str:
+    reason = f": {request.decision_reason}" if request.decision_reason else ""
+    if request.state == "pending_approval":
+        return "⏳ Waiting for approval"
+    if request.state == "rejected":
+        return f"🚫 Rejected by {mention(request.decided_by)}{reason}"
+    if request.state == "cancelled":
+        return "➖ Cancelled by the requester"
+    open_orders = [o for o in orders if not o.is_terminal]
+    if open_orders:
+        return f"🚚 In progress: {progress(orders)}"
+    failed = sum(o.state in ("failed", "canceled") for o in orders)
+    if failed:
+        return f"⚠️ Done: {progress(orders)}"
+    return f"✅ Done: all {len(orders)} delivered" if len(orders) > 1 else "✅ Delivered"
+
+
+def approval_line(request: RequestRow) -> str:
+    if request.state == "pending_approval":
+        return ""
+    if request.auto_approved:
+        return (
+            f"Approved automatically ({request.decision_reason})"
+            if request.decision_reason
+            else "Approved automatically"
+        )
+    verb = {"approved": "✅ Approved", "rejected": "🚫 Rejected", "cancelled": "➖ Cancelled"}[
+        request.state
+    ]
+    by = "the requester" if request.state == "cancelled" else mention(request.decided_by)
+    return f"{verb} by {by} {slack_date(request.decided_at)}".rstrip()
+
+
+def order_line(order: OrderRow) -> str:
+    icon, words = ORDER_WORDS[order.state]
+    reason = f": {order.failure_reason}" if order.state == "failed" and order.failure_reason else ""
+    return f"{icon} {who(order)}: {words}{reason}"
+
+
+def status_message(request: RequestRow, orders: list[OrderRow]) -> tuple[str, Blocks]:
+    """The message where /reward was typed; updated in place as the orders move."""
+    status = request_status(request, orders)
+    blocks: Blocks = [
+        _section(f"🎁 *Reward request {request.ref}*\n{summary(request, orders)}"),
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Total*\n{fmt_money(request.total_cost, request.currency)}",
+                },
+                {"type": "mrkdwn", "text": f"*Status*\n{status}"},
+            ],
+        },
+    ]
+    if len(orders) > 1 and request.state == "approved":
+        lines = [order_line(o) for o in orders[:MAX_LISTED]]
+        if len(orders) > MAX_LISTED:
+            lines.append(f"… {progress(orders)}")
+        blocks.append(_section("\n".join(lines)))
+    elif len(orders) == 1 and orders[0].state == "failed":
+        blocks.append(_section(order_line(orders[0])))
+    blocks.append(_context(approval_line(request), f"Requested {slack_date(request.created_at)}"))
+    return f"Reward request {request.ref}: {status}", blocks
+
+
+def approval_message(
+    request: RequestRow,
+    orders: list[OrderRow],
+    *,
+    budget_note: str = "",
+    note: str = "",
+) -> tuple[str, Blocks]:
+    """The ask to the approvers; once decided, the buttons give way to the decision."""
+    title = "needs approval" if request.state == "pending_approval" else "reward request"
+    blocks: Blocks = [
+        _section(f"🎁 *{request.ref} {title}*\n{summary(request, orders)}"),
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Cost*\n{fmt_money(request.total_cost, request.currency)}",
+                },
+                {"type": "mrkdwn", "text": f"*Recipients*\n{len(orders)}"},
+            ],
+        },
+    ]
+    details = [
+        f"• {reward_phrase(o)} for {who(o)}: "
+        f"{fmt_money(o.cost_estimate or Decimal(0), request.currency)}"
+        for o in orders[:MAX_LISTED]
+    ]
+    if len(orders) > 1:
+        blocks.append(_section("\n".join(details)))
+    if note:
+        blocks.append(_context(f"⚠️ {note}"))
+    if request.state == "pending_approval":
+        value = RequestRef(request_id=request.id).dump()
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": Block.DECISION,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": Action.APPROVE,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": Action.REJECT,
+                        "text": {"type": "plain_text", "text": "Reject"},
+                        "style": "danger",
+                        "value": value,
+                    },
+                ],
+            }
+        )
+        blocks.append(_context(budget_note, f"Requested {slack_date(request.created_at)}"))
+        return (
+            f"{request.ref} needs approval: {fmt_money(request.total_cost, request.currency)}",
+            blocks,
+        )
+    reason = (
+        f"\n> {request.decision_reason}"
+        if request.decision_reason and request.state != "approved"
+        else ""
+    )
+    blocks.append(_section(approval_line(request) + reason))
+    return f"{request.ref}: {approval_line(request)}", blocks
+
+
+# --- thread replies, one line per change ------------------------------------------------------
+
+
+def event_line(
+    kind: str, order: OrderRow | None, request: RequestRow, reason: str | None
+) -> str | None:
+    if kind == "request.approved":
+        return f"✅ {approval_line(request)}"
+    if kind == "request.rejected":
+        return f"🚫 Rejected by {mention(request.decided_by)}: {request.decision_reason}"
+    if kind == "request.cancelled":
+        return "➖ Cancelled by the requester"
+    if kind == "request.needs_approval":
+        return f"⏳ Not approved automatically: {reason}"
+    if order is None:
+        return None
+    if kind == "order.placed":
+        pending = " — delivery pending" if order.state == "placed" else ""
+        return f"🚚 Placed {reward_phrase(order)} for {who(order)}{pending}"
+    if kind == "order.delivered":
+        return f"✅ Delivered to {who(order)}"
+    if kind == "order.failed":
+        return (
+            f"❌ {reward_phrase(order)} for {who(order)} failed: {reason or order.failure_reason}"
+        )
+    if kind == "order.canceled":
+        return f"🚫 Xoxoday cancelled the delivery to {who(order)}; the amount was refunded"
+    return None
+
+
+# --- direct messages ------------------------------------------------------------------------------
+
+
+def _voucher_lines(vouchers: list[Voucher]) -> list[str]:
+    lines = []
+    for number, voucher in enumerate(vouchers, start=1):
+        code = voucher.voucher_code.get_secret_value()
+        pin = voucher.pin.get_secret_value()
+        label = f"{number}. " if len(vouchers) > 1 else ""
+        if voucher.is_link:
+            line = f"{label}<{code}|Open your gift card>"
+        else:
+            line = f"{label}Code: `{code}`"
+        if pin:
+            line += f"   PIN: `{pin}`"
+        if voucher.validity:
+            line += f"   (valid until {voucher.validity})"
+        lines.append(line)
+    return lines
+
+
+def recipient_delivered(
+    order: OrderRow, request: RequestRow, vouchers: list[Voucher]
+) -> tuple[str, Blocks]:
+    """The only message that ever carries codes, PINs or links: the recipient's own DM."""
+    sender = requester(request)
+    what = reward_phrase(order)
+    if order.reward_type == "charity":
+        amount = f"{fmt_amount(order.denomination)} {order.product_currency}"
+        body = f"A donation of {amount} to {what} was made in your name."
+    elif order.reward_type == "airmiles":
+        body = f"{what} were credited to loyalty member `{order.loyalty_member_id}`."
+    elif order.reward_type == "topup":
+        body = f"{order.phone} was topped up: {what}."
+    else:
+        body = what
+    blocks: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
+    if request.message:
+        blocks.append(_section("> " + request.message.replace("\n", "\n> ")))
+    lines = _voucher_lines(vouchers)
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    elif order.reward_type == "gift_card":
+        blocks.append(_context("Your code is on its way by email from Xoxoday."))
+    blocks.append(
+        _context(
+            f"Reference {order.po_number}. Keep your code private: anyone who has it can use it."
+        )
+    )
+    return f"You've received a reward from {sender}", blocks
+
+
+def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
+    return (
+        f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "
+        "Some rewards take a few days; I'll message you when it arrives."
+    )
+
+
+def requester_update(
+    kind: str, request: RequestRow, order: OrderRow | None, reason: str | None
+) -> str | None:
+    ref = request.ref
+    if kind == "request.approved":
+        how = "automatically" if request.auto_approved else f"by {mention(request.decided_by)}"
+        return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
+    if kind == "request.rejected":
+        by = mention(request.decided_by)
+        return f"🚫 Your reward request {ref} was rejected by {by}: {request.decision_reason}"
+    if kind == "request.needs_approval":
+        return f"⏳ Your reward request {ref} needs an approver: {reason}"
+    if order is None:
+        return None
+    if kind == "order.failed":
+        why = reason or order.failure_reason
+        return (
+            f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
+            "It was not charged to your budget."
+        )
+    if kind == "order.canceled":
+        return (
+            f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
+            f"({ref}). The amount went back to your budget."
+        )
+    return None
+
+
+def request_complete(request: RequestRow, orders: list[OrderRow]) -> str:
+    return f"🎉 Your reward request {request.ref} is complete: {progress(orders)}."
+
+
+# --- replies to /reward <text> ------------------------------------------------------------------
+
+
+def help_text(is_approver: bool) -> str:
+    lines = [
+        "*Rewards Bot*: send gift cards, airline miles, charity donations and mobile top-ups.",
+        "• `/reward`: open the form",
+        "• `/reward status R-12` (or a poNumber): where a request stands",
+        "• `/reward history`: your recent requests",
+        "• `/reward cancel R-12`: cancel your request while it waits for approval",
+    ]
+    if is_approver:
+        lines.append("• `/reward balance`: the Xoxoday wallet balance (approvers)")
+    lines.append("• `/reward help`: this message")
+    return "\n".join(lines)
+
+
+def history_text(requests: list[RequestRow]) -> str:
+    if not requests:
+        return "You have no reward requests yet. Type `/reward` to send one."
+    lines = ["*Your recent reward requests*"]
+    for request in requests:
+        state = request.state.replace("_", " ")
+        lines.append(
+            f"• {request.ref}: {fmt_money(request.total_cost, request.currency)}, {state}, "
+            f"{slack_date(request.created_at)}"
+        )
+    return "\n".join(lines)
+
+
+def status_text(request: RequestRow, orders: list[OrderRow]) -> str:
+    lines = [f"*{request.ref}*: {request_status(request, orders)}", summary(request, orders)]
+    lines += [f"{order_line(o)} ({o.po_number})" for o in orders[:MAX_LISTED]]
+    if len(orders) > MAX_LISTED:
+        lines.append(f"… {progress(orders)}")
+    return "\n".join(lines)
+
+
+def balance_text(balance: Decimal, committed: Decimal, currency: str) -> str:
+    return (
+        f"*Xoxoday wallet*: {fmt_money(balance, currency)}, of which "
+        f"{fmt_money(committed, currency)} is committed to approved orders not yet placed; "
+        f"{fmt_money(balance - committed, currency)} available."
+    )
+
+
+def type_label(reward_type: str) -> str:
+    return REWARD_LABELS.get(reward_type, reward_type)

@@ -1,0 +1,328 @@
+"""The /reward modal: open it at once, follow the reward type, search the catalog, check it all.
+
+Every invalid field gets an inline error (`response_action: errors`). Nothing here waits on
+Xoxoday: products come from the cached catalog, and the operator lookup runs in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.deps import Deps
+from handlers.forms import MAX_RECIPIENTS, RewardForm, read_form
+from handlers.ids import Action, Block, Callback
+from handlers.metadata import RewardModalMeta
+from handlers.users import SlackUser
+from handlers.views import product_label, reward_modal
+from services.errors import InvalidReward, PolicyRefusal, RewardError
+from services.rewards import RewardSpec
+from services.xoxoday.models import Product, parse_phone
+
+log = logging.getLogger(__name__)
+
+SINGLE_RECIPIENT = ("airmiles", "topup")
+# Where a service error about a field is shown in the modal.
+FIELD_BLOCKS = {
+    "product": Block.PRODUCT,
+    "email": Block.RECIPIENTS,
+    "recipients": Block.RECIPIENTS,
+    "phone": Block.PHONE,
+    "contact": Block.PHONE,
+    "loyalty_member_id": Block.LOYALTY_ID,
+}
+
+
+def open_modal(client: WebClient, trigger_id: str, channel_id: str | None) -> None:
+    client.views_open(
+        trigger_id=trigger_id, view=reward_modal(RewardModalMeta(channel_id=channel_id))
+    )
+
+
+def register(app: App, deps: Deps) -> None:
+    lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="users-info")
+
+    def product_of(meta: RewardModalMeta) -> tuple[Product | None, str | None]:
+        if meta.product_id is None:
+            return None, None
+        try:
+            reward_type, product = deps.catalog.product(meta.product_id)
+        except RewardError:
+            return None, None
+        if reward_type != meta.reward_type:
+            return None, None
+        return product, _operator_name(deps, product)
+
+    def refresh_view(
+        client: WebClient, view: dict[str, Any], meta: RewardModalMeta, **extra: Any
+    ) -> None:
+        form = read_form(view.get("state"), meta.reward_type)
+        product, operator = product_of(meta)
+        try:
+            client.views_update(
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=reward_modal(meta, form, product, operator=operator, **extra),
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            log.info("the modal changed meanwhile; keeping the newer one")
+
+    @app.action(Action.REWARD_TYPE)
+    def on_type(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        chosen = (action.get("selected_option") or {}).get("value") or "gift_card"
+        if chosen != meta.reward_type:
+            meta = RewardModalMeta(channel_id=meta.channel_id, reward_type=chosen)
+            refresh_view(client, view, meta)
+
+    @app.action(Action.PRODUCT)
+    def on_product(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        value = (action.get("selected_option") or {}).get("value") or ""
+        meta.product_id = int(value) if value.isdigit() else None
+        refresh_view(client, view, meta)
+
+    @app.action(Action.PHONE)
+    def on_phone(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        phone = (action.get("value") or "").strip()
+        if deps.operators is None or not phone:
+            return
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+
+        def show(found: Any) -> None:
+            if found is None:
+                return
+            note = f"📶 {phone} is on *{found.operator}*"
+            product, operator = product_of(meta)
+            if product is not None and found.parent_product_id not in (
+                None,
+                product.parent_product_id,
+            ):
+                note += f", not {operator}: pick a {found.operator} plan"
+            view["hash"] = None  # the lookup came later: overwrite with the state we read
+            refresh_view(client, view, meta, phone_note=note)
+
+        pending = deps.operators.lookup_later(phone)
+        if pending is not None:
+            pending.add_done_callback(lambda f: deps.background.submit(show, f.result()))
+
+    @app.options(Action.PRODUCT)
+    def on_product_options(ack: Ack, body: dict[str, Any]) -> None:
+        meta = (
+            RewardModalMeta.load((body.get("view") or {}).get("private_metadata"))
+            or RewardModalMeta()
+        )
+        query = str(body.get("value") or "")
+        products = deps.catalog.search(meta.reward_type, query, limit=100)
+        if not products and deps.catalog.refreshed_at() is None:
+            deps.background.submit(deps.catalog.ensure_fresh)  # first use: fill the cache
+        operators = (
+            {p.product_id: p.name for p in deps.catalog.operators()}
+            if meta.reward_type == "topup"
+            else {}
+        )
+        ack(
+            options=[
+                {
+                    "text": {
+                        "type": "plain_text",
+                        "text": product_label(p, operators.get(p.parent_product_id or 0)),
+                    },
+                    "value": str(p.product_id),
+                }
+                for p in products
+            ]
+        )
+
+    @app.view(Callback.REWARD)
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = body["user"]["id"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        form = read_form(view.get("state"), meta.reward_type)
+        errors, specs = check_form(deps, form, meta, user_id, lookups)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        requester = deps.users.get(user_id)
+        try:
+            decision = deps.rewards.create(
+                user_id,
+                specs,
+                requester_name=requester.name if requester else None,
+                source="slack",
+                channel_id=meta.channel_id,
+                message=form.message,
+                idempotency_key=f"slack:view:{view['id']}",
+            )
+        except (InvalidReward, PolicyRefusal) as exc:
+            ack(response_action="errors", errors={_block_for(exc.field, meta, deps): exc.message})
+            return
+        ack()
+        if decision.auto_approvable:
+            deps.background.submit(_auto_approve, deps, decision.request.id)
+
+
+def _auto_approve(deps: Deps, request_id: int) -> None:
+    try:
+        deps.rewards.auto_approve(request_id)
+    except RewardError as exc:
+        log.info("R-%s not approved automatically: %s", request_id, exc)
+
+
+def _operator_name(deps: Deps, product: Product) -> str | None:
+    if product.parent_product_id is None:
+        return None
+    return next(
+        (op.name for op in deps.catalog.operators() if op.product_id == product.parent_product_id),
+        None,
+    )
+
+
+def _block_for(field: str | None, meta: RewardModalMeta, deps: Deps) -> str:
+    if field in ("amount", "denomination", "quantity", None):
+        product = None
+        if meta.product_id:
+            try:
+                product = deps.catalog.product(meta.product_id)[1]
+            except RewardError:
+                product = None
+        if product is not None and product.is_open_value:
+            return Block.DENOMINATION_AMOUNT
+        return Block.DENOMINATION_CHOICE if product is not None else Block.PRODUCT
+    return FIELD_BLOCKS.get(field, Block.PRODUCT)
+
+
+def check_form(
+    deps: Deps,
+    form: RewardForm,
+    meta: RewardModalMeta,
+    requester_id: str,
+    lookups: ThreadPoolExecutor,
+) -> tuple[dict[str, str], list[RewardSpec]]:
+    """Inline errors keyed by block id, or the specs of a request that can be recorded."""
+    errors: dict[str, str] = {}
+    product: Product | None = None
+    reward_type = form.reward_type or meta.reward_type
+    if form.product_id is None:
+        errors[Block.PRODUCT] = "Choose what to send."
+    else:
+        try:
+            found_type, product = deps.catalog.product(form.product_id)
+        except InvalidReward as exc:
+            errors[Block.PRODUCT] = exc.message
+        else:
+            if found_type != reward_type:
+                errors[Block.PRODUCT] = "Choose one of the listed products for this kind of reward."
+                product = None
+    amount_block = (
+        Block.DENOMINATION_AMOUNT
+        if product and product.is_open_value
+        else Block.DENOMINATION_CHOICE
+    )
+    amount = form.amount
+    if product is not None:
+        if amount is None:
+            errors[amount_block] = (
+                "Enter an amount." if product.is_open_value else "Choose an amount."
+            )
+        elif amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            errors[amount_block] = "Enter a positive amount with at most two decimals."
+
+    users: list[SlackUser] = []
+    if not form.recipients:
+        errors[Block.RECIPIENTS] = "Choose who receives it."
+    elif reward_type in SINGLE_RECIPIENT and len(form.recipients) > 1:
+        errors[Block.RECIPIENTS] = "This kind of reward goes to one person; choose one recipient."
+    elif len(form.recipients) > MAX_RECIPIENTS:
+        errors[Block.RECIPIENTS] = (
+            f"At most {MAX_RECIPIENTS} recipients at a time; use the CSV import for more."
+        )
+    elif requester_id in form.recipients:
+        errors[Block.RECIPIENTS] = "You cannot send a reward to yourself."
+    else:
+        found = list(lookups.map(deps.users.get, form.recipients))
+        problems = []
+        for user_id, user in zip(form.recipients, found, strict=True):
+            if user is None or user.deleted:
+                problems.append(f"<@{user_id}> is not an active member of this workspace")
+            elif user.is_bot:
+                problems.append(f"{user.name} is a bot")
+            elif not user.email:
+                problems.append(
+                    f"{user.name} has no email the bot can see (it is needed for the order)"
+                )
+            else:
+                users.append(user)
+        if problems:
+            errors[Block.RECIPIENTS] = "; ".join(problems)[:2000]
+
+    phone = (form.phone or "").strip() or None
+    needs_phone = reward_type == "topup" or (
+        product is not None and product.is_phone_number_mandatory
+    )
+    if needs_phone:
+        if not phone:
+            errors[Block.PHONE] = "Enter the phone number, starting with + and the country code."
+        else:
+            try:
+                parse_phone(phone)
+            except ValueError as exc:
+                errors[Block.PHONE] = str(exc)
+            else:
+                if (
+                    reward_type == "topup"
+                    and product is not None
+                    and form.operator_check
+                    and deps.operators
+                ):
+                    operator = _operator_name(deps, product) or "this plan's operator"
+                    problem = deps.operators.mismatch(phone, product, operator)
+                    if problem:
+                        errors[Block.PHONE] = problem
+    loyalty = (form.loyalty_member_id or "").strip() or None
+    if reward_type == "airmiles" and not loyalty:
+        errors[Block.LOYALTY_ID] = "Enter the recipient's loyalty member ID."
+    if errors or product is None or amount is None:
+        return errors, []
+    specs = [
+        RewardSpec(
+            product_id=product.product_id,
+            denomination=Decimal(amount),
+            reward_type=reward_type,
+            email=user.email,
+            recipient_id=user.id,
+            recipient_name=user.name,
+            contact=phone if product.is_phone_number_mandatory else None,
+            loyalty_member_id=loyalty if reward_type == "airmiles" else None,
+            phone=phone if reward_type == "topup" else None,
+            operator_validation=form.operator_check,
+            notify_receiver_email=form.notify_email,
+        )
+        for user in users
+    ]
+    # What the catalog and the policy say about each reward, per field.
+    for spec in specs:
+        try:
+            deps.rewards.check(spec)
+        except InvalidReward as exc:
+            errors.setdefault(
+                _block_for(exc.field, meta, deps) if exc.field != "amount" else amount_block,
+                exc.message,
+            )
+    return errors, specs

@@ -1,0 +1,35 @@
+"""The chat messages that show a request (its status, its approval ask), by channel and ts.
+
+Plain identifiers only: this module knows nothing of Slack beyond two strings per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database, utcnow
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    request_id: int
+    kind: str
+    channel: str
+    ts: str
+
+
+def save(database: Database, request_id: int, kind: str, channel: str, ts: str) -> None:
+    database.execute(
+        "INSERT INTO chat_messages (request_id, kind, channel, ts, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(channel, ts) DO NOTHING",
+        [request_id, kind, channel, ts, utcnow()],
+    )
+
+
+def for_request(database: Database, request_id: int, kind: str | None = None) -> list[MessageRef]:
+    sql = "SELECT request_id, kind, channel, ts FROM chat_messages WHERE request_id = ?"
+    params: list[object] = [request_id]
+    if kind:
+        sql += " AND kind = ?"
+        params.append(kind)
+    return [MessageRef(**row) for row in database.query(sql + " ORDER BY id", params)]
