@@ -1,0 +1,39 @@
+"""manifest.yml asks for what the bot uses, and points Slack at the routes the bot serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handlers.ids import COMMAND
+
+MANIFEST: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parent.parent / "manifest.yml").read_text()
+)
+
+
+def test_slash_command_and_its_url() -> None:
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == COMMAND
+    assert command["url"].endswith("/slack/events")
+
+
+def test_scopes_cover_every_web_api_call_the_bot_makes() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    # commands: /reward; chat:write: postMessage, update, postEphemeral; im:write: conversations.open;
+    # users:read(.email): users.info and users.lookupByEmail with the profile email.
+    assert {"commands", "chat:write", "im:write", "users:read", "users:read.email"} <= scopes
+
+
+def test_interactivity_and_options_load_url() -> None:
+    interactivity = MANIFEST["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"].endswith("/slack/events")
+    assert interactivity["message_menu_options_url"].endswith("/slack/events")
+
+
+def test_socket_mode_is_available() -> None:
+    assert MANIFEST["settings"]["socket_mode_enabled"] is True
+    assert MANIFEST["features"]["bot_user"]["always_online"] is True
