@@ -1,0 +1,106 @@
+"""The whole bot on one machine: Xoxoday simulator, local Slack stand-in, the bot over HTTP.
+
+`rewards-bot demo`, the end-to-end tests and the benchmarks all start the same stack, so what
+the demo shows is what the tests check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, load_settings
+from bot.httpserver import ServerThread
+from bot.serve import HTTP_THREADS, Bot, build_bot
+from services.jsonutil import dumps
+from simulator.slack.driver import SlackDriver
+from simulator.slack.fake import RunningFakeSlack, start_fake_slack
+from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
+from simulator.xoxoday.server import RunningSimulator
+
+# Credentials of the local stand-ins only; nothing real is ever reached with them.
+BOT_TOKEN = "xoxb-demo"  # noqa: S105
+SIGNING_SECRET = "local-signing-secret"  # noqa: S105
+WEBHOOK_KEY = "local0webhook0key0123"
+APPROVERS = ["UAPPROVER", "UAPPROVER2"]
+APPROVAL_CHANNEL = "CAPPROVALS"
+
+
+@dataclass
+class LocalStack:
+    sim: RunningSimulator
+    slack: RunningFakeSlack
+    bot: Bot
+    server: ServerThread
+    driver: SlackDriver
+    settings: Settings
+    owns_sim: bool = True
+    owns_slack: bool = True
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.driver.close()
+        self.server.stop()
+        self.bot.stop()
+        if self.owns_slack:
+            self.slack.stop()
+        if self.owns_sim:
+            self.sim.stop()
+
+
+def local_settings(
+    db: Path, sim: RunningSimulator, slack: RunningFakeSlack, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "xoxoday_base_url": sim.base_url,
+        "xoxoday_client_id": DEMO_CREDENTIALS["client_id"],
+        "xoxoday_client_secret": DEMO_CREDENTIALS["client_secret"],
+        "xoxoday_access_token": DEMO_CREDENTIALS["access_token"],
+        "xoxoday_refresh_token": DEMO_CREDENTIALS["refresh_token"],
+        "xoxoday_webhook_key": WEBHOOK_KEY,
+        "rewards_db": db,
+        "rewards_approvers": APPROVERS,
+        "rewards_approval_channel": APPROVAL_CHANNEL,
+    }
+    values.update(overrides)
+    return load_settings(None, **values)
+
+
+def start_local_stack(
+    db: Path,
+    *,
+    sim: RunningSimulator | None = None,
+    slack: RunningFakeSlack | None = None,
+    poll_first_s: float = 0.5,
+    backoff_first_s: float = 0.2,
+    **overrides: Any,
+) -> LocalStack:
+    owns_sim, owns_slack = sim is None, slack is None
+    sim = sim or start(SimConfig(delivery_delay_s=-1, webhook_retry_delay_s=0.2))
+    slack = slack or start_fake_slack(bot_token=BOT_TOKEN)
+    settings = local_settings(db, sim, slack, **overrides)
+    bot = build_bot(settings, poll_first_s=poll_first_s, backoff_first_s=backoff_first_s)
+    bot.runtime.worker.reconcile_after_s = 0.2
+    bot.runtime.catalog.refresh()
+    bot.runtime.wallet.balance()
+    server = ServerThread(bot.wsgi(), "127.0.0.1", 0, HTTP_THREADS).start()
+    # Xoxoday's webhook goes to the bot's own endpoint, with the key the bot expects.
+    sim_config = {"webhook_url": f"{server.url}/xoxoday/webhook", "webhook_key": WEBHOOK_KEY}
+    _post_json(f"{sim.url}/_sim/config", sim_config)
+    bot.start()
+    driver = SlackDriver(server.url, SIGNING_SECRET, slack)
+    return LocalStack(sim, slack, bot, server, driver, settings, owns_sim, owns_slack)
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    import httpx
+
+    response = httpx.post(url, content=dumps(body), timeout=10)
+    response.raise_for_status()

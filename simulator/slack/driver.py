@@ -1,0 +1,367 @@
+"""Plays the people in Slack: sends signed slash commands, button clicks, modal input, options
+loads and submissions to the bot's real HTTP endpoint, shaped exactly as Slack sends them.
+
+Trigger ids and response_urls come from the fake, so it can hold the bot to Slack's rules
+(a trigger works once, within 3 s; respond() lands where Slack would show it). Form state lives
+here, per modal, the way the Slack client keeps it until the user submits.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from simulator.slack.blocks import find_element, initial_entry, iter_elements, state_entry
+from simulator.slack.fake import FakeSlack
+from simulator.slack.users import TEAM_ID
+from simulator.slack.workspace import APP_ID, TEAM_DOMAIN, SlackError, public_message
+
+# Slack still sends its deprecated verification token in every payload; Bolt ignores it.
+VERIFICATION_TOKEN = "fake-verification-token"  # noqa: S105 - not a credential
+DEFAULT_MIN_QUERY_LENGTH = 3  # Slack's default for external selects
+
+StateKey = tuple[str, str]  # (block_id, action_id)
+
+
+def _channel_name(channel: str) -> str:
+    return "directmessage" if channel.startswith("D") else channel[1:].lower()
+
+
+def _action_ts() -> str:
+    return f"{time.time():.6f}"
+
+
+def _is_empty(entry: dict[str, Any]) -> bool:
+    return all(v in (None, "", []) for k, v in entry.items() if k != "type")
+
+
+class SlackDriver:
+    def __init__(
+        self,
+        bot_url: str,
+        signing_secret: str,
+        fake: FakeSlack,
+        team_id: str = TEAM_ID,
+        *,
+        path: str = "/slack/events",
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = bot_url.rstrip("/") + path
+        self.fake = fake
+        self.team_id = team_id
+        self.last_trigger_id: str | None = None  # for tests of trigger reuse
+        self._verifier = SignatureVerifier(signing_secret)
+        self._http = httpx.Client(timeout=timeout)
+        self._lock = threading.Lock()
+        self._state: dict[str, dict[StateKey, dict[str, Any]]] = {}  # view_id -> entries
+        self._loaded: dict[tuple[str, str], list[dict[str, Any]]] = {}  # options loads
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SlackDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def signed_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's signing: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "",
+        }
+
+    def post_raw(self, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        return self._http.post(self.url, content=body, headers=dict(headers))
+
+    def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
+        body = urlencode(fields).encode("utf-8")
+        return self.post_raw(body, self.signed_headers(body))
+
+    def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
+        return self._send_form({"payload": json.dumps(payload)})
+
+    # ---- payload pieces --------------------------------------------------------------------
+
+    def _user_name(self, user_id: str) -> str:
+        user = self.fake.users.get(user_id)
+        return user["name"] if user else user_id.lower()
+
+    def _trigger(self, user: str) -> str:
+        self.last_trigger_id = self.fake.issue_trigger(user)
+        return self.last_trigger_id
+
+    def _base(self, kind: str, user: str) -> dict[str, Any]:
+        name = self._user_name(user)
+        return {
+            "type": kind,
+            "user": {"id": user, "username": name, "name": name, "team_id": self.team_id},
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _open_view(self, user: str, view: str | dict[str, Any]) -> dict[str, Any]:
+        """The modal as the user sees it now; people can only touch their own open modals."""
+        view_id = view if isinstance(view, str) else view["id"]
+        current = self.fake.view(view_id)
+        owner = self.fake.view_owner(view_id)
+        if owner != user:
+            raise ValueError(f"view {view_id} belongs to {owner}, not {user}")
+        if view_id not in [v["id"] for v in self.fake.open_views(user)]:
+            raise ValueError(f"view {view_id} is no longer open for {user}")
+        return current
+
+    def state(self, view_id: str) -> dict[str, Any]:
+        """`view.state` as Slack would send it now: every stateful element, with the user's
+        input where the element (same block_id, action_id and type) still exists, else its
+        initial value."""
+        view = self.fake.view(view_id)
+        with self._lock:
+            filled = dict(self._state.get(view_id, {}))
+        values: dict[str, dict[str, Any]] = {}
+        for block, element in iter_elements(view["blocks"]):
+            entry = initial_entry(element)
+            if entry is None:
+                continue
+            stored = filled.get((block["block_id"], element["action_id"]))
+            if stored is not None and stored["type"] == entry["type"]:
+                entry = copy.deepcopy(stored)
+            values.setdefault(block["block_id"], {})[element["action_id"]] = entry
+        return {"values": values}
+
+    def _with_state(self, view: dict[str, Any]) -> dict[str, Any]:
+        return {**view, "state": self.state(view["id"])}
+
+    # ---- interactions ----------------------------------------------------------------------
+
+    def command(
+        self, user: str, text: str = "", channel: str = "CREWARDS", command: str = "/reward"
+    ) -> httpx.Response:
+        """A slash command, form-encoded like Slack's."""
+        return self._send_form(
+            {
+                "token": VERIFICATION_TOKEN,
+                "team_id": self.team_id,
+                "team_domain": TEAM_DOMAIN,
+                "channel_id": channel,
+                "channel_name": _channel_name(channel),
+                "user_id": user,
+                "user_name": self._user_name(user),
+                "command": command,
+                "text": text,
+                "api_app_id": APP_ID,
+                "is_enterprise_install": "false",
+                "response_url": self.fake.issue_response_url(user, channel, kind="commands"),
+                "trigger_id": self._trigger(user),
+            }
+        )
+
+    def click(
+        self,
+        user: str,
+        action_id: str,
+        *,
+        message: dict[str, Any] | None = None,
+        view: str | dict[str, Any] | None = None,
+        value: str | None = None,
+        block_id: str | None = None,
+    ) -> httpx.Response:
+        """Click a button in `message` (a stored message dict from the fake: what the user saw,
+        so an old copy replays a stale click) or in the open modal `view` (id or dict)."""
+        if (message is None) == (view is None):
+            raise ValueError("pass exactly one of message= or view=")
+        if message is not None:
+            return self._click_message(user, action_id, message, value, block_id)
+        current = self._open_view(user, view)  # type: ignore[arg-type]
+        block, element = find_element(current["blocks"], action_id, block_id)
+        payload = self._base("block_actions", user) | {
+            "container": {"type": "view", "view_id": current["id"]},
+            "trigger_id": self._trigger(user),
+            "view": self._with_state(current),
+            "actions": [_button_action(block, element, value)],
+        }
+        return self._send_payload(payload)
+
+    def _click_message(
+        self,
+        user: str,
+        action_id: str,
+        message: dict[str, Any],
+        value: str | None,
+        block_id: str | None,
+    ) -> httpx.Response:
+        if "channel" not in message:
+            raise ValueError("message must be a stored message from the fake (it has 'channel')")
+        block, element = find_element(message.get("blocks") or [], action_id, block_id)
+        channel, ts = message["channel"], message["ts"]
+        ephemeral = "for_user" in message
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        }
+        if message.get("thread_ts"):
+            container["thread_ts"] = message["thread_ts"]
+        values: dict[str, dict[str, Any]] = {}
+        for blk, el in iter_elements(message.get("blocks") or []):
+            entry = initial_entry(el)
+            if entry is not None:
+                values.setdefault(blk["block_id"], {})[el["action_id"]] = entry
+        payload = self._base("block_actions", user) | {
+            "container": container,
+            "trigger_id": self._trigger(user),
+            "channel": {"id": channel, "name": _channel_name(channel)},
+            "state": {"values": values},
+            "response_url": self.fake.issue_response_url(user, channel, ts, kind="actions"),
+            "actions": [_button_action(block, element, value)],
+        }
+        if not ephemeral:  # Slack leaves the message out for ephemeral containers
+            payload["message"] = public_message(message)
+        return self._send_payload(payload)
+
+    def fill(self, view_id: str, block_id: str, action_id: str, value: Any) -> dict[str, Any]:
+        """Type into / pick in a modal field without sending anything; returns the entry."""
+        view = self.fake.view(view_id)
+        _block, element = find_element(view["blocks"], action_id, block_id)
+        with self._lock:
+            known = self._loaded.get((view_id, action_id))
+            entry = state_entry(element, value, known)
+            self._state.setdefault(view_id, {})[(block_id, action_id)] = entry
+        return copy.deepcopy(entry)
+
+    def select(
+        self, user: str, view_id: str, block_id: str, action_id: str, value: Any
+    ) -> httpx.Response:
+        """Change a field that dispatches (an actions-block element, an accessory, or an input
+        block with dispatch_action): the state is updated first, then block_actions is sent."""
+        view = self._open_view(user, view_id)
+        block, element = find_element(view["blocks"], action_id, block_id)
+        if block.get("type") == "input" and not block.get("dispatch_action"):
+            raise ValueError(
+                f"input block {block_id!r} has no dispatch_action, so Slack sends nothing "
+                "when it changes; use fill()"
+            )
+        entry = self.fill(view_id, block_id, action_id, value)
+        action: dict[str, Any] = {"type": element["type"], "block_id": block_id}
+        action |= {"action_id": action_id, **{k: v for k, v in entry.items() if k != "type"}}
+        if "placeholder" in element:
+            action["placeholder"] = copy.deepcopy(element["placeholder"])
+        action["action_ts"] = _action_ts()
+        payload = self._base("block_actions", user) | {
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": self._trigger(user),
+            "view": self._with_state(view),
+            "actions": [action],
+        }
+        return self._send_payload(payload)
+
+    def options(self, user: str, view_id: str, action_id: str, value: str = "") -> httpx.Response:
+        """Type `value` into an external select: a block_suggestion (options load). The
+        options the bot answers with become pickable through select()/fill()."""
+        view = self._open_view(user, view_id)
+        block, element = find_element(view["blocks"], action_id)
+        min_length = element.get("min_query_length", DEFAULT_MIN_QUERY_LENGTH)
+        if len(value) < min_length:
+            raise ValueError(
+                f"{action_id!r} needs {min_length} typed characters before Slack asks for "
+                "options (set min_query_length on the element to change that)"
+            )
+        payload = self._base("block_suggestion", user) | {
+            "container": {"type": "view", "view_id": view_id},
+            "action_id": action_id,
+            "block_id": block["block_id"],
+            "value": value,
+            "view": self._with_state(view),
+        }
+        response = self._send_payload(payload)
+        self._remember_options(view_id, action_id, response)
+        return response
+
+    def _remember_options(self, view_id: str, action_id: str, response: httpx.Response) -> None:
+        if response.status_code != 200 or not response.content.strip():
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        found = list(body.get("options") or [])
+        for group in body.get("option_groups") or []:
+            found.extend(group.get("options") or [])
+        with self._lock:
+            known = {o.get("value"): o for o in self._loaded.get((view_id, action_id), [])}
+            known.update({o.get("value"): o for o in found})
+            self._loaded[(view_id, action_id)] = list(known.values())
+
+    def submit(self, user: str, view_id: str, *, enforce_required: bool = True) -> httpx.Response:
+        """Press the modal's submit button: a view_submission with the current state. Like
+        the Slack client, refuses while a required input is empty (enforce_required=False sends
+        anyway). Applies the bot's answer to the fake: close, errors, update, push or clear."""
+        view = self._with_state(self._open_view(user, view_id))
+        if enforce_required:
+            missing = [
+                block["block_id"]
+                for block in view["blocks"]
+                if block.get("type") == "input"
+                and not block.get("optional")
+                and all(
+                    _is_empty(e)
+                    for e in view["state"]["values"].get(block["block_id"], {}).values()
+                )
+            ]
+            if missing:
+                raise ValueError(f"required inputs are empty, Slack would not submit: {missing}")
+        payload = self._base("view_submission", user) | {
+            "trigger_id": self._trigger(user),
+            "view": view,
+            "response_urls": [],
+        }
+        response = self._send_payload(payload)
+        if response.status_code == 200:
+            try:
+                ack = response.json() if response.content.strip() else None
+            except ValueError:  # Slack shows an error and leaves the modal as it was
+                return response
+            try:
+                self.fake.apply_submission_ack(view_id, ack)
+            except SlackError as exc:
+                raise AssertionError(
+                    f"the bot answered with an invalid view: {exc.messages}"
+                ) from exc
+        return response
+
+
+def _button_action(
+    block: dict[str, Any], element: dict[str, Any], value: str | None
+) -> dict[str, Any]:
+    if element.get("type") != "button":
+        raise ValueError(f"{element.get('action_id')!r} is a {element.get('type')}, not a button")
+    action: dict[str, Any] = {
+        "action_id": element["action_id"],
+        "block_id": block["block_id"],
+        "text": copy.deepcopy(element.get("text")),
+        "type": "button",
+        "action_ts": _action_ts(),
+    }
+    if value is not None or "value" in element:
+        action["value"] = value if value is not None else element["value"]
+    if "style" in element:
+        action["style"] = element["style"]
+    return action

@@ -1,0 +1,462 @@
+"""Slack's side as plain Python: messages, DMs, ephemerals, modals, triggers and response_urls,
+plus the Web API methods the bot calls. Not thread-safe by itself; FakeSlack serializes access."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.slack.blocks import block_problems, view_problems, with_ids
+from simulator.slack.users import BOT_ID, BOT_USER_ID, TEAM_ID
+
+APP_ID = "A0REWARDS"
+TEAM_NAME = "Rewards Demo"
+TEAM_DOMAIN = "rewards-demo"
+TRIGGER_TTL_S = 3.0  # Slack's documented trigger_id lifetime
+MAX_VIEW_STACK = 3  # views.push fails beyond three stacked modals
+MAX_TEXT = 40_000
+
+Params = dict[str, Any]
+Answer = dict[str, Any]
+
+
+class SlackError(Exception):
+    """An `{"ok": false, "error": ...}` answer, with Slack's response_metadata.messages."""
+
+    def __init__(self, error: str, messages: list[str] | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.messages = messages or []
+
+    def body(self) -> Answer:
+        body: Answer = {"ok": False, "error": self.error}
+        if self.messages:
+            body["response_metadata"] = {"messages": self.messages}
+        return body
+
+
+@dataclass
+class Trigger:
+    user: str
+    issued: float  # time.monotonic()
+    used: bool = False
+
+
+@dataclass
+class Hook:
+    """Where a response_url leads: the user and channel it came from, and the message when it
+    came from a message button (so replace_original/delete_original have a target)."""
+
+    user: str
+    channel: str
+    message_ts: str | None
+    posts: int = 0
+
+
+@dataclass
+class ViewRecord:
+    view: dict[str, Any]
+    user: str
+    closed: bool = False
+
+
+def dm_channel(user_id: str) -> str:
+    return "D" + user_id
+
+
+def public_message(msg: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as Slack shows it in API answers and payloads (no fake bookkeeping)."""
+    hidden = ("channel", "edits", "for_user", "source")
+    return {k: copy.deepcopy(v) for k, v in msg.items() if k not in hidden}
+
+
+@dataclass
+class Workspace:
+    users: dict[str, dict[str, Any]]
+    trigger_ttl: float = TRIGGER_TTL_S
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, ViewRecord] = field(default_factory=dict)
+    stacks: dict[str, list[str]] = field(default_factory=dict)  # user -> open modal ids
+    latest: dict[str, str] = field(default_factory=dict)  # user -> last opened/pushed view
+    triggers: dict[str, Trigger] = field(default_factory=dict)
+    hooks: dict[str, Hook] = field(default_factory=dict)
+    _last_us: int = 0
+    _serial: int = 0
+
+    # ---- ids -------------------------------------------------------------------------------
+
+    def next_ts(self) -> str:
+        """A Slack ts: epoch seconds and microseconds, strictly increasing."""
+        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+
+    def _next(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    def _hash(self) -> str:
+        return f"{int(time.time())}.{uuid.uuid4().hex[:8]}"
+
+    # ---- dispatch --------------------------------------------------------------------------
+
+    def call(self, method: str, params: Params) -> Answer:
+        handler = self._methods().get(method)
+        if handler is None:
+            raise SlackError("unknown_method")
+        return handler(params)
+
+    def _methods(self) -> dict[str, Callable[[Params], Answer]]:
+        return {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.chat_post_message,
+            "chat.update": self.chat_update,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "conversations.open": self.conversations_open,
+            "views.open": self.views_open,
+            "views.push": self.views_push,
+            "views.update": self.views_update,
+            "users.info": self.users_info,
+            "users.lookupByEmail": self.users_lookup_by_email,
+        }
+
+    # ---- auth, users, conversations --------------------------------------------------------
+
+    def auth_test(self, _params: Params) -> Answer:
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": self.users.get(BOT_USER_ID, {}).get("name", "rewards-bot"),
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def users_info(self, params: Params) -> Answer:
+        user = self.users.get(str(params.get("user") or ""))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"ok": True, "user": copy.deepcopy(user)}
+
+    def users_lookup_by_email(self, params: Params) -> Answer:
+        email = str(params.get("email") or "").strip().lower()
+        for user in self.users.values():
+            if email and user["profile"].get("email", "").lower() == email:
+                return {"ok": True, "user": copy.deepcopy(user)}
+        raise SlackError("users_not_found")
+
+    def _dm_target(self, user_id: str, missing: str) -> str:
+        user = self.users.get(user_id)
+        if user is None:
+            raise SlackError(missing)
+        if user.get("deleted"):
+            raise SlackError("user_disabled")
+        if user.get("is_bot"):
+            raise SlackError("cannot_dm_bot")
+        return dm_channel(user_id)
+
+    def conversations_open(self, params: Params) -> Answer:
+        users = params.get("users") or []
+        ids = users if isinstance(users, list) else [u for u in str(users).split(",") if u]
+        if not ids and params.get("channel"):
+            return {"ok": True, "channel": {"id": str(params["channel"])}}
+        if not ids:
+            raise SlackError("users_list_not_supplied")
+        if len(ids) > 1:
+            raise SlackError("fake_unsupported", ["[ERROR] the fake opens one-to-one DMs only"])
+        return {"ok": True, "channel": {"id": self._dm_target(ids[0], "user_not_found")}}
+
+    # ---- messages --------------------------------------------------------------------------
+
+    def _channel(self, channel: Any) -> str:
+        """Slack posts to a user id in that user's DM with the bot."""
+        channel = str(channel or "")
+        if not channel:
+            raise SlackError("channel_not_found")
+        if channel.startswith(("U", "W")):
+            return self._dm_target(channel, "channel_not_found")
+        return channel
+
+    @staticmethod
+    def _content(params: Params) -> dict[str, Any]:
+        text, blocks, attachments = (params.get(k) for k in ("text", "blocks", "attachments"))
+        if not text and not blocks and not attachments:
+            raise SlackError("no_text")
+        problems = block_problems(blocks, 50)
+        if problems:
+            raise SlackError("invalid_blocks", problems)
+        if len(str(text or "")) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        content: dict[str, Any] = {"text": str(text or ""), "blocks": with_ids(blocks or [])}
+        if attachments:
+            content["attachments"] = copy.deepcopy(attachments)
+        return content
+
+    def post(self, channel: str, content: dict[str, Any], thread_ts: Any = None) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": self.next_ts(),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            **content,
+            "edits": [],
+        }
+        if thread_ts:
+            msg["thread_ts"] = str(thread_ts)
+        self.messages[(channel, msg["ts"])] = msg
+        return msg
+
+    @staticmethod
+    def edit(msg: dict[str, Any], content: dict[str, Any], ts: str) -> None:
+        """Replace a message's content (text-only edits drop the blocks, as Slack does) and
+        keep the version it replaced."""
+        previous = {k: copy.deepcopy(msg[k]) for k in ("text", "blocks", "attachments") if k in msg}
+        msg.setdefault("edits", []).append({**previous, "replaced_at": time.time()})
+        msg.pop("attachments", None)
+        msg.update({"blocks": [], **content, "edited": {"user": BOT_USER_ID, "ts": ts}})
+
+    def chat_post_message(self, params: Params) -> Answer:
+        channel = self._channel(params.get("channel"))
+        msg = self.post(channel, self._content(params), params.get("thread_ts"))
+        if params.get("metadata"):
+            msg["metadata"] = copy.deepcopy(params["metadata"])
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": public_message(msg)}
+
+    def chat_update(self, params: Params) -> Answer:
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        if not channel or channel.startswith(("U", "W")):  # DMs must be updated by D… id
+            raise SlackError("channel_not_found")
+        msg = self.messages.get((channel, ts))
+        if msg is None:
+            raise SlackError("message_not_found")
+        self.edit(msg, self._content(params), self.next_ts())
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": msg["text"],
+            "message": public_message(msg),
+        }
+
+    def post_ephemeral(
+        self, channel: str, user: str, content: dict[str, Any], source: str, thread_ts: Any = None
+    ) -> dict[str, Any]:
+        eph: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "for_user": user,
+            "ts": self.next_ts(),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            **content,
+            "source": source,
+        }
+        if thread_ts:
+            eph["thread_ts"] = str(thread_ts)
+        self.ephemerals.append(eph)
+        return eph
+
+    def chat_post_ephemeral(self, params: Params) -> Answer:
+        channel = self._channel(params.get("channel"))
+        user = str(params.get("user") or "")
+        if user not in self.users or self.users[user].get("deleted"):
+            raise SlackError("user_not_in_channel")
+        content = self._content(params)
+        eph = self.post_ephemeral(
+            channel, user, content, "chat.postEphemeral", params.get("thread_ts")
+        )
+        return {"ok": True, "message_ts": eph["ts"]}
+
+    def find_message(self, channel: str, ts: str | None) -> dict[str, Any] | None:
+        if ts is None:
+            return None
+        found = self.messages.get((channel, ts))
+        if found is None:
+            found = next(
+                (e for e in self.ephemerals if e["channel"] == channel and e["ts"] == ts), None
+            )
+        return found
+
+    # ---- triggers and modals ---------------------------------------------------------------
+
+    def issue_trigger(self, user: str) -> str:
+        trigger_id = f"{int(time.time())}.{self._next()}.{uuid.uuid4().hex[:16]}"
+        self.triggers[trigger_id] = Trigger(user, time.monotonic())
+        return trigger_id
+
+    def _trigger(self, trigger_id: Any) -> Trigger:
+        if not trigger_id:
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: trigger_id"])
+        trigger = self.triggers.get(str(trigger_id))
+        if trigger is None:
+            raise SlackError("invalid_trigger_id")
+        if trigger.used:
+            raise SlackError("trigger_exchanged")
+        if time.monotonic() - trigger.issued > self.trigger_ttl:
+            raise SlackError("expired_trigger_id")
+        return trigger
+
+    def _view_param(self, params: Params, replacing: str | None = None) -> dict[str, Any]:
+        view = params.get("view")
+        if view is None:
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: view"])
+        problems = view_problems(view)
+        if problems:
+            raise SlackError("invalid_arguments", problems)
+        external_id = view.get("external_id")
+        if external_id and any(
+            r.view["external_id"] == external_id and not r.closed and r.view["id"] != replacing
+            for r in self.views.values()
+        ):
+            raise SlackError("duplicate_external_id")
+        return view
+
+    def _build_view(
+        self, source: dict[str, Any], view_id: str, previous: str | None, root: str | None
+    ) -> dict[str, Any]:
+        return {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": source["type"],
+            "blocks": with_ids(source.get("blocks") or []),
+            "private_metadata": source.get("private_metadata") or "",
+            "callback_id": source.get("callback_id") or "",
+            "state": {"values": {}},
+            "hash": self._hash(),
+            "title": copy.deepcopy(source.get("title")),
+            "clear_on_close": bool(source.get("clear_on_close", False)),
+            "notify_on_close": bool(source.get("notify_on_close", False)),
+            "close": copy.deepcopy(source.get("close")),
+            "submit": copy.deepcopy(source.get("submit")),
+            "previous_view_id": previous,
+            "root_view_id": root or view_id,
+            "app_id": APP_ID,
+            "external_id": source.get("external_id") or "",
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+
+    def push_view(self, user: str, source: dict[str, Any]) -> dict[str, Any]:
+        stack = self.stacks.setdefault(user, [])
+        if len(stack) >= MAX_VIEW_STACK:
+            raise SlackError("push_limit_reached")
+        view_id = f"V{self._next():09d}"
+        previous = stack[-1] if stack else None
+        root = self.views[stack[0]].view["id"] if stack else None
+        self.views[view_id] = ViewRecord(self._build_view(source, view_id, previous, root), user)
+        stack.append(view_id)
+        self.latest[user] = view_id
+        return self.views[view_id].view
+
+    def close_views(self, user: str, keep: int = 0) -> None:
+        """Close the user's modals above the first `keep` (0 closes them all)."""
+        stack = self.stacks.get(user, [])
+        for view_id in stack[keep:]:
+            self.views[view_id].closed = True
+        del stack[keep:]
+
+    def views_open(self, params: Params) -> Answer:
+        trigger = self._trigger(params.get("trigger_id"))
+        source = self._view_param(params)
+        trigger.used = True
+        self.close_views(trigger.user)  # a fresh modal replaces whatever the user had open
+        return {"ok": True, "view": copy.deepcopy(self.push_view(trigger.user, source))}
+
+    def views_push(self, params: Params) -> Answer:
+        trigger = self._trigger(params.get("trigger_id"))
+        source = self._view_param(params)
+        view = self.push_view(trigger.user, source)
+        trigger.used = True
+        return {"ok": True, "view": copy.deepcopy(view)}
+
+    def views_update(self, params: Params) -> Answer:
+        view_id, external_id = params.get("view_id"), params.get("external_id")
+        if view_id:
+            record = self.views.get(str(view_id))
+        elif external_id:
+            record = next(
+                (r for r in self.views.values() if r.view["external_id"] == external_id), None
+            )
+        else:
+            raise SlackError("invalid_arguments", ["[ERROR] view_id or external_id is required"])
+        if record is None or record.closed:
+            raise SlackError("not_found")
+        if params.get("hash") and params["hash"] != record.view["hash"]:
+            raise SlackError("hash_conflict")
+        self.replace_view(record, self._view_param(params, replacing=record.view["id"]))
+        return {"ok": True, "view": copy.deepcopy(record.view)}
+
+    def replace_view(self, record: ViewRecord, source: dict[str, Any]) -> None:
+        old = record.view
+        record.view = self._build_view(
+            source, old["id"], old["previous_view_id"], old["root_view_id"]
+        )
+
+    def apply_submission_ack(self, view_id: str, ack: dict[str, Any] | None) -> None:
+        """What Slack does with the bot's answer to a view_submission: close the modal, show
+        errors (nothing changes here), update it in place, push a new one, or clear them all."""
+        record = self.views[view_id]
+        action = (ack or {}).get("response_action")
+        stack = self.stacks.get(record.user, [])
+        if action == "errors":
+            return
+        if action in ("update", "push"):
+            source = (ack or {}).get("view")
+            problems = view_problems(source)
+            if problems:
+                raise SlackError("invalid_arguments", problems)
+            if action == "update":
+                self.replace_view(record, source)  # type: ignore[arg-type]
+            else:
+                self.push_view(record.user, source)  # type: ignore[arg-type]
+            return
+        if action == "clear":
+            self.close_views(record.user)
+        elif view_id in stack:
+            self.close_views(record.user, keep=stack.index(view_id))
+        else:
+            record.closed = True
+
+    # ---- response_url ----------------------------------------------------------------------
+
+    def issue_hook(self, kind: str, user: str, channel: str, message_ts: str | None) -> str:
+        path = f"/hooks/{kind}/{TEAM_ID}/{self._next()}/{uuid.uuid4().hex[:24]}"
+        self.hooks[path] = Hook(user, channel, message_ts)
+        return path
+
+    def hook_post(self, path: str, body: dict[str, Any]) -> None:
+        """Apply a respond() post the way Slack does; default is a new ephemeral message."""
+        hook = self.hooks.get(path)
+        if hook is None:
+            return
+        hook.posts += 1
+        original = self.find_message(hook.channel, hook.message_ts)
+        content = {
+            "text": str(body.get("text") or ""),
+            "blocks": with_ids(body.get("blocks") or []),
+        }
+        if original is not None and _flag(body.get("delete_original")):
+            if (hook.channel, original["ts"]) in self.messages:
+                del self.messages[(hook.channel, original["ts"])]
+            else:
+                self.ephemerals.remove(original)
+        elif original is not None and _flag(body.get("replace_original")):
+            self.edit(original, content, self.next_ts())
+        elif body.get("response_type") == "in_channel":
+            self.post(hook.channel, content, body.get("thread_ts"))
+        else:
+            self.post_ephemeral(hook.channel, hook.user, content, "response_url")
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
