@@ -42,6 +42,86 @@ class LocalStack:
     def url(self) -> str:
         return self.server.url
 
+    # --- what people do in Slack, as scripted steps ---------------------------------------------
+
+    def open_form(self, user: str, channel: str = "CREWARDS") -> str:
+        """Type /reward; returns the id of the modal that opens."""
+        since = len(self.slack.calls())
+        response = self.driver.command(user, "", channel=channel)
+        assert response.status_code == 200, response.text
+        call = self.slack.wait_for("views.open", since=since)
+        assert call.ok, call.response
+        return str(call.response["view"]["id"])
+
+    def choose(
+        self, user: str, view_id: str, reward_type: str, product_id: int, query: str = ""
+    ) -> None:
+        """Pick the reward type (when not a gift card) and search for and pick a product."""
+        if reward_type != "gift_card":
+            self._changed(
+                user,
+                view_id,
+                lambda: self.driver.select(
+                    user, view_id, "reward_type", "reward_type", reward_type
+                ),
+            )
+        response = self.driver.options(user, view_id, "product", query)
+        assert response.status_code == 200, response.text
+        self._changed(
+            user,
+            view_id,
+            lambda: self.driver.select(user, view_id, "product", "product", str(product_id)),
+        )
+
+    def _changed(self, user: str, view_id: str, action: Any) -> None:
+        """Do something that makes the bot update the modal, and wait for the update."""
+        since = len(self.slack.calls())
+        response = action()
+        assert response.status_code == 200, response.text
+        self.slack.wait_for(
+            "views.update", lambda c: c.params.get("view_id") == view_id, since=since
+        )
+
+    def request(
+        self,
+        user: str,
+        recipients: list[str],
+        *,
+        reward_type: str = "gift_card",
+        product_id: int = 27222,
+        amount: str = "25",
+        message: str = "",
+        channel: str = "CREWARDS",
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
+        """Fill the whole form and submit it; returns the submission's HTTP response."""
+        view_id = self.open_form(user, channel)
+        self.choose(user, view_id, reward_type, product_id)
+        view = self.slack.view(view_id)
+        ids = {b.get("block_id") for b in view["blocks"]}
+        amount_block = (
+            "denomination_choice" if "denomination_choice" in ids else "denomination_amount"
+        )
+        self.driver.fill(view_id, amount_block, amount_block, amount)
+        self.driver.fill(view_id, "recipients", "recipients", recipients)
+        if message:
+            self.driver.fill(view_id, "message", "message", message)
+        for block, value in (extra or {}).items():
+            self.driver.fill(view_id, block, block, value)
+        return self.driver.submit(user, view_id)
+
+    def approval_message(self, request_ref: str, timeout: float = 5.0) -> dict[str, Any]:
+        call = self.slack.wait_for(
+            "chat.postMessage",
+            lambda c: (
+                c.params["channel"] == APPROVAL_CHANNEL and request_ref in str(c.params.get("text"))
+            ),
+            timeout=timeout,
+        )
+        message = self.slack.message(call.response["channel"], call.response["ts"])
+        assert message is not None
+        return message
+
     def stop(self) -> None:
         self.driver.close()
         self.server.stop()

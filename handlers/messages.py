@@ -256,7 +256,7 @@ def event_line(
     kind: str, order: OrderRow | None, request: RequestRow, reason: str | None
 ) -> str | None:
     if kind == "request.approved":
-        return f"✅ {approval_line(request)}"
+        return approval_line(request)
     if kind == "request.rejected":
         return f"🚫 Rejected by {mention(request.decided_by)}: {request.decision_reason}"
     if kind == "request.cancelled":
