@@ -1,130 +1,226 @@
 """`rewards-bot demo`: the whole flow on embedded defaults, with no credentials.
 
-Starts the bundled Xoxoday simulator and runs one request with a reward of each type through
-the real services: request, approval, placement, delivery. Exits non-zero if a step fails.
+It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in HTTP mode, then
+sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
+delivery webhook. It prints what each person sees, and exits non-zero if any step fails.
 """
 
 from __future__ import annotations
 
-import logging
+import re
 import sys
 import tempfile
+import threading
 import time
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bot.config import load_settings
+import httpx
+
+from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
 from bot.logs import setup_logging
-from bot.runtime import build_runtime
-from services.rewards import RewardSpec
-from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
+from services.jsonutil import dumps, loads
+from simulator.slack.fake import Call
+from storage import orders as order_store
+
+PEOPLE = {
+    "UREQUESTER": "Riya (requester)",
+    "UAPPROVER": "Alex (approver)",
+    "UANA": "Ana",
+    "UBEN": "Ben",
+    "UCHO": "Cho",
+    "UOTHER": "Olu (not an approver)",
+}
+CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
 
 
 class DemoFailed(Exception):
     pass
 
 
+class Narrator:
+    """Prints each Slack message as the person who would see it sees it."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._lock = threading.Lock()
+
+    def __call__(self, call: Call) -> None:
+        if not call.ok:
+            return
+        params, method = call.params, call.method
+        if method == "chat.postMessage":
+            self._show(
+                call.response["channel"], params, "thread" if params.get("thread_ts") else ""
+            )
+        elif method == "chat.update":
+            self._show(params["channel"], params, "updated")
+        elif method == "chat.postEphemeral":
+            self._print(f"only {PEOPLE.get(params['user'], params['user'])} sees", params)
+        elif method in ("views.open", "views.update"):
+            view = params["view"]
+            fields = [
+                b["label"]["text"] for b in view.get("blocks", []) if b.get("type") == "input"
+            ]
+            verb = "opens" if method == "views.open" else "now asks for"
+            say(f"    [modal] '{view['title']['text']}' {verb}: {', '.join(fields)}")
+        elif method == "response_url":
+            self._print("only the caller sees", params)
+
+    def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
+        if channel.startswith("D"):
+            where = f"DM to {PEOPLE.get(channel[1:], channel[1:])}"
+        else:
+            where = CHANNELS.get(channel, channel)
+        self._print(f"{where}{' (' + how + ')' if how else ''}", params)
+
+    def _print(self, where: str, params: dict[str, Any]) -> None:
+        text = readable(
+            self.stack.slack.plain_text(params.get("blocks") or params.get("text") or "")
+        )
+        text = text.replace("\n", "\n" + " " * 8)
+        with self._lock:
+            say(f"    [{where}] {text}")
+
+
+def readable(mrkdwn: str) -> str:
+    """Slack's markup as a person reads it: names for mentions, dates, no asterisks."""
+    text = re.sub(
+        r"<@(\w+)>", lambda m: "@" + PEOPLE.get(m.group(1), m.group(1)).split(" ")[0], mrkdwn
+    )
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    return text.replace("*", "")
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def step(title: str) -> None:
+    say(f"\n== {title}")
+
+
+def wait(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise DemoFailed(f"timed out waiting for {what}")
+
+
 def run_demo(verbose: bool = False) -> int:
-    setup_logging("INFO" if verbose else "WARNING")
+    setup_logging("INFO" if verbose else "ERROR")
     began = time.monotonic()
-    sim = start(SimConfig(delivery_delay_s=-1))
-    try:
-        with tempfile.TemporaryDirectory(prefix="rewards-demo-") as tmp:
-            _run(sim, Path(tmp))
-    except DemoFailed as exc:
-        say(f"\nDEMO FAILED: {exc}")
-        return 1
-    finally:
-        sim.stop()
-    say(f"\nDemo finished in {time.monotonic() - began:.1f} s.")
+    with tempfile.TemporaryDirectory(prefix="rewards-demo-") as tmp:
+        stack = start_local_stack(Path(tmp) / "rewards.db", rewards_auto_approve_max="20")
+        try:
+            stack.slack.on_call = Narrator(stack)
+            say(
+                "Rewards Bot demo: Xoxoday simulator, a local Slack stand-in and the bot over HTTP."
+            )
+            say(f"  bot {stack.url}, Xoxoday simulator {stack.sim.base_url}")
+            say(f"  Slack stand-in {stack.slack.api_url}; approvers Alex and Sam;")
+            say("  requests of 20 USD or less are approved automatically.")
+            _run(stack)
+        except (DemoFailed, AssertionError) as exc:
+            say(f"\nDEMO FAILED: {exc}")
+            return 1
+        finally:
+            stack.slack.on_call = None
+            stack.stop()
+    say(f"\nDemo finished in {time.monotonic() - began:.1f} s: every step worked.")
     return 0
 
 
-def _run(sim, tmp: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings(
-        None,
-        xoxoday_base_url=sim.base_url,
-        xoxoday_client_id=DEMO_CREDENTIALS["client_id"],
-        xoxoday_client_secret=DEMO_CREDENTIALS["client_secret"],
-        xoxoday_access_token=DEMO_CREDENTIALS["access_token"],
-        xoxoday_refresh_token=DEMO_CREDENTIALS["refresh_token"],
-        rewards_db=tmp / "rewards.db",
-        rewards_approvers=["UAPPROVER"],
+def _states(stack: LocalStack, request_id: int) -> list[str]:
+    return [o.state for o in order_store.for_request(stack.bot.runtime.database, request_id)]
+
+
+def _run(stack: LocalStack) -> None:
+    step("1. Riya types /reward in #rewards: a gift card for Ana and Ben")
+    response = stack.request(
+        "UREQUESTER", ["UANA", "UBEN"], amount="25", message="Thanks for shipping the launch!"
     )
-    runtime = build_runtime(settings, poll_first_s=0.2)
-    try:
-        say(f"Xoxoday simulator at {sim.base_url}; database {settings.rewards_db}")
-        counts = runtime.catalog.refresh()
-        say(f"Catalog: {counts}")
-        specs = [
-            RewardSpec(
-                product_id=27222,
-                denomination=Decimal(25),
-                email="ana@example.com",
-                recipient_name="Ana",
-            ),
-            RewardSpec(
-                product_id=15365,
-                denomination=Decimal(50),
-                email="ben@example.com",
-                recipient_name="Ben",
-                loyalty_member_id="EK-324523423",
-            ),
-            RewardSpec(
-                product_id=40001,
-                denomination=Decimal(20),
-                email="cho@example.com",
-                recipient_name="Cho",
-            ),
-            RewardSpec(
-                product_id=55133,
-                denomination=Decimal(199),
-                email="dev@example.com",
-                recipient_name="Dev",
-                phone="+919857535678",
-            ),
-        ]
-        decision = runtime.rewards.create(
-            "UREQUESTER", specs, requester_name="Riya", message="Q4 launch"
-        )
-        request = decision.request
-        say(f"Requested {request.ref}: {request.total_cost} {request.currency}, {request.state}")
-        decision = runtime.rewards.approve(decision.request.id, "UAPPROVER")
-        say(f"Approved by UAPPROVER: {decision.request.state}")
-        runtime.worker.run(until_idle=True)
-        for order in decision.orders:
-            current = runtime.database.one(
-                "SELECT state, po_number FROM orders WHERE id = ?", [order.id]
-            )
-            say(f"  {order.reward_type:<9} {order.product_name:<34} -> {current['state']}")
-            if current["state"] == "placed":
-                sim.app.deliver(sim.app.state.orders_by_po[current["po_number"]], "delivered")  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            runtime.worker.step()
-            states = {o.state for o in _orders(runtime, decision.request.id)}
-            if states <= {"delivered"}:
-                break
-            time.sleep(0.1)
-        final = _orders(runtime, decision.request.id)
-        for order in final:
-            say(f"  {order.po_number} {order.reward_type:<9} {order.state}")
-        if any(o.state != "delivered" for o in final):
-            raise DemoFailed("not every order was delivered")
-    finally:
-        runtime.close()
+    if response.status_code != 200 or response.text:
+        raise DemoFailed(f"the form was refused: {response.text}")
+    approval = stack.approval_message("R-1")
+
+    step("2. Alex clicks Approve in #reward-approvals")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    wait(lambda: _states(stack, 1) == ["delivered", "delivered"], "the gift cards to be delivered")
+    wait(
+        lambda: any(
+            "is complete" in stack.slack.plain_text(m) for m in stack.slack.dms("UREQUESTER")
+        ),
+        "Riya's summary",
+    )
+
+    step("3. Riya asks for airline miles for Ben; Alex approves; the miles arrive days later")
+    response = stack.request(
+        "UREQUESTER",
+        ["UBEN"],
+        reward_type="airmiles",
+        product_id=15365,
+        amount="50",
+        extra={"loyalty_member_id": "EK-324523423"},
+    )
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-2"))
+    wait(lambda: _states(stack, 2) == ["placed"], "the miles order to be placed")
+    [miles] = order_store.for_request(stack.bot.runtime.database, 2)
+    say("    … Xoxoday credits the miles and calls the bot's webhook …")
+    delivered = _sim(stack, "POST", "deliver", {"poNumber": miles.po_number, "status": "delivered"})
+    if (delivered.get("webhook") or {}).get("status") != 200:
+        raise DemoFailed(f"the bot did not take the webhook: {delivered.get('webhook')}")
+    wait(lambda: _states(stack, 2) == ["delivered"], "the miles to be delivered")
+
+    step("4. A 10 USD donation for Cho is approved automatically")
+    stack.request("UREQUESTER", ["UCHO"], reward_type="charity", product_id=40001, amount="10")
+    wait(lambda: _states(stack, 3) == ["delivered"], "the donation")
+
+    step("5. Someone who is not an approver tries to approve; Riya checks her history")
+    stack.request("UREQUESTER", ["UANA"], amount="50")
+    stack.driver.click("UOTHER", "approve_request", message=stack.approval_message("R-4"))
+    wait(lambda: stack.slack.ephemerals("UOTHER"), "the refusal")
+    answer = stack.driver.command("UREQUESTER", "history")
+    say(f"    [only Riya sees] {readable(answer.text)}".replace("\n", "\n" + " " * 8))
+    stack.bot.runtime.worker.wake()
+    time.sleep(0.5)  # let the last notifications flush before the stack stops
+    _check_codes_stayed_private(stack)
 
 
-def _orders(runtime, request_id: int):  # type: ignore[no-untyped-def]
-    from storage import orders
+def _sim(stack: LocalStack, method: str, control: str, body: dict[str, Any] | None = None) -> Any:
+    """The simulator's /_sim/ controls, over HTTP as any tool would use them."""
+    response = httpx.request(
+        method, f"{stack.sim.url}/_sim/{control}", content=dumps(body or {}), timeout=10
+    )
+    if response.status_code != 200:
+        raise DemoFailed(f"/_sim/{control}: {response.text}")
+    return loads(response.content)
 
-    return orders.for_request(runtime.database, request_id)
+
+def _check_codes_stayed_private(stack: LocalStack) -> None:
+    codes = [
+        code
+        for order in _sim(stack, "GET", "orders")["orders"]
+        for code in order.get("vouchers", [])
+    ]
+    if not codes:
+        raise DemoFailed("no voucher was issued")
+    for message in stack.slack.messages():
+        shown = str(message)
+        if any(code in shown for code in codes) and not str(message["channel"]).startswith("D"):
+            raise DemoFailed("a voucher code reached a channel")
+    for user in ("UREQUESTER", "UAPPROVER"):
+        if any(code in str(m) for m in stack.slack.dms(user) for code in codes):
+            raise DemoFailed(f"a voucher code reached {PEOPLE[user]}")
+    say(
+        f"\n    Checked: the {len(codes)} voucher codes appeared only in their recipients' own DMs."
+    )
 
 
 if __name__ == "__main__":
-    logging.basicConfig()
     sys.exit(run_demo())

@@ -308,7 +308,7 @@ def recipient_delivered(
     what = reward_phrase(order)
     if order.reward_type == "charity":
         amount = f"{fmt_amount(order.denomination)} {order.product_currency}"
-        body = f"A donation of {amount} to {what} was made in your name."
+        body = f"A donation of {amount} to *{order.product_name}* was made in your name."
     elif order.reward_type == "airmiles":
         body = f"{what} were credited to loyalty member `{order.loyalty_member_id}`."
     elif order.reward_type == "topup":
@@ -323,11 +323,8 @@ def recipient_delivered(
         blocks.append(_section("\n".join(lines)))
     elif order.reward_type == "gift_card":
         blocks.append(_context("Your code is on its way by email from Xoxoday."))
-    blocks.append(
-        _context(
-            f"Reference {order.po_number}. Keep your code private: anyone who has it can use it."
-        )
-    )
+    private = " Keep your code private: anyone who has it can use it." if lines else ""
+    blocks.append(_context(f"Reference {order.po_number}.{private}"))
     return f"You've received a reward from {sender}", blocks
 
 
