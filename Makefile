@@ -21,6 +21,17 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# The long suites (1,000 orders with random faults, SIGKILLs with 200 in flight…).
+soak: $(STAMP)
+	$(BIN)/pytest -q -m soak --soak
+
+# Benchmarks print their figures and the ratio to a floor measured in the same run;
+# each writes bench/out/<name>.md. bench/RESULTS.md holds the figures of a reference run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.ack_latency
+	$(BIN)/python -m bench.bulk_placement
+	$(BIN)/python -m bench.growth
+
 demo: $(STAMP)
 	$(BIN)/rewards-bot demo
 

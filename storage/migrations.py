@@ -227,7 +227,31 @@ def m002_chat_messages(db: sqlite_utils.Database) -> None:
     db["chat_messages"].create_index(["channel", "ts"], unique=True)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_chat_messages]
+def m003_order_state_counts(db: sqlite_utils.Database) -> None:
+    """Orders per state, kept by triggers: status views and the worker's idle check read nine
+    rows instead of counting a table that only grows."""
+    db["order_state_counts"].create({"state": str, "n": int}, pk="state", not_null={"n"})
+    db.execute(
+        "INSERT INTO order_state_counts (state, n) "
+        "SELECT state, COUNT(*) FROM orders GROUP BY state"
+    )
+    bump = (
+        "INSERT OR IGNORE INTO order_state_counts (state, n) VALUES (NEW.state, 0); "
+        "UPDATE order_state_counts SET n = n + 1 WHERE state = NEW.state;"
+    )
+    db.execute(f"CREATE TRIGGER orders_count_insert AFTER INSERT ON orders BEGIN {bump} END")
+    db.execute(
+        "CREATE TRIGGER orders_count_update AFTER UPDATE OF state ON orders "
+        "WHEN OLD.state IS NOT NEW.state BEGIN "
+        f"UPDATE order_state_counts SET n = n - 1 WHERE state = OLD.state; {bump} END"
+    )
+    db.execute(
+        "CREATE TRIGGER orders_count_delete AFTER DELETE ON orders BEGIN "
+        "UPDATE order_state_counts SET n = n - 1 WHERE state = OLD.state; END"
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_chat_messages, m003_order_state_counts]
 
 
 def current_version(database: Database) -> int:

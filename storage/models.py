@@ -99,6 +99,14 @@ class OrderRow(_Row):
         _money
     )
 
+    @field_validator(
+        "operator_validation", "notify_receiver_email", "attempts", "polls", mode="before"
+    )
+    @classmethod
+    def _defaults_for_null(cls, value: Any, info: Any) -> Any:
+        # Columns added without a value read as NULL; they mean the field's default.
+        return cls.model_fields[info.field_name].default if value is None else value
+
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_ORDER_STATES

@@ -75,6 +75,10 @@ def test_a_database_from_the_first_migration_upgrades_in_place_keeping_rows(tmp_
     after = {t: upgraded.scalar(f"SELECT COUNT(*) FROM {t}") for t in before}
     assert after == before
     assert upgraded.scalar("SELECT po_number FROM orders") == "RB-OLD-1"
+    assert upgraded.db["chat_messages"].exists()  # added by a later migration
+    assert upgraded.query("SELECT state, n FROM order_state_counts") == [
+        {"state": "delivered", "n": 1}
+    ]
     assert SqliteTokenStore(upgraded).load().refresh_token == "refresh-old"  # type: ignore[union-attr]
     assert migrate(upgraded) == len(MIGRATIONS)  # idempotent
 
@@ -99,6 +103,30 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert results == [len(MIGRATIONS)] * 5
+
+
+def test_order_state_counts_follow_every_change(tmp_path: Path) -> None:
+    from storage.orders import count_by_state
+
+    database = Database(tmp_path / "counts.db")
+    migrate(database)
+    database.execute(
+        "INSERT INTO requests (id, requester_id, source, state, total_cost, created_at, updated_at) "
+        "VALUES (1, 'U1', 'slack', 'approved', '1', 'x', 'x')"
+    )
+    for n in range(4):
+        database.execute(
+            "INSERT INTO orders (request_id, po_number, state, reward_type, product_id, denomination, quantity, created_at, updated_at) "
+            f"VALUES (1, 'PO-{n}', 'queued', 'gift_card', 1, '1', 1, 'x', 'x')"
+        )
+    database.execute("UPDATE orders SET state = 'placed' WHERE po_number IN ('PO-0', 'PO-1')")
+    database.execute("UPDATE orders SET updated_at = 'y'")  # not a state change
+    database.execute("DELETE FROM orders WHERE po_number = 'PO-3'")
+    counted = {
+        r["state"]: r["n"]
+        for r in database.query("SELECT state, COUNT(*) AS n FROM orders GROUP BY state")
+    }
+    assert count_by_state(database) == counted == {"placed": 2, "queued": 1}
 
 
 def test_compare_and_set(tmp_path: Path) -> None:
