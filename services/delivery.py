@@ -74,6 +74,7 @@ class Delivery:
                     "delivery_status": status,
                     "placed_at": utcnow(),
                     "next_poll_at": self._clock() + self.poll_first_s,
+                    "polls": 0,
                     "last_error": None,
                 },
                 data={

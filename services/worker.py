@@ -67,6 +67,7 @@ class Worker:
         backoff_first_s: float = BACKOFF_FIRST_S,
         reconcile_after_s: float = RECONCILE_AFTER_S,
         idle_sleep_s: float = 1.0,
+        auth_retry_s: float = AUTH_RETRY_S,
         name: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -80,11 +81,13 @@ class Worker:
         self.backoff_first_s = backoff_first_s
         self.reconcile_after_s = reconcile_after_s
         self.idle_sleep_s = idle_sleep_s
+        self.auth_retry_s = auth_retry_s
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place")
         self._slots = threading.Semaphore(concurrency)
         self._in_flight: set[Future[None]] = set()
+        self._busy_orders: set[int] = set()  # orders a pool thread is working on
         self._in_flight_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -137,6 +140,10 @@ class Worker:
             if self._stop.wait(5.0):
                 return
 
+    def drain(self) -> None:
+        """Wait for the work already started (tests and shutdown)."""
+        self._drain()
+
     def _drain(self) -> None:
         with self._in_flight_lock:
             pending = list(self._in_flight)
@@ -178,42 +185,73 @@ class Worker:
                 )
         if stranded:
             log.warning("recovered %d order(s) left in placing", len(stranded))
+        # Every lost answer is looked up before anything new is placed.
         for order in order_store.in_states(self.database, ["unknown"]):
-            self._reconcile(order)
+            self._start(order, self._reconcile, wait=True)
+        self._drain()
         return len(stranded)
 
     def step(self) -> bool:
-        """One round of work; True when anything was done."""
+        """One round of work; True when anything was started.
+
+        Lost answers are looked up first, then new orders are claimed, then pending
+        deliveries polled; all of it on the bounded pool, so a slow Xoxoday holds a slot,
+        never the loop.
+        """
         now = self._clock()
         busy = False
-        for order in order_store.due(self.database, "unknown", "next_attempt_at", now):
-            self._reconcile(order)
+        for order in order_store.due(self.database, "unknown", "next_attempt_at", now, limit=50):
+            if not self._start(order, self._reconcile):
+                break
             busy = True
         while self._slots.acquire(blocking=False):
             order = order_store.claim_next(self.database, self.name, self._clock())
             if order is None:
                 self._slots.release()
                 break
-            self._submit(order)
+            self._start(order, self._place_safely, have_slot=True)
             busy = True
         for order in order_store.due(self.database, "placed", "next_poll_at", now, limit=20):
-            self._poll(order)
+            if not self._start(order, self._poll):
+                break
             busy = True
         if self.dispatcher and self.dispatcher.dispatch():
             busy = True
         self._housekeeping(now)
         return busy
 
-    def _submit(self, order: OrderRow) -> None:
-        future = self._pool.submit(self._place_safely, order)
+    def _start(
+        self,
+        order: OrderRow,
+        work: Callable[[OrderRow], None],
+        *,
+        have_slot: bool = False,
+        wait: bool = False,
+    ) -> bool:
+        """Run `work(order)` on the pool; False when no slot is free (try next round)."""
+        with self._in_flight_lock:
+            already = order.id in self._busy_orders
+        if already:
+            if have_slot:
+                self._slots.release()
+            return True
+        if not have_slot and not self._slots.acquire(blocking=wait):
+            return False
+        with self._in_flight_lock:
+            self._busy_orders.add(order.id)
+        future = self._pool.submit(work, order)
         with self._in_flight_lock:
             self._in_flight.add(future)
-        future.add_done_callback(self._done)
+        future.add_done_callback(lambda f, order_id=order.id: self._done(f, order_id))
+        return True
 
-    def _done(self, future: Future[None]) -> None:
+    def _done(self, future: Future[None], order_id: int) -> None:
         with self._in_flight_lock:
             self._in_flight.discard(future)
+            self._busy_orders.discard(order_id)
         self._slots.release()
+        if not future.cancelled() and future.exception() is not None:
+            log.error("worker task failed", exc_info=future.exception())
         self._wake.set()
 
     def _housekeeping(self, now: float) -> None:
@@ -254,7 +292,7 @@ class Worker:
             self._requeue(order, exc.retry_after, str(exc), "Xoxoday's rate limit", count=False)
         except xe.AuthError as exc:
             self._alert(f"Xoxoday refused the bot's credentials: {exc}")
-            self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=AUTH_RETRY_S)
+            self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=self.auth_retry_s)
         except xe.XoxodayError as exc:
             if exc.retryable:
                 self._requeue_or_fail(order, str(exc), xe.plain_reason(exc))

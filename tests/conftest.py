@@ -12,6 +12,27 @@ from simulator.xoxoday.server import RunningSimulator
 from tests.support import SimControl, make_client
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak", action="store_true", help="run the long suites at full size (make soak)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="long suite: run with `make soak`")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def soak(request: pytest.FixtureRequest) -> bool:
+    """True under `make soak`: suites that have a quick size and a full size use the full one."""
+    return bool(request.config.getoption("--soak"))
+
+
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[RunningSimulator]:
     running = start(SimConfig(delivery_delay_s=-1, webhook_retry_delay_s=0.05))

@@ -48,6 +48,7 @@ def make_runtime(xo: SimControl, tmp_path: Path) -> Iterator[Callable[..., Runti
             backoff_first_s=0.05,
         )
         runtime.worker.reconcile_after_s = 0.05
+        runtime.worker.auth_retry_s = 0.2
         runtime.catalog.refresh()
         made.append(runtime)
         return runtime

@@ -115,6 +115,7 @@ def test_polling_settles_an_order_whose_webhook_never_came(
         xo.deliver(order.po_number, "delivered")
     for _ in range(100):
         runtime.worker.step()
+        runtime.worker.drain()
         if all(order_store.get(runtime.database, o.id).state == "delivered" for o in orders):  # type: ignore[union-attr]
             break
         import time
@@ -140,6 +141,7 @@ def test_polling_backs_off_while_still_pending(runtime: Runtime) -> None:
     for _ in range(3):
         runtime.database.execute("UPDATE orders SET next_poll_at = 0 WHERE id = ?", [order.id])
         runtime.worker.step()
+        runtime.worker.drain()  # polls run on the worker's pool
     after = order_store.get(runtime.database, order.id)
     assert after is not None and after.state == "placed"
     assert after.polls == 3
