@@ -96,8 +96,16 @@ def scenario(requests: int, latency_ms: int) -> list[tuple[str, list[float], lis
             ours_click, floor_click = [], []
             for n in range(1, requests + 1):
                 message = stack.approval_message(f"R-{n}", timeout=30)
-                ours_click.append(timed(lambda m=message: stack.driver.click("UAPPROVER", "approve_request", message=m)))
-                floor_click.append(timed(lambda m=message: floor.click("UAPPROVER", "approve_request", message=m)))
+                ours_click.append(
+                    timed(
+                        lambda m=message: stack.driver.click(
+                            "UAPPROVER", "approve_request", message=m
+                        )
+                    )
+                )
+                floor_click.append(
+                    timed(lambda m=message: floor.click("UAPPROVER", "approve_request", message=m))
+                )
             return [
                 ("/reward (opens the modal)", ours_cmd, floor_cmd),
                 ("modal submission", ours_submit, floor_submit),
@@ -123,7 +131,16 @@ def main() -> None:
     for latency in args.latency_ms:
         table = Table(
             f"Ack latency with Xoxoday answering in {latency / 1000:g} s",
-            ["request", "ours p50", "ours p99", "ours max", "floor p50", "floor p99", "p99 ratio", "goal"],
+            [
+                "request",
+                "ours p50",
+                "ours p99",
+                "ours max",
+                "floor p50",
+                "floor p99",
+                "p99 ratio",
+                "goal",
+            ],
         )
         for name, ours, floor in scenario(args.requests, latency):
             ratio = percentile(ours, 99) / percentile(floor, 99)
@@ -138,12 +155,17 @@ def main() -> None:
                 f"{ratio:.2f}x",
                 f"<= {GOAL_RATIO}x: {verdict}",
             )
-        table.notes.append("Floor: a bare Bolt app that only acks, on the same waitress server, same requests.")
+        table.notes.append(
+            "Floor: a bare Bolt app that only acks, on the same waitress server, same requests."
+        )
         table.show()
         tables.append(table)
-    path = save("ack_latency", tables, "python -m bench.ack_latency " + " ".join(
-        [f"--requests {args.requests}", "--latency-ms", *map(str, args.latency_ms)]
-    ))
+    path = save(
+        "ack_latency",
+        tables,
+        "python -m bench.ack_latency "
+        + " ".join([f"--requests {args.requests}", "--latency-ms", *map(str, args.latency_ms)]),
+    )
     print(f"\nwritten to {path}")
 
 

@@ -90,7 +90,18 @@ def main() -> None:
     print(f"Bulk placement of {args.orders} orders on {machine()}")
     table = Table(
         f"Bulk placement, {args.orders} orders",
-        ["scenario", "latency", "placeOrder limit", "concurrency", "floor", "took", "orders/s", "of floor", "429s", "goal"],
+        [
+            "scenario",
+            "latency",
+            "placeOrder limit",
+            "concurrency",
+            "floor",
+            "took",
+            "orders/s",
+            "of floor",
+            "429s",
+            "goal",
+        ],
     )
     for name, latency, scale, concurrency in SCENARIOS:
         result = run(args.orders, latency, scale, concurrency)
@@ -108,12 +119,13 @@ def main() -> None:
             f">= {GOAL:.0%}, no 429: {'met' if met else 'MISSED'}",
         )
     table.notes.append(
-        "Floor = max(N / rate, N x latency / concurrency). The client keeps a sliding window a second "
-        "longer than Xoxoday's minute, so a run that spans a few windows can beat the steady-rate floor "
-        "by the first window's burst."
+        "Floor = max(N / rate, N x latency / concurrency). The client keeps a sliding window a "
+        "second longer than Xoxoday's minute, so a run that spans a few windows can beat the "
+        "steady-rate floor by the first window's burst."
     )
     table.show()
-    print(f"\nwritten to {save('bulk_placement', [table], f'python -m bench.bulk_placement --orders {args.orders}')}")
+    command = f"python -m bench.bulk_placement --orders {args.orders}"
+    print(f"\nwritten to {save('bulk_placement', [table], command)}")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ def fill(database: Database, target: int, requester: str = "UREQUESTER") -> int:
                         "email": f"p{have + n}@example.com",
                     },
                 )
-                events.append(db, "order.delivered", request_id=request_id, order_id=order_id, actor="bench")
+                events.append(
+                    db, "order.delivered", request_id=request_id, order_id=order_id, actor="bench"
+                )
             db.execute("UPDATE requests SET state = 'approved' WHERE id = ?", [request_id])
         have += min(10, target - have)
     return have
@@ -96,7 +98,12 @@ def cli_seconds(env: dict[str, str], *args: str, runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", *args], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - began)
     return statistics.median(times)
 
@@ -107,7 +114,8 @@ def lookup_seconds(driver: SlackDriver, reference: str, runs: int = 50) -> list[
         began = time.perf_counter()
         response = driver.command("UREQUESTER", f"status {reference}")
         times.append(time.perf_counter() - began)
-        assert response.status_code == 200 and reference.split("-")[0] in response.text
+        assert response.status_code == 200, response.text
+        assert reference.split("-")[0] in response.text
     return times
 
 
@@ -133,7 +141,11 @@ def main() -> None:
     db_path = Path(tmp) / "growth.db"
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
+        },
         "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -151,7 +163,11 @@ def main() -> None:
     }
     database = Database(db_path)
     migrate(database)
-    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"], env=env, stderr=subprocess.DEVNULL)
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     driver = SlackDriver(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
     try:
         deadline = time.monotonic() + 30
@@ -205,7 +221,8 @@ def main() -> None:
         growth.add(label, floor_value, table_value, f"{large[key] / small[key]:.2f}x")
     for table in (memory, growth):
         table.show()
-    print(f"\nwritten to {save('growth', [memory, growth], f'python -m bench.growth --orders {args.orders}')}")
+    command = f"python -m bench.growth --orders {args.orders}"
+    print(f"\nwritten to {save('growth', [memory, growth], command)}")
 
 
 if __name__ == "__main__":
