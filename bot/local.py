@@ -6,9 +6,17 @@ the demo shows is what the tests check.
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bot.config import Settings, load_settings
 from bot.httpserver import ServerThread
@@ -27,22 +35,15 @@ APPROVERS = ["UAPPROVER", "UAPPROVER2"]
 APPROVAL_CHANNEL = "CAPPROVALS"
 
 
-@dataclass
-class LocalStack:
-    sim: RunningSimulator
-    slack: RunningFakeSlack
-    bot: Bot
-    server: ServerThread
+class SlackScript:
+    """What people do in Slack, as scripted steps over a driver and the Slack stand-in."""
+
     driver: SlackDriver
-    settings: Settings
-    owns_sim: bool = True
-    owns_slack: bool = True
+    slack: RunningFakeSlack
 
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    # --- what people do in Slack, as scripted steps ---------------------------------------------
+    def __init__(self, driver: SlackDriver, slack: RunningFakeSlack) -> None:
+        self.driver = driver
+        self.slack = slack
 
     def open_form(self, user: str, channel: str = "CREWARDS") -> str:
         """Type /reward; returns the id of the modal that opens."""
@@ -122,6 +123,22 @@ class LocalStack:
         assert message is not None
         return message
 
+
+@dataclass
+class LocalStack(SlackScript):
+    sim: RunningSimulator
+    slack: RunningFakeSlack
+    bot: Bot
+    server: ServerThread
+    driver: SlackDriver
+    settings: Settings
+    owns_sim: bool = True
+    owns_slack: bool = True
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
     def stop(self) -> None:
         self.driver.close()
         self.server.stop()
@@ -180,7 +197,71 @@ def start_local_stack(
 
 
 def _post_json(url: str, body: dict[str, Any]) -> None:
-    import httpx
-
     response = httpx.post(url, content=dumps(body), timeout=10)
     response.raise_for_status()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(
+    sim: RunningSimulator, slack: RunningFakeSlack, db: Path, port: int, **extra: str
+) -> dict[str, str]:
+    """The environment of a `rewards-bot run` process wired to the local stand-ins."""
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
+    }
+    return {
+        **inherited,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "XOXODAY_BASE_URL": sim.base_url,
+        "XOXODAY_CLIENT_ID": DEMO_CREDENTIALS["client_id"],
+        "XOXODAY_CLIENT_SECRET": DEMO_CREDENTIALS["client_secret"],
+        "XOXODAY_ACCESS_TOKEN": DEMO_CREDENTIALS["access_token"],
+        "XOXODAY_REFRESH_TOKEN": DEMO_CREDENTIALS["refresh_token"],
+        "XOXODAY_WEBHOOK_KEY": WEBHOOK_KEY,
+        "REWARDS_DB": str(db),
+        "REWARDS_APPROVERS": ",".join(APPROVERS),
+        "REWARDS_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+        "PORT": str(port),
+        **extra,
+    }
+
+
+class BotProcess:
+    """`rewards-bot run` as its own process (its own interpreter, as in production)."""
+
+    def __init__(self, env: dict[str, str], *, timeout: float = 30.0) -> None:
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = self.stop()
+                raise RuntimeError(f"the bot did not start:\n{output}")
+            time.sleep(0.1)
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> str:
+        """SIGTERM, wait for a clean exit, and return what it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=60)
+        return output or ""
