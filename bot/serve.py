@@ -7,6 +7,7 @@ server keeps serving the webhook and the health check.
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
 from bot.config import ConfigError, Settings
 from bot.httpserver import ServerThread
@@ -45,12 +47,34 @@ class Bot:
 
     def wsgi(self, *, with_slack: bool = True) -> Any:
         slack = SlackRequestHandler(self.app) if with_slack else None
+        verifier = SignatureVerifier(_secret(self.runtime.settings.slack_signing_secret))
         runtime = self.runtime
+
+        def slack_events(environ: dict[str, Any], start_response: StartResponse) -> Any:
+            # Checked here as well as in Bolt, because Bolt parses the body before it checks
+            # the signature: forged junk must get a 401, not a parse error.
+            req = Request.from_environ(environ)
+            try:
+                valid = verifier.is_valid(
+                    body=req.body.decode("utf-8"),
+                    timestamp=req.headers.get("x-slack-request-timestamp", ""),
+                    signature=req.headers.get("x-slack-signature", ""),
+                )
+            except ValueError:  # not UTF-8, or a timestamp that is not a number
+                valid = False
+            if not valid:
+                return json_response(start_response, 401, {"error": "invalid signature"})
+            environ["wsgi.input"] = io.BytesIO(req.body)
+            environ["CONTENT_LENGTH"] = str(len(req.body))
+            try:
+                return slack(environ, start_response)  # type: ignore[misc]
+            except ValueError:  # signed, yet not a Slack payload
+                return json_response(start_response, 400, {"error": "not a Slack payload"})
 
         def application(environ: dict[str, Any], start_response: StartResponse) -> Any:
             path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
             if path == "/slack/events" and slack is not None:
-                return slack(environ, start_response)
+                return slack_events(environ, start_response)
             if path == "/xoxoday/webhook" and method == "POST":
                 req = Request.from_environ(environ)
                 status, body = runtime.webhooks.handle(req.headers, req.body)
@@ -126,6 +150,15 @@ def _warm_up(bot: Bot) -> None:
         log.warning("could not reach Xoxoday at start-up (%s); will retry on use", exc)
 
 
+def _connect_socket(handler: Any) -> None:
+    try:
+        handler.connect()
+    except SlackApiError as exc:  # apps.connections.open refused the app-level token
+        raise ConfigError(
+            f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')})"
+        ) from None
+
+
 def run_bot(settings: Settings) -> int:
     bot = build_bot(settings)
     _check_slack_token(bot)
@@ -141,15 +174,17 @@ def run_bot(settings: Settings) -> int:
     bot.start()
     server.start()
     handler = None
-    if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    try:  # a refused app token must still stop the worker and the server below
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        handler = SocketModeHandler(bot.app, _secret(settings.slack_app_token))
-        handler.connect()
-        log.info("Socket Mode connected; webhook and health check on port %s", server.port)
-    else:
-        log.info("listening on port %s for /slack/events, /xoxoday/webhook, /healthz", server.port)
-    try:
+            handler = SocketModeHandler(bot.app, _secret(settings.slack_app_token))
+            _connect_socket(handler)
+            log.info("Socket Mode connected; webhook and health check on port %s", server.port)
+        else:
+            log.info(
+                "listening on port %s for /slack/events, /xoxoday/webhook, /healthz", server.port
+            )
         while not stop.wait(1.0):
             pass
     finally:

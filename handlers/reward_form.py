@@ -157,7 +157,7 @@ def register(app: App, deps: Deps) -> None:
         form = read_form(view.get("state"), meta.reward_type)
         errors, specs = check_form(deps, form, meta, user_id, lookups)
         if errors:
-            ack(response_action="errors", errors=errors)
+            ack(response_action="errors", errors=shown_on(view, errors))
             return
         requester = deps.users.get(user_id)
         try:
@@ -171,11 +171,27 @@ def register(app: App, deps: Deps) -> None:
                 idempotency_key=f"slack:view:{view['id']}",
             )
         except (InvalidReward, PolicyRefusal) as exc:
-            ack(response_action="errors", errors={_block_for(exc.field, meta, deps): exc.message})
+            errors = {_block_for(exc.field, meta, deps): exc.message}
+            ack(response_action="errors", errors=shown_on(view, errors))
             return
         ack()
         if decision.auto_approvable:
             deps.background.submit(_auto_approve, deps, decision.request.id)
+
+
+def shown_on(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
+    """Errors keyed by input blocks the submitted view has: Slack refuses any other key.
+
+    A form that changed under the person (or a forged one) can produce an error for a field
+    it does not show; that error goes to the first input instead of being lost.
+    """
+    inputs = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
+    shown = {block: text for block, text in errors.items() if block in inputs}
+    lost = [text for block, text in errors.items() if block not in inputs]
+    if lost and inputs:
+        first = str(inputs[0])
+        shown[first] = " ".join(filter(None, [shown.get(first), *lost]))[:2000]
+    return shown
 
 
 def _auto_approve(deps: Deps, request_id: int) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from services.errors import RewardError
 from services.rewards import Decision, RewardService, RewardSpec
@@ -49,7 +50,14 @@ def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]
 
     A bad header raises BulkImportError at once: no row can be read without it.
     """
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="" lets the csv module see \r\n, \r and quoted line breaks as it expects.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        numbered = _read(reader)
+    except csv.Error as exc:
+        raise BulkImportError(
+            [RowError(reader.line_num or 1, f"not readable as CSV ({exc})")]
+        ) from None
     header = [name.strip() for name in (reader.fieldnames or [])]
     errors: list[RowError] = []
     missing = [name for name in REQUIRED if name not in header]
@@ -66,11 +74,10 @@ def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]
         )
     if errors:
         raise BulkImportError(errors)
-    reader.fieldnames = header
     specs: list[tuple[int, RewardSpec]] = []
     line = 1
-    for row in reader:
-        line = reader.line_num
+    for line, raw in numbered:
+        row = {(k.strip() if isinstance(k, str) else k): v for k, v in raw.items()}
         cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(cells.values()):
             continue
@@ -87,6 +94,16 @@ def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]
     if not specs and not errors:
         raise BulkImportError([RowError(max(line, 2), "the file has no rows")])
     return specs, errors
+
+
+def _read(reader: csv.DictReader[str]) -> list[tuple[int, dict[str | None, Any]]]:
+    """Every row with the line it ends on (a quoted cell may span lines)."""
+    rows = []
+    for row in reader:
+        rows.append((reader.line_num, row))
+        if len(rows) > MAX_ROWS + 1:
+            break
+    return rows
 
 
 def _spec(cells: dict[str, str]) -> RewardSpec:

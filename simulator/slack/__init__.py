@@ -6,22 +6,29 @@ the bot signed requests as people in Slack would (commands, clicks, modal input,
     driver.command("UREQUESTER", "@ana 500 for the launch")
     view = fake.latest_view("UREQUESTER")
     fake.stop()
+
+Socket Mode: `start_fake_slack(app_token="xapp-demo")`, the bot connects with that app token,
+then `SocketDriver(fake)` sends the same interactions as envelopes and returns the acks.
 """
 
 from simulator.slack.blocks import plain_text
-from simulator.slack.driver import SlackDriver
+from simulator.slack.driver import SlackDriver, SocketDriver
 from simulator.slack.fake import Call, FakeSlack, RunningFakeSlack, start_fake_slack
+from simulator.slack.socket_mode import SOCKET_ACK, SocketModeServer
 from simulator.slack.users import BOT_USER_ID, TEAM_ID, default_users, make_user
 from simulator.slack.workspace import APP_ID
 
 __all__ = [
     "APP_ID",
     "BOT_USER_ID",
+    "SOCKET_ACK",
     "TEAM_ID",
     "Call",
     "FakeSlack",
     "RunningFakeSlack",
     "SlackDriver",
+    "SocketDriver",
+    "SocketModeServer",
     "default_users",
     "make_user",
     "plain_text",

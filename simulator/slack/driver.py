@@ -1,5 +1,7 @@
-"""Plays the people in Slack: sends signed slash commands, button clicks, modal input, options
-loads and submissions to the bot's real HTTP endpoint, shaped exactly as Slack sends them.
+"""Plays the people in Slack: sends slash commands, button clicks, modal input, options loads
+and submissions to the bot, shaped exactly as Slack sends them. SlackDriver signs and posts
+them to the bot's real HTTP endpoint; SocketDriver delivers the same payloads as Socket Mode
+envelopes through the fake (see socket_mode.py) and hands back the ack as a response.
 
 Trigger ids and response_urls come from the fake, so it can hold the bot to Slack's rules
 (a trigger works once, within 3 s; respond() lands where Slack would show it). Form state lives
@@ -13,7 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -21,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from simulator.slack.blocks import find_element, initial_entry, iter_elements, state_entry
 from simulator.slack.fake import FakeSlack
+from simulator.slack.socket_mode import SOCKET_ACK
 from simulator.slack.users import TEAM_ID
 from simulator.slack.workspace import APP_ID, TEAM_DOMAIN, SlackError, public_message
 
@@ -43,57 +46,33 @@ def _is_empty(entry: dict[str, Any]) -> bool:
     return all(v in (None, "", []) for k, v in entry.items() if k != "type")
 
 
-class SlackDriver:
-    def __init__(
-        self,
-        bot_url: str,
-        signing_secret: str,
-        fake: FakeSlack,
-        team_id: str = TEAM_ID,
-        *,
-        path: str = "/slack/events",
-        timeout: float = 10.0,
-    ) -> None:
-        self.url = bot_url.rstrip("/") + path
+class BaseDriver:
+    """The people and their Slack client: payloads, trigger ids, response_urls and form state.
+    Subclasses deliver a slash command's fields (`_send_form`) or an interaction payload
+    (`_send_payload`) and return the bot's answer as an httpx.Response."""
+
+    def __init__(self, fake: FakeSlack, team_id: str = TEAM_ID) -> None:
         self.fake = fake
         self.team_id = team_id
         self.last_trigger_id: str | None = None  # for tests of trigger reuse
-        self._verifier = SignatureVerifier(signing_secret)
-        self._http = httpx.Client(timeout=timeout)
         self._lock = threading.Lock()
         self._state: dict[str, dict[StateKey, dict[str, Any]]] = {}  # view_id -> entries
         self._loaded: dict[tuple[str, str], list[dict[str, Any]]] = {}  # options loads
 
     def close(self) -> None:
-        self._http.close()
+        pass
 
-    def __enter__(self) -> SlackDriver:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- transport -------------------------------------------------------------------------
-
-    def signed_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-        """Slack's signing: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self._verifier.generate_signature(timestamp=ts, body=body)
-        return {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature or "",
-        }
-
-    def post_raw(self, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        return self._http.post(self.url, content=body, headers=dict(headers))
-
     def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
-        body = urlencode(fields).encode("utf-8")
-        return self.post_raw(body, self.signed_headers(body))
+        raise NotImplementedError
 
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
-        return self._send_form({"payload": json.dumps(payload)})
+        raise NotImplementedError
 
     # ---- payload pieces --------------------------------------------------------------------
 
@@ -154,7 +133,7 @@ class SlackDriver:
     def command(
         self, user: str, text: str = "", channel: str = "CREWARDS", command: str = "/reward"
     ) -> httpx.Response:
-        """A slash command, form-encoded like Slack's."""
+        """A slash command with the fields Slack sends (form-encoded over HTTP)."""
         return self._send_form(
             {
                 "token": VERIFICATION_TOKEN,
@@ -346,6 +325,81 @@ class SlackDriver:
                     f"the bot answered with an invalid view: {exc.messages}"
                 ) from exc
         return response
+
+
+class SlackDriver(BaseDriver):
+    """Over HTTP: signed requests to the bot's /slack/events, as Slack sends them."""
+
+    def __init__(
+        self,
+        bot_url: str,
+        signing_secret: str,
+        fake: FakeSlack,
+        team_id: str = TEAM_ID,
+        *,
+        path: str = "/slack/events",
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(fake, team_id)
+        self.url = bot_url.rstrip("/") + path
+        self._verifier = SignatureVerifier(signing_secret)
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def signed_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's signing: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "",
+        }
+
+    def post_raw(self, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        return self._http.post(self.url, content=body, headers=dict(headers))
+
+    def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
+        body = urlencode(fields).encode("utf-8")
+        return self.post_raw(body, self.signed_headers(body))
+
+    def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
+        return self._send_form({"payload": json.dumps(payload)})
+
+
+class SocketDriver(BaseDriver):
+    """Over Socket Mode: each command or interaction is an envelope on the fake's WebSocket
+    ("slash_commands" with the command's fields, "interactive" with the payload), and the
+    client's ack comes back as a 200 response whose JSON body is the ack's payload (empty
+    when the ack has none), so callers and submit()/options() read it as over HTTP. No ack
+    within `timeout` raises AssertionError (Slack would show the user an error)."""
+
+    def __init__(self, fake: FakeSlack, team_id: str = TEAM_ID, *, timeout: float = 10.0) -> None:
+        super().__init__(fake, team_id)
+        self.timeout = timeout
+        self.last_ack: dict[str, Any] | None = None  # the raw ack frame of the last envelope
+
+    def _deliver(self, kind: str, payload: dict[str, Any]) -> httpx.Response:
+        ack = self.fake.send_envelope(kind, payload, timeout=self.timeout)
+        self.last_ack = ack
+        body = ack.get("payload")
+        if body is None:
+            return httpx.Response(200, content=b"")
+        return httpx.Response(200, json=body)
+
+    def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
+        return self._deliver("slash_commands", dict(fields))
+
+    def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
+        return self._deliver("interactive", payload)
+
+    def acks(self) -> list[dict[str, Any]]:
+        """Every ack recorded by the fake since its last reset, oldest first."""
+        return [call.params for call in self.fake.calls(SOCKET_ACK)]
 
 
 def _button_action(

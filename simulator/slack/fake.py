@@ -6,6 +6,10 @@
 
 Every call is recorded; state (messages, DMs, ephemerals, modals) answers like Slack's docs;
 `fail_next` injects 429s or errors; `/_fake/...` routes steer it from another process.
+
+With an app-level token (`start_fake_slack(app_token="xapp-demo")`) it also speaks Socket Mode:
+apps.connections.open hands out ws:// URLs to its WebSocket side (socket_mode.py), and
+`send_envelope` plays Slack's side of a command, interaction or event over it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from bot.httpserver import ServerThread
 from bot.wsgi import Request, StartResponse, json_response, respond
 from simulator.slack import controls
 from simulator.slack.blocks import plain_text
+from simulator.slack.socket_mode import ACK_TIMEOUT_S, SOCKET_ACK, SocketModeServer
 from simulator.slack.users import default_users
 from simulator.slack.workspace import (
+    APP_ID,
     TRIGGER_TTL_S,
     SlackError,
     Workspace,
@@ -97,8 +103,11 @@ class FakeSlack:
         bot_token: str = DEMO_BOT_TOKEN,
         users: Mapping[str, dict[str, Any]] | None = None,
         trigger_ttl: float = TRIGGER_TTL_S,
+        app_token: str | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token  # xapp-...: only apps.connections.open takes it
+        self.socket: SocketModeServer | None = None  # started by serve() with an app token
         self.base_url = ""  # set once served; response_urls point here
         self.on_call: Callable[[Call], None] | None = None
         self._initial_users = copy.deepcopy(dict(users)) if users is not None else None
@@ -151,17 +160,42 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, []
+        if method == "apps.connections.open":
+            return self._connections_open(token)
+        if token == self.app_token:  # app-level tokens open connections, nothing else
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, []
         if token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, []
-        queue = self._failures.get(method)
-        if queue:
-            failure = queue.popleft()
-            headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
-            return failure.status, {"ok": False, "error": failure.error}, headers
+        failed = self._injected_failure(method)
+        if failed is not None:
+            return failed
         try:
             return 200, self.ws.call(method, params), []
         except SlackError as exc:
             return 200, exc.body(), []
+
+    def _injected_failure(
+        self, method: str
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]] | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue.popleft()
+        headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
+        return failure.status, {"ok": False, "error": failure.error}, headers
+
+    def _connections_open(self, token: str) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """apps.connections.open: app-level token only (a bot token is the wrong type)."""
+        if token == self.bot_token:
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, []
+        if self.app_token is None or token != self.app_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, []
+        failed = self._injected_failure("apps.connections.open")
+        if failed is not None:
+            return failed
+        if self.socket is None:  # a FakeSlack that is not served has no WebSocket side
+            return 200, {"ok": False, "error": "internal_error"}, []
+        return 200, {"ok": True, "url": self.socket.issue_url()}, []
 
     def _hook(self, req: Request) -> None:
         try:
@@ -172,6 +206,11 @@ class FakeSlack:
         with self._cond:
             self.ws.hook_post(req.path, body)
         self._record(Call(RESPONSE_URL, {**body, "url": req.path}, time.time(), 200, {"ok": True}))
+
+    def _record_ack(self, frame: dict[str, Any], outcome: dict[str, Any]) -> None:
+        """A Socket Mode ack, recorded like a Web API call: params are the frame the client
+        sent (envelope_id, payload), the response says what the fake made of it."""
+        self._record(Call(SOCKET_ACK, copy.deepcopy(frame), time.time(), 200, outcome))
 
     def _record(self, call: Call) -> None:
         with self._cond:
@@ -207,6 +246,8 @@ class FakeSlack:
             self._calls.clear()
             self._failures.clear()
             self.ws = self._new_workspace()
+        if self.socket is not None:  # open connections stay, like a bot that stays connected
+            self.socket.forget()
 
     def add_user(self, user: dict[str, Any]) -> None:
         with self._cond:
@@ -237,6 +278,58 @@ class FakeSlack:
         """Used by the driver: how the bot's view_submission answer changes the modal."""
         with self._cond:
             self.ws.apply_submission_ack(view_id, ack)
+
+    # ---- Socket Mode -----------------------------------------------------------------------
+
+    def _socket(self) -> SocketModeServer:
+        if self.socket is None:
+            raise RuntimeError(
+                "this fake Slack does not speak Socket Mode: start it with "
+                "start_fake_slack(app_token='xapp-...')"
+            )
+        return self.socket
+
+    def socket_connected(self, timeout: float = 5.0) -> bool:
+        """True once a Socket Mode client holds an open connection (waits up to `timeout`)."""
+        return self._socket().connected(timeout)
+
+    def send_envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float = ACK_TIMEOUT_S,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int | None = None,
+        retry_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Deliver `payload` in a `kind` envelope ("slash_commands": the command's form fields
+        as a dict; "interactive": the JSON of the HTTP `payload=` field; "events_api": the
+        event_callback body) and return the client's ack frame `{"envelope_id", "payload"?}`.
+        AssertionError when no client is connected or the ack takes longer than `timeout`
+        (Slack's window is 3 s). The ack is also recorded as a SOCKET_ACK call."""
+        return self._socket().send(
+            kind,
+            payload,
+            timeout=timeout,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+
+    def post_envelope(self, kind: str, payload: dict[str, Any], **options: Any) -> str:
+        """Like send_envelope without waiting: returns the envelope_id for wait_ack."""
+        return self._socket().post(kind, payload, **options)
+
+    def wait_ack(self, envelope_id: str, timeout: float = ACK_TIMEOUT_S) -> dict[str, Any]:
+        return self._socket().wait_ack(envelope_id, timeout)
+
+    def socket_disconnect(
+        self, reason: str = "refresh_requested", close_after: float | None = 2.0
+    ) -> int:
+        """Slack's `disconnect` message on every open connection (the client should reconnect
+        through apps.connections.open); the connections close `close_after` s later."""
+        return self._socket().disconnect(reason, close_after)
 
     # ---- introspection ---------------------------------------------------------------------
 
@@ -350,8 +443,12 @@ class RunningFakeSlack(FakeSlack):
     server: ServerThread
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> RunningFakeSlack:
+        """Serve the Web API on `port`; with an app token, the Socket Mode WebSocket side too
+        (on a free port of `host`)."""
         self.server = ServerThread(self, host, port).start()
         self.base_url = self.server.url
+        if self.app_token is not None:
+            self.socket = SocketModeServer(self._record_ack, APP_ID, host).start()
         return self
 
     @property
@@ -368,6 +465,8 @@ class RunningFakeSlack(FakeSlack):
         return self.url + "/api/"
 
     def stop(self) -> None:
+        if self.socket is not None:
+            self.socket.stop()
         self.server.stop()
 
     def __enter__(self) -> RunningFakeSlack:
@@ -384,6 +483,8 @@ def start_fake_slack(
     port: int = 0,
     *,
     trigger_ttl: float = TRIGGER_TTL_S,
+    app_token: str | None = None,
 ) -> RunningFakeSlack:
-    """Start a fake Slack on a background thread; port 0 picks a free port."""
-    return RunningFakeSlack(bot_token, users, trigger_ttl).serve(host, port)
+    """Start a fake Slack on a background thread; port 0 picks a free port. With `app_token`
+    (xapp-...) it speaks Socket Mode too."""
+    return RunningFakeSlack(bot_token, users, trigger_ttl, app_token).serve(host, port)
