@@ -10,26 +10,22 @@ The floor for the lookups is the same measurement at 100 orders, in the same run
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
-
 from bench.common import Table, machine, ms, percentile, save
-from bot.local import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_KEY
+from bot.local import BOT_TOKEN, SIGNING_SECRET, BotProcess, free_port, process_env
 from bot.logs import setup_logging
 from services.rewards import new_po_number
 from simulator.slack.driver import SlackDriver
 from simulator.slack.fake import start_fake_slack
-from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
+from simulator.xoxoday import SimConfig, start
 from storage import events
 from storage import orders as order_store
 from storage import requests as request_store
@@ -87,12 +83,6 @@ def fill(database: Database, target: int, requester: str = "UREQUESTER") -> int:
     return have
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def cli_seconds(env: dict[str, str], *args: str, runs: int = 5) -> float:
     """Median wall time of a CLI command (a fresh Python process each time)."""
     times = []
@@ -119,12 +109,11 @@ def lookup_seconds(driver: SlackDriver, reference: str, runs: int = 50) -> list[
     return times
 
 
-def in_process_list_seconds(database: Database, runs: int = 50) -> float:
+def median_seconds(work: Callable[[], object], runs: int = 200) -> float:
     times = []
     for _ in range(runs):
         began = time.perf_counter()
-        order_store.recent(database, limit=50)
-        order_store.count_by_state(database)
+        work()
         times.append(time.perf_counter() - began)
     return statistics.median(times)
 
@@ -137,50 +126,15 @@ def main() -> None:
     print(f"Memory and growth up to {args.orders} orders on {machine()}")
     sim = start(SimConfig(delivery_delay_s=-1))
     slack = start_fake_slack(bot_token=BOT_TOKEN)
-    tmp = tempfile.mkdtemp(prefix="bench-growth-")
-    db_path = Path(tmp) / "growth.db"
-    port = free_port()
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
-        },
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "XOXODAY_BASE_URL": sim.base_url,
-        "XOXODAY_CLIENT_ID": DEMO_CREDENTIALS["client_id"],
-        "XOXODAY_CLIENT_SECRET": DEMO_CREDENTIALS["client_secret"],
-        "XOXODAY_ACCESS_TOKEN": DEMO_CREDENTIALS["access_token"],
-        "XOXODAY_REFRESH_TOKEN": DEMO_CREDENTIALS["refresh_token"],
-        "XOXODAY_WEBHOOK_KEY": WEBHOOK_KEY,
-        "REWARDS_DB": str(db_path),
-        "REWARDS_APPROVERS": "UAPPROVER",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
+    db_path = Path(tempfile.mkdtemp(prefix="bench-growth-")) / "growth.db"
+    env = process_env(sim, slack, db_path, free_port(), LOG_LEVEL="WARNING")
     database = Database(db_path)
     migrate(database)
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    driver = SlackDriver(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
+    bot = BotProcess(env)
+    driver = SlackDriver(bot.url, SIGNING_SECRET, slack)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
         time.sleep(3)  # idle: catalog cached, worker waiting
-        idle = rss_mb(bot.pid)
+        idle = rss_mb(bot.process.pid)
 
         results = {}
         for size in (100, args.orders):
@@ -191,14 +145,14 @@ def main() -> None:
             results[size] = {
                 "lookup_p50": percentile(lookup, 50),
                 "lookup_p99": percentile(lookup, 99),
-                "list_in_process": in_process_list_seconds(database),
+                "latest": median_seconds(lambda: order_store.recent(database, limit=50)),
+                "counts": median_seconds(lambda: order_store.count_by_state(database)),
                 "list_cli": cli_seconds(env, "orders", "list"),
             }
-        busy = rss_mb(bot.pid)
+        busy = rss_mb(bot.process.pid)
     finally:
         driver.close()
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(timeout=30)
+        bot.stop()
         slack.stop()
         sim.stop()
 
@@ -213,12 +167,20 @@ def main() -> None:
     for key, label in [
         ("lookup_p50", "`/reward status` ack p50 (HTTP, by R-n and by poNumber)"),
         ("lookup_p99", "`/reward status` ack p99"),
-        ("list_in_process", "`orders list` query (latest 50 + counts), in process"),
+        ("latest", "`orders list`: the latest 50 orders, in process"),
+        ("counts", "`orders list`: orders per state, in process"),
         ("list_cli", "`rewards-bot orders list`, whole command"),
     ]:
         table_value = ms(large[key]) if key != "list_cli" else f"{large[key]:.2f} s"
         floor_value = ms(small[key]) if key != "list_cli" else f"{small[key]:.2f} s"
+        if key == "counts":
+            table_value, floor_value = f"{large[key] * 1e6:.0f} µs", f"{small[key] * 1e6:.0f} µs"
         growth.add(label, floor_value, table_value, f"{large[key] / small[key]:.2f}x")
+    growth.notes.append(
+        "The in-process listing reads the latest 50 orders by primary key and the per-state "
+        "counts the triggers keep; neither scans the table. What moves it by a millisecond is "
+        "SQLite's write-ahead log, which the bot process keeps open and which stays under ~4 MB."
+    )
     for table in (memory, growth):
         table.show()
     command = f"python -m bench.growth --orders {args.orders}"

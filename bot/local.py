@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +247,10 @@ class BotProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Read its output as it comes: a full pipe would block the bot's logging.
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while not self._healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -259,9 +264,15 @@ class BotProcess:
         except httpx.HTTPError:
             return False
 
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
+
     def stop(self) -> str:
         """SIGTERM, wait for a clean exit, and return what it printed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=60)
-        return output or ""
+        self.process.wait(timeout=60)
+        self._reader.join(timeout=10)
+        return "".join(self._lines)

@@ -4,19 +4,16 @@ Xoxoday webhook and the health check."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.local import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_KEY
+from bot.local import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_KEY, BotProcess, free_port, process_env
 from simulator.slack import SOCKET_ACK, RunningFakeSlack, SocketDriver, start_fake_slack
 from tests.support import SimControl, wait_for
-from tests.test_run import bot_env, free_port
+from tests.test_run import run_once
 
 APP_TOKEN = "xapp-1-A0REWARDS-local0app0token"
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
@@ -31,7 +28,7 @@ def slack() -> Iterator[RunningFakeSlack]:
 def socket_env(
     xo: SimControl, slack: RunningFakeSlack, tmp_path: Path, port: int
 ) -> dict[str, str]:
-    env = bot_env(xo, slack, tmp_path, port)
+    env = process_env(xo.running, slack, tmp_path / "run.db", port)
     for name in PROXY_VARS:  # slack_sdk's socket client would send 127.0.0.1 to a proxy
         env.pop(name, None)
     return {**env, "SLACK_APP_TOKEN": APP_TOKEN}
@@ -40,24 +37,9 @@ def socket_env(
 def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
     xo: SimControl, slack: RunningFakeSlack, tmp_path: Path
 ) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
-        env=socket_env(xo, slack, tmp_path, port),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    bot = BotProcess(socket_env(xo, slack, tmp_path, free_port()))
+    url = bot.url
     try:
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(healthy, timeout=30, interval=0.1)
         assert slack.socket_connected(timeout=30)
         assert slack.calls("auth.test")[0].ok  # the bot token, checked at start-up
         [opened] = slack.calls("apps.connections.open")  # with the app token
@@ -82,9 +64,8 @@ def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
         assert refused.status_code == 401
         assert httpx.post(f"{url}/slack/events", content=b"{}").status_code == 404
     finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+        output = bot.stop()
+    assert bot.process.returncode == 0, output
     assert "Socket Mode connected" in output and "stopping" in output
     assert "Traceback" not in output
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, WEBHOOK_KEY):
@@ -98,13 +79,7 @@ def test_run_with_a_refused_app_token_says_so_in_one_line(
 ) -> None:
     wrong = "xapp-1-A0REWARDS-not0the0right0one"
     env = {**socket_env(xo, slack, tmp_path, free_port()), "SLACK_APP_TOKEN": wrong}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_once(env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "rewards-bot: configuration error: SLACK_APP_TOKEN was refused by Slack (invalid_auth)"
