@@ -121,16 +121,7 @@ class Delivery:
         if settled is not None and status == "canceled":
             request = request_store.get(self.database, settled.request_id)
             assert request is not None
-            ledger.give_back(
-                db,
-                self.database,
-                order_id=settled.id,
-                request_id=request.id,
-                requester_id=request.requester_id,
-                request_created_at=request.created_at,
-                currency=request.currency,
-                kind="refund",
-            )
+            ledger.give_back(db, self.database, settled, request, "refund")
             self._on_refund()
         return settled
 

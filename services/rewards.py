@@ -458,16 +458,7 @@ class RewardService:
                     kind="order.withdrawn",
                     reason=reason,
                 )
-                ledger.give_back(
-                    db,
-                    self.database,
-                    order_id=order.id,
-                    request_id=request.id,
-                    requester_id=request.requester_id,
-                    request_created_at=request.created_at,
-                    currency=request.currency,
-                    kind="release",
-                )
+                ledger.give_back(db, self.database, order, request, "release")
         return self._decision(request.id)
 
     # --- helpers ----------------------------------------------------------------------------

@@ -73,10 +73,7 @@ class Wallet:
 
     def committed(self) -> Decimal:
         """What approved but not yet charged orders will take from the balance."""
-        total = Decimal(0)
-        for order in orders.in_states(self.database, IN_FLIGHT_STATES, limit=100_000):
-            total += order.cost_estimate or Decimal(0)
-        return total
+        return orders.committed_cost(self.database, IN_FLIGHT_STATES)
 
     def view(self, max_age_s: float | None = None) -> WalletView:
         value, currency = self.balance(max_age_s)

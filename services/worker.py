@@ -431,16 +431,7 @@ class Worker:
                 fields={"failure_reason": reason, "last_error": error, "settled_at": None},
             )
             if failed is not None:
-                ledger.give_back(
-                    db,
-                    self.database,
-                    order_id=order.id,
-                    request_id=request.id,
-                    requester_id=request.requester_id,
-                    request_created_at=request.created_at,
-                    currency=request.currency,
-                    kind="release",
-                )
+                ledger.give_back(db, self.database, order, request, "release")
         log.warning("order %s failed: %s", order.po_number, reason)
 
     def _alert(self, message: str) -> None:

@@ -120,3 +120,22 @@ def fetch_one(db: sqlite_utils.Database, sql: str, params: Any = ()) -> dict[str
     names = [column[0] for column in cursor.description]
     cursor.close()
     return dict(zip(names, row, strict=True))
+
+
+def set_state(
+    db: sqlite_utils.Database,
+    table: str,
+    row_id: int,
+    from_states: list[str],
+    to_state: str,
+    fields: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The compare-and-set every transition is: the new row, or None if the state had moved on."""
+    changes = {"state": to_state, "updated_at": utcnow(), **(fields or {})}
+    assignments = ", ".join(f'"{name}" = ?' for name in changes)
+    marks = ", ".join("?" for _ in from_states)
+    return fetch_one(
+        db,
+        f'UPDATE "{table}" SET {assignments} WHERE id = ? AND state IN ({marks}) RETURNING *',
+        [*changes.values(), row_id, *from_states],
+    )

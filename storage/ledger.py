@@ -12,6 +12,7 @@ from decimal import Decimal
 import sqlite_utils
 
 from storage.db import Database, utcnow
+from storage.models import OrderRow, RequestRow
 
 
 def add(
@@ -62,24 +63,16 @@ def month_of(iso_timestamp: str) -> str:
 
 
 def give_back(
-    db: sqlite_utils.Database,
-    database: Database,
-    *,
-    order_id: int,
-    request_id: int,
-    requester_id: str,
-    request_created_at: str,
-    currency: str | None,
-    kind: str,
+    db: sqlite_utils.Database, database: Database, order: OrderRow, request: RequestRow, kind: str
 ) -> None:
     """Return everything an order committed to its requester's month (release or refund)."""
     add(
         db,
-        requester_id=requester_id,
-        month=month_of(request_created_at),
-        amount=-committed_for_order(database, order_id),
+        requester_id=request.requester_id,
+        month=month_of(request.created_at),
+        amount=-committed_for_order(database, order.id),
         kind=kind,
-        currency=currency,
-        request_id=request_id,
-        order_id=order_id,
+        currency=request.currency,
+        request_id=request.id,
+        order_id=order.id,
     )

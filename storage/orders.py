@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
 
 from storage import events
-from storage.db import Database, fetch_one, utcnow
+from storage.db import Database, fetch_one, set_state, utcnow
 from storage.models import OrderRow
 
 
@@ -54,17 +55,10 @@ def transition(
 ) -> OrderRow | None:
     """Compare-and-set one order's state and log it; None if it was in none of `from_states`."""
     allowed = [from_states] if isinstance(from_states, str) else list(from_states)
-    changes = {"state": to_state, "updated_at": utcnow(), **(fields or {})}
-    assignments = ", ".join(f'"{name}" = ?' for name in changes)
-    marks = ", ".join("?" for _ in allowed)
     before = fetch_one(db, "SELECT state, request_id FROM orders WHERE id = ?", [order_id])
     if before is None or before["state"] not in allowed:
         return None
-    row = fetch_one(
-        db,
-        f"UPDATE orders SET {assignments} WHERE id = ? AND state IN ({marks}) RETURNING *",
-        [*changes.values(), order_id, *allowed],
-    )
+    row = set_state(db, "orders", order_id, allowed, to_state, fields)
     if row is None:
         return None
     events.append(
@@ -128,6 +122,16 @@ def due(database: Database, state: str, column: str, now: float, limit: int = 50
 def next_due_time(database: Database, state: str, column: str) -> float | None:
     assert column in ("next_attempt_at", "next_poll_at")
     return database.scalar(f"SELECT MIN({column}) FROM orders WHERE state = ?", [state])
+
+
+def committed_cost(database: Database, states: Iterable[str]) -> Decimal:
+    """The summed cost estimate of the orders in `states`, added up as Decimal (not REAL)."""
+    wanted = list(states)
+    marks = ", ".join("?" for _ in wanted)
+    rows = database.db.execute(
+        f"SELECT cost_estimate FROM orders WHERE state IN ({marks})", wanted
+    ).fetchall()
+    return sum((Decimal(cost) for (cost,) in rows if cost), Decimal(0))
 
 
 def count_by_state(database: Database) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import events
-from storage.db import Database, fetch_one, utcnow
+from storage.db import Database, set_state, utcnow
 from storage.models import RequestRow
 
 
@@ -67,13 +67,7 @@ def transition(
     data: dict[str, Any] | None = None,
 ) -> RequestRow | None:
     """Compare-and-set the request's state; None when it was no longer `from_state`."""
-    changes = {"state": to_state, "updated_at": utcnow(), **(fields or {})}
-    assignments = ", ".join(f'"{name}" = ?' for name in changes)
-    row = fetch_one(
-        db,
-        f"UPDATE requests SET {assignments} WHERE id = ? AND state = ? RETURNING *",
-        [*changes.values(), request_id, from_state],
-    )
+    row = set_state(db, "requests", request_id, [from_state], to_state, fields)
     if row is None:
         return None
     events.append(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -97,3 +101,34 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any bot setting, so a test sets exactly its own."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
+    }
+
+
+def cli_env(xoxoday_base_url: str, db: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `rewards-bot` command against the simulator (no Slack)."""
+    return {
+        **clean_environ(),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "REWARDS_DB": str(db),
+        "XOXODAY_BASE_URL": xoxoday_base_url,
+        "XOXODAY_CLIENT_ID": DEMO_CREDENTIALS["client_id"],
+        "XOXODAY_CLIENT_SECRET": DEMO_CREDENTIALS["client_secret"],
+        "XOXODAY_ACCESS_TOKEN": DEMO_CREDENTIALS["access_token"],
+        "XOXODAY_REFRESH_TOKEN": DEMO_CREDENTIALS["refresh_token"],
+        "XOXODAY_RATE_SCALE": "0",
+        **extra,
+    }
+
+
+def rewards_bot(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run `rewards-bot ARGS` as its own process and wait for it."""
+    command = [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)

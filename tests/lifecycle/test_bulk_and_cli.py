@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from bot.runtime import Runtime
 from services.bulk import BulkImportError, import_csv
 from storage import orders as order_store
 from tests.lifecycle.conftest import APPROVER, REQUESTER, gift, sim_po_counts
-from tests.support import SimControl
+from tests.support import SimControl, cli_env, rewards_bot
 
 HEADER = "productId,denomination,email,contact,loyaltyMemberId,topupPhoneCode,topupPhoneNumber,quantity,tag,notifyReceiverEmail"
 
@@ -37,28 +35,7 @@ def csv_rows(n: int) -> str:
 
 
 def cli(xo: SimControl, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
-        },
-        "PYTHONPATH": str(Path.cwd()),
-        "REWARDS_DB": str(db),
-        "XOXODAY_BASE_URL": xo.base_url,
-        "XOXODAY_CLIENT_ID": "demo-client",
-        "XOXODAY_CLIENT_SECRET": "demo-secret",
-        "XOXODAY_ACCESS_TOKEN": "demo-access-token",
-        "XOXODAY_REFRESH_TOKEN": "demo-refresh-token",
-        "XOXODAY_RATE_SCALE": "0",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return rewards_bot(cli_env(xo.base_url, db), *args)
 
 
 def test_fifty_rows_imported_and_placed_once_each_with_faults(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,37 +11,16 @@ import pytest
 from bot.runtime import Runtime
 from storage import orders as order_store
 from tests.lifecycle.conftest import APPROVER, REQUESTER, charity, gift, sim_po_counts
-from tests.support import SimControl
+from tests.support import SimControl, cli_env, rewards_bot
 
 
 def run_worker(
     xo: SimControl, db: Path, failpoint: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
-        },
-        "PYTHONPATH": str(Path.cwd()),
-        "REWARDS_DB": str(db),
-        "XOXODAY_BASE_URL": xo.base_url,
-        "XOXODAY_CLIENT_ID": "demo-client",
-        "XOXODAY_CLIENT_SECRET": "demo-secret",
-        "XOXODAY_ACCESS_TOKEN": "demo-access-token",
-        "XOXODAY_REFRESH_TOKEN": "demo-refresh-token",
-        "XOXODAY_RATE_SCALE": "0",
-        "REWARDS_WORKER_CONCURRENCY": "1",
-    }
+    env = cli_env(xo.base_url, db, REWARDS_WORKER_CONCURRENCY="1")
     if failpoint:
         env["REWARDS_FAILPOINT"] = failpoint
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "worker", "--until-idle"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return rewards_bot(env, "worker", "--until-idle", timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -198,14 +198,17 @@ def test_views_open_trigger_rules(client: WebClient, fake):
     )
 
 
-def test_expired_trigger():
-    with start_fake_slack(bot_token=TOKEN, trigger_ttl=0.05) as fake:
-        client = WebClient(token=TOKEN, base_url=fake.api_url)
+def test_expired_trigger(client: WebClient, fake):
+    ttl = fake.trigger_ttl
+    fake.trigger_ttl = 0.05
+    try:
         trigger = fake.issue_trigger("UREQUESTER")
         time.sleep(0.1)
         assert error_of(lambda: client.views_open(trigger_id=trigger, view=reward_modal())) == (
             "expired_trigger_id"
         )
+    finally:
+        fake.trigger_ttl = ttl
 
 
 def test_invalid_view_keeps_the_trigger(client: WebClient, fake):

@@ -3,7 +3,6 @@ time: every order placed exactly once or failed with its reason, none lost, none
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -19,27 +18,11 @@ from bot.runtime import Runtime
 from services.bulk import import_csv
 from storage import orders as order_store
 from tests.suites.test_faults_random import check_exactly_once, csv_of
-from tests.support import SimControl
+from tests.support import SimControl, cli_env
 
 
 def start_worker(xo: SimControl, db: Path, concurrency: int = 4) -> subprocess.Popen[str]:
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
-        },
-        "PYTHONPATH": str(Path.cwd()),
-        "REWARDS_DB": str(db),
-        "XOXODAY_BASE_URL": xo.base_url,
-        "XOXODAY_CLIENT_ID": "demo-client",
-        "XOXODAY_CLIENT_SECRET": "demo-secret",
-        "XOXODAY_ACCESS_TOKEN": "demo-access-token",
-        "XOXODAY_REFRESH_TOKEN": "demo-refresh-token",
-        "XOXODAY_RATE_SCALE": "0",
-        "REWARDS_WORKER_CONCURRENCY": str(concurrency),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = cli_env(xo.base_url, db, REWARDS_WORKER_CONCURRENCY=str(concurrency), LOG_LEVEL="WARNING")
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "worker", "--until-idle"],
         env=env,

@@ -63,6 +63,8 @@ def check_exactly_once(runtime: Runtime, xo: SimControl, n: int) -> Counter[str]
 
 def run_with_random_faults(runtime: Runtime, xo: SimControl, n: int, seed: int) -> Counter[str]:
     rng = random.Random(seed)
+    xo.config(balance=str(n * 20))  # the wallet must cover the whole file, as the import checks
+    runtime.wallet.invalidate()
     import_csv(runtime.rewards, csv_of(n), "faults-suite")
     done = threading.Event()
 
