@@ -303,8 +303,19 @@ class Worker:
             self.delivery.adopt(order, result, from_state="placing", actor=self.name)
             failpoints.hit(failpoints.AFTER_STORE)
 
+    def _fresh(self, order: OrderRow, state: str) -> OrderRow | None:
+        """The order as it is now, if still in `state`: a row listed a moment ago may have
+        been settled since by another thread or process (the compare-and-set would refuse
+        the change anyway; this saves the call to Xoxoday)."""
+        current = order_store.get(self.database, order.id)
+        return current if current is not None and current.state == state else None
+
     def _reconcile(self, order: OrderRow) -> None:
         """Xoxoday's rule: after a lost answer, look the order up by poNumber before placing."""
+        fresh = self._fresh(order, "unknown")
+        if fresh is None:
+            return
+        order = fresh
         try:
             found = self.client.get_order_details(po_number=order.po_number)
         except xe.OrderNotFound:
@@ -345,6 +356,10 @@ class Worker:
 
     def _poll(self, order: OrderRow) -> None:
         """The webhook's fallback: ask Xoxoday about a delivery that is still pending."""
+        fresh = self._fresh(order, "placed")
+        if fresh is None:
+            return
+        order = fresh
         try:
             found = self.client.get_order_details(
                 order_id=order.xoxoday_order_id,
