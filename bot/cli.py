@@ -68,7 +68,16 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
 
-    runtime = build_runtime(_settings(args), notifier=_notifier_for(args))
+    settings = _settings(args)
+    runtime = build_runtime(settings)
+    if settings.slack_bot_token is not None:
+        # The worker alone still tells Slack: it only needs the Web API, not Slack's requests.
+        from bot.serve import attach_slack_notifier
+        from handlers.app import web_client
+        from handlers.users import UserDirectory
+
+        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        attach_slack_notifier(runtime, client, UserDirectory(client))
     stop = threading.Event()
     _stop_on_signals(stop)
     worker = runtime.worker
@@ -80,10 +89,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"worker stopped; orders by state: {counts}")
         runtime.close()
     return 0
-
-
-def _notifier_for(args: argparse.Namespace) -> Any:
-    return None  # the Slack notifier is wired by the Slack front end when configured
 
 
 def cmd_orders_import(args: argparse.Namespace) -> int:
@@ -218,7 +223,7 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
         pending = orders.in_states(runtime.database, ["placed"])
         for order in pending:
             worker._poll(order)
-        runtime.dispatcher.dispatch()
+        # Notifications are left to the worker that shows them in Slack.
         print(
             f"recovered {recovered} interrupted order(s), "
             f"checked {len(pending)} pending delivery(ies)"

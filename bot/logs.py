@@ -8,6 +8,7 @@ import sys
 
 # Slack tokens, bearer headers and anything that looks like a key=value secret.
 _PATTERNS = [
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs (Xoxoday's)
     re.compile(r"\bxox[abpors]-[A-Za-z0-9-]+"),
     re.compile(r"\bxapp-[A-Za-z0-9-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -31,25 +32,22 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with secrets removed."""
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback included, then removes anything that looks secret."""
 
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        super().__init__()
+    def __init__(self, fmt: str, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__(fmt)
         self.secrets = secrets
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message, self.secrets)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record), self.secrets)
 
 
 def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

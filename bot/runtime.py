@@ -96,9 +96,15 @@ def build_runtime(
     wallet = Wallet(client, database)
     vouchers = VoucherSource(client)
     delivery = Delivery(
-        database, vouchers=vouchers, poll_first_s=poll_first_s, on_refund=wallet.invalidate
+        database,
+        vouchers=vouchers,
+        poll_first_s=poll_first_s,
+        on_refund=wallet.invalidate,
+        on_charge=wallet.record_charge,
     )
-    dispatcher = NotificationDispatcher(database, notifier or LoggingNotifier())
+    dispatcher = NotificationDispatcher(
+        database, notifier or LoggingNotifier(), "log" if notifier is None else "slack"
+    )
     worker = Worker(
         database,
         client,

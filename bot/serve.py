@@ -26,6 +26,7 @@ from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
 from handlers.deps import Deps
 from handlers.notifier import SlackNotifier
+from handlers.reward_form import auto_approve
 from handlers.users import UserDirectory
 from services.operators import OperatorCheck
 from storage import orders as order_store
@@ -44,6 +45,7 @@ class Bot:
     app: App
     notifier: SlackNotifier
     background: LoggedExecutor
+    deps: Deps
 
     def wsgi(self, *, with_slack: bool = True) -> Any:
         slack = SlackRequestHandler(self.app) if with_slack else None
@@ -94,6 +96,9 @@ class Bot:
 
     def start(self) -> None:
         self.runtime.worker.start()
+        # Requests recorded as auto-approvable just before a stop are approved now.
+        for request_id in self.runtime.rewards.stranded_auto_approvals():
+            self.background.submit(auto_approve, self.deps, request_id)
 
     def stop(self) -> None:
         self.runtime.worker.stop(timeout=30)  # lets in-flight placements finish and be stored
@@ -101,21 +106,29 @@ class Bot:
         self.runtime.close()
 
 
-def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
-    """Everything `run` needs, without starting anything (tests and the demo use it too)."""
-    settings.require("slack_bot_token", "slack_signing_secret")
-    runtime = build_runtime(settings, **runtime_options)
-    client = web_client(_secret(settings.slack_bot_token), settings.slack_api_url)
-    users = UserDirectory(client)
+def attach_slack_notifier(runtime: Runtime, client: Any, users: UserDirectory) -> SlackNotifier:
+    """Events go to Slack from here on (with Slack's own cursor, apart from the log's)."""
     notifier = SlackNotifier(
         client,
         runtime.database,
         runtime.vouchers,
         runtime.policy,
         users=users,
-        approval_channel=settings.rewards_approval_channel,
+        approval_channel=runtime.settings.rewards_approval_channel,
     )
-    runtime.dispatcher.notifier = notifier
+    runtime.dispatcher.use(notifier, "slack")
+    return notifier
+
+
+def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
+    """Everything `run` needs, without starting anything (tests and the demo use it too)."""
+    settings.require("slack_bot_token", "slack_signing_secret")
+    runtime = build_runtime(settings, **runtime_options)
+    token = _secret(settings.slack_bot_token)
+    client = web_client(token, settings.slack_api_url)
+    notifier = attach_slack_notifier(runtime, client, UserDirectory(client))
+    # Recipients are looked up before the modal's ack: with a client that never waits long.
+    users = UserDirectory(web_client(token, settings.slack_api_url, quick=True))
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
     deps = Deps(
         rewards=runtime.rewards,
@@ -128,7 +141,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         background=background,
     )
     app = build_app(client, _secret(settings.slack_signing_secret), deps)
-    return Bot(runtime=runtime, app=app, notifier=notifier, background=background)
+    return Bot(runtime=runtime, app=app, notifier=notifier, background=background, deps=deps)
 
 
 def _check_slack_token(bot: Bot) -> None:

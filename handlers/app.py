@@ -41,8 +41,19 @@ class LoggedExecutor(ThreadPoolExecutor):
         return super().submit(run)
 
 
-def web_client(token: str, base_url: str) -> WebClient:
-    """slack_sdk retries only connection errors by default; 429s and 5xx are retried too."""
+def web_client(token: str, base_url: str, *, quick: bool = False) -> WebClient:
+    """slack_sdk retries only connection errors by default; 429s and 5xx are retried too.
+
+    A `quick` client serves calls made before an ack: it never sleeps on Retry-After and
+    gives up after 2 s, so Slack's 3-second window holds.
+    """
+    if quick:
+        return WebClient(
+            token=token,
+            base_url=base_url,
+            timeout=2,
+            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+        )
     return WebClient(
         token=token,
         base_url=base_url,

@@ -156,15 +156,22 @@ def register(app: App, deps: Deps) -> None:
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         form = read_form(view.get("state"), meta.reward_type)
         errors, specs = check_form(deps, form, meta, user_id, lookups)
+        if not errors and deps.wallet.known_currency() is None:
+            # Costs are in the wallet's currency; learning it means asking Xoxoday, later.
+            deps.background.submit(deps.wallet.currency)
+            errors = {
+                Block.PRODUCT: "The Xoxoday wallet is not reachable yet; try again in a minute."
+            }
         if errors:
             ack(response_action="errors", errors=shown_on(view, errors))
             return
-        requester = deps.users.get(user_id)
+        requester = _lookup(deps, user_id)
+        requester_name = requester.name if isinstance(requester, SlackUser) else None
         try:
             decision = deps.rewards.create(
                 user_id,
                 specs,
-                requester_name=requester.name if requester else None,
+                requester_name=requester_name,
                 source="slack",
                 channel_id=meta.channel_id,
                 message=form.message,
@@ -176,7 +183,7 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         if decision.auto_approvable:
-            deps.background.submit(_auto_approve, deps, decision.request.id)
+            deps.background.submit(auto_approve, deps, decision.request.id)
 
 
 def shown_on(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
@@ -194,11 +201,24 @@ def shown_on(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     return shown
 
 
-def _auto_approve(deps: Deps, request_id: int) -> None:
+def auto_approve(deps: Deps, request_id: int) -> None:
+    """After the ack: approve within the limit, or else make sure the approvers are asked."""
     try:
         deps.rewards.auto_approve(request_id)
     except RewardError as exc:
         log.info("R-%s not approved automatically: %s", request_id, exc)
+    except Exception:
+        log.exception("automatic approval of R-%s failed", request_id)
+        deps.rewards.to_approvers(request_id, "automatic approval failed; please decide by hand")
+
+
+def _lookup(deps: Deps, user_id: str) -> SlackUser | Exception | None:
+    """users.info before the ack: a slow or rate-limited Slack becomes a field error."""
+    try:
+        return deps.users.get(user_id)
+    except Exception as exc:
+        log.warning("users.info for %s failed before the ack: %s", user_id, exc)
+        return exc
 
 
 def _operator_name(deps: Deps, product: Product) -> str | None:
@@ -272,9 +292,12 @@ def check_form(
     elif requester_id in form.recipients:
         errors[Block.RECIPIENTS] = "You cannot send a reward to yourself."
     else:
-        found = list(lookups.map(deps.users.get, form.recipients))
+        found = list(lookups.map(lambda u: _lookup(deps, u), form.recipients))
         problems = []
         for user_id, user in zip(form.recipients, found, strict=True):
+            if isinstance(user, Exception):
+                problems.append("Slack did not answer in time; please submit again")
+                break
             if user is None or user.deleted:
                 problems.append(f"<@{user_id}> is not an active member of this workspace")
             elif user.is_bot:

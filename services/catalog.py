@@ -118,10 +118,14 @@ class Catalog:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def product(self, product_id: int) -> tuple[str, Product]:
-        """The reward type and product for an id; InvalidReward when it is not in the catalog."""
+    def product(self, product_id: int, *, refresh: bool = False) -> tuple[str, Product]:
+        """The reward type and product for an id; InvalidReward when it is not in the catalog.
+
+        Only the worker passes `refresh` (fetch a stale catalog when the id is missing):
+        anything answering Slack must not wait on Xoxoday.
+        """
         found = store.get(self.database, product_id)
-        if found is None and self.client is not None and self.is_stale():
+        if found is None and refresh and self.client is not None and self.is_stale():
             self.ensure_fresh()
             found = store.get(self.database, product_id)
         if found is None or found[0] == OPERATORS:

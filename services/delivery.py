@@ -11,6 +11,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from services.jsonutil import dumps, loads
 from services.vouchers import VoucherSource
 from services.xoxoday.models import Order, normalize_status
-from storage import ledger, webhooks
+from storage import events, ledger, webhooks
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, utcnow
@@ -44,12 +45,14 @@ class Delivery:
         vouchers: VoucherSource | None = None,
         poll_first_s: float = POLL_FIRST_S,
         on_refund: Callable[[], None] | None = None,
+        on_charge: Callable[[Decimal], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.vouchers = vouchers
         self.poll_first_s = poll_first_s
         self._on_refund = on_refund or (lambda: None)
+        self._on_charge = on_charge or (lambda amount: None)
         self._clock = clock
 
     def adopt(self, order: OrderRow, xo: Order, *, from_state: str, actor: str) -> OrderRow | None:
@@ -86,6 +89,8 @@ class Delivery:
             if placed is None:
                 return None
             self._adjust_budget(db, placed)
+            if placed.amount_charged is not None:
+                self._on_charge(placed.amount_charged)
             if status in FINAL:
                 placed = self._settle_in(db, placed, status, actor=actor) or placed
         if placed.state == "placed":
@@ -228,8 +233,9 @@ class WebhookReceiver:
         if not fresh:
             return 200, {"status": "duplicate"}
         outcome = self._apply(payload)
-        with self.database.tx() as db:
-            webhooks.set_outcome(db, payload.id, outcome)
+        if outcome != "deferred":  # a deferred one is marked by _apply, and may be applied since
+            with self.database.tx() as db:
+                webhooks.set_outcome(db, payload.id, outcome)
         if outcome == "applied":
             self._on_applied()
         return 200, {"status": outcome}
@@ -242,9 +248,25 @@ class WebhookReceiver:
         if order is None:
             log.warning("webhook %s is for an order this bot does not know", payload.id)
             return "unknown_order"
-        if order.state in ("queued", "placing", "unknown"):
-            return "deferred"  # applied as soon as our record of the placement exists
-        if order.state != "placed":
+        with self.database.tx() as db:
+            # Read and mark in one transaction: adopt() looks for deferred webhooks right
+            # after recording the placement, so a webhook is either seen there or applied here.
+            current = order_store.get(self.database, order.id)
+            if current is not None and current.state in ("queued", "placing", "unknown"):
+                webhooks.set_outcome(db, payload.id, "deferred")
+                return "deferred"
+        if current is not None and current.state == "failed":
+            message = (
+                f"Xoxoday reports order {current.po_number} as {data.delivery_status}, "
+                "but the bot had marked it failed: check it with `rewards-bot orders show`"
+            )
+            log.error(message)
+            with self.database.tx() as db:
+                events.append(
+                    db, "system.alert", order_id=current.id, actor="xoxoday-webhook", reason=message
+                )
             return "ignored"
-        settled = self.delivery.settle(order.id, data.delivery_status, actor="xoxoday-webhook")
+        if current is None or current.state != "placed":
+            return "ignored"
+        settled = self.delivery.settle(current.id, data.delivery_status, actor="xoxoday-webhook")
         return "applied" if settled else "ignored"

@@ -7,7 +7,10 @@ The Slack front end is one Notifier; the default one writes log lines.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from storage import events, kv
@@ -31,7 +34,9 @@ NOTIFIED_KINDS = frozenset(
         "system.alert",
     }
 )
-MAX_TRIES = 3
+MAX_TRIES = 40  # 30 s doubling, capped at an hour: about a day and a half
+RETRY_FIRST_S = 30.0
+RETRY_MAX_S = 3600.0
 
 
 class Notifier(Protocol):
@@ -51,11 +56,32 @@ class LoggingNotifier:
 
 
 class NotificationDispatcher:
-    def __init__(self, database: Database, notifier: Notifier, consumer: str = "notifier") -> None:
+    """Hands new events to a notifier, once each, surviving restarts and Slack outages.
+
+    The cursor (the last event handed over) and the events waiting for another try are kept
+    in the database under the consumer's name, so a notifier that only logs never uses up
+    what the Slack one has still to show. A failed event is tried again with a growing
+    delay, up to about a day and a half, while later events go on.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        notifier: Notifier,
+        consumer: str = "log",
+        *,
+        clock: Callable[[], float] = time.time,
+        retry_first_s: float = RETRY_FIRST_S,
+    ) -> None:
         self.database = database
+        self._clock = clock
+        self.retry_first_s = retry_first_s
+        self.use(notifier, consumer)
+
+    def use(self, notifier: Notifier, consumer: str) -> None:
         self.notifier = notifier
         self._key = f"cursor.{consumer}"
-        self._tries: dict[int, int] = {}
+        self._retry_key = f"retry.{consumer}"
 
     def cursor(self) -> int:
         value = kv.get(self.database, self._key)
@@ -65,18 +91,34 @@ class NotificationDispatcher:
             kv.put(self.database, self._key, value)
         return int(value)
 
+    def _retries(self) -> dict[str, list[float]]:
+        return json.loads(kv.get(self.database, self._retry_key) or "{}")
+
     def dispatch(self, limit: int = 200, *, final: bool = False) -> int:
-        """Hand new events to the notifier; returns how many were handled.
+        """Hand new events (and those due another try) to the notifier; returns how many.
 
         Notifiers that batch (the Slack one coalesces order changes) get a `flush` call after
         each round; `final` asks them to post everything now, e.g. before the worker stops.
         """
         handled = 0
+        retries = self._retries()
+        now = self._clock()
+        for event_id, (tries, due) in sorted(retries.items(), key=lambda kv_: float(kv_[1][1])):
+            if due > now:
+                continue
+            event = events.get(self.database, int(event_id))
+            if event is None or self._deliver(event):
+                retries.pop(event_id)
+            else:
+                self._later(retries, event, int(tries) + 1)
+            handled += 1
         for event in events.after(self.database, self.cursor(), limit):
             if event.kind in NOTIFIED_KINDS and not self._deliver(event):
-                break  # try again next round, keeping the order of events
+                self._later(retries, event, 1)
             kv.put(self.database, self._key, str(event.id))
             handled += 1
+        if handled:
+            kv.put(self.database, self._retry_key, json.dumps(retries))
         flush = getattr(self.notifier, "flush", None)
         if flush is not None:
             try:
@@ -85,14 +127,19 @@ class NotificationDispatcher:
                 log.exception("flushing notifications failed")
         return handled
 
+    def _later(self, retries: dict[str, list[float]], event: EventRow, tries: int) -> None:
+        if tries > MAX_TRIES:
+            retries.pop(str(event.id), None)
+            log.error("giving up notifying %s #%s after %d tries", event.kind, event.id, tries - 1)
+            return
+        delay = min(self.retry_first_s * 2 ** (tries - 1), RETRY_MAX_S)
+        retries[str(event.id)] = [tries, self._clock() + delay]
+        log.warning("notifying %s #%s failed; trying again in %.0f s", event.kind, event.id, delay)
+
     def _deliver(self, event: EventRow) -> bool:
         try:
             self.notifier.notify(event)
         except Exception:
-            tries = self._tries[event.id] = self._tries.get(event.id, 0) + 1
-            if tries < MAX_TRIES:
-                log.warning("notifying %s #%s failed (try %d)", event.kind, event.id, tries)
-                return False
-            log.exception("giving up notifying %s #%s after %d tries", event.kind, event.id, tries)
-        self._tries.pop(event.id, None)
+            log.exception("notifying %s #%s failed", event.kind, event.id)
+            return False
         return True

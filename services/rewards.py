@@ -32,8 +32,8 @@ from services.xoxoday.models import OrderRequest, Product, build_order
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
-from storage.db import Database
-from storage.models import OrderRow, RequestRow
+from storage.db import Database, utcnow
+from storage.models import IN_FLIGHT_STATES, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -241,21 +241,25 @@ class RewardService:
         checked = [self.check(spec) for spec in specs]
         currency = self.wallet.currency() if self.wallet else ""
         total = sum((c.cost for c in checked), Decimal(0))
-        month = self._month()
         if not trusted:
             for item in checked:
                 label = f"{item.product.name} for {_who(item.spec)}"
                 self.policy.check_order(item.cost, currency, label)
         auto = not trusted and self.policy.auto_approves(total)
-        if trusted and self.wallet:
-            self._check_funds(total, currency)
+        balance = self._balance(total) if trusted and self.wallet else None
         with self.database.tx() as db:
+            # One timestamp: the request's month is the month its budget is counted in.
+            created_at = utcnow()
+            month = ledger.month_of(created_at)
+            if balance is not None:
+                self._ensure_funds(balance, total, currency)
             if not trusted:
                 # Inside the write transaction, so two requests cannot both fit the last euro.
                 spent = ledger.spent(self.database, requester_id, month)
                 self.policy.check_budget(spent, total, currency)
             request_id = request_store.insert(
                 db,
+                created_at=created_at,
                 requester_id=requester_id,
                 requester_name=requester_name,
                 source=source,
@@ -311,25 +315,19 @@ class RewardService:
         currency = request.currency or ""
         if not self.policy.auto_approves(request.total_cost):
             raise InvalidReward(f"{request.ref} is over the auto-approve limit")
-        try:
-            if self.wallet:
-                self._check_funds(request.total_cost, currency)
-        except InsufficientFunds as exc:
-            with self.database.tx() as db:
-                events.append(
-                    db,
-                    "request.needs_approval",
-                    request_id=request_id,
-                    actor="policy",
-                    reason=exc.message,
-                )
-            raise
         reason = (
             f"at or below the auto-approve limit of "
             f"{fmt_money(self.policy.auto_approve_max, currency)}"
         )
-        with self.database.tx() as db:
-            self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
+        try:
+            balance = self._balance(request.total_cost) if self.wallet else None
+            with self.database.tx() as db:
+                if balance is not None:
+                    self._ensure_funds(balance, request.total_cost, currency)
+                self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
+        except InsufficientFunds as exc:
+            self.to_approvers(request_id, exc.message)
+            raise
         self._wake()
         return self._decision(request_id)
 
@@ -368,9 +366,10 @@ class RewardService:
             self.policy.check_order(
                 order.cost_estimate or Decimal(0), request.currency or "", _order_label(order)
             )
-        if self.wallet:
-            self._check_funds(request.total_cost, request.currency or "")
+        balance = self._balance(request.total_cost) if self.wallet else None
         with self.database.tx() as db:
+            if balance is not None:  # in the transaction: two approvals cannot share one euro
+                self._ensure_funds(balance, request.total_cost, request.currency or "")
             # Checked again at approval: the budget may have been lowered since the request.
             month = ledger.month_of(request.created_at)
             spent = ledger.spent(self.database, request.requester_id, month)
@@ -413,6 +412,28 @@ class RewardService:
                 kind="order.queued",
                 fields={"next_attempt_at": 0},
             )
+
+    def to_approvers(self, request_id: int, reason: str) -> None:
+        """Automatic approval did not happen: ask the approvers (if still pending)."""
+        request = self._get(request_id)
+        if request.state != "pending_approval":
+            return
+        with self.database.tx() as db:
+            events.append(
+                db, "request.needs_approval", request_id=request_id, actor="policy", reason=reason
+            )
+
+    def stranded_auto_approvals(self) -> list[int]:
+        """Requests recorded as auto-approvable that were neither approved nor sent to the
+        approvers: the process stopped between recording and approving them."""
+        rows = self.database.query(
+            "SELECT r.id FROM requests r WHERE r.state = 'pending_approval' "
+            "AND EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
+            "  AND e.kind = 'request.created' AND json_extract(e.data, '$.auto_approvable')) "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
+            "  AND e.kind = 'request.needs_approval') ORDER BY r.id"
+        )
+        return [row["id"] for row in rows]
 
     def reject(self, request_id: int, approver: str, reason: str) -> Decision:
         reason = reason.strip()
@@ -463,24 +484,32 @@ class RewardService:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _check_funds(self, needed: Decimal, currency: str) -> None:
+    def _balance(self, needed: Decimal) -> tuple[Decimal, str]:
+        """The wallet balance (cached; may ask Xoxoday), before any write lock is taken."""
         assert self.wallet is not None
         try:
-            view = self.wallet.view()
+            return self.wallet.balance()
         except xe.XoxodayError as exc:
             raise InsufficientFunds(
                 f"the Xoxoday wallet balance could not be checked ({exc}); try again shortly",
                 available=Decimal(0),
                 needed=needed,
             ) from exc
-        if view.available < needed:
+
+    def _ensure_funds(self, balance: tuple[Decimal, str], needed: Decimal, currency: str) -> None:
+        """Inside the write transaction: what approved orders not yet charged will take is
+        counted with the orders just approved by anyone else."""
+        value, wallet_currency = balance
+        committed = order_store.committed_cost(self.database, IN_FLIGHT_STATES)
+        available = value - committed
+        if available < needed:
             raise InsufficientFunds(
-                f"the Xoxoday wallet has {fmt_money(view.available, view.currency)} available "
-                f"(balance {fmt_money(view.balance, view.currency)}, "
-                f"{fmt_money(view.committed, view.currency)} already committed), and this "
-                f"request needs {fmt_money(needed, currency or view.currency)}: "
+                f"the Xoxoday wallet has {fmt_money(available, wallet_currency)} available "
+                f"(balance {fmt_money(value, wallet_currency)}, "
+                f"{fmt_money(committed, wallet_currency)} already committed), and this "
+                f"request needs {fmt_money(needed, currency or wallet_currency)}: "
                 "top up the wallet first",
-                available=view.available,
+                available=available,
                 needed=needed,
             )
 

@@ -59,9 +59,22 @@ class Wallet:
                 kv.put(self.database, "wallet.currency", balance.currency)
             return balance.value, balance.currency
 
+    def record_charge(self, amount: Decimal) -> None:
+        """An order was just charged: the cached balance drops by as much, without a call."""
+        with self._lock:
+            if self._cached is not None:
+                value, currency, fetched = self._cached
+                self._cached = (value - amount, currency, fetched)
+
     def invalidate(self) -> None:
         with self._lock:
             self._cached = None
+
+    def known_currency(self) -> str | None:
+        """The wallet's currency if already known (memory or database); never asks Xoxoday."""
+        if self._currency is None:
+            self._currency = kv.get(self.database, "wallet.currency")
+        return self._currency
 
     def currency(self) -> str:
         """The wallet's currency; remembered in the database, so a request never waits on it."""

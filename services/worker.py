@@ -49,6 +49,18 @@ AUTH_RETRY_S = 300.0
 ALERT_EVERY_S = 600.0
 
 
+# Refusals Xoxoday gives before an order exists: failing them cannot lose a placed order.
+REFUSED = (
+    xe.OrderValidationFailed,
+    xe.InvalidDenomination,
+    xe.QuantityLimitExceeded,
+    xe.ProductUnavailable,
+    xe.KycNotApproved,
+    xe.InternationalOrdersNotAllowed,
+    xe.InsufficientBalance,
+)
+
+
 def backoff(attempt: int, first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_MAX_S) -> float:
     return min(first * (2 ** max(attempt - 1, 0)), cap)
 
@@ -95,6 +107,9 @@ class Worker:
         self.lease = Lease(database, self.name)
         self._last_housekeeping = 0.0
         self._last_alert = -ALERT_EVERY_S
+        self._lease_lost = threading.Event()
+        self.last_round = time.monotonic()
+        self.rounds = 0
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -115,13 +130,44 @@ class Worker:
         self._pool.shutdown(wait=True, cancel_futures=False)
         self.lease.release()
 
+    @property
+    def alive(self) -> bool:
+        """For the health check: the loop is running and went round recently."""
+        running = self._thread is not None and self._thread.is_alive()
+        return running and time.monotonic() - self.last_round < max(60.0, 3 * self.idle_sleep_s)
+
     def run(self, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until nothing is left to place)."""
-        self._hold_lease()
+        if not self._hold_lease():
+            return  # stopped while another worker held the lease: touch nothing
+        finished = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._keep_lease, args=(finished,), name=f"{self.name}-lease", daemon=True
+        )
+        heartbeat.start()
+        try:
+            self._rounds(until_idle)
+        finally:
+            finished.set()
+            heartbeat.join(timeout=5)
+        if not self._lease_lost.is_set():
+            self.lease.release()
+
+    def _rounds(self, until_idle: bool) -> None:
         self.recover()
-        while not self._stop.is_set():
-            self.lease.try_acquire()
-            busy = self.step()
+        failures = 0
+        while not self._stop.is_set() and not self._lease_lost.is_set():
+            self.last_round = time.monotonic()
+            self.rounds += 1
+            try:
+                busy = self.step()
+                failures = 0
+            except Exception:
+                # A bug or a locked database must not end the worker: log, wait, go on.
+                failures += 1
+                log.exception("worker round failed (%d in a row)", failures)
+                self._stop.wait(min(2.0**failures, 60.0))
+                continue
             if until_idle and self.is_idle():
                 self._drain()
                 if self.is_idle():
@@ -130,14 +176,30 @@ class Worker:
                 self._wake.wait(self._sleep_time())
                 self._wake.clear()
         self._drain()
-        if self.dispatcher:
+        if self.dispatcher and not self._lease_lost.is_set():
             self.dispatcher.dispatch(final=True)
 
-    def _hold_lease(self) -> None:
+    def _hold_lease(self) -> bool:
+        """Wait for the lease; False when stopped first."""
         while not self.lease.try_acquire():
             holder = self.lease.holder_info() or {}
             log.warning("another worker (%s) is active; waiting", holder.get("holder"))
             if self._stop.wait(5.0):
+                return False
+        return True
+
+    def _keep_lease(self, finished: threading.Event) -> None:
+        """Renew the lease on its own thread, so a long round can never let it lapse."""
+        while not finished.wait(self.lease.ttl_s / 3):
+            try:
+                held = self.lease.try_acquire()
+            except Exception:
+                log.exception("could not renew the worker lease")
+                continue
+            if not held:
+                log.error("lost the worker lease to another worker; stopping this one")
+                self._lease_lost.set()
+                self._wake.set()
                 return
 
     def drain(self) -> None:
@@ -201,10 +263,11 @@ class Worker:
         now = self._clock()
         busy = False
         for order in order_store.due(self.database, "unknown", "next_attempt_at", now, limit=50):
-            if not self._start(order, self._reconcile):
+            started = self._start(order, self._reconcile)
+            if started is None:
                 break
-            busy = True
-        while self._slots.acquire(blocking=False):
+            busy |= started
+        while not self._lease_lost.is_set() and self._slots.acquire(blocking=False):
             order = order_store.claim_next(self.database, self.name, self._clock())
             if order is None:
                 self._slots.release()
@@ -212,9 +275,10 @@ class Worker:
             self._start(order, self._place_safely, have_slot=True)
             busy = True
         for order in order_store.due(self.database, "placed", "next_poll_at", now, limit=20):
-            if not self._start(order, self._poll):
+            started = self._start(order, self._poll)
+            if started is None:
                 break
-            busy = True
+            busy |= started
         if self.dispatcher and self.dispatcher.dispatch():
             busy = True
         self._housekeeping(now)
@@ -227,16 +291,17 @@ class Worker:
         *,
         have_slot: bool = False,
         wait: bool = False,
-    ) -> bool:
-        """Run `work(order)` on the pool; False when no slot is free (try next round)."""
+    ) -> bool | None:
+        """Run `work(order)` on the pool: True when started, False when that order is being
+        worked on already, None when no slot is free (try next round)."""
         with self._in_flight_lock:
             already = order.id in self._busy_orders
         if already:
             if have_slot:
                 self._slots.release()
-            return True
-        if not have_slot and not self._slots.acquire(blocking=wait):
             return False
+        if not have_slot and not self._slots.acquire(blocking=wait):
+            return None
         with self._in_flight_lock:
             self._busy_orders.add(order.id)
         future = self._pool.submit(work, order)
@@ -276,7 +341,7 @@ class Worker:
     def _place(self, order: OrderRow) -> None:
         failpoints.hit(failpoints.BEFORE_PLACE)
         try:
-            _, product = self.catalog.product(order.product_id)
+            _, product = self.catalog.product(order.product_id, refresh=True)
             request = order_request(order.reward_type, spec_from_order(order), order.po_number)
         except RewardError as exc:
             self._fail(order, exc.message, str(exc))
@@ -285,19 +350,21 @@ class Worker:
             result = self.client.place_order(request, product)
         except xe.InvalidOrder as exc:
             self._fail(order, exc.message, str(exc))
-        except (xe.OutcomeUnknown, xe.DuplicatePoNumber, xe.DeliveryCanceled) as exc:
-            self._to_unknown(order, "placing", str(exc), cause=exc.__cause__ or exc)
         except xe.RateLimited as exc:
             # Refused before any work: it does not count as an attempt.
             self._requeue(order, exc.retry_after, str(exc), "Xoxoday's rate limit", count=False)
-        except xe.AuthError as exc:
+        except xe.AuthError as exc:  # refused at the door: nothing was created
             self._alert(f"Xoxoday refused the bot's credentials: {exc}")
             self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=self.auth_retry_s)
+        except xe.TransportError as exc:  # never reached Xoxoday
+            self._requeue_or_fail(order, str(exc), "Xoxoday could not be reached")
+        except REFUSED as exc:
+            self._fail(order, xe.plain_reason(exc), str(exc))
         except xe.XoxodayError as exc:
-            if exc.retryable:
-                self._requeue_or_fail(order, str(exc), xe.plain_reason(exc))
-            else:
-                self._fail(order, xe.plain_reason(exc), str(exc))
+            # Anything else may have created the order (a 5xx, a timeout, "failed to confirm
+            # order"…): look it up by poNumber before deciding anything.
+            cause = exc.__cause__ if isinstance(exc, xe.OutcomeUnknown) and exc.__cause__ else exc
+            self._to_unknown(order, "placing", str(exc), cause=cause)
         else:
             failpoints.hit(failpoints.AFTER_PLACE)
             self.delivery.adopt(order, result, from_state="placing", actor=self.name)

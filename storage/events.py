@@ -46,6 +46,11 @@ def after(database: Database, last_id: int, limit: int = 100) -> list[EventRow]:
     return [EventRow.model_validate(row) for row in rows]
 
 
+def get(database: Database, event_id: int) -> EventRow | None:
+    row = database.one("SELECT * FROM events WHERE id = ?", [event_id])
+    return EventRow.model_validate(row) if row else None
+
+
 def for_request(database: Database, request_id: int) -> list[EventRow]:
     rows = database.query("SELECT * FROM events WHERE request_id = ? ORDER BY id", [request_id])
     return [EventRow.model_validate(row) for row in rows]

@@ -23,8 +23,9 @@ def insert(
     channel_id: str | None = None,
     message: str = "",
     idempotency_key: str | None = None,
+    created_at: str | None = None,
 ) -> int:
-    now = utcnow()
+    now = created_at or utcnow()
     table = db.table("requests")
     table.insert(
         {

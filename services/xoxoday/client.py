@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.jsonutil import dumps, loads
 from services.xoxoday import errors as E
@@ -63,6 +63,7 @@ class Exchange:
 
 
 ExchangeHook = Callable[[Exchange], None]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class XoxodayClient:
             "excludeFilters": exclude,
         }
         result = self._data(self._call("getFilters", data))
-        return [FilterGroup.model_validate(item) for item in _as_list(result)]
+        return _parse_list("getFilters", FilterGroup, result)
 
     def get_vouchers(
         self,
@@ -156,7 +157,7 @@ class XoxodayClient:
             result = self._data(self._call("getVouchers", data))
         except E.NoVouchersFound:
             return []
-        return [Product.model_validate(item) for item in _as_list(result)]
+        return _parse_list("getVouchers", Product, result)
 
     def all_vouchers(self, page_size: int = 100, **kwargs: Any) -> list[Product]:
         """Every page of the catalog for the given filters."""
@@ -179,14 +180,14 @@ class XoxodayClient:
 
     def get_balance(self) -> Balance:
         result = self._data(self._call("getBalance", {}, query_kind="query"))
-        return Balance.model_validate(result)
+        return _parse("getBalance", Balance, result)
 
     def place_order(self, order: OrderRequest, product: Product) -> Order:
         """Place one order. OutcomeUnknown when the answer is lost: reconcile, never retry."""
         product.check(order)
         payload = self._call("placeOrder", order.payload(), po_number=order.po_number)
         try:
-            return Order.model_validate(self._data(payload))
+            return _parse("getOrderDetails", Order, self._data(payload))
         except (ValidationError, E.MalformedResponse) as exc:
             raise E.OutcomeUnknown(
                 f"placeOrder answered without a readable order ({_first_error(exc)})",
@@ -205,7 +206,7 @@ class XoxodayClient:
             raise ValueError("get_order_details needs a po_number or an order_id")
         data["sendMailToReceiver"] = 0
         payload = self._call("getOrderDetails", data, po_number=po_number)
-        return Order.model_validate(self._data(payload))
+        return _parse("getOrderDetails", Order, self._data(payload))
 
     def get_order_history(
         self, start: date, end: date, *, limit: int = 100, page: int = 1, tag: str | None = None
@@ -217,7 +218,7 @@ class XoxodayClient:
             result = self._data(self._call("getOrderHistory", data))
         except E.OrderNotFound:
             return []
-        return [HistoryOrder.model_validate(item) for item in _as_list(result)]
+        return _parse_list("getOrderHistory", HistoryOrder, result)
 
     def payment_history(
         self, start: date, end: date, *, limit: int = 100, page: int = 1
@@ -233,7 +234,7 @@ class XoxodayClient:
             result = self._data(self._call("paymentHistory", data, body=body))
         except E.OrderNotFound:
             return []
-        return [PaymentRow.model_validate(item) for item in _as_list(result)]
+        return _parse_list("paymentHistory", PaymentRow, result)
 
     def validate_token(self) -> TokenInfo:
         """GET /v1/oauth/token: is the current access token accepted, and for how long."""
@@ -521,6 +522,18 @@ class XoxodayClient:
     @staticmethod
     def _data(result: dict[str, Any]) -> Any:
         return result.get("data")
+
+
+def _parse(op: str, model: type[M], value: Any) -> M:
+    """A typed answer, or MalformedResponse (retryable) when Xoxoday sent something else."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise E.MalformedResponse(f"{op}: unexpected answer ({_first_error(exc)})", op=op) from None
+
+
+def _parse_list(op: str, model: type[M], value: Any) -> list[M]:
+    return [_parse(op, model, item) for item in _as_list(value)]
 
 
 def _api_error(op: str, status: int, error_id: str | None, info: dict[str, Any]) -> E.ApiError:

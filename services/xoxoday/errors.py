@@ -182,7 +182,7 @@ ERROR_CLASSES: dict[str, type[ApiError]] = {
     "PLE10017": ProductUnavailable,
     "PLE10018": InvalidDenomination,
     "PLE10019": InternationalOrdersNotAllowed,
-    "PLE10021": OrderNotFound,
+    "PLE10021": UpstreamFailure,  # "…while fulfilling order": not a plain "no such order"
     "PLE10022": OrderNotFound,
     "PLE10023": UpstreamFailure,
     "PLE10024": OutOfStock,

@@ -147,3 +147,15 @@ def test_polling_backs_off_while_still_pending(runtime: Runtime) -> None:
     assert after.polls == 3
     gap = (after.next_poll_at or 0) - before.next_poll_at
     assert gap > 0  # each empty poll waits longer than the last (0.05 s doubling here)
+
+
+def test_a_webhook_for_an_order_marked_failed_raises_an_alert(runtime: Runtime) -> None:
+    decision = runtime.rewards.create(REQUESTER, [gift(product=31006, amount="500")])  # KYC refusal
+    runtime.rewards.approve(decision.request.id, APPROVER)
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, decision.request.id)
+    assert order.state == "failed"
+    answer = runtime.webhooks.handle({"x-api-key": KEY}, hook(order, "delivered", 4004))
+    assert answer == (200, {"status": "ignored"})
+    alerts = runtime.database.query("SELECT reason FROM events WHERE kind = 'system.alert'")
+    assert alerts and "marked it failed" in alerts[0]["reason"]

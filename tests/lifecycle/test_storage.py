@@ -154,7 +154,7 @@ def test_notifications_are_delivered_in_order_once_and_survive_a_restart(tmp_pat
     database = Database(tmp_path / "n.db")
     migrate(database)
     first = Recorder()
-    dispatcher = NotificationDispatcher(database, first)
+    dispatcher = NotificationDispatcher(database, first, "slack")
     dispatcher.cursor()  # starts at the current end of the log
     with database.tx() as db:
         events.append(db, "request.created", request_id=1)
@@ -164,13 +164,34 @@ def test_notifications_are_delivered_in_order_once_and_survive_a_restart(tmp_pat
     assert [e.kind for e in first.seen] == ["request.created", "order.placed"]
     assert dispatcher.dispatch() == 0
 
-    restarted = Recorder(fail_times=1)
-    again = NotificationDispatcher(database, restarted)
+    # Slack fails once: the event waits for another try, later events go on meanwhile.
+    flaky = Recorder(fail_times=1)
+    again = NotificationDispatcher(database, flaky, "slack", retry_first_s=0)
     with database.tx() as db:
         events.append(db, "order.delivered", order_id=1)
-    assert again.dispatch() == 0  # Slack failed: kept for the next round
-    assert again.dispatch() == 1
-    assert [e.kind for e in restarted.seen] == ["order.delivered"]
+        events.append(db, "order.delivered", order_id=2)
+    assert again.dispatch() == 2
+    assert [e.order_id for e in flaky.seen] == [2]
+    # A restart in between: the try that is owed is in the database, not in memory.
+    restarted = NotificationDispatcher(database, flaky, "slack", retry_first_s=0)
+    assert restarted.dispatch() == 1
+    assert [e.order_id for e in flaky.seen] == [2, 1]
+    assert restarted.dispatch() == 0
+
+
+def test_each_consumer_has_its_own_cursor(tmp_path: Path) -> None:
+    database = Database(tmp_path / "c.db")
+    migrate(database)
+    slack, log_only = Recorder(), Recorder()
+    slack_dispatcher = NotificationDispatcher(database, slack, "slack")
+    log_dispatcher = NotificationDispatcher(database, log_only, "log")
+    slack_dispatcher.cursor()
+    log_dispatcher.cursor()
+    with database.tx() as db:
+        events.append(db, "order.delivered", order_id=1)
+    assert log_dispatcher.dispatch() == 1  # `rewards-bot worker` without Slack…
+    assert slack_dispatcher.dispatch() == 1  # …does not use up what Slack has to show
+    assert [e.kind for e in slack.seen] == [e.kind for e in log_only.seen] == ["order.delivered"]
 
 
 def test_logging_notifier_writes_one_line(caplog: pytest.LogCaptureFixture) -> None:

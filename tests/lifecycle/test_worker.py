@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ from tests.lifecycle.conftest import (
     states,
     topup,
 )
-from tests.support import SimControl
+from tests.support import SimControl, wait_for
 
 
 def approved(runtime: Runtime, *specs: object) -> int:
@@ -217,3 +218,59 @@ def test_unknown_outcome_is_never_failed_while_the_lookup_fails(
     runtime.worker.run(until_idle=True)
     assert states(runtime, request_id) == ["delivered"]
     assert len(xo.orders()) == 1
+
+
+def test_a_worker_stopped_while_waiting_for_the_lease_touches_nothing(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    from services.lease import Lease
+
+    request_id = approved(runtime, gift())
+    other = Lease(runtime.database, "the-other-worker")
+    assert other.try_acquire()  # a live worker (this very process) holds the lease
+    claimed = order_store.claim_next(runtime.database, "the-other-worker", 1e12)
+    assert claimed is not None
+    waiting = threading.Thread(target=runtime.worker.run)
+    waiting.start()
+    time.sleep(0.3)
+    runtime.worker._stop.set()  # SIGTERM while it waits
+    waiting.join(timeout=10)
+    assert states(runtime, request_id) == ["placing"]  # not "recovered" from under the other worker
+    assert xo.calls("getOrderDetails") == 0
+
+
+def test_the_worker_survives_a_failing_round(
+    runtime: Runtime, xo: SimControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    from storage import kv
+
+    request_id = approved(runtime, gift())
+    kv.put(runtime.database, "retry.log", "{corrupt")  # the notifier's retry list is unreadable
+    runtime.worker.start()
+    wait_for(lambda: "worker round failed" in caplog.text)
+    assert runtime.worker._thread is not None and runtime.worker._thread.is_alive()
+    kv.put(runtime.database, "retry.log", "{}")  # repaired: the worker carries on by itself
+    wait_for(lambda: states(runtime, request_id) == ["delivered"], timeout=15)
+
+
+def test_the_loop_does_not_spin_while_a_lookup_is_slow(runtime: Runtime, xo: SimControl) -> None:
+    approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_after_commit")
+    xo.config(latency_ms=800)
+    runtime.worker.start()
+    time.sleep(2.5)
+    rounds = runtime.worker.rounds
+    xo.config(latency_ms=0)
+    assert rounds < 60  # it sleeps between rounds instead of spinning on the busy order
+
+
+def test_placed_orders_are_taken_off_the_cached_balance(runtime: Runtime, xo: SimControl) -> None:
+    xo.config(balance="150")
+    runtime.wallet.invalidate()
+    first = approved(runtime, gift(amount="100"))  # 98.00
+    runtime.worker.run(until_idle=True)
+    assert states(runtime, first) == ["delivered"]
+    second = runtime.rewards.create(REQUESTER, [gift(amount="100")])
+    with pytest.raises(domain.InsufficientFunds, match="52 USD available"):
+        runtime.rewards.approve(second.request.id, APPROVER)  # without asking Xoxoday again
+    assert xo.calls("getBalance") == 1

@@ -313,3 +313,36 @@ def test_costs_are_in_the_wallet_currency(stack: LocalStack) -> None:
     assert (
         request is not None and request.total_cost == Decimal("12.00") and request.currency == "USD"
     )
+
+
+def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
+    xo: SimControl, fake_slack: object, tmp_path: Path
+) -> None:
+    from bot.local import start_local_stack
+    from services.rewards import RewardSpec
+
+    db = tmp_path / "restart.db"
+    first = start_local_stack(
+        db, sim=xo.running, slack=fake_slack, rewards_auto_approve_max="30", xoxoday_rate_scale=0
+    )  # type: ignore[arg-type]
+    # Recorded as auto-approvable, then the process stopped before approving it.
+    created = first.bot.runtime.rewards.create(
+        "UREQUESTER",
+        [
+            RewardSpec(
+                product_id=40001,
+                denomination=Decimal(10),
+                email="cho@example.com",
+                recipient_id="UCHO",
+            )
+        ],
+    )
+    assert created.auto_approvable
+    first.stop()
+    second = start_local_stack(
+        db, sim=xo.running, slack=fake_slack, rewards_auto_approve_max="30", xoxoday_rate_scale=0
+    )  # type: ignore[arg-type]
+    try:
+        wait_for(lambda: order_states(second) == ["delivered"], timeout=15)
+    finally:
+        second.stop()
