@@ -92,7 +92,9 @@ class Bot:
             counts = order_store.count_by_state(self.runtime.database)
         except Exception as exc:  # the database is the one thing we cannot run without
             return 503, {"ok": False, "error": f"database: {type(exc).__name__}"}
-        return 200, {"ok": True, "orders": counts}
+        worker = self.runtime.worker.status
+        ok = worker in ("active", "standby")
+        return (200 if ok else 503), {"ok": ok, "worker": worker, "orders": counts}
 
     def start(self) -> None:
         self.runtime.worker.start()

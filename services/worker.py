@@ -110,6 +110,7 @@ class Worker:
         self._lease_lost = threading.Event()
         self.last_round = time.monotonic()
         self.rounds = 0
+        self.standby = False
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -131,10 +132,16 @@ class Worker:
         self.lease.release()
 
     @property
-    def alive(self) -> bool:
-        """For the health check: the loop is running and went round recently."""
-        running = self._thread is not None and self._thread.is_alive()
-        return running and time.monotonic() - self.last_round < max(60.0, 3 * self.idle_sleep_s)
+    def status(self) -> str:
+        """For the health check: active, standby (another worker holds the lease), stalled
+        (no round for a minute) or stopped."""
+        if self._thread is None or not self._thread.is_alive():
+            return "stopped"
+        if self.standby:
+            return "standby"
+        if time.monotonic() - self.last_round > max(60.0, 3 * self.idle_sleep_s):
+            return "stalled"
+        return "active"
 
     def run(self, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until nothing is left to place)."""
@@ -182,10 +189,13 @@ class Worker:
     def _hold_lease(self) -> bool:
         """Wait for the lease; False when stopped first."""
         while not self.lease.try_acquire():
+            self.standby = True
             holder = self.lease.holder_info() or {}
             log.warning("another worker (%s) is active; waiting", holder.get("holder"))
             if self._stop.wait(5.0):
                 return False
+        self.standby = False
+        self.last_round = time.monotonic()
         return True
 
     def _keep_lease(self, finished: threading.Event) -> None:
