@@ -9,10 +9,11 @@ Placement outcomes:
 - answer received -> placed (and delivered / canceled when Xoxoday says so at once);
 - 5xx, timeout, broken answer, duplicate poNumber, a crash -> unknown: getOrderDetails(poNumber)
   adopts the order if Xoxoday has it, or queues it again with the same poNumber if not;
-- refused for a business reason (balance, denomination, KYC, product) -> failed, with a reason;
-- refused for a passing reason (rate limit, credentials) -> queued again after a delay,
-  and failed after `max_attempts`.
-An unknown order is never failed: the money may be spent, so it is looked up until known.
+- refused before any order exists (balance, denomination, KYC, product, credentials, rate
+  limit) -> failed with a reason, or queued again after a delay for the passing ones;
+- any other answer (a 5xx, "failed to confirm order"…) -> unknown, and looked up.
+An unknown order is failed only once Xoxoday says it has no order with that poNumber; while
+the lookup itself fails, it stays unknown: the money may be spent.
 """
 
 from __future__ import annotations
