@@ -13,7 +13,6 @@ from typing import Any
 
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
-from services.catalog import REWARD_LABELS
 from services.money import fmt_amount, fmt_money
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
@@ -411,7 +410,3 @@ def balance_text(balance: Decimal, committed: Decimal, currency: str) -> str:
         f"{fmt_money(committed, currency)} is committed to approved orders not yet placed; "
         f"{fmt_money(balance - committed, currency)} available."
     )
-
-
-def type_label(reward_type: str) -> str:
-    return REWARD_LABELS.get(reward_type, reward_type)

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from services.errors import CatalogUnavailable, InvalidReward
 from services.xoxoday import errors as xe
@@ -109,12 +108,6 @@ class Catalog:
             if self.refreshed_at() is None:
                 raise CatalogUnavailable(f"the Xoxoday catalog is unavailable: {exc}") from exc
             log.warning("catalog refresh failed, keeping the cached copy: %s", exc)
-
-    def describe_age(self) -> str:
-        refreshed = self.refreshed_at()
-        if refreshed is None:
-            return "never"
-        return datetime.fromtimestamp(refreshed, UTC).isoformat(timespec="seconds")
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -42,7 +42,3 @@ def of_type(database: Database, reward_type: str) -> list[tuple[str, dict[str, A
         [reward_type],
     )
     return [(row["reward_type"], loads(row["data"])) for row in rows]
-
-
-def count(database: Database) -> int:
-    return int(database.scalar("SELECT COUNT(*) FROM catalog"))

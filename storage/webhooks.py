@@ -37,7 +37,3 @@ def deferred_for(database: Database, po_number: str) -> dict | None:
         "ORDER BY id DESC LIMIT 1",
         [po_number],
     )
-
-
-def count(database: Database) -> int:
-    return int(database.scalar("SELECT COUNT(*) FROM webhooks"))
