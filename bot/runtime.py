@@ -92,8 +92,8 @@ def build_runtime(
 ) -> Runtime:
     database = open_db(settings)
     client = build_client(settings, database)
-    catalog = Catalog(database, client)
     wallet = Wallet(client, database)
+    catalog = Catalog(database, client, wallet=wallet)
     vouchers = VoucherSource(client)
     delivery = Delivery(
         database,
@@ -113,6 +113,9 @@ def build_runtime(
         dispatcher=dispatcher,
         concurrency=settings.rewards_worker_concurrency,
         backoff_first_s=backoff_first_s,
+        # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
+        inflight_window_s=settings.xoxoday_place_order_timeout_s,
+        wallet=wallet,
     )
     policy = build_policy(settings)
     rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from services.errors import CatalogUnavailable, InvalidReward
+from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.client import XoxodayClient
 from services.xoxoday.models import Product
@@ -45,11 +46,13 @@ class Catalog:
         database: Database,
         client: XoxodayClient | None,
         *,
+        wallet: Wallet | None = None,
         max_age_s: float = REFRESH_EVERY_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.client = client
+        self.wallet = wallet
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -67,6 +70,10 @@ class Catalog:
                 store.replace_type(self.database, reward_type, products)
                 counts[reward_type] = len(products)
             kv.put(self.database, "catalog.refreshed_at", str(self._clock()))
+        if self.wallet is not None:
+            # Xoxoday may send `exchangeRate: null` (§12 row 1): prices then need the wallet's
+            # currency, learned here, where waiting on Xoxoday is fine, never in a Slack request.
+            self.wallet.learn_currency()
         log.info("catalog refreshed: %s", counts)
         return counts
 

@@ -2,7 +2,14 @@
 
 Three sources report it: the placeOrder answer, getOrderDetails (reconciliation and the
 polling fallback) and Xoxoday's webhook. All three go through `Delivery`, so each fact is
-applied once, by compare-and-set, whichever source reports it first.
+applied once, by compare-and-set, whichever source reports it first. What a status word
+means is decided in one place, services.xoxoday.status.
+
+Money back: an order Xoxoday cancelled, refunded or failed ends `canceled` with a refund to
+the requester's budget; a partial cancel (`cancelledQuantity` below the quantity) gives back
+that share and the rest is still delivered. Waiting is capped: a status value nobody
+documented is polled `max_odd_polls` times, a pending delivery `max_pending_s` (delayed
+products take up to ~10 working days), then polling stops with a `system.alert`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,17 +27,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from services.jsonutil import dumps, loads
 from services.vouchers import VoucherSource
 from services.xoxoday.models import Order, normalize_status
+from services.xoxoday.status import DeliveryOutcome, webhook_outcome
 from storage import events, ledger, webhooks
 from storage import orders as order_store
 from storage import requests as request_store
-from storage.db import Database, utcnow
+from storage.db import Database, fetch_one, utcnow
 from storage.models import OrderRow
 
 log = logging.getLogger(__name__)
 
-FINAL = {"delivered", "canceled"}
 POLL_FIRST_S = 60.0
 POLL_MAX_S = 6 * 3600.0
+MAX_ODD_POLLS = 12  # about two days of polls at the growing interval
+MAX_PENDING_S = 30 * 86400.0  # delayed products take 3-10 working days (reference §3.2)
+CENT = Decimal("0.01")
 
 
 def poll_delay(polls: int, first: float = POLL_FIRST_S, cap: float = POLL_MAX_S) -> float:
@@ -46,20 +57,24 @@ class Delivery:
         poll_first_s: float = POLL_FIRST_S,
         on_refund: Callable[[], None] | None = None,
         on_charge: Callable[[Decimal], None] | None = None,
+        max_odd_polls: int = MAX_ODD_POLLS,
+        max_pending_s: float = MAX_PENDING_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.vouchers = vouchers
         self.poll_first_s = poll_first_s
+        self.max_odd_polls = max_odd_polls
+        self.max_pending_s = max_pending_s
         self._on_refund = on_refund or (lambda: None)
         self._on_charge = on_charge or (lambda amount: None)
         self._clock = clock
 
     def adopt(self, order: OrderRow, xo: Order, *, from_state: str, actor: str) -> OrderRow | None:
         """Xoxoday has the order: record it as placed, and settle it if it already is."""
+        outcome = xo.outcome
         if self.vouchers is not None:
             self.vouchers.remember(order.id, xo.vouchers)
-        status = xo.delivery
         with self.database.tx() as db:
             placed = order_store.transition(
                 db,
@@ -74,16 +89,19 @@ class Delivery:
                     "amount_charged": str(xo.amount_charged)
                     if xo.amount_charged is not None
                     else None,
-                    "delivery_status": status,
+                    "delivery_status": outcome.state,
                     "placed_at": utcnow(),
                     "next_poll_at": self._clock() + self.poll_first_s,
                     "polls": 0,
                     "last_error": None,
+                    "not_found_at": None,
                 },
                 data={
                     "orderId": xo.order_id,
                     "amountCharged": xo.amount_charged,
-                    "delivery": status,
+                    "delivery": outcome.state,
+                    "orderStatus": xo.order_status,
+                    "deliveryStatus": xo.delivery_status,
                 },
             )
             if placed is None:
@@ -91,8 +109,15 @@ class Delivery:
             self._adjust_budget(db, placed)
             if placed.amount_charged is not None:
                 self._on_charge(placed.amount_charged)
-            if status in FINAL:
-                placed = self._settle_in(db, placed, status, actor=actor) or placed
+            self._give_back_cancelled(db, placed, outcome, actor=actor)
+            if outcome.final:
+                placed = self._settle_in(db, placed, outcome, actor=actor) or placed
+        if outcome.unrecognised:
+            log.warning(
+                "order %s: Xoxoday answered status values nobody documented (%s); polling it",
+                placed.po_number,
+                ", ".join(outcome.unrecognised),
+            )
         if placed.state == "placed":
             deferred = webhooks.deferred_for(self.database, placed.po_number)
             if deferred:
@@ -101,18 +126,52 @@ class Delivery:
                     webhooks.set_outcome(db, deferred["webhook_id"], "applied")
         return order_store.get(self.database, order.id)
 
-    def settle(self, order_id: int, status: str, *, actor: str) -> OrderRow | None:
-        """placed -> delivered | canceled; None when the order was not (or no longer) placed."""
-        status = normalize_status(status)
-        if status not in FINAL:
+    def track(self, order: OrderRow, xo: Order, *, actor: str) -> OrderRow | None:
+        """A poll's answer about a placed order: settle it, give back a cancelled share, or
+        look again later; an odd status or a delivery pending too long ends the polling with
+        an alert, never polls forever."""
+        outcome = xo.outcome
+        if outcome.state == "delivered" and self.vouchers is not None:
+            self.vouchers.remember(order.id, xo.vouchers)
+        with self.database.tx() as db:
+            self._give_back_cancelled(db, order, outcome, actor=actor)
+            if outcome.final:
+                return self._settle_in(db, order, outcome, actor=actor)
+        if outcome.unrecognised:
+            self._odd_status(order, outcome)
+        elif self._pending_for(order) > self.max_pending_s:
+            days = self.max_pending_s / 86400
+            self._give_up(
+                order,
+                f"order {order.po_number} is still pending at Xoxoday after {days:g} days; "
+                "polling stopped: check it with Xoxoday and `rewards-bot orders show`",
+            )
+        else:
+            self.still_pending(order)
+        return order_store.get(self.database, order.id)
+
+    def settle(
+        self, order_id: int, status: str, *, actor: str, reason: str | None = None
+    ) -> OrderRow | None:
+        """placed -> delivered | canceled; None when the order was not (or no longer) placed.
+
+        `status` is a deliveryStatus word (delivered, canceled, cancelled, refunded, failed…).
+        """
+        outcome = webhook_outcome(status)
+        if not outcome.final:
             return None
+        if reason:
+            outcome = DeliveryOutcome(outcome.state, reason)
         with self.database.tx() as db:
             order = order_store.get(self.database, order_id)
             if order is None:
                 return None
-            return self._settle_in(db, order, status, actor=actor)
+            return self._settle_in(db, order, outcome, actor=actor)
 
-    def _settle_in(self, db: Any, order: OrderRow, status: str, *, actor: str) -> OrderRow | None:
+    def _settle_in(
+        self, db: Any, order: OrderRow, outcome: DeliveryOutcome, *, actor: str
+    ) -> OrderRow | None:
+        status = outcome.state
         settled = order_store.transition(
             db,
             order.id,
@@ -120,7 +179,9 @@ class Delivery:
             status,
             actor=actor,
             kind=f"order.{status}",
-            reason="Xoxoday cancelled the delivery" if status == "canceled" else None,
+            reason=(outcome.reason or "Xoxoday cancelled the delivery")
+            if status == "canceled"
+            else None,
             fields={"delivery_status": status, "settled_at": utcnow(), "next_poll_at": None},
         )
         if settled is not None and status == "canceled":
@@ -129,6 +190,113 @@ class Delivery:
             ledger.give_back(db, self.database, settled, request, "refund")
             self._on_refund()
         return settled
+
+    def _give_back_cancelled(
+        self, db: Any, order: OrderRow, outcome: DeliveryOutcome, *, actor: str
+    ) -> None:
+        """A partial cancel: give back the share of the units Xoxoday cancelled, once.
+
+        Only the units newly cancelled since the last answer are refunded (compare-and-set on
+        `cancelled_quantity`); a cancel of every unit is a full cancel, settled as canceled.
+        """
+        quantity = max(order.quantity, 1)
+        cancelled = min(outcome.cancelled_quantity, quantity)
+        if outcome.state == "canceled" or cancelled >= quantity:
+            return
+        current = fetch_one(
+            db, "SELECT state, cancelled_quantity FROM orders WHERE id = ?", [order.id]
+        )
+        if current is None or current["state"] != "placed":
+            return
+        already = int(current["cancelled_quantity"] or 0)
+        if cancelled <= already:
+            return  # already given back (a repeated answer)
+        db.execute("UPDATE orders SET cancelled_quantity = ? WHERE id = ?", [cancelled, order.id])
+        request = request_store.get(self.database, order.request_id)
+        assert request is not None
+        cost = ledger.committed_for_order(self.database, order.id, ("reserve", "adjust"))
+        refund = (cost * cancelled / quantity).quantize(CENT) - (
+            cost * already / quantity
+        ).quantize(CENT)
+        ledger.add(
+            db,
+            requester_id=request.requester_id,
+            month=ledger.month_of(request.created_at),
+            amount=-refund,
+            kind="refund",
+            currency=request.currency,
+            request_id=request.id,
+            order_id=order.id,
+        )
+        events.append(
+            db,
+            "order.partially_canceled",
+            request_id=order.request_id,
+            order_id=order.id,
+            actor=actor,
+            reason=f"Xoxoday cancelled {cancelled} of {quantity}; the share was refunded",
+            data={"cancelledQuantity": cancelled, "quantity": quantity, "refund": refund},
+        )
+        self._on_refund()
+
+    def _odd_status(self, order: OrderRow, outcome: DeliveryOutcome) -> None:
+        values = ", ".join(outcome.unrecognised)
+        with self.database.tx() as db:
+            row = fetch_one(
+                db,
+                "UPDATE orders SET odd_status_polls = odd_status_polls + 1 "
+                "WHERE id = ? AND state = 'placed' RETURNING odd_status_polls",
+                [order.id],
+            )
+        count = int(row["odd_status_polls"]) if row else 0
+        log.warning(
+            "order %s: Xoxoday answered status values nobody documented (%s), poll %d of %d",
+            order.po_number,
+            values,
+            count,
+            self.max_odd_polls,
+        )
+        if count >= self.max_odd_polls:
+            self._give_up(
+                order,
+                f"order {order.po_number}: Xoxoday keeps answering a status the bot does not "
+                f"know ({values}); polling stopped after {count} tries: check it with "
+                "Xoxoday and `rewards-bot orders show`",
+            )
+        else:
+            self.still_pending(order)
+
+    def _give_up(self, order: OrderRow, message: str) -> None:
+        """Stop polling an order and tell the operators (the existing alert); a webhook can
+        still settle it later."""
+        with self.database.tx() as db:
+            stopped = fetch_one(
+                db,
+                "UPDATE orders SET next_poll_at = NULL WHERE id = ? AND state = 'placed' "
+                "AND next_poll_at IS NOT NULL RETURNING id",
+                [order.id],
+            )
+            if stopped is not None:
+                events.append(
+                    db,
+                    "system.alert",
+                    request_id=order.request_id,
+                    order_id=order.id,
+                    actor="delivery",
+                    reason=message,
+                )
+        if stopped is not None:
+            log.error(message)
+
+    def _pending_for(self, order: OrderRow) -> float:
+        """Seconds since the order was placed (0 when unknown)."""
+        if not order.placed_at:
+            return 0.0
+        try:
+            placed = datetime.fromisoformat(order.placed_at).timestamp()
+        except ValueError:
+            return 0.0
+        return self._clock() - placed
 
     def still_pending(self, order: OrderRow) -> None:
         """A poll found nothing new: look again later, less often each time."""
@@ -219,7 +387,7 @@ class WebhookReceiver:
         except (ValueError, ValidationError):
             return 400, {"error": "not an order status webhook"}
         data = payload.data
-        if data.delivery_status not in FINAL:
+        if not webhook_outcome(data.delivery_status).final:
             return 200, {"status": "ignored", "reason": f"status {data.delivery_status!r}"}
         with self.database.tx() as db:
             fresh = webhooks.record(

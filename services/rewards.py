@@ -204,7 +204,8 @@ class RewardService:
             product.check(order)
         except xe.InvalidOrder as exc:
             raise InvalidReward(exc.message, field=_spec_field(exc.field)) from None
-        cost = product.wallet_cost(order.denomination, order.quantity)
+        wallet_currency = self.wallet.known_currency() if self.wallet else None
+        cost = product.wallet_cost(order.denomination, order.quantity, wallet_currency)
         if cost is None:
             raise InvalidReward(
                 f"no exchange rate is known for {product.name}; refresh the catalog",

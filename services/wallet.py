@@ -53,11 +53,12 @@ class Wallet:
             if cached and self._clock() - cached[2] <= age_limit:
                 return cached[0], cached[1]
             balance = self.client.get_balance()
-            self._cached = (balance.value, balance.currency, self._clock())
+            # `points` is the balance in the wallet's currency; `value` is documented as INR.
+            self._cached = (balance.amount, balance.currency, self._clock())
             if balance.currency and balance.currency != self._currency:
                 self._currency = balance.currency
                 kv.put(self.database, "wallet.currency", balance.currency)
-            return balance.value, balance.currency
+            return balance.amount, balance.currency
 
     def record_charge(self, amount: Decimal) -> None:
         """An order was just charged: the cached balance drops by as much, without a call."""
@@ -75,6 +76,18 @@ class Wallet:
         if self._currency is None:
             self._currency = kv.get(self.database, "wallet.currency")
         return self._currency
+
+    def learn_currency(self) -> str:
+        """The wallet's currency, asking Xoxoday only while it is unknown; the cached
+        balance is left alone (for background work such as a catalog refresh)."""
+        known = self.known_currency()
+        if known:
+            return known
+        balance = self.client.get_balance()
+        if balance.currency:
+            self._currency = balance.currency
+            kv.put(self.database, "wallet.currency", balance.currency)
+        return balance.currency
 
     def currency(self) -> str:
         """The wallet's currency; remembered in the database, so a request never waits on it."""

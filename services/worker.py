@@ -8,10 +8,13 @@ into `unknown` and reconciles it, before anything new is placed.
 Placement outcomes:
 - answer received -> placed (and delivered / canceled when Xoxoday says so at once);
 - 5xx, timeout, broken answer, duplicate poNumber, a crash -> unknown: getOrderDetails(poNumber)
-  adopts the order if Xoxoday has it, or queues it again with the same poNumber if not;
-- refused before any order exists (balance, denomination, KYC, product, credentials, rate
-  limit) -> failed with a reason, or queued again after a delay for the passing ones;
-- any other answer (a 5xx, "failed to confirm order"…) -> unknown, and looked up.
+  adopts the order if Xoxoday has it, or queues it again with the same poNumber if not, but
+  a "not found" only counts after the in-flight window (services/inflight.py);
+- refused before any order exists (denomination, KYC, product, credentials, rate limit) ->
+  failed with a reason, or queued again after a delay for the passing ones;
+- any other answer (a 5xx, PLE10010 "failed to redeem points", "failed to confirm order"…)
+  -> unknown, looked up, then placed again with a backoff. PLE10010 fails early only when a
+  fresh getBalance shows the wallet cannot pay for the order.
 An unknown order is failed only once Xoxoday says it has no order with that poNumber; while
 the lookup itself fails, it stays unknown: the money may be spent.
 """
@@ -25,15 +28,16 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from services import failpoints
+from services import failpoints, inflight
 from services.catalog import Catalog
 from services.delivery import Delivery
 from services.errors import RewardError
 from services.lease import Lease
 from services.notify import NotificationDispatcher
 from services.rewards import order_request, spec_from_order
+from services.wallet import Wallet
 from services.xoxoday import errors as xe
-from services.xoxoday.client import XoxodayClient
+from services.xoxoday.client import PLACE_ORDER_TIMEOUT_S, XoxodayClient
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
@@ -58,7 +62,6 @@ REFUSED = (
     xe.ProductUnavailable,
     xe.KycNotApproved,
     xe.InternationalOrdersNotAllowed,
-    xe.InsufficientBalance,
 )
 
 
@@ -81,6 +84,9 @@ class Worker:
         reconcile_after_s: float = RECONCILE_AFTER_S,
         idle_sleep_s: float = 1.0,
         auth_retry_s: float = AUTH_RETRY_S,
+        inflight_window_s: float = PLACE_ORDER_TIMEOUT_S,
+        confirm_after_s: float | None = None,
+        wallet: Wallet | None = None,
         name: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -95,6 +101,12 @@ class Worker:
         self.reconcile_after_s = reconcile_after_s
         self.idle_sleep_s = idle_sleep_s
         self.auth_retry_s = auth_retry_s
+        # XOXODAY_PLACE_ORDER_TIMEOUT_S: the client's placeOrder read timeout is the window.
+        self.inflight_window_s = inflight_window_s
+        if confirm_after_s is None:
+            confirm_after_s = inflight.confirm_delay(inflight_window_s)
+        self.confirm_after_s = confirm_after_s
+        self.wallet = wallet
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place")
@@ -144,8 +156,9 @@ class Worker:
             return "stalled"
         return "active"
 
-    def run(self, until_idle: bool = False) -> None:
-        """Work until stopped (or, with until_idle, until nothing is left to place)."""
+    def run(self, until_idle: bool = False, until_settled: bool = False) -> None:
+        """Work until stopped; with until_idle, until nothing is left to place; with
+        until_settled, also until no placed order is still being polled."""
         if not self._hold_lease():
             return  # stopped while another worker held the lease: touch nothing
         finished = threading.Event()
@@ -154,14 +167,14 @@ class Worker:
         )
         heartbeat.start()
         try:
-            self._rounds(until_idle)
+            self._rounds(until_idle or until_settled, until_settled)
         finally:
             finished.set()
             heartbeat.join(timeout=5)
         if not self._lease_lost.is_set():
             self.lease.release()
 
-    def _rounds(self, until_idle: bool) -> None:
+    def _rounds(self, until_idle: bool, until_settled: bool = False) -> None:
         self.recover()
         failures = 0
         while not self._stop.is_set() and not self._lease_lost.is_set():
@@ -176,9 +189,10 @@ class Worker:
                 log.exception("worker round failed (%d in a row)", failures)
                 self._stop.wait(min(2.0**failures, 60.0))
                 continue
-            if until_idle and self.is_idle():
+            done = self.is_settled if until_settled else self.is_idle
+            if until_idle and done():
                 self._drain()
-                if self.is_idle():
+                if done():
                     break
             if not busy:
                 self._wake.wait(self._sleep_time())
@@ -238,6 +252,11 @@ class Worker:
         with self._in_flight_lock:
             running = bool(self._in_flight)
         return not running and not any(counts.get(s) for s in ("queued", "placing", "unknown"))
+
+    def is_settled(self) -> bool:
+        """Idle, and no placed order waits for a poll (delivered, canceled, or given up on)."""
+        tracked = order_store.next_due_time(self.database, "placed", "next_poll_at")
+        return self.is_idle() and tracked is None
 
     # --- one round --------------------------------------------------------------------------
 
@@ -357,8 +376,13 @@ class Worker:
         except RewardError as exc:
             self._fail(order, exc.message, str(exc))
             return
+
+        def sent() -> None:
+            # Stored before the request leaves: the in-flight window counts from here.
+            order_store.mark_sent(self.database, order.id, self._clock())
+
         try:
-            result = self.client.place_order(request, product)
+            result = self.client.place_order(request, product, on_send=sent)
         except xe.InvalidOrder as exc:
             self._fail(order, exc.message, str(exc))
         except xe.RateLimited as exc:
@@ -397,24 +421,7 @@ class Worker:
         try:
             found = self.client.get_order_details(po_number=order.po_number)
         except xe.OrderNotFound:
-            cause = order.failure_reason or "an earlier attempt got no answer"
-            if order.attempts >= self.max_attempts:
-                self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
-                return
-            with self.database.tx() as db:
-                order_store.transition(
-                    db,
-                    order.id,
-                    "unknown",
-                    "queued",
-                    actor=self.name,
-                    kind="order.requeued",
-                    reason="not found at Xoxoday: placing it again with the same poNumber",
-                    fields={
-                        "next_attempt_at": self._clock()
-                        + backoff(order.attempts, self.backoff_first_s)
-                    },
-                )
+            self._not_found(order)
             return
         except xe.XoxodayError as exc:
             delay = (
@@ -432,6 +439,82 @@ class Worker:
             return
         self.delivery.adopt(order, found, from_state="unknown", actor=self.name)
 
+    def _not_found(self, order: OrderRow) -> None:
+        """Xoxoday has no order with this poNumber, for now: the in-flight window decides."""
+        now = self._clock()
+        verdict = inflight.judge_not_found(
+            sent_at=order.sent_at,
+            not_found_at=order.not_found_at,
+            now=now,
+            window_s=self.inflight_window_s,
+            confirm_after_s=self.confirm_after_s,
+        )
+        if verdict.action == "place_again":
+            self._place_again(order)
+            return
+        with self.database.tx() as db:
+            changed = db.execute(
+                "UPDATE orders SET next_attempt_at = ?, not_found_at = ?, "
+                "sent_at = COALESCE(sent_at, ?), last_error = ? "
+                "WHERE id = ? AND state = 'unknown'",
+                [verdict.next_lookup_at, verdict.not_found_at, now, verdict.why, order.id],
+            ).rowcount
+            if changed:
+                events.append(
+                    db,
+                    "order.not_found",
+                    request_id=order.request_id,
+                    order_id=order.id,
+                    actor=self.name,
+                    reason=verdict.why,
+                    data={"action": verdict.action, "next_lookup_at": verdict.next_lookup_at},
+                )
+        log.info("%s: %s", order.po_number, verdict.why)
+
+    def _place_again(self, order: OrderRow) -> None:
+        """Two lookups after the window agree there is no order: place it again, same poNumber."""
+        cause = order.failure_reason or "an earlier attempt got no answer"
+        if order.attempts >= self.max_attempts:
+            self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
+            return
+        if order.last_error_id == "PLE10010" and self._wallet_cannot_pay(order):
+            self._fail(
+                order,
+                xe.plain_reason(xe.InsufficientBalance("")),
+                "PLE10010 and a fresh getBalance below the order's cost",
+                "unknown",
+            )
+            return
+        with self.database.tx() as db:
+            order_store.transition(
+                db,
+                order.id,
+                "unknown",
+                "queued",
+                actor=self.name,
+                kind="order.requeued",
+                reason="not found at Xoxoday: placing it again with the same poNumber",
+                fields={
+                    "next_attempt_at": self._clock()
+                    + backoff(order.attempts, self.backoff_first_s),
+                    "not_found_at": None,
+                },
+            )
+
+    def _wallet_cannot_pay(self, order: OrderRow) -> bool:
+        """A fresh getBalance below the order's cost; False when it cannot be told."""
+        if order.cost_estimate is None:
+            return False
+        try:
+            if self.wallet is not None:
+                amount, _ = self.wallet.balance(max_age_s=0)
+            else:
+                amount = self.client.get_balance().amount
+        except xe.XoxodayError as exc:
+            log.warning("could not check the balance for %s: %s", order.po_number, exc)
+            return False
+        return amount < order.cost_estimate
+
     def _poll(self, order: OrderRow) -> None:
         """The webhook's fallback: ask Xoxoday about a delivery that is still pending."""
         fresh = self._fresh(order, "placed")
@@ -447,12 +530,7 @@ class Worker:
             log.warning("polling %s failed: %s", order.po_number, exc)
             self.delivery.still_pending(order)
             return
-        if found.delivery in ("delivered", "canceled"):
-            if self.delivery.vouchers is not None:
-                self.delivery.vouchers.remember(order.id, found.vouchers)
-            self.delivery.settle(order.id, found.delivery, actor=f"{self.name}:poll")
-        else:
-            self.delivery.still_pending(order)
+        self.delivery.track(order, found, actor=f"{self.name}:poll")
 
     # --- transitions ------------------------------------------------------------------------
 
@@ -461,6 +539,10 @@ class Worker:
     ) -> None:
         known = isinstance(cause, xe.XoxodayError) and not isinstance(cause, xe.OutcomeUnknown)
         reason = xe.plain_reason(cause) if known else None
+        if isinstance(cause, xe.InsufficientBalance):
+            # Not proven yet: only a fresh getBalance below the cost makes it the reason.
+            reason = "Xoxoday could not redeem the wallet's points (PLE10010)"
+        error_id = getattr(cause, "error_id", None)
         with self.database.tx() as db:
             order_store.transition(
                 db,
@@ -472,8 +554,10 @@ class Worker:
                 reason=error,
                 fields={
                     "last_error": error,
+                    "last_error_id": error_id,
                     "failure_reason": reason or order.failure_reason,
                     "next_attempt_at": self._clock() + self.reconcile_after_s,
+                    "not_found_at": None,
                 },
             )
 

@@ -51,10 +51,16 @@ def spent(database: Database, requester_id: str, month: str) -> Decimal:
     return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
 
 
-def committed_for_order(database: Database, order_id: int) -> Decimal:
-    rows = database.db.execute(
-        "SELECT amount FROM budget_ledger WHERE order_id = ?", [order_id]
-    ).fetchall()
+def committed_for_order(
+    database: Database, order_id: int, kinds: tuple[str, ...] | None = None
+) -> Decimal:
+    """What an order holds of its requester's budget; with `kinds`, only those rows
+    (("reserve", "adjust") is what it cost before anything came back)."""
+    sql, params = "SELECT amount FROM budget_ledger WHERE order_id = ?", [order_id]
+    if kinds:
+        sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        params += list(kinds)
+    rows = database.db.execute(sql, params).fetchall()
     return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
 
 

@@ -251,7 +251,36 @@ def m003_order_state_counts(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_chat_messages, m003_order_state_counts]
+def m004_order_inflight_window_and_statuses(db: sqlite_utils.Database) -> None:
+    """What the worker needs to follow Xoxoday's real answers (xoxoday-api.md §12).
+
+    - `sent_at`: when the current placeOrder attempt was sent (epoch seconds), written
+      before the call, so a "not found" is trusted only once the in-flight window since then
+      has passed, even for an order recovered after a crash (services/inflight.py);
+    - `not_found_at`: when a first trusted "not found" was heard; a second lookup must agree;
+    - `last_error_id`: the errorId of the last refusal (PLE10010 asks for a balance check);
+    - `cancelled_quantity`: units Xoxoday cancelled, whose share was given back;
+    - `odd_status_polls`: polls answered with a status value nobody documented (capped).
+    """
+    orders = db["orders"]
+    orders.add_column("sent_at", float)
+    orders.add_column("not_found_at", float)
+    orders.add_column("last_error_id", str)
+    orders.add_column("cancelled_quantity", int, not_null_default=0)
+    orders.add_column("odd_status_polls", int, not_null_default=0)
+    # Orders caught mid-placement by the upgrade: start their window now, the safe side.
+    db.execute(
+        "UPDATE orders SET sent_at = CAST(strftime('%s', 'now') AS REAL) "
+        "WHERE state IN ('placing', 'unknown')"
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_chat_messages,
+    m003_order_state_counts,
+    m004_order_inflight_window_and_statuses,
+]
 
 
 def current_version(database: Database) -> int:

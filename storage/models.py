@@ -88,6 +88,11 @@ class OrderRow(_Row):
     polls: int = 0
     next_poll_at: float | None = None
     claimed_by: str | None = None
+    sent_at: float | None = None  # when the current placeOrder attempt was sent
+    not_found_at: float | None = None  # a first trusted "not found", awaiting a second
+    last_error_id: str | None = None
+    cancelled_quantity: int = 0
+    odd_status_polls: int = 0
     failure_reason: str | None = None
     last_error: str | None = None
     created_at: str
@@ -100,7 +105,13 @@ class OrderRow(_Row):
     )
 
     @field_validator(
-        "operator_validation", "notify_receiver_email", "attempts", "polls", mode="before"
+        "operator_validation",
+        "notify_receiver_email",
+        "attempts",
+        "polls",
+        "cancelled_quantity",
+        "odd_status_polls",
+        mode="before",
     )
     @classmethod
     def _defaults_for_null(cls, value: Any, info: Any) -> Any:

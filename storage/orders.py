@@ -76,7 +76,12 @@ def transition(
 
 
 def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
-    """Take the next due queued order for placement (queued -> placing), or None."""
+    """Take the next due queued order for placement (queued -> placing), or None.
+
+    `sent_at` is set here, before anything can be sent, and again right before the request
+    leaves (`mark_sent`): whatever happens after the claim, the in-flight window of the
+    attempt never starts later than the attempt itself.
+    """
     with database.tx() as db:
         candidate = fetch_one(
             db,
@@ -96,7 +101,20 @@ def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
             "placing",
             actor=worker,
             kind="order.claimed",
-            fields={"claimed_by": worker, "attempts": attempts + 1},
+            fields={
+                "claimed_by": worker,
+                "attempts": attempts + 1,
+                "sent_at": now,
+                "not_found_at": None,
+            },
+        )
+
+
+def mark_sent(database: Database, order_id: int, now: float) -> None:
+    """The placeOrder request of a `placing` order is about to leave: its window starts now."""
+    with database.tx() as db:
+        db.execute(
+            "UPDATE orders SET sent_at = ? WHERE id = ? AND state = 'placing'", [now, order_id]
         )
 
 

@@ -122,6 +122,8 @@ def cli_env(xoxoday_base_url: str, db: Path, **extra: str) -> dict[str, str]:
         "XOXODAY_ACCESS_TOKEN": DEMO_CREDENTIALS["access_token"],
         "XOXODAY_REFRESH_TOKEN": DEMO_CREDENTIALS["refresh_token"],
         "XOXODAY_RATE_SCALE": "0",
+        # The worker's in-flight window: a lookup's "not found" counts after 2 s, not 130.
+        "XOXODAY_PLACE_ORDER_TIMEOUT_S": "2",
         **extra,
     }
 

@@ -4,6 +4,11 @@ One RPC endpoint (``POST /v1/oauth/api``, dispatched on ``query``), OAuth tokens
 every refresh, two error body shapes, numbers as strings, per-minute limits. The rule that
 matters most: placeOrder is never retried here. A 5xx, a timeout or a broken answer raises
 OutcomeUnknown and the caller looks the order up by poNumber before placing it again.
+
+Real answers differ from the documented happy path (reference §12); each difference is
+handled here: the balance is `points`, both token-error shapes refresh once, the rate-limit
+answer may come at any status, a word `status` is read, and an answer under another
+operation's key is an error, never a made-up result.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from services.xoxoday.models import (
     Product,
     e164,
     history_dates,
+    status_ok,
 )
 from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.redact import redact
@@ -44,8 +50,18 @@ SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
 PLACE_ORDER_TIMEOUT_S = 130.0  # Xoxoday may take up to 120 s for a realtime order
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-# errorIds that mean "the access token is not accepted": refresh once and try again.
-_REFRESHABLE_AUTH = {"PIPE10013"}
+# Xoxoday: "If a 4xx error occurs, generate new tokens using the Refresh Token API"
+# (refresh-token-access-token.md). These OAuth keywords mark an auth answer at any 4xx.
+_OAUTH_ERRORS = {
+    "invalid_token",
+    "invalid_request",
+    "invalid_client",
+    "unauthorized",
+    "unauthorized_client",
+    "access_denied",
+}
+# The refresh-abuse answer: {"message": "auth.request_limit_exceeded"}, at any status.
+_LIMIT_MESSAGE = "auth.request_limit_exceeded"
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,7 @@ class XoxodayClient:
         return products
 
     def lookup_mobile_number(self, phone: str) -> MobileOperator:
+        """The operator of a number; MobileLookupFailed when Xoxoday answers "failure"."""
         try:
             number = e164(phone)
         except ValueError as exc:
@@ -179,13 +196,27 @@ class XoxodayClient:
         )
 
     def get_balance(self) -> Balance:
+        """The wallet balance: `Balance.amount` is `points` (value only when points is absent)."""
         result = self._data(self._call("getBalance", {}, query_kind="query"))
         return _parse("getBalance", Balance, result)
 
-    def place_order(self, order: OrderRequest, product: Product) -> Order:
-        """Place one order. OutcomeUnknown when the answer is lost: reconcile, never retry."""
+    def place_order(
+        self,
+        order: OrderRequest,
+        product: Product,
+        *,
+        on_send: Callable[[], None] | None = None,
+    ) -> Order:
+        """Place one order. OutcomeUnknown when the answer is lost: reconcile, never retry.
+
+        `on_send` runs right before each HTTP request leaves (after rate limiting and token
+        refresh), so the caller can record when the attempt was sent: the in-flight window
+        counts from then.
+        """
         product.check(order)
-        payload = self._call("placeOrder", order.payload(), po_number=order.po_number)
+        payload = self._call(
+            "placeOrder", order.payload(), po_number=order.po_number, on_send=on_send
+        )
         try:
             return _parse("getOrderDetails", Order, self._data(payload))
         except (ValidationError, E.MalformedResponse) as exc:
@@ -260,18 +291,22 @@ class XoxodayClient:
             "client_id": self._client_id,
             "client_secret": self._client_secret,
         }
+        self.limiter.acquire("refreshToken", max_wait=0)  # a penalty from Xoxoday holds it
         response = self._send("refreshToken", "POST", "/v1/oauth/token/user", body, token=None)
         payload = self._json_or_raise("refreshToken", response)
+        penalty = _rate_limit_penalty(response.status_code, payload)
+        if penalty is not None:
+            # "Unusual number of requests on Refresh Token API": wait; not the credentials.
+            self.limiter.penalize("refreshToken", penalty)
+            raise E.RateLimited(
+                "token refresh is rate limited by Xoxoday", retry_after=penalty, op="refreshToken"
+            )
         if (
             response.status_code >= 400
             or not isinstance(payload, dict)
             or "access_token" not in payload
         ):
             error = payload.get("error") if isinstance(payload, dict) else None
-            if response.status_code == 429:
-                raise E.RateLimited(
-                    "token refresh is rate limited", retry_after=60, op="refreshToken"
-                )
             if response.status_code >= 500:
                 raise E.ServerError(
                     "token refresh failed", op="refreshToken", http_status=response.status_code
@@ -317,6 +352,7 @@ class XoxodayClient:
         query_kind: str = "mutation",
         po_number: str | None = None,
         body: dict[str, Any] | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """POST one operation; returns the ``data.<op>`` object of a successful answer."""
         if body is None:
@@ -327,13 +363,16 @@ class XoxodayClient:
             }
         self.limiter.acquire(op)
         token = self.tokens.access_token()
-        response = self._send(op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number)
-        if response.status_code == 401 and _is_refreshable(response):
-            # A 401 is refused before any work, so repeating it, even placeOrder, is safe.
+        response = self._send(
+            op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number, on_send=on_send
+        )
+        if _is_token_refusal(response):
+            # Refused at the door, before any work: repeating it, even placeOrder, is safe.
+            # Refresh once and retry once; a second refusal is an AuthError.
             token = self.tokens.refresh(rejected_access_token=token)
             self.limiter.acquire(op)
             response = self._send(
-                op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number
+                op, "POST", "/v1/oauth/api", body, token=token, po_number=po_number, on_send=on_send
             )
         return self._parse(op, response)
 
@@ -346,6 +385,7 @@ class XoxodayClient:
         *,
         token: str | None,
         po_number: str | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if token:
@@ -355,6 +395,8 @@ class XoxodayClient:
         begun = time.monotonic()
         response: httpx.Response | None = None
         error: E.XoxodayError | None = None
+        if on_send is not None:
+            on_send()
         try:
             response = self._http.request(
                 method,
@@ -446,8 +488,10 @@ class XoxodayClient:
         if result is None:
             raise self._broken(op, response.status_code, "no result in the answer")
         status = result.get("status")
-        if str(status) != "1" and status is not True:
-            message = str(result.get("message") or result.get("msg") or "status 0")
+        if op == "lookupMobileNumber" and status_ok(status) is not None:
+            return result  # its shapes (a word status, "failure") are read by MobileOperator
+        if status_ok(status) is not True:
+            message = str(result.get("message") or result.get("msg") or f"status {status}")
             if op == "placeOrder":
                 # A refusal without an errorId does not say the order was not taken: reconcile.
                 raise E.OutcomeUnknown(
@@ -467,18 +511,22 @@ class XoxodayClient:
 
     def _raise_for_error(self, op: str, response: httpx.Response, body: Any) -> None:
         status = response.status_code
+        penalty = _rate_limit_penalty(status, body)
+        if penalty is not None:
+            self.limiter.penalize(op, penalty)
+            raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=penalty, op=op)
         if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
             first = body["errors"][0] if isinstance(body["errors"][0], dict) else {}
-            message = str(first.get("message", ""))
-            if status == 429 or "limit" in message:
-                penalty = float(_number(first.get("penaltySeconds")) or 60)
-                self.limiter.penalize(op, penalty)
-                raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=penalty, op=op)
             if status < 400:
+                message = str(first.get("message", ""))
                 raise self._broken(op, status, f"error in a {status} answer: {message}")
-        if status == 429:
-            self.limiter.penalize(op, 60)
-            raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=60, op=op)
+        if isinstance(body, dict) and str(body.get("error_message_id") or "").startswith("auth."):
+            # {"success": 0, "error_message_id": "auth.token_error"}: revoked or expired token.
+            raise E.AuthError(
+                f"Xoxoday refused the credentials ({body['error_message_id']})",
+                op=op,
+                http_status=status,
+            )
         if status < 400:
             return
         info = body if isinstance(body, dict) else {}
@@ -545,36 +593,77 @@ def _api_error(op: str, status: int, error_id: str | None, info: dict[str, Any])
     return cls(summary, op=op, http_status=status, error_id=error_id, detail=detail)
 
 
+# The only operation documented to answer under another name (reference §3.8).
+_ANSWER_KEYS = {"paymentHistory": ("paymentHistory", "getPaymentReport")}
+
+
 def _unwrap(op: str, body: Any) -> dict[str, Any] | None:
-    """``data.<op>``; paymentHistory answers under another name, so take the only key."""
+    """``data.<op>``. Only paymentHistory may answer under another key (getPaymentReport):
+    an answer under any other name, such as the workflow guide's getOrderHistory example
+    keyed `getOrderDetails`, is malformed, never read as if it were ours."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         return None
-    result = data.get(op)
-    if result is None and len(data) == 1:
-        result = next(iter(data.values()))
-    return result if isinstance(result, dict) else None
+    for key in _ANSWER_KEYS.get(op, (op,)):
+        result = data.get(key)
+        if isinstance(result, dict):
+            return result
+    return None
 
 
-def _is_refreshable(response: httpx.Response) -> bool:
+def _rate_limit_penalty(status: int, body: Any) -> float | None:
+    """Seconds to wait when the answer is a rate limit, else None.
+
+    Three shapes: HTTP 429; `{"errors": [{"message": "auth.request_limit_exceeded",
+    "penaltySeconds": 60}]}`; and the refresh-abuse answer `{"message":
+    "auth.request_limit_exceeded"}`, which Xoxoday documents without a status, so it is
+    read at any status (refresh-token-access-token.md).
+    """
+    if not isinstance(body, dict):
+        return 60.0 if status == 429 else None
+    errors = body.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if isinstance(first, dict) and (status == 429 or "limit" in str(first.get("message", ""))):
+        return float(_number(first.get("penaltySeconds")) or 60)
+    if str(body.get("message") or "") == _LIMIT_MESSAGE:
+        return float(_number(body.get("penaltySeconds")) or 60)
+    return 60.0 if status == 429 else None
+
+
+def _is_token_refusal(response: httpx.Response) -> bool:
+    """An answer that says "the access token is not accepted": refresh once and retry.
+
+    Xoxoday: "If a 4xx error occurs, generate new tokens using the Refresh Token API". Both
+    documented token shapes count, `{"error": "invalid_token", ...}` and `{"success": 0,
+    "error_message_id": "auth.token_error"}`, as does any 401/403 and any 4xx in the OAuth
+    or PIPE (access) shape. A rate limit is never a token problem.
+    """
+    status = response.status_code
+    if status >= 500 or status == 429:
+        return False
     try:
         body = json.loads(response.content)
     except ValueError:
+        return status in (401, 403)
+    if _rate_limit_penalty(status, body) is not None:
         return False
     if not isinstance(body, dict):
+        return status in (401, 403)
+    if str(body.get("error_message_id") or "").startswith("auth."):
+        return True  # documented without a status: read at any status below 500
+    if status < 400:
         return False
-    return body.get("error") == "invalid_token" or body.get("errorId") in _REFRESHABLE_AUTH
+    if status in (401, 403):
+        return True
+    return body.get("error") in _OAUTH_ERRORS or str(body.get("errorId") or "").startswith("PIPE")
 
 
 def _as_list(value: Any) -> list[Any]:
+    """A list answer; null is an empty list; anything else (one object) is malformed."""
     if value is None:
         return []
     if isinstance(value, list):
         return value
-    if isinstance(value, dict):
-        for key in ("vouchers", "products", "items", "data"):
-            if isinstance(value.get(key), list):
-                return value[key]
     raise E.MalformedResponse("expected a list in the answer")
 
 

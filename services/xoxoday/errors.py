@@ -109,8 +109,6 @@ class ApiError(XoxodayError):
 
 
 # Business refusals: the order cannot succeed as asked; a person must change something.
-class InsufficientBalance(ApiError):
-    pass
 
 
 class InvalidDenomination(ApiError):
@@ -149,6 +147,10 @@ class OrderNotFound(ApiError):
     pass
 
 
+class MobileLookupFailed(ApiError):
+    """lookupMobileNumber answered `"status": "failure"`: no operator for that number."""
+
+
 class NoVouchersFound(ApiError):
     pass
 
@@ -164,17 +166,31 @@ class UpstreamFailure(ApiError):
     retryable = True
 
 
+class AmbiguousRefusal(UpstreamFailure):
+    """placeOrder refused in words that do not prove no order exists ("failed to add order",
+    "failed to confirm order", "failed to place order", "failed to get order details to check
+    status of order"). Xoxoday's action for PLE10010 is "Call the PlaceOrder API again"
+    (error-handling table, reference §12 row 7): look the poNumber up, then place it again
+    with the same poNumber after a backoff; never fail it at the first answer."""
+
+
+class InsufficientBalance(AmbiguousRefusal):
+    """PLE10010 "Failed to redeem points": most likely the wallet cannot pay, but the
+    documented action is to call placeOrder again, so it is ambiguous until a fresh
+    getBalance shows the wallet really cannot pay for the order."""
+
+
 # errorId → class, from the error table of the reference (§6.2).
 ERROR_CLASSES: dict[str, type[ApiError]] = {
     "PLE10001": OrderValidationFailed,
     "PLE10004": DuplicatePoNumber,
     "PLE10005": UpstreamFailure,
     "PLE10006": UpstreamFailure,
-    "PLE10007": UpstreamFailure,
+    "PLE10007": AmbiguousRefusal,
     "PLE10008": UpstreamFailure,
     "PLE10009": UpstreamFailure,
     "PLE10010": InsufficientBalance,
-    "PLE10011": UpstreamFailure,
+    "PLE10011": AmbiguousRefusal,
     "PLE10012": OutOfStock,
     "PLE10013": UpstreamFailure,
     "PLE10015": KycNotApproved,
@@ -186,10 +202,10 @@ ERROR_CLASSES: dict[str, type[ApiError]] = {
     "PLE10022": OrderNotFound,
     "PLE10023": UpstreamFailure,
     "PLE10024": OutOfStock,
-    "PLE10025": UpstreamFailure,
+    "PLE10025": AmbiguousRefusal,
     "PLE10027": OrderNotFound,
     "PLE10030": NoVouchersFound,
-    "PLE10035": UpstreamFailure,
+    "PLE10035": AmbiguousRefusal,
     "PLE10036": DeliveryCanceled,
     "PLE10041": QuantityLimitExceeded,
     "PLE10042": ProductUnavailable,
@@ -206,6 +222,8 @@ PLAIN_REASONS: dict[type[XoxodayError], str] = {
     InternationalOrdersNotAllowed: "the account may not place international orders",
     DeliveryCanceled: "an earlier delivery with this order number was cancelled",
     OutOfStock: "the product is out of stock",
+    AmbiguousRefusal: "Xoxoday could not place the order",
+    MobileLookupFailed: "Xoxoday does not know the phone number's operator",
     AuthError: "Xoxoday refused the bot's credentials",
 }
 

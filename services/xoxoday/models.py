@@ -21,10 +21,13 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from services.xoxoday.errors import InvalidOrder
+from services.xoxoday.errors import InvalidOrder, MalformedResponse, MobileLookupFailed
+from services.xoxoday.status import DeliveryOutcome
+from services.xoxoday.status import outcome as status_outcome
 
 # --- lenient scalar types -------------------------------------------------------------------
 
@@ -136,11 +139,22 @@ class Product(_Response):
     def is_delayed(self) -> bool:
         return self.delivery_type == "delayed"
 
-    def wallet_cost(self, denomination: Decimal, quantity: int = 1) -> Decimal | None:
-        """Estimated cost in the wallet's currency, or None when no rate is known."""
+    def wallet_cost(
+        self, denomination: Decimal, quantity: int = 1, wallet_currency: str | None = None
+    ) -> Decimal | None:
+        """Estimated cost in the wallet's currency, or None when no rate is known.
+
+        Xoxoday sends `exchangeRate: null` even when asked for it (the staging fixture: ten
+        USD products for a USD wallet, all null). A product in the wallet's own currency
+        costs its face value then. `exchangeRateRule` is never used: it is an INR rate, not
+        the product-to-wallet one (reference §12 row 1).
+        """
         rate = self.exchange_rate
         if rate is None:
-            return None
+            same = wallet_currency and self.currency_code.upper() == wallet_currency.upper()
+            if not same:
+                return None
+            rate = Decimal(1)
         cost = denomination * quantity * rate
         if self.discount:
             cost = cost * (Decimal(100) - self.discount) / Decimal(100)
@@ -198,7 +212,14 @@ class FilterGroup(_Response):
 
 
 class MobileOperator(BaseModel):
-    """lookupMobileNumber, whichever of its documented shapes arrives."""
+    """lookupMobileNumber, whichever of its documented shapes arrives (reference §3.5, §12 row 4).
+
+    - the top-up spec: `{"status": 1, "operator", "countryCode", "productId"}`;
+    - the md page's field table, flat: `{"status": "success"|"failure", "message", "phone",
+      "network_operator", "is_active", "parentProductId"}`;
+    - either of them with the field table nested under `data`.
+    `status` may be a number or a word; "failure" (or 0) is MobileLookupFailed.
+    """
 
     operator: str
     country_code: str = ""
@@ -209,30 +230,70 @@ class MobileOperator(BaseModel):
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> MobileOperator:
         inner = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        operator = payload.get("operator") or inner.get("network_operator") or ""
-        product = payload.get("productId") or inner.get("parentProductId")
-        active = inner.get("is_active", payload.get("is_active", True))
+        for holder in (payload, inner):
+            if status_ok(holder.get("status")) is False:
+                message = str(holder.get("message") or "the number's operator was not found")
+                raise MobileLookupFailed(message, op="lookupMobileNumber", detail=message)
+
+        def first(*names: str) -> Any:
+            for holder in (payload, inner):
+                for name in names:
+                    if holder.get(name) not in (None, ""):
+                        return holder[name]
+            return None
+
+        operator = first("operator", "network_operator")
+        product = _to_int(first("productId", "parentProductId"))
+        if operator is None and product is None:
+            raise MalformedResponse(
+                "lookupMobileNumber: neither an operator nor a product id in the answer",
+                op="lookupMobileNumber",
+            )
+        active = first("is_active")
         return cls(
-            operator=str(operator),
-            country_code=str(payload.get("countryCode") or inner.get("countryCode") or ""),
-            parent_product_id=_to_int(product),
-            phone=str(inner.get("phone") or payload.get("phone") or ""),
-            is_active=_to_bool(active),
+            operator=_to_str(operator),
+            country_code=_to_str(first("countryCode", "country_code")),
+            parent_product_id=product,
+            phone=_to_str(first("phone")),
+            is_active=True if active is None else _to_bool(active),
         )
 
 
-class Balance(_Response):
-    value: Decimal
-    currency: LenientStr = ""
-    points: LenientDecimal = None
+def status_ok(value: Any) -> bool | None:
+    """An answer's `status`: 1 / "1" / true / "success" -> True; 0 / "0" / false / "failure"
+    -> False; absent or anything else -> None."""
+    if isinstance(value, bool):
+        return value
+    text = _to_str(value).strip().lower()
+    if text in ("1", "success", "successful", "ok", "true"):
+        return True
+    if text in ("0", "failure", "failed", "error", "false"):
+        return False
+    return None
 
-    @field_validator("value", mode="before")
-    @classmethod
-    def _value(cls, v: Any) -> Decimal:
-        number = _to_decimal(v)
-        if number is None:
-            raise ValueError("balance value is missing")
-        return number
+
+class Balance(_Response):
+    """getBalance. The wallet's balance is `points`, in `currency`; `value` is documented as
+    the INR value ("points: balance in base currency; value: value in INR"), so it is read
+    only when `points` is absent (reference §3.9, §12 row 2: a staging answer
+    `{"points": 9944, "value": 705798, "currency": "USD"}` is 9,944 USD, not 705,798)."""
+
+    points: LenientDecimal = None
+    value: LenientDecimal = None
+    currency: LenientStr = ""
+
+    @model_validator(mode="after")
+    def _some_amount(self) -> Balance:
+        if self.points is None and self.value is None:
+            raise ValueError("the balance has neither points nor value")
+        return self
+
+    @property
+    def amount(self) -> Decimal:
+        """The wallet balance in `currency`."""
+        amount = self.points if self.points is not None else self.value
+        assert amount is not None  # checked by the validator
+        return amount
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -288,6 +349,7 @@ class Order(_Response):
     vouchers: Annotated[list[Voucher], BeforeValidator(_to_list)] = []
     voucher_details: Annotated[list[VoucherDetail], BeforeValidator(_to_list)] = []
     order_meta: Annotated[dict[str, Any], BeforeValidator(lambda v: v or {})] = {}
+    cancelled_quantity: LenientInt = None
 
     @field_validator("order_id", mode="before")
     @classmethod
@@ -298,14 +360,21 @@ class Order(_Response):
         return number
 
     @property
+    def outcome(self) -> DeliveryOutcome:
+        """What the statuses add up to (services.xoxoday.status holds the one mapping)."""
+        from_details = sum(d.cancelled_quantity or 0 for d in self.voucher_details)
+        return status_outcome(
+            self.order_status,
+            self.delivery_status,
+            [d.product_status for d in self.voucher_details],
+            quantity=self.quantity,
+            cancelled_quantity=max(self.cancelled_quantity or 0, from_details),
+        )
+
+    @property
     def delivery(self) -> str:
-        """delivered | pending | canceled, from the order or, failing that, its products."""
-        status = self.delivery_status
-        if not status and self.voucher_details:
-            status = self.voucher_details[0].product_status
-        if self.order_status == "canceled":
-            return "canceled"
-        return status or "pending"
+        """delivered | pending | canceled."""
+        return self.outcome.state
 
 
 class HistoryProduct(_Response):

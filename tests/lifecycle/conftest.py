@@ -29,6 +29,8 @@ def settings_for(xo: SimControl, db: Path, **overrides: Any) -> Any:
         "xoxoday_refresh_token": DEMO_CREDENTIALS["refresh_token"],
         "xoxoday_webhook_key": "hook-key-0123456789",
         "xoxoday_rate_scale": 0,
+        # The in-flight window is this timeout: short, so a "not found" is trusted in ~1 s.
+        "xoxoday_place_order_timeout_s": 1,
         "rewards_db": db,
         "rewards_approvers": [APPROVER, "UAPPROVER2"],
     }

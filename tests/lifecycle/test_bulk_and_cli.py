@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -156,10 +157,17 @@ def test_show_prints_events_and_redacted_calls(runtime: Runtime, xo: SimControl)
 def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl) -> None:
     decision = runtime.rewards.create(REQUESTER, [gift()])
     runtime.rewards.approve(decision.request.id, APPROVER)
-    claimed = order_store.claim_next(runtime.database, "a-worker-that-died", 1e12)
+    claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time())
     assert claimed is not None and claimed.state == "placing"
     result = cli(xo, runtime.settings.rewards_db, "orders", "reconcile")
     assert result.returncode == 0, result.stderr
     assert "recovered 1 interrupted order(s)" in result.stdout
+    # Not found, but the attempt may still be in flight (cli_env: a 2 s window): not trusted.
+    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
+    time.sleep(2.1)
+    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # first trusted "not found"
+    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
+    time.sleep(0.6)
+    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # the second one agrees
     assert order_store.get(runtime.database, claimed.id).state == "queued"  # type: ignore[union-attr]
     assert xo.orders() == []  # not found at Xoxoday: queued again, same poNumber
