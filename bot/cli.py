@@ -83,7 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = runtime.worker
     threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
     try:
-        worker.run(until_idle=args.until_idle)
+        worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
     finally:
         counts = _counts(runtime)
         print(f"worker stopped; orders by state: {counts}")
@@ -323,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = command("worker", cmd_worker, "run the placement and tracking worker alone")
     worker.add_argument(
         "--until-idle", action="store_true", help="exit once nothing is queued, placing or unknown"
+    )
+    worker.add_argument(
+        "--until-settled",
+        action="store_true",
+        help="like --until-idle, and also wait for placed orders to be delivered or cancelled "
+        "(polling Xoxoday; delayed products can take days: for scripts and the simulator)",
     )
     worker.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
 

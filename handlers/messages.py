@@ -275,6 +275,11 @@ def event_line(
         )
     if kind == "order.canceled":
         return f"🚫 Xoxoday cancelled the delivery to {who(order)}; the amount was refunded"
+    if kind == "order.partially_canceled":
+        return (
+            f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
+            f"{reward_phrase(order)} for {who(order)}; that share was refunded"
+        )
     return None
 
 
@@ -358,6 +363,12 @@ def requester_update(
         return (
             f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
             f"({ref}). The amount went back to your budget."
+        )
+    if kind == "order.partially_canceled":
+        return (
+            f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
+            f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
+            "The cancelled share went back to your budget."
         )
     return None
 

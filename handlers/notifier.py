@@ -179,7 +179,7 @@ class SlackNotifier:
             recipient = self._recipient_id(order)
             if recipient:
                 self._dm(recipient, msg.recipient_on_its_way(order, request))
-        elif event.kind in ("order.failed", "order.canceled"):
+        elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
             self._dm(
                 request.requester_id, msg.requester_update(event.kind, request, order, event.reason)
             )

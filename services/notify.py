@@ -30,6 +30,7 @@ NOTIFIED_KINDS = frozenset(
         "order.placed",
         "order.delivered",
         "order.canceled",
+        "order.partially_canceled",
         "order.failed",
         "system.alert",
     }

@@ -50,6 +50,9 @@ SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
 PLACE_ORDER_TIMEOUT_S = 130.0  # Xoxoday may take up to 120 s for a realtime order
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
+# How long to hold an operation when a rate-limit answer gives no penaltySeconds (the
+# refresh-abuse body has none); 60 s is the documented penalty of the other shape.
+DEFAULT_PENALTY_S = 60.0
 # Xoxoday: "If a 4xx error occurs, generate new tokens using the Refresh Token API"
 # (refresh-token-access-token.md). These OAuth keywords mark an auth answer at any 4xx.
 _OAUTH_ERRORS = {
@@ -102,9 +105,11 @@ class XoxodayClient:
         limiter: RateLimiter | None = None,
         on_exchange: ExchangeHook | None = None,
         transport: httpx.BaseTransport | None = None,
+        default_penalty_s: float = DEFAULT_PENALTY_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.default_penalty_s = default_penalty_s
         self._client_id = client_id
         self._client_secret = client_secret
         self._timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
@@ -294,7 +299,7 @@ class XoxodayClient:
         self.limiter.acquire("refreshToken", max_wait=0)  # a penalty from Xoxoday holds it
         response = self._send("refreshToken", "POST", "/v1/oauth/token/user", body, token=None)
         payload = self._json_or_raise("refreshToken", response)
-        penalty = _rate_limit_penalty(response.status_code, payload)
+        penalty = _rate_limit_penalty(response.status_code, payload, self.default_penalty_s)
         if penalty is not None:
             # "Unusual number of requests on Refresh Token API": wait; not the credentials.
             self.limiter.penalize("refreshToken", penalty)
@@ -511,7 +516,7 @@ class XoxodayClient:
 
     def _raise_for_error(self, op: str, response: httpx.Response, body: Any) -> None:
         status = response.status_code
-        penalty = _rate_limit_penalty(status, body)
+        penalty = _rate_limit_penalty(status, body, self.default_penalty_s)
         if penalty is not None:
             self.limiter.penalize(op, penalty)
             raise E.RateLimited(f"{op} rate limited by Xoxoday", retry_after=penalty, op=op)
@@ -611,7 +616,7 @@ def _unwrap(op: str, body: Any) -> dict[str, Any] | None:
     return None
 
 
-def _rate_limit_penalty(status: int, body: Any) -> float | None:
+def _rate_limit_penalty(status: int, body: Any, default: float = DEFAULT_PENALTY_S) -> float | None:
     """Seconds to wait when the answer is a rate limit, else None.
 
     Three shapes: HTTP 429; `{"errors": [{"message": "auth.request_limit_exceeded",
@@ -620,14 +625,14 @@ def _rate_limit_penalty(status: int, body: Any) -> float | None:
     read at any status (refresh-token-access-token.md).
     """
     if not isinstance(body, dict):
-        return 60.0 if status == 429 else None
+        return default if status == 429 else None
     errors = body.get("errors")
     first = errors[0] if isinstance(errors, list) and errors else None
     if isinstance(first, dict) and (status == 429 or "limit" in str(first.get("message", ""))):
-        return float(_number(first.get("penaltySeconds")) or 60)
+        return float(_number(first.get("penaltySeconds")) or default)
     if str(body.get("message") or "") == _LIMIT_MESSAGE:
-        return float(_number(body.get("penaltySeconds")) or 60)
-    return 60.0 if status == 429 else None
+        return float(_number(body.get("penaltySeconds")) or default)
+    return default if status == 429 else None
 
 
 def _is_token_refusal(response: httpx.Response) -> bool:

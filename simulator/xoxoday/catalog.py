@@ -200,10 +200,20 @@ def _denoms_text(values: tuple[Decimal, ...]) -> str:
     return ",".join(str(as_number(v)) for v in values)
 
 
-def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str, Any]:
-    """The full product object of getVouchers, field for field as Xoxoday sends it."""
+def product_json(
+    p: Product, wallet_currency: str, with_rate: bool, real_rates: bool = False
+) -> dict[str, Any]:
+    """The full product object of getVouchers, field for field as Xoxoday sends it.
+
+    `real_rates` (the staging fixture): exchangeRate stays null for a product in the wallet's
+    own currency even when asked for, and exchangeRateRule is an INR rate, not the
+    product-to-wallet one (§12 row 1).
+    """
     country = p.country
     rate = p.fx / FX_TO_USD.get(wallet_currency, Decimal(1))
+    rule = FX_TO_USD["INR"] / p.fx if real_rates else rate
+    if real_rates and p.currency == wallet_currency:
+        with_rate = False
     return {
         "productId": p.product_id,
         "name": p.name,
@@ -220,7 +230,7 @@ def product_json(p: Product, wallet_currency: str, with_rate: bool) -> dict[str,
         "countryName": country.name,
         "countryCode": country.iso,
         "countries": [{"code": country.iso, "name": country.name}],
-        "exchangeRateRule": rate,
+        "exchangeRateRule": rule,
         "valueType": p.value_type,
         "maxValue": as_number(p.max_value),
         "minValue": as_number(p.min_value),

@@ -1,4 +1,10 @@
-"""Simulator settings and the command-line flags that set them."""
+"""Simulator settings and the command-line flags that set them.
+
+The defaults answer in Xoxoday's kindest documented shapes (the demo uses them). Each quirk
+of a real account (xoxoday-api.md §12) is a switch; `--real-shapes` on the command line, or
+`{"real_shapes": true}` on POST /_sim/config, turns them all on at once (REAL_SHAPES), with
+delays of seconds so a run against it finishes in reasonable time.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 DEFAULT_PORT = 8700
+OPERATOR_SHAPES = ("combined", "spec", "field_table")
 
 
 @dataclass
@@ -22,18 +29,77 @@ class SimConfig:
     webhook_key: str | None = None
     webhook_retry_delay_s: float = 1.0
     webhook_timeout_s: float = 5.0
-    # How long a rotated-out refresh token keeps working (Xoxoday: 6 hours).
+    # How long a rotated-out refresh token keeps working (Xoxoday: 6 hours; the auth spec: 0).
     token_grace_s: float = 6 * 3600
     access_token_ttl_s: float = 1_296_000  # 15 days
     refresh_token_ttl_s: float = 30 * 86_400
     initial_balance: Decimal = Decimal("10000.00")
     wallet_currency: str = "USD"
 
+    # --- the real shapes (§12); off by default -------------------------------------------
+    # getBalance: `points` is the balance; `value` is its INR value (points × this rate).
+    # None: value = points, the kind reading that hid the bug.
+    balance_inr_rate: Decimal | None = None
+    # placeOrder answers orderStatus "processing" with an empty deliveryStatus and no codes;
+    # the order completes status_delay_s later (or as refunded/failed/partly cancelled).
+    processing_first: bool = False
+    status_delay_s: float = 2.0
+    # Shares of the orders that settle by themselves and end refunded, failed, or (multi-unit
+    # orders) with some units cancelled; drawn from a generator seeded with `seed`.
+    refund_share: float = 0.0
+    fail_share: float = 0.0
+    partial_cancel_share: float = 0.0
+    # Expired or revoked access tokens answer 401 {"success":0,"error_message_id":
+    # "auth.token_error"} instead of {"error":"invalid_token",...}.
+    token_error_shape: bool = False
+    # A share of placeOrders answered at once by a gateway 504 (an HTML page) while the order
+    # commits late_commit_s later, invisible to getOrderDetails until then. Keep it under the
+    # bot's XOXODAY_PLACE_ORDER_TIMEOUT_S, as Xoxoday keeps realtime orders under 120 s.
+    late_commit_share: float = 0.0
+    late_commit_s: float = 2.0
+    # A share of placeOrders refused with PLE10010 "Failed to redeem points", nothing created.
+    redeem_failed_share: float = 0.0
+    # lookupMobileNumber: combined (both shapes at once), spec ({"status":1,"operator",…}) or
+    # field_table ({"status":"success"|"failure","network_operator","parentProductId",…}).
+    operator_shape: str = "combined"
+    # getVouchers: exchangeRate null for products in the wallet's currency even when asked,
+    # and exchangeRateRule an INR rate, as in the staging fixture.
+    exchange_rate_null: bool = False
+    # Token refreshes allowed per minute; beyond, {"message":"auth.request_limit_exceeded"}.
+    refresh_limit_per_min: int = 0
+    seed: int = 8
+
     def copy(self) -> SimConfig:
         return dataclasses.replace(self)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Every §12 quirk on, with delays of seconds.
+REAL_SHAPES: dict[str, Any] = {
+    "balance_inr_rate": Decimal("70.98"),  # the staging answer: 705798 / 9944
+    "processing_first": True,
+    "status_delay_s": 2.0,
+    "refund_share": 0.06,
+    "fail_share": 0.04,
+    "partial_cancel_share": 0.5,
+    "token_error_shape": True,
+    "late_commit_share": 0.1,
+    "late_commit_s": 2.0,
+    "redeem_failed_share": 0.05,
+    "operator_shape": "field_table",
+    "exchange_rate_null": True,
+    "token_grace_s": 0.0,
+    "refresh_limit_per_min": 5,
+}
+_FRIENDLY = SimConfig()
+
+
+def real_shapes(config: SimConfig, on: bool = True) -> SimConfig:
+    """`config` with every real-shapes switch on (or, with on=False, back to the defaults)."""
+    values = REAL_SHAPES if on else {k: getattr(_FRIENDLY, k) for k in REAL_SHAPES}
+    return dataclasses.replace(config, **values)
 
 
 _FIELD_TYPES: dict[str, type] = {
@@ -47,6 +113,23 @@ _FIELD_TYPES: dict[str, type] = {
     "refresh_token_ttl_s": float,
     "initial_balance": Decimal,
     "wallet_currency": str,
+    "status_delay_s": float,
+    "refund_share": float,
+    "fail_share": float,
+    "partial_cancel_share": float,
+    "late_commit_share": float,
+    "late_commit_s": float,
+    "redeem_failed_share": float,
+    "refresh_limit_per_min": int,
+    "seed": int,
+}
+_BOOLEANS = {"processing_first", "token_error_shape", "exchange_rate_null"}
+_SHARES = {
+    "refund_share",
+    "fail_share",
+    "partial_cancel_share",
+    "late_commit_share",
+    "redeem_failed_share",
 }
 
 
@@ -54,12 +137,31 @@ def coerce_field(name: str, value: Any) -> Any:
     """Convert a JSON value for SimConfig field `name`; raises ValueError/KeyError when invalid."""
     if name in ("webhook_url", "webhook_key"):
         return None if value in (None, "") else str(value)
+    if name in _BOOLEANS:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if name == "operator_shape":
+        if value not in OPERATOR_SHAPES:
+            raise ValueError(f"operator_shape must be one of {', '.join(OPERATOR_SHAPES)}")
+        return value
+    if name == "balance_inr_rate":
+        return None if value is None else _positive(name, Decimal(str(value)))
     kind = _FIELD_TYPES[name]
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number")
     if kind is Decimal:
         return Decimal(str(value))
-    return kind(value)
+    result = kind(value)
+    if name in _SHARES and not 0 <= result <= 1:
+        raise ValueError(f"{name} must be between 0 and 1")
+    return result
+
+
+def _positive(name: str, value: Decimal) -> Decimal:
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{name} must be a positive number")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,13 +183,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--webhook-url", default=None, help="where delivery webhooks are POSTed")
     parser.add_argument("--webhook-key", default=None, help="x-api-key header sent with webhooks")
+    parser.add_argument(
+        "--real-shapes",
+        action="store_true",
+        help="answer in every shape Xoxoday documents or was seen to send (xoxoday-api.md §12): "
+        "points != value, orders processing then refunded/failed/partly cancelled, "
+        "auth.token_error, late commits behind a 504, PLE10010, the operator field table, "
+        "exchangeRate null, no refresh grace, the refresh rate limit",
+    )
+    parser.add_argument(
+        "--status-delay",
+        type=float,
+        default=None,
+        help="seconds an order stays processing (with --real-shapes; default 2)",
+    )
+    parser.add_argument(
+        "--late-commit-delay",
+        type=float,
+        default=None,
+        help="seconds after a late commit's 504 the order appears (with --real-shapes; "
+        "default 2; keep it under the bot's XOXODAY_PLACE_ORDER_TIMEOUT_S)",
+    )
+    parser.add_argument(
+        "--token-grace",
+        type=float,
+        default=None,
+        help="seconds a rotated-out refresh token keeps working (default 6 h; 0 with "
+        "--real-shapes)",
+    )
 
 
 def config_from_args(ns: argparse.Namespace) -> SimConfig:
-    return SimConfig(
+    config = SimConfig(
         latency_ms=getattr(ns, "latency_ms", 0) or 0,
         rate_scale=getattr(ns, "rate_scale", 1.0),
         delivery_delay_s=getattr(ns, "delivery_delay", 3.0),
         webhook_url=getattr(ns, "webhook_url", None) or None,
         webhook_key=getattr(ns, "webhook_key", None) or None,
     )
+    if getattr(ns, "real_shapes", False):
+        config = real_shapes(config)
+    explicit = {
+        "status_delay_s": getattr(ns, "status_delay", None),
+        "late_commit_s": getattr(ns, "late_commit_delay", None),
+        "token_grace_s": getattr(ns, "token_grace", None),
+    }
+    return dataclasses.replace(config, **{k: v for k, v in explicit.items() if v is not None})

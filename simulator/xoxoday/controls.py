@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot.wsgi import Request
 from services.jsonutil import loads
-from simulator.xoxoday.config import SimConfig, coerce_field
+from simulator.xoxoday.config import SimConfig, coerce_field, real_shapes
 from simulator.xoxoday.envelope import OPS, canonical_op
-from simulator.xoxoday.faults import KINDS, Fault
+from simulator.xoxoday.faults import KINDS, LATE_COMMIT, REFRESH_KINDS, REFRESH_OP, Fault
 from simulator.xoxoday.money import as_number, parse_decimal, parse_int
-from simulator.xoxoday.orders import CANCELED, DELIVERED, utcnow
+from simulator.xoxoday.orders import CANCELED, DELIVERED, FAILED, REFUNDED, utcnow
 from simulator.xoxoday.ratelimit import limit_for
 
 if TYPE_CHECKING:
@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 
 Result = tuple[int, Any]
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(SimConfig)}
-_STATUSES = {"delivered": DELIVERED, "canceled": CANCELED, "cancelled": CANCELED}
+_STATUSES = {
+    "delivered": DELIVERED,
+    "canceled": CANCELED,
+    "cancelled": CANCELED,
+    "refunded": REFUNDED,
+    "failed": FAILED,
+}
 
 
 class ControlError(Exception):
@@ -64,19 +70,38 @@ def reset(app: SimulatorApp, req: Request) -> Result:
 def add_fault(app: SimulatorApp, req: Request) -> Result:
     body = _body(req)
     op_name = str(body.get("op", ""))
-    op = "*" if op_name == "*" else canonical_op(op_name)
+    op = op_name if op_name in ("*", REFRESH_OP) else canonical_op(op_name)
     if op is None:
-        raise ControlError(400, f"op must be '*' or one of {', '.join(OPS)}")
+        raise ControlError(400, f"op must be '*', {REFRESH_OP} or one of {', '.join(OPS)}")
     kind = body.get("kind")
-    if kind not in KINDS:
-        raise ControlError(400, f"kind must be one of {', '.join(sorted(KINDS))}")
+    kinds = REFRESH_KINDS if op == REFRESH_OP else KINDS
+    if kind not in kinds:
+        raise ControlError(400, f"kind must be one of {', '.join(sorted(kinds))}")
     times = parse_int(body.get("times", 1))
-    delay = parse_decimal(body.get("delay_s", 130))
+    delay = parse_decimal(body.get("delay_s", 0 if kind == LATE_COMMIT else 130))
     penalty = parse_int(body.get("penalty_seconds", 60))
+    commit_after = body.get("commit_after_s")
+    commit_s = None if commit_after is None else parse_decimal(commit_after)
+    status = body.get("http_status")
+    http_status = None if status is None else parse_int(status)
     if times is None or times < 1 or delay is None or delay < 0 or penalty is None or penalty < 0:
         raise ControlError(400, "times must be >= 1; delay_s and penalty_seconds >= 0")
+    if (commit_after is not None and (commit_s is None or commit_s < 0)) or (
+        status is not None and (http_status is None or not 100 <= http_status <= 599)
+    ):
+        raise ControlError(400, "commit_after_s must be >= 0; http_status an HTTP status")
     with app.lock:
-        app.state.faults.add(Fault(op, kind, times, float(delay), penalty))
+        app.state.faults.add(
+            Fault(
+                op,
+                kind,
+                times,
+                float(delay),
+                penalty,
+                commit_after_s=None if commit_s is None else float(commit_s),
+                http_status=http_status,
+            )
+        )
         return 200, {"ok": True, "faults": [f.to_json() for f in app.state.faults.faults]}
 
 
@@ -90,29 +115,62 @@ def list_orders(app: SimulatorApp, req: Request) -> Result:
         return 200, {"orders": [o.sim_json() for o in app.state.orders.values()]}
 
 
+def _order(app: SimulatorApp, body: dict[str, Any]) -> Any:
+    """The order a control names by poNumber or orderId; call under the lock."""
+    po_number, order_id = body.get("poNumber"), parse_int(body.get("orderId"))
+    if po_number:
+        order = app.state.orders_by_po.get(str(po_number))
+    else:
+        order = app.state.orders.get(order_id) if order_id else None
+    if order is None:
+        raise ControlError(404, "no order with that poNumber/orderId")
+    return order
+
+
 def deliver(app: SimulatorApp, req: Request) -> Result:
+    """Settle an open order: delivered (optionally with `cancelledQuantity` units cancelled
+    and their share refunded), canceled, refunded or failed (money back)."""
     body = _body(req)
     status = _STATUSES.get(str(body.get("status", "delivered")).lower())
     if status is None:
-        raise ControlError(400, "status must be 'delivered' or 'canceled'")
+        raise ControlError(400, f"status must be one of {', '.join(sorted(_STATUSES))}")
+    cancelled = parse_int(body.get("cancelledQuantity", 0))
+    if cancelled is None or cancelled < 0:
+        raise ControlError(400, "cancelledQuantity must be a whole number >= 0")
     with app.lock:
-        po_number, order_id = body.get("poNumber"), parse_int(body.get("orderId"))
-        if po_number:
-            order = app.state.orders_by_po.get(str(po_number))
-        else:
-            order = app.state.orders.get(order_id) if order_id else None
-        if order is None:
-            raise ControlError(404, "no order with that poNumber/orderId")
+        order = _order(app, body)
+        if cancelled and (status != DELIVERED or cancelled >= order.quantity):
+            raise ControlError(400, "cancelledQuantity is for a delivered multi-unit order")
     try:
-        webhook = app.deliver(order, status)
+        webhook = app.deliver(order, status, cancelled)
     except ValueError as exc:
         raise ControlError(409, str(exc)) from None
     with app.lock:
         return 200, {"ok": True, "order": order.sim_json(), "webhook": webhook}
 
 
-def set_config(app: SimulatorApp, req: Request) -> Result:
+def set_status(app: SimulatorApp, req: Request) -> Result:
+    """Force raw orderStatus/deliveryStatus words on an order (no money moves): for answers
+    nobody documented, which the bot must poll with a cap and then alert about."""
     body = _body(req)
+    fields = {"orderStatus": "order_status", "deliveryStatus": "delivery_status"}
+    if not set(body) & set(fields) or set(body) - {*fields, "poNumber", "orderId"}:
+        raise ControlError(400, "give poNumber or orderId and orderStatus and/or deliveryStatus")
+    with app.lock:
+        order = _order(app, body)
+        for key, attribute in fields.items():
+            if key in body:
+                setattr(order, attribute, str(body[key]))
+        return 200, {"ok": True, "order": order.sim_json()}
+
+
+def set_config(app: SimulatorApp, req: Request) -> Result:
+    """Change settings; `"real_shapes": true` first turns every §12 switch on (false: off),
+    and the other fields of the same body apply after it."""
+    body = _body(req)
+    shapes = body.pop("real_shapes", None)
+    if shapes is not None and not isinstance(shapes, bool):
+        raise ControlError(400, "real_shapes must be true or false")
     unknown = set(body) - _CONFIG_FIELDS - {"webhook_enabled", "balance"}
     if unknown:
         raise ControlError(400, f"unknown config fields: {', '.join(sorted(unknown))}")
@@ -124,6 +182,8 @@ def set_config(app: SimulatorApp, req: Request) -> Result:
     if "balance" in body and (balance is None or balance < 0):
         raise ControlError(400, "balance must be a number >= 0")
     with app.lock:
+        if shapes is not None:
+            app.config = real_shapes(app.config, shapes)
         app.config = dataclasses.replace(app.config, **changes)
         if "webhook_enabled" in body:
             app.state.webhook_enabled = bool(body["webhook_enabled"])
@@ -171,6 +231,7 @@ ROUTES: dict[tuple[str, str], Callable[[SimulatorApp, Request], Result]] = {
     ("GET", "/_sim/faults"): list_faults,
     ("GET", "/_sim/orders"): list_orders,
     ("POST", "/_sim/deliver"): deliver,
+    ("POST", "/_sim/status"): set_status,
     ("POST", "/_sim/config"): set_config,
     ("GET", "/_sim/config"): get_config,
     ("GET", "/_sim/webhooks"): webhooks,

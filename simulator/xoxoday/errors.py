@@ -39,6 +39,17 @@ def invalid_token() -> OAuthError:
     return OAuthError(401, "invalid_token", "invalid/expired token")
 
 
+def token_error() -> SimError:
+    """An expired or revoked token, as the refresh-token page shows it (no status given; 401
+    like invalid_token)."""
+    return SimError(401, {"success": 0, "error_message_id": "auth.token_error"})
+
+
+def refresh_limited(status: int = 429) -> SimError:
+    """Too many refreshes: the refresh-token page's body, documented without a status."""
+    return SimError(status, {"message": "auth.request_limit_exceeded"})
+
+
 def rate_limited(penalty_seconds: int) -> SimError:
     return SimError(
         429,

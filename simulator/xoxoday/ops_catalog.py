@@ -198,7 +198,9 @@ def _candidates(state: SimState, data: dict[str, Any]) -> list[Product]:
     return [p for p in products if p.kind == kind] if kind else []
 
 
-def get_vouchers(state: SimState, data: dict[str, Any], wallet: str) -> list[dict[str, Any]]:
+def get_vouchers(
+    state: SimState, data: dict[str, Any], wallet: str, real_rates: bool = False
+) -> list[dict[str, Any]]:
     products = _candidates(state, data)
     include = _ids(data.get("includeProducts"), "includeProducts")
     exclude = _ids(data.get("excludeProducts"), "excludeProducts")
@@ -234,14 +236,22 @@ def get_vouchers(state: SimState, data: dict[str, Any], wallet: str) -> list[dic
     if not products:
         raise _no_vouchers()
     with_rate = parse_int(data.get("exchangeRate")) == 1 or data.get("exchangeRate") is True
-    return [product_json(p, wallet, with_rate) for p in products]
+    return [product_json(p, wallet, with_rate, real_rates) for p in products]
 
 
 # ---- lookupMobileNumber ---------------------------------------------------------------------
 
 
-def lookup_mobile_number(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
-    """The whole operation body: this one carries fields beside `data` (reference §3.5)."""
+def lookup_mobile_number(
+    state: SimState, data: dict[str, Any], shape: str = "combined"
+) -> dict[str, Any]:
+    """The whole operation body: this one carries fields beside `data` (reference §3.5).
+
+    `shape`: combined (both documented shapes at once), spec (the top-up spec's
+    `{"status": 1, "operator", "countryCode", "productId"}`) or field_table (the md page's
+    flat `{"status": "success"|"failure", "message", "phone", "network_operator",
+    "is_active", "parentProductId"}`, where an unknown number is a 200 "failure").
+    """
     raw = data.get("mobile_number", data.get("mobileNumber"))
     text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
     digits = "".join(ch for ch in text if ch.isdigit())
@@ -255,21 +265,33 @@ def lookup_mobile_number(state: SimState, data: dict[str, Any]) -> dict[str, Any
     number = "+" + digits
     operator_id = operator_for_number(number)
     if operator_id is None or operator_id not in state.products:
+        if shape == "field_table":
+            return {"status": "failure", "message": "Operator not found", "phone": number}
         raise ApiError(
             404, "PLE10017", "Failed to get product details", f"No operator found for {number}"
         )
     operator = state.products[operator_id]
     name = OPERATOR_NAMES[operator_id]
+    table = {
+        "status": "success",
+        "message": "Operator found",
+        "phone": number,
+        "network_operator": name,
+        "is_active": True,
+        "parentProductId": operator_id,
+    }
+    if shape == "field_table":
+        return table
+    if shape == "spec":
+        return {
+            "status": 1,
+            "operator": name,
+            "countryCode": operator.country_iso,
+            "productId": operator_id,
+        }
     return {
         "status": 1,
-        "data": {
-            "status": "success",
-            "message": "Operator found",
-            "phone": number,
-            "network_operator": name,
-            "is_active": True,
-            "parentProductId": operator_id,
-        },
+        "data": table,
         "operator": name,
         "countryCode": operator.country_iso,
         "productId": operator_id,

@@ -143,6 +143,18 @@ def _check_denomination(product: Product, denomination: Decimal) -> None:
 
 def place_order(state: SimState, data: dict[str, Any], wallet: str, now: datetime) -> Order:
     """Xoxoday's checks in their order (reference §8), then debit the wallet."""
+    order = prepare_order(state, data, wallet, now)
+    commit_order(state, order)
+    return order
+
+
+def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datetime) -> Order:
+    """Every check of placeOrder, and the order it would create; nothing is changed yet.
+
+    A late commit (the gateway answered 504 first) prepares now and commits later: until
+    then getOrderDetails cannot see it, and a second placeOrder with the same poNumber is not
+    refused as a duplicate but creates a second order, the worst a client can meet.
+    """
     fields = _validate(state, data)
     product = _check_product(state, fields["product_id"])
     _check_denomination(product, fields["denomination"])
@@ -208,9 +220,18 @@ def place_order(state: SimState, data: dict[str, Any], wallet: str, now: datetim
         order.delivered_at = now
         if product.voucher_type:
             order.vouchers = make_vouchers(product, quantity, now)
-    state.ledger.debit(charged, "Brand Voucher(s) Issued", now, order.order_id)
-    state.add_order(order)
     return order
+
+
+def commit_order(state: SimState, order: Order) -> bool:
+    """Debit the wallet and record the order; False when the wallet can no longer pay."""
+    if order.amount_charged > state.ledger.balance:
+        return False
+    state.ledger.debit(
+        order.amount_charged, "Brand Voucher(s) Issued", order.created, order.order_id
+    )
+    state.add_order(order)
+    return True
 
 
 def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
@@ -301,6 +322,9 @@ def payment_history(state: SimState, data: dict[str, Any]) -> list[dict[str, Any
     return [r.to_json() for r in _page(rows, data, invalid)]
 
 
-def get_balance(state: SimState, wallet: str) -> dict[str, Any]:
-    balance = as_number(state.ledger.balance)
-    return {"points": balance, "value": balance, "currency": wallet}
+def get_balance(state: SimState, wallet: str, inr_rate: Decimal | None = None) -> dict[str, Any]:
+    """`points` is the balance in the wallet's currency; `value` is documented as its INR
+    value ("value: value in INR"), equal to points only in the kind default."""
+    points = state.ledger.balance
+    value = cents(points * inr_rate) if inr_rate is not None else points
+    return {"points": as_number(points), "value": as_number(value), "currency": wallet}

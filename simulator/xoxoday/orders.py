@@ -20,6 +20,11 @@ _order_ids = itertools.count(int(time.time() * 100) - 150_000_000_000)
 _invoice_ids = itertools.count(423_204_732)
 
 DELIVERED, PENDING, CANCELED = "delivered", "pending", "canceled"
+# Ways an order can end besides delivered/canceled (xoxoday-api.md §4, §12 row 3): the money
+# comes back in both; orderStatus says which.
+REFUNDED, FAILED = "refunded", "failed"
+OUTCOMES = (DELIVERED, CANCELED, REFUNDED, FAILED)
+PROCESSING = "processing"
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -73,7 +78,8 @@ class Order:
     contact: str = ""
     tag: str = ""
     user_meta: dict[str, Any] = field(default_factory=dict)
-    delivery_status: str = DELIVERED
+    delivery_status: str = DELIVERED  # "" while the order is still processing
+    order_status: str = "complete"  # processing, then complete / refunded / failed
     delivered_at: datetime | None = None
     cancelled_quantity: int = 0
     vouchers: list[Voucher] = field(default_factory=list)
@@ -81,6 +87,21 @@ class Order:
     @property
     def product_status(self) -> str:
         return {CANCELED: "Cancelled"}.get(self.delivery_status, self.delivery_status)
+
+    @property
+    def is_open(self) -> bool:
+        """Not settled yet: delivery pending, or still processing (empty deliveryStatus)."""
+        return self.delivery_status in (PENDING, "")
+
+    @property
+    def webhook_status(self) -> str:
+        """The webhook documents only delivered|canceled: money back is "canceled"."""
+        return DELIVERED if self.delivery_status == DELIVERED else CANCELED
+
+    def start_processing(self) -> None:
+        """Answer `processing` with an empty deliveryStatus and no codes, for now."""
+        self.order_status, self.delivery_status = PROCESSING, ""
+        self.delivered_at, self.vouchers = None, []
 
     def _money(self) -> dict[str, Any]:
         discount = self.product.discount
@@ -136,7 +157,9 @@ class Order:
         return {
             "orderId": self.order_id,
             **self._money(),
-            "orderStatus": "complete",  # even while delivery is pending (reference §4)
+            # "complete" even while delivery is pending (reference §4); "processing" first in
+            # the real shapes, then "refunded" or "failed" for some.
+            "orderStatus": self.order_status,
             "deliveryStatus": self.delivery_status,
             "tag": self.tag,
             "quantity": self.quantity,
@@ -151,7 +174,7 @@ class Order:
             "orderId": self.order_id,
             "poNumber": self.po_number,
             **self._money(),
-            "orderStatus": "complete",
+            "orderStatus": self.order_status,
             "deliveryStatus": self.delivery_status,
             "tag": self.tag,
             "orderDate": stamp(self.created),
@@ -232,7 +255,9 @@ class Order:
             "denomination": as_number(self.denomination),
             "quantity": self.quantity,
             "amountCharged": as_number(self.amount_charged),
+            "orderStatus": self.order_status,
             "deliveryStatus": self.delivery_status,
+            "cancelledQuantity": self.cancelled_quantity,
             "email": self.email,
             "contact": self.contact,
             "tag": self.tag,
@@ -286,19 +311,36 @@ class Ledger:
         self.rows.append(LedgerRow(now, reason, amount, self.balance, order_id=order_id))
 
 
-def settle(order: Order, status: str, ledger: Ledger, now: datetime) -> None:
-    """Finish a pending order: vouchers appear on delivery, the charge is refunded on cancel."""
-    order.delivery_status = status
+def settle(
+    order: Order, status: str, ledger: Ledger, now: datetime, cancelled_quantity: int = 0
+) -> None:
+    """Finish an open order: delivered (vouchers appear; `cancelled_quantity` units of a
+    multi-unit order cancelled and their share refunded), or canceled / refunded / failed
+    (the whole charge refunded)."""
+    order.order_status = "complete"
     if status == DELIVERED:
+        cancelled = min(max(cancelled_quantity, 0), order.quantity - 1)
+        order.delivery_status = DELIVERED
         order.delivered_at = now
+        order.cancelled_quantity = cancelled
         if order.product.voucher_type:
-            order.vouchers = make_vouchers(order.product, order.quantity, now)
+            order.vouchers = make_vouchers(order.product, order.quantity - cancelled, now)
+        if cancelled:
+            share = cents(order.amount_charged * cancelled / order.quantity)
+            ledger.credit(share, "Refunded", now, order.order_id)
         return
     order.cancelled_quantity = order.quantity
+    order.vouchers = []
     for row in ledger.rows:
         if row.order_id == order.order_id:
             row.status = "Cancelled"
     ledger.credit(order.amount_charged, "Refunded", now, order.order_id)
+    if status == REFUNDED:
+        order.order_status, order.delivery_status = REFUNDED, CANCELED
+    elif status == FAILED:
+        order.order_status, order.delivery_status = FAILED, FAILED
+    else:
+        order.delivery_status = CANCELED
 
 
 def utcnow() -> datetime:

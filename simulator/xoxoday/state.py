@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import random
+from collections import Counter, deque
 from typing import Any
 
 from simulator.xoxoday.catalog import PRODUCTS_BY_ID, Product
@@ -27,8 +28,12 @@ class SimState:
         self.ledger = Ledger(config.initial_balance, utcnow())
         self.webhook_enabled = True
         self.webhook_log: list[dict[str, Any]] = []
+        self.rng = random.Random(config.seed)  # the real-shapes shares, repeatable per reset
+        self.refreshes: deque[float] = deque()  # refresh times, for refresh_limit_per_min
 
     def add_order(self, order: Order) -> None:
         self.orders[order.order_id] = order
         if order.po_number:
-            self.orders_by_po[order.po_number] = order
+            # A late commit may land after a second order with its poNumber: both stay in
+            # `orders` (and in /_sim/orders), the first keeps the poNumber.
+            self.orders_by_po.setdefault(order.po_number, order)

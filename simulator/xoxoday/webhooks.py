@@ -64,7 +64,7 @@ class WebhookSender:
                 "orderId": order.order_id,
                 "poNumber": order.po_number,
                 "orderDate": stamp(order.created),
-                "deliveryStatus": wire_status(webhook_id, order.delivery_status),
+                "deliveryStatus": wire_status(webhook_id, order.webhook_status),
             },
             "createdAt": stamp(utcnow()),
         }
