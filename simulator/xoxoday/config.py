@@ -76,17 +76,15 @@ class SimConfig:
         return dataclasses.asdict(self)
 
 
-# Every §12 quirk on, with delays of seconds.
+# Every §12 quirk on; their delays (status_delay_s, late_commit_s) are seconds already.
 REAL_SHAPES: dict[str, Any] = {
     "balance_inr_rate": Decimal("70.98"),  # the staging answer: 705798 / 9944
     "processing_first": True,
-    "status_delay_s": 2.0,
     "refund_share": 0.06,
     "fail_share": 0.04,
     "partial_cancel_share": 0.5,
     "token_error_shape": True,
     "late_commit_share": 0.1,
-    "late_commit_s": 2.0,
     "redeem_failed_share": 0.05,
     "operator_shape": "field_table",
     "exchange_rate_null": True,
