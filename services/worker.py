@@ -477,11 +477,12 @@ class Worker:
         if order.attempts >= self.max_attempts:
             self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
             return
-        if order.last_error_id == "PLE10010" and self._wallet_cannot_pay(order):
+        refused_as = xe.ERROR_CLASSES.get(order.last_error_id or "")
+        if refused_as is xe.InsufficientBalance and self._wallet_cannot_pay(order):
             self._fail(
                 order,
-                xe.plain_reason(xe.InsufficientBalance("")),
-                "PLE10010 and a fresh getBalance below the order's cost",
+                xe.PLAIN_REASONS[xe.InsufficientBalance],
+                f"{order.last_error_id} and a fresh getBalance below the order's cost",
                 "unknown",
             )
             return

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.httpserver import ServerThread, serve_forever
 from simulator.xoxoday.app import SimulatorApp
-from simulator.xoxoday.config import SimConfig
+from simulator.xoxoday.config import REAL_SHAPES, SimConfig
 from simulator.xoxoday.tokens import DEMO_CREDENTIALS
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def serve(host: str, port: int, config: SimConfig | None = None) -> None:
         port,
         *DEMO_CREDENTIALS.values(),
     )
+    shapes = [k for k, v in REAL_SHAPES.items() if getattr(app.config, k) == v]
+    if shapes:
+        log.info("answering in the real shapes of xoxoday-api.md §12: %s", ", ".join(shapes))
     try:
         serve_forever(app, host, port)
     finally:
