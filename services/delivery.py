@@ -196,8 +196,10 @@ class Delivery:
     ) -> None:
         """A partial cancel: give back the share of the units Xoxoday cancelled, once.
 
-        Only the units newly cancelled since the last answer are refunded (compare-and-set on
-        `cancelled_quantity`); a cancel of every unit is a full cancel, settled as canceled.
+        Only the units newly cancelled since the last answer are refunded (`cancelled_quantity`
+        is read and raised in the caller's write transaction, so a repeated answer, or the
+        webhook and a poll at once, give back nothing twice); cancelling every unit is a full
+        cancel, settled as canceled by the caller.
         """
         quantity = max(order.quantity, 1)
         cancelled = min(outcome.cancelled_quantity, quantity)

@@ -641,7 +641,7 @@ def _is_token_refusal(response: httpx.Response) -> bool:
     Xoxoday: "If a 4xx error occurs, generate new tokens using the Refresh Token API". Both
     documented token shapes count, `{"error": "invalid_token", ...}` and `{"success": 0,
     "error_message_id": "auth.token_error"}`, as does any 401/403 and any 4xx in the OAuth
-    or PIPE (access) shape. A rate limit is never a token problem.
+    or PIPE (access) shape. A rate limit or a PLE application error is never a token problem.
     """
     status = response.status_code
     if status >= 500 or status == 429:
@@ -658,9 +658,12 @@ def _is_token_refusal(response: httpx.Response) -> bool:
         return True  # documented without a status: read at any status below 500
     if status < 400:
         return False
+    error_id = str(body.get("errorId") or "")
+    if error_id.startswith("PLE"):
+        return False  # an application refusal, even at 401 (PLE10019): not the token
     if status in (401, 403):
         return True
-    return body.get("error") in _OAUTH_ERRORS or str(body.get("errorId") or "").startswith("PIPE")
+    return body.get("error") in _OAUTH_ERRORS or error_id.startswith("PIPE")
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -351,3 +351,18 @@ def test_row08_gateway_504_html_on_place_order_is_outcome_unknown(
         client.place_order(amazon_order(), amazon)
     assert info.value.http_status == 504
     assert len(xoxoday.requests("api")) == 2  # the catalog, then one placeOrder: no retry
+
+
+def test_row05_an_application_refusal_at_401_is_not_a_token_problem(
+    client: XoxodayClient, xoxoday: FixtureServer
+) -> None:
+    amazon = staging_products(client, xoxoday)[27222]
+    refusal = (  # the error table's PLE10019 row, in the application error shape
+        b'{"code":401,"errorId":"PLE10019","errorInfo":"Clients are not allowed to place '
+        b'international orders","error":"Clients are not allowed to place international orders"}'
+    )
+    with xoxoday.lock:
+        xoxoday.queues["api"].append((401, refusal, "application/json"))
+    with pytest.raises(E.InternationalOrdersNotAllowed):
+        client.place_order(amazon_order(), amazon)
+    assert xoxoday.requests("token") == []  # no refresh for it
