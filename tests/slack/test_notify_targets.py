@@ -150,13 +150,14 @@ def test_a_dm_failing_for_now_is_retried_alone(fast_retries: LocalStack) -> None
     stack = fast_retries
     stack.request("UREQUESTER", ["UANA", "UBEN"])
     approval = stack.approval_message("R-1")
-    stack.slack.fail_next("conversations.open", times=2, status=200, error="internal_error")
+    # The next posts fail for now, whatever they are: a thread reply, a DM.
+    stack.slack.fail_next("chat.postMessage", times=3, status=200, error="internal_error")
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
 
     wait_for(lambda: order_states(stack) == ["delivered", "delivered"])
     wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
-    failed = [c for c in stack.slack.calls("conversations.open") if not c.ok]
-    assert len(failed) == 2  # the failures happened, and were tried again
+    failed = [c for c in stack.slack.calls("chat.postMessage") if not c.ok]
+    assert len(failed) == 3  # the failures happened, and were tried again
     assert all(n == 1 for n in thread_lines(stack).values())
     for person in ("UANA", "UBEN", "UREQUESTER"):
         shown = Counter(texts(stack.slack.dms(person)))

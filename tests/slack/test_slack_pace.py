@@ -97,3 +97,23 @@ def test_too_slow_a_slack_gets_an_inline_error_and_the_next_press_goes_through(
     second = stack.driver.submit("UREQUESTER", view_id)
     assert second.status_code == 200 and second.text == ""
     assert_recorded_for(stack, people)
+
+
+def test_fifty_rewards_delivered_within_slacks_rate_limits(stack: LocalStack) -> None:
+    """Every DM used to cost a conversations.open (Tier 3: 50 a minute), so the 51st DM of a
+    50-person request waited for Retry-After. A DM is posted to the person's id instead."""
+    people = newcomers(stack.slack)
+    stack.bot.deps.users.refresh()
+    stack.slack.rate_limits()
+    assert stack.request("UREQUESTER", people).status_code == 200
+    approval = stack.approval_message("R-1")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    def delivered() -> bool:
+        orders = order_store.for_request(stack.bot.runtime.database, 1)
+        return len(orders) == 50 and all(o.state == "delivered" for o in orders)
+
+    wait_for(delivered, timeout=30)
+    wait_for(lambda: all(stack.slack.dms(p) for p in people), timeout=15)
+    limited = [c for c in stack.slack.calls() if c.status == 429]
+    assert limited == [], [(c.method, c.params.get("channel")) for c in limited]
