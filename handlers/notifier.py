@@ -59,6 +59,9 @@ UNREACHABLE: dict[str, str] = {
 # Slack refused what we sent: a bug of ours that no retry will fix either.
 REFUSED = {"invalid_blocks", "invalid_arguments", "msg_too_long", "no_text", "missing_scope"}
 CONSUMER = "slack"
+# chat.postMessage cuts `text` beyond 4,000 characters (docs.slack.dev/reference/methods/
+# chat.postMessage#truncating): a long batch of changes goes out as several replies.
+REPLY_MAX = 4000
 
 
 def is_slack_user(user_id: str | None) -> bool:
@@ -72,6 +75,20 @@ def _error(exc: SlackApiError) -> str:
 def _owner(channel: str) -> str:
     """The target a post to `channel` reaches: a DM channel means its person."""
     return channel[1:] if channel.startswith("D") and is_slack_user(channel[1:]) else channel
+
+
+def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
+    """Lines grouped into replies of at most `limit` characters, in order."""
+    replies: list[list[str]] = []
+    size = 0
+    for line in (line[:limit] for line in lines):
+        if replies and size + 1 + len(line) <= limit:
+            replies[-1].append(line)
+            size += 1 + len(line)
+        else:
+            replies.append([line])
+            size = len(line)
+    return replies
 
 
 def _shown(target: str) -> str:
@@ -168,9 +185,13 @@ class SlackNotifier:
             if not self._update_status(request, orders):
                 with self._lock:
                     self._stale.add(request_id)
-            if lines and not self._thread(request, "\n".join(lines)):
-                with self._lock:  # for now only: posted with the next changes
-                    self._lines[request_id] = lines + self._lines.get(request_id, [])
+            replies = _replies(lines)
+            for sent, reply in enumerate(replies):
+                if not self._thread(request, "\n".join(reply)):
+                    unsent = [line for later in replies[sent:] for line in later]
+                    with self._lock:  # for now only: posted with the next changes
+                        self._lines[request_id] = unsent + self._lines.get(request_id, [])
+                    break
             if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
                 self._dm(
                     f"R{request.id}:complete",

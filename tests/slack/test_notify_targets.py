@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
+from handlers.notifier import REPLY_MAX, _replies
 from services.notify import Steps
 from storage import kv
 from storage import orders as order_store
@@ -179,3 +180,11 @@ def test_steps_run_once_and_settle_once(tmp_path: Path) -> None:
     assert steps.settle("R1:unreachable:UANA", "gave_up", "user_disabled") is True
     assert steps.settle("R1:unreachable:UANA", "gave_up", "user_disabled") is False
     database.close()
+
+
+def test_a_long_batch_of_changes_is_split_into_replies_slack_shows_whole() -> None:
+    lines = [f"🚚 Placed *Amazon.com eGift Card* (25 USD) for <@UPEER{i:02d}>" for i in range(100)]
+    replies = _replies(lines)
+    assert [line for reply in replies for line in reply] == lines  # all, in order
+    assert all(len("\n".join(reply)) <= REPLY_MAX for reply in replies) and len(replies) == 2
+    assert _replies(["x" * 5000]) == [["x" * REPLY_MAX]]
