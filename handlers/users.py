@@ -86,6 +86,7 @@ class UserDirectory:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, SlackUser | None]] = {}
         self._emails: dict[str, str] = {}  # lower-cased email -> user id
+        self._no_email: dict[str, float] = {}  # emails Slack did not know, and when
         self._pending: dict[str, Future[SlackUser | None]] = {}
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
@@ -235,15 +236,36 @@ class UserDirectory:
         return result
 
     def by_email(self, email: str) -> str | None:
-        """The Slack user id for an email (recipients who came from a CSV file): from the
-        directory, else users.lookupByEmail. Used after the ack, so it may wait."""
+        """The Slack user id for an email (recipients who came from a CSV file), or None.
+
+        Used after the ack, so it may wait: the directory is read first when it is older than
+        `refresh_s` (a worker without the background refresh, a bulk import of hundreds), then
+        users.lookupByEmail (Tier 3: 50 a minute) only for an email still unknown, and an
+        email Slack does not know is not asked about again until the next read."""
+        key = email.strip().lower()
+        now = self._clock()
         with self._lock:
-            found = self._emails.get(email.strip().lower())
+            found = self._emails.get(key)
+            missed = self._no_email.get(key)
         if found is not None:
             return found
+        if missed is not None and now - missed < self.refresh_s:
+            return None
+        if self.refreshed_at is None or now - self.refreshed_at >= self.refresh_s:
+            try:
+                self.refresh()
+            except Exception as exc:
+                log.warning("could not read the Slack directory (%s)", exc)
+            with self._lock:
+                found = self._emails.get(key)
+            if found is not None:
+                return found
         try:
             data = self.client.users_lookupByEmail(email=email)["user"]
-        except SlackApiError:
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                with self._lock:
+                    self._no_email[key] = self._clock()
             return None
         user = _user(data)
         with self._lock:

@@ -373,10 +373,12 @@ def command_answer_problems(body: Any) -> list[str]:
     if body in (None, "", {}):
         return []
     if isinstance(body, str):
-        return []  # plain text: Slack shows it to the person as it is
+        body = {"text": body}  # plain text: Slack shows it as a message's text
     if not isinstance(body, dict):
         return ["[ERROR] the answer must be a JSON object or text"]
     problems = message_problems(body)
+    if text_over(body):
+        problems.append(f"[ERROR] text over {MAX_TEXT_SHOWN} characters is cut")
     if body.get("response_type") not in (None, "in_channel", "ephemeral"):
         problems.append("[ERROR] response_type must be in_channel or ephemeral")
     return problems

@@ -99,3 +99,19 @@ def test_background_refresh_starts_and_stops(slack: RunningFakeSlack) -> None:
     seen = len(slack.calls("users.list"))
     threading.Event().wait(0.2)
     assert len(slack.calls("users.list")) == seen
+
+
+def test_emails_of_csv_recipients_are_found_without_a_call_each(
+    slack: RunningFakeSlack, directory
+) -> None:
+    # A worker without the background refresh: the first question reads the directory.
+    assert directory.by_email("ben@example.com") == "UBEN"
+    assert directory.by_email("CHO@example.com") == "UCHO"
+    assert len(slack.calls("users.list")) == 1 and not slack.calls("users.lookupByEmail")
+    # Someone who joined since: one lookupByEmail. Someone not in Slack: asked once.
+    slack.add_user(make_user("ULATE", "Late Joiner", "late@example.com"))
+    assert directory.by_email("late@example.com") == "ULATE"
+    for _ in range(3):
+        assert directory.by_email("outside@example.org") is None
+    asked = [c.params["email"] for c in slack.calls("users.lookupByEmail")]
+    assert asked == ["late@example.com", "outside@example.org"]

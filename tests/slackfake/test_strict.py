@@ -20,6 +20,7 @@ from simulator.slack import RunningFakeSlack, SlackDriver, start_fake_slack
 from simulator.slack.fake import HTTP_ACK
 from simulator.slack.validate import (
     blocks_problems,
+    command_answer_problems,
     options_answer_problems,
     submission_answer_problems,
     view_problems,
@@ -187,6 +188,8 @@ def test_answer_checks_as_data():
         },
         view,
     )
+    assert command_answer_problems("plain text") == []
+    assert command_answer_problems({"text": "t" * 4001})
     assert options_answer_problems({"options": [option("a", "A")]}) == []
     assert options_answer_problems({"options": [option(str(i), "x") for i in range(101)]})
     assert options_answer_problems(
