@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.bulk_placement
 	$(BIN)/python -m bench.growth
+	$(BIN)/python -m bench.slack_pace
 
 demo: $(STAMP)
 	$(BIN)/rewards-bot demo

@@ -190,6 +190,7 @@ def _run(stack: LocalStack) -> None:
     stack.bot.runtime.worker.wake()
     time.sleep(0.5)  # let the last notifications flush before the stack stops
     _check_codes_stayed_private(stack)
+    _check_slack_rules_kept(stack)
 
 
 def _sim(stack: LocalStack, method: str, control: str, body: dict[str, Any] | None = None) -> Any:
@@ -220,6 +221,15 @@ def _check_codes_stayed_private(stack: LocalStack) -> None:
     say(
         f"\n    Checked: the {len(codes)} voucher codes appeared only in their recipients' own DMs."
     )
+
+
+def _check_slack_rules_kept(stack: LocalStack) -> None:
+    """The Slack stand-in checks every payload as Slack does; the demo fails on a refusal."""
+    broken = stack.slack.violations()
+    if broken:
+        raise DemoFailed("Slack would refuse: " + "; ".join(map(str, broken)))
+    checked = len(stack.slack.calls()) - len(stack.slack.calls("auth.test"))
+    say(f"    Checked: Slack's rules held for all {checked} calls and answers the bot made.")
 
 
 if __name__ == "__main__":

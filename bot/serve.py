@@ -97,6 +97,7 @@ class Bot:
         return (200 if ok else 503), {"ok": ok, "worker": worker, "orders": counts}
 
     def start(self) -> None:
+        self.deps.users.start()  # reads Slack's directory in the background, and keeps it fresh
         self.runtime.worker.start()
         # Requests recorded as auto-approvable just before a stop are approved now.
         for request_id in self.runtime.rewards.stranded_auto_approvals():
@@ -105,6 +106,7 @@ class Bot:
     def stop(self) -> None:
         self.runtime.worker.stop(timeout=30)  # lets in-flight placements finish and be stored
         self.background.shutdown(wait=True, cancel_futures=False)
+        self.deps.users.stop()
         self.runtime.close()
 
 
@@ -128,9 +130,12 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
     runtime = build_runtime(settings, **runtime_options)
     token = _secret(settings.slack_bot_token)
     client = web_client(token, settings.slack_api_url)
-    notifier = attach_slack_notifier(runtime, client, UserDirectory(client))
-    # Recipients are looked up before the modal's ack: with a client that never waits long.
-    users = UserDirectory(web_client(token, settings.slack_api_url, quick=True))
+    # One directory: filled with users.list by `client`; recipients missing from it are
+    # looked up before the modal's ack with a client that never waits long.
+    users = UserDirectory(
+        client, quick_client=web_client(token, settings.slack_api_url, quick=True)
+    )
+    notifier = attach_slack_notifier(runtime, client, users)
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
     deps = Deps(
         rewards=runtime.rewards,

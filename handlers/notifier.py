@@ -4,6 +4,13 @@ Requests and decisions are shown at once. Order changes are collected and flushe
 per `min_interval_s` per request: one status update and one thread reply for everything that
 changed, so a 40-recipient request stays well inside chat.update's and chat.postMessage's
 rate limits while still reading as progress (12 of 40 placed…).
+
+Each message is one step, retried on its own (services.notify.Steps): a DM that fails for now
+makes the event come back later without repeating the thread reply or the channel post already
+made. A person or channel Slack says can never be reached (a deactivated user, a bot, an
+archived channel, one the bot is not in after falling back to a DM...) is given up for that
+request with one log line and one note to the requester: by DM, or in the request's channel
+when the requester is the one who cannot be reached.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,6 +27,7 @@ from slack_sdk.errors import SlackApiError
 from handlers import messages as msg
 from handlers.users import UserDirectory
 from services.money import fmt_money
+from services.notify import Steps
 from services.policy import Policy
 from services.vouchers import VoucherSource
 from storage import ledger
@@ -30,11 +39,64 @@ from storage.models import EventRow, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+T = TypeVar("T")
+
+# Slack's answers that no retry will change, with what they mean to the requester
+# (errors sections of docs.slack.dev/reference/methods/chat.postMessage, chat.update,
+# conversations.open).
+UNREACHABLE: dict[str, str] = {
+    "not_in_channel": "the bot is not a member of that channel",
+    "channel_not_found": "the bot cannot see that channel",
+    "is_archived": "the channel is archived",
+    "restricted_action": "the workspace does not let the bot post there",
+    "user_disabled": "their Slack account is deactivated",
+    "account_inactive": "the account is inactive",
+    "cannot_dm_bot": "it is a bot",
+    "user_not_found": "Slack does not know this person",
+    "users_not_found": "Slack does not know this person",
+    "messages_tab_disabled": "the bot's Messages tab is turned off",
+}
+# Slack refused what we sent: a bug of ours that no retry will fix either.
+REFUSED = {"invalid_blocks", "invalid_arguments", "msg_too_long", "no_text", "missing_scope"}
+CONSUMER = "slack"
+# chat.postMessage cuts `text` beyond 4,000 characters (docs.slack.dev/reference/methods/
+# chat.postMessage#truncating): a long batch of changes goes out as several replies.
+REPLY_MAX = 4000
 
 
 def is_slack_user(user_id: str | None) -> bool:
     return bool(user_id) and user_id[0] in "UW" and user_id[1:].isalnum()  # type: ignore[index]
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "")
+
+
+def _owner(channel: str) -> str:
+    """The target a post to `channel` reaches: a DM channel means its person."""
+    return channel[1:] if channel.startswith("D") and is_slack_user(channel[1:]) else channel
+
+
+def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
+    """Lines grouped into replies of at most `limit` characters, in order."""
+    replies: list[list[str]] = []
+    size = 0
+    for line in (line[:limit] for line in lines):
+        if replies and size + 1 + len(line) <= limit:
+            replies[-1].append(line)
+            size += 1 + len(line)
+        else:
+            replies.append([line])
+            size = len(line)
+    return replies
+
+
+def _shown(target: str) -> str:
+    return f"<@{target}>" if is_slack_user(target) else f"<#{target}>"
+
+
+class Pending(Exception):
+    """Some of an event's messages failed for now; trying the event again repeats only them."""
 
 
 class SlackNotifier:
@@ -57,16 +119,26 @@ class SlackNotifier:
         self.users = users or UserDirectory(client)
         self.approval_channel = approval_channel
         self.min_interval_s = min_interval_s
+        self.steps = Steps(database, CONSUMER)
         self._clock = clock
         self._lock = threading.Lock()
         self._lines: dict[int, list[str]] = {}  # request id -> changes not yet posted
+        self._stale: set[int] = set()  # requests whose status message missed an update
         self._last_flush: dict[int, float] = {}
+        self._local = threading.local()  # the failures of the notify() or flush() running
 
     # --- the Notifier interface ---------------------------------------------------------------
 
     def notify(self, event: EventRow) -> None:
+        self._local.failed = []
+        self._notify(event)
+        failed: list[Exception] = self._local.failed
+        if failed:
+            raise Pending(f"{len(failed)} message(s) of event #{event.id} failed") from failed[0]
+
+    def _notify(self, event: EventRow) -> None:
         if event.kind == "system.alert":
-            self._alert(event.reason or "")
+            self._alert(event, event.reason or "")
             return
         if event.request_id is None:
             return
@@ -75,14 +147,16 @@ class SlackNotifier:
             return
         order = order_store.get(self.database, event.order_id) if event.order_id else None
         if event.kind == "request.created":
-            self._created(request, auto=bool(event.data.get("auto_approvable")))
+            self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == "request.needs_approval":
-            self._ask_approvers(request, note=event.reason or "")
-            self._thread_now(request, msg.event_line(event.kind, None, request, event.reason))
+            self._ask_approvers(event, request, note=event.reason or "")
+            self._thread_now(
+                event, request, msg.event_line(event.kind, None, request, event.reason)
+            )
         elif event.kind.startswith("request."):
-            self._decided(request, event)
+            self._decided(event, request)
         elif order is not None:
-            self._order_changed(request, order, event)
+            self._order_changed(event, request, order)
 
     def flush(self, force: bool = False) -> None:
         """Post the collected order changes of each request whose interval has passed."""
@@ -90,11 +164,11 @@ class SlackNotifier:
         with self._lock:
             due = [
                 request_id
-                for request_id, lines in self._lines.items()
-                if lines
-                and (force or now - self._last_flush.get(request_id, -1e9) >= self.min_interval_s)
+                for request_id in {*self._lines, *self._stale}
+                if force or now - self._last_flush.get(request_id, -1e9) >= self.min_interval_s
             ]
-            batches = {request_id: self._lines.pop(request_id) for request_id in due}
+            batches = {request_id: self._lines.pop(request_id, []) for request_id in due}
+            self._stale -= set(due)
             for request_id in due:
                 self._last_flush[request_id] = now
             self._last_flush = {
@@ -106,42 +180,182 @@ class SlackNotifier:
             request = request_store.get(self.database, request_id)
             if request is None:
                 continue
+            self._local.failed = []
             orders = order_store.for_request(self.database, request_id)
-            self._update_status(request, orders)
-            self._thread(request, "\n".join(lines))
+            if not self._update_status(request, orders):
+                with self._lock:
+                    self._stale.add(request_id)
+            replies = _replies(lines)
+            for sent, reply in enumerate(replies):
+                if not self._thread(request, "\n".join(reply)):
+                    unsent = [line for later in replies[sent:] for line in later]
+                    with self._lock:  # for now only: posted with the next changes
+                        self._lines[request_id] = unsent + self._lines.get(request_id, [])
+                    break
             if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
-                self._dm(request.requester_id, msg.request_complete(request, orders))
+                self._dm(
+                    f"R{request.id}:complete",
+                    request,
+                    request.requester_id,
+                    msg.request_complete(request, orders),
+                )
+            if self._local.failed:
+                log.warning(
+                    "posting the changes of %s failed for now (%s); trying again with the next",
+                    request.ref,
+                    self._local.failed[0],
+                )
+
+    # --- steps and targets ----------------------------------------------------------------------
+
+    def _attempt(
+        self,
+        key: str | None,
+        request: RequestRow | None,
+        target: str,
+        action: Callable[[], T],
+        *,
+        tell: bool = True,
+    ) -> tuple[str, T | None]:
+        """Run one message (`action`, to `target`) and say how it went: "ok"; "done" (it went
+        through on an earlier try); "gone" (the target cannot be reached: given up for the
+        request, once); "refused" (Slack refused what we sent); "later" (failed for now: the
+        step stays open and notify() reports it, so the event is tried again). A `key` makes
+        it a recorded step; without one (batched lines, re-queued on failure) it is not."""
+        if request is not None and self._given_up(request, target):
+            return "gone", None
+        if key is not None and self.steps.done(key):
+            return "done", None
+        try:
+            result = action()
+        except SlackApiError as exc:
+            error = _error(exc)
+            if error in UNREACHABLE:
+                if key is not None:
+                    self.steps.settle(key, "gave_up", error)
+                if request is not None:
+                    self._give_up(request, target, error, tell=tell)
+                else:
+                    log.warning("cannot send Slack messages to %s: %s", target, error)
+                return "gone", None
+            if error in REFUSED:
+                if key is not None:
+                    self.steps.settle(key, "refused", error)
+                log.error("Slack refused a message to %s (%s): %s", target, key, error)
+                return "refused", None
+            self._local.failed.append(exc)
+            return "later", None
+        except Exception as exc:  # Slack unreachable, a timeout: for now
+            self._local.failed.append(exc)
+            return "later", None
+        if key is not None:
+            self.steps.settle(key, "done")
+        return "ok", result
+
+    def _step(
+        self,
+        key: str | None,
+        request: RequestRow | None,
+        target: str,
+        action: Callable[[], T],
+        *,
+        tell: bool = True,
+    ) -> T | None:
+        return self._attempt(key, request, target, action, tell=tell)[1]
+
+    @staticmethod
+    def _unreachable_key(request: RequestRow, target: str) -> str:
+        return f"R{request.id}:unreachable:{target}"
+
+    def _given_up(self, request: RequestRow, target: str) -> bool:
+        return self.steps.done(self._unreachable_key(request, target))
+
+    def _give_up(self, request: RequestRow, target: str, error: str, *, tell: bool) -> None:
+        """Once per request and target: one log line, and one note to the requester."""
+        if not self.steps.settle(self._unreachable_key(request, target), "gave_up", error):
+            return
+        log.warning(
+            "%s: giving up on Slack messages to %s: %s (%s)",
+            request.ref,
+            target,
+            error,
+            UNREACHABLE.get(error, ""),
+        )
+        if tell:
+            self._tell_requester(request, target, error)
+
+    def _tell_requester(self, request: RequestRow, target: str, error: str) -> None:
+        why = UNREACHABLE.get(error, error)
+        if target != request.requester_id:
+            text = (
+                f"⚠️ I cannot message {_shown(target)} about your reward request {request.ref}: "
+                f"{why}. The request itself goes on."
+            )
+            self._dm(f"R{request.id}:note:{target}", request, request.requester_id, text)
+            return
+        # The requester is the one who cannot be reached: say so where the request is shown.
+        text = (
+            f"⚠️ I cannot message {_shown(target)} about {request.ref}: {why}. "
+            "Updates stay in this thread."
+        )
+        for ref in refs.for_request(self.database, request.id, "status"):
+            if _owner(ref.channel) == target:
+                continue
+            self._step(
+                f"R{request.id}:note:{target}:{ref.channel}",
+                request,
+                ref.channel,
+                lambda ref=ref: self.client.chat_postMessage(
+                    channel=ref.channel, thread_ts=ref.ts, text=text
+                ),
+                tell=False,
+            )
 
     # --- requests -------------------------------------------------------------------------------
 
-    def _created(self, request: RequestRow, *, auto: bool) -> None:
+    def _created(self, event: EventRow, request: RequestRow, *, auto: bool) -> None:
         orders = order_store.for_request(self.database, request.id)
         if request.channel_id:
             text, blocks = msg.status_message(request, orders)
-            posted = self._post(
-                request.channel_id, text, blocks, fallback_user=request.requester_id
-            )
+            key = f"e{event.id}:status"
+            # Where the bot cannot post, the requester gets the status message by DM instead.
+            outcome, posted = self._post(key, request, request.channel_id, text, blocks, tell=False)
+            if outcome == "gone" and is_slack_user(request.requester_id):
+                log.info("%s: the status message goes to the requester's DM", request.ref)
+                outcome, posted = self._post(key, request, request.requester_id, text, blocks)
             if posted:
                 refs.save(self.database, request.id, "status", *posted)
         if request.state == "pending_approval" and not auto:
-            self._ask_approvers(request)
+            self._ask_approvers(event, request)
 
-    def _ask_approvers(self, request: RequestRow, note: str = "") -> None:
+    def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
         if refs.for_request(self.database, request.id, "approval"):
-            return  # already asked (a retry of this event)
+            return  # already asked (for an earlier event of this request)
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(
             request, orders, budget_note=self._budget_note(request), note=note
         )
-        targets = (
-            [self.approval_channel] if self.approval_channel else sorted(self.policy.approvers)
-        )
-        if not targets:
+        approvers = sorted(self.policy.approvers)
+        if not self.approval_channel and not approvers:
             log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
-        for target in targets:
-            posted = self._post(target, text, blocks)  # type: ignore[arg-type]
+        key = f"e{event.id}:approval"
+        if self.approval_channel:
+            outcome, posted = self._post(
+                key, request, self.approval_channel, text, blocks, tell=False
+            )
             if posted:
                 refs.save(self.database, request.id, "approval", *posted)
+            if outcome != "gone":
+                return
+            # The bot cannot post in the approval channel: each approver is asked by DM.
+        reached = False
+        for approver in approvers:
+            outcome, posted = self._post(key, request, approver, text, blocks, tell=False)
+            if posted:
+                refs.save(self.database, request.id, "approval", *posted)
+            reached |= outcome in ("ok", "done", "later")
+        if approvers and not reached:
+            log.error("%s: no approver can be reached in Slack", request.ref)
 
     def _budget_note(self, request: RequestRow) -> str:
         if self.policy.monthly_budget is None or request.source != "slack":
@@ -154,47 +368,64 @@ class SlackNotifier:
             f"{fmt_money(self.policy.monthly_budget, request.currency)} this month, this included"
         )
 
-    def _decided(self, request: RequestRow, event: EventRow) -> None:
+    def _decided(self, event: EventRow, request: RequestRow) -> None:
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(request, orders)
         for ref in refs.for_request(self.database, request.id, "approval"):
-            self._update(ref.channel, ref.ts, text, blocks)
+            self._update(request, ref.channel, ref.ts, text, blocks, tell=False)
         self._update_status(request, orders)
-        self._thread_now(request, msg.event_line(event.kind, None, request, event.reason))
+        self._thread_now(event, request, msg.event_line(event.kind, None, request, event.reason))
         if event.kind != "request.cancelled":
             self._dm(
-                request.requester_id, msg.requester_update(event.kind, request, None, event.reason)
+                f"e{event.id}:dm:{request.requester_id}",
+                request,
+                request.requester_id,
+                msg.requester_update(event.kind, request, None, event.reason),
             )
 
     # --- orders ---------------------------------------------------------------------------------
 
-    def _order_changed(self, request: RequestRow, order: OrderRow, event: EventRow) -> None:
+    def _order_changed(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         line = msg.event_line(event.kind, order, request, event.reason)
         if line:
-            with self._lock:
-                self._lines.setdefault(request.id, []).append(line)
+            # Recorded as a step, so a retry of this event never adds the same line again.
+            def collect() -> None:
+                with self._lock:
+                    self._lines.setdefault(request.id, []).append(line)
+
+            self.steps.once(f"e{event.id}:line", collect)
         if event.kind == "order.delivered":
-            self._deliver_to_recipient(request, order)
+            self._deliver_to_recipient(event, request, order)
         elif event.kind == "order.placed" and order.state == "placed":
             recipient = self._recipient_id(order)
             if recipient:
-                self._dm(recipient, msg.recipient_on_its_way(order, request))
+                self._dm(
+                    f"e{event.id}:dm:{recipient}",
+                    request,
+                    recipient,
+                    msg.recipient_on_its_way(order, request),
+                )
         elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
             self._dm(
-                request.requester_id, msg.requester_update(event.kind, request, order, event.reason)
+                f"e{event.id}:dm:{request.requester_id}",
+                request,
+                request.requester_id,
+                msg.requester_update(event.kind, request, order, event.reason),
             )
 
-    def _deliver_to_recipient(self, request: RequestRow, order: OrderRow) -> None:
+    def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         recipient = self._recipient_id(order)
-        if recipient is None:
+        if recipient is None or not is_slack_user(recipient):
             return  # not in Slack: Xoxoday emails them when asked to
-        vouchers = self.vouchers.for_order(order)
-        text, blocks = msg.recipient_delivered(order, request, vouchers)
-        channel = self._dm_channel(recipient)
-        if channel:
+
+        def send() -> None:
+            vouchers = self.vouchers.for_order(order)
+            text, blocks = msg.recipient_delivered(order, request, vouchers)
             self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False
+                channel=recipient, text=text, blocks=blocks, unfurl_links=False
             )
+
+        self._step(f"e{event.id}:dm:{recipient}", request, recipient, send)
 
     def _recipient_id(self, order: OrderRow) -> str | None:
         if order.recipient_id:
@@ -204,63 +435,106 @@ class SlackNotifier:
     # --- Slack calls ----------------------------------------------------------------------------
 
     def _post(
-        self, channel: str, text: str, blocks: msg.Blocks, *, fallback_user: str | None = None
-    ) -> tuple[str, str] | None:
-        """Post; when the bot cannot write there, fall back to the user's DM."""
-        try:
-            answer = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            if error in UNREACHABLE and fallback_user and is_slack_user(fallback_user):
-                log.warning("cannot post in %s (%s); using a DM", channel, error)
-                return self._post(self._dm_channel(fallback_user) or fallback_user, text, blocks)
-            if error in UNREACHABLE:
-                log.warning("cannot post in %s (%s)", channel, error)
-                return None
-            raise
-        return answer["channel"], answer["ts"]
+        self,
+        key: str,
+        request: RequestRow | None,
+        channel: str,
+        text: str,
+        blocks: msg.Blocks,
+        *,
+        tell: bool = True,
+    ) -> tuple[str, tuple[str, str] | None]:
+        """One post as a step: its outcome (see _attempt) and, when "ok", (channel, ts)."""
 
-    def _update(self, channel: str, ts: str, text: str, blocks: msg.Blocks) -> None:
+        def post() -> tuple[str, str]:
+            answer = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            return answer["channel"], answer["ts"]
+
+        return self._attempt(f"{key}:{channel}", request, _owner(channel), post, tell=tell)
+
+    def _update(
+        self,
+        request: RequestRow,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: msg.Blocks,
+        *,
+        tell: bool = True,
+    ) -> bool:
+        """Edit a message in place (an edit is the same however often it is made, so it is not
+        recorded as a step). False when it failed for now."""
+        target = _owner(channel)
+        if self._given_up(request, target):
+            return True
         try:
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except SlackApiError as exc:
-            if exc.response.get("error") not in (
-                "message_not_found",
-                "cant_update_message",
-                *UNREACHABLE,
-            ):
-                raise
-            log.warning("could not update %s/%s: %s", channel, ts, exc.response.get("error"))
+            error = _error(exc)
+            if error in UNREACHABLE:
+                self._give_up(request, target, error, tell=tell)
+                return True
+            if error in ("message_not_found", "cant_update_message", *REFUSED):
+                log.warning("could not update %s/%s: %s", channel, ts, error)
+                return True
+            self._local.failed.append(exc)
+            return False
+        except Exception as exc:
+            self._local.failed.append(exc)
+            return False
+        return True
 
-    def _update_status(self, request: RequestRow, orders: list[OrderRow]) -> None:
+    def _update_status(self, request: RequestRow, orders: list[OrderRow]) -> bool:
         text, blocks = msg.status_message(request, orders)
-        for ref in refs.for_request(self.database, request.id, "status"):
-            self._update(ref.channel, ref.ts, text, blocks)
+        return all(
+            [
+                self._update(request, ref.channel, ref.ts, text, blocks)
+                for ref in refs.for_request(self.database, request.id, "status")
+            ]
+        )
 
-    def _thread(self, request: RequestRow, text: str) -> None:
+    def _thread(self, request: RequestRow, text: str, key: str | None = None) -> bool:
+        """A reply under each status message; False when one failed for now. Without a `key`
+        (batched lines, which are re-queued on failure) the reply is not a recorded step."""
+        went_through = True
         for ref in refs.for_request(self.database, request.id, "status"):
-            self.client.chat_postMessage(channel=ref.channel, thread_ts=ref.ts, text=text)
+            target = _owner(ref.channel)
+            if self._given_up(request, target):
+                continue
+            outcome, _answer = self._attempt(
+                f"{key}:{ref.channel}" if key else None,
+                request,
+                target,
+                lambda ref=ref: self.client.chat_postMessage(
+                    channel=ref.channel, thread_ts=ref.ts, text=text
+                ),
+            )
+            went_through &= outcome != "later"
+        return went_through
 
-    def _thread_now(self, request: RequestRow, line: str | None) -> None:
+    def _thread_now(self, event: EventRow, request: RequestRow, line: str | None) -> None:
         if line:
-            self._thread(request, line)
+            self._thread(request, line, key=f"e{event.id}:thread")
 
-    def _dm_channel(self, user_id: str) -> str | None:
-        if not is_slack_user(user_id):
-            return None
-        return self.client.conversations_open(users=user_id)["channel"]["id"]
-
-    def _dm(self, user_id: str, text: str | None) -> None:
-        if not text:
+    def _dm(self, key: str, request: RequestRow | None, user_id: str, text: str | None) -> None:
+        """A DM: posted to the person's id, which Slack delivers in the app's DM with them
+        (docs.slack.dev/reference/methods/chat.postMessage#app_home). One call, not a
+        conversations.open (Tier 3: 50 a minute) before each: a 50-person request would
+        otherwise wait on Retry-After."""
+        if not text or not is_slack_user(user_id):
             return
-        channel = self._dm_channel(user_id)
-        if channel:
-            self.client.chat_postMessage(channel=channel, text=text)
+        self._step(
+            key, request, user_id, lambda: self.client.chat_postMessage(channel=user_id, text=text)
+        )
 
-    def _alert(self, text: str) -> None:
+    def _alert(self, event: EventRow, text: str) -> None:
         line = f"⚠️ Rewards Bot: {text}"
+        key = f"e{event.id}:alert"
         if self.approval_channel:
-            self._post(self.approval_channel, line, [msg._section(line)])
-        else:
-            for approver in sorted(self.policy.approvers):
-                self._dm(approver, line)
+            outcome, _posted = self._post(
+                key, None, self.approval_channel, line, [msg._section(line)]
+            )
+            if outcome != "gone":
+                return
+        for approver in sorted(self.policy.approvers):
+            self._dm(f"{key}:{approver}", None, approver, line)

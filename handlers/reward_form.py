@@ -7,7 +7,6 @@ Xoxoday: products come from the cached catalog, and the operator lookup runs in 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +45,6 @@ def open_modal(client: WebClient, trigger_id: str, channel_id: str | None) -> No
 
 
 def register(app: App, deps: Deps) -> None:
-    lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="users-info")
-
     def product_of(meta: RewardModalMeta) -> tuple[Product | None, str | None]:
         if meta.product_id is None:
             return None, None
@@ -155,7 +152,7 @@ def register(app: App, deps: Deps) -> None:
         user_id = body["user"]["id"]
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         form = read_form(view.get("state"), meta.reward_type)
-        errors, specs = check_form(deps, form, meta, user_id, lookups)
+        errors, specs = check_form(deps, form, meta, user_id)
         if not errors and deps.wallet.known_currency() is None:
             # Costs are in the wallet's currency; learning it means asking Xoxoday, later.
             deps.background.submit(deps.wallet.currency)
@@ -165,8 +162,8 @@ def register(app: App, deps: Deps) -> None:
         if errors:
             ack(response_action="errors", errors=shown_on(view, errors))
             return
-        requester = _lookup(deps, user_id)
-        requester_name = requester.name if isinstance(requester, SlackUser) else None
+        requester = deps.users.known(user_id)  # looked up with the recipients, never waited on
+        requester_name = requester.name if requester is not None else None
         try:
             decision = deps.rewards.create(
                 user_id,
@@ -212,15 +209,6 @@ def auto_approve(deps: Deps, request_id: int) -> None:
         deps.rewards.to_approvers(request_id, "automatic approval failed; please decide by hand")
 
 
-def _lookup(deps: Deps, user_id: str) -> SlackUser | Exception | None:
-    """users.info before the ack: a slow or rate-limited Slack becomes a field error."""
-    try:
-        return deps.users.get(user_id)
-    except Exception as exc:
-        log.warning("users.info for %s failed before the ack: %s", user_id, exc)
-        return exc
-
-
 def _operator_name(deps: Deps, product: Product) -> str | None:
     if product.parent_product_id is None:
         return None
@@ -249,7 +237,6 @@ def check_form(
     form: RewardForm,
     meta: RewardModalMeta,
     requester_id: str,
-    lookups: ThreadPoolExecutor,
 ) -> tuple[dict[str, str], list[RewardSpec]]:
     """Inline errors keyed by block id, or the specs of a request that can be recorded."""
     errors: dict[str, str] = {}
@@ -292,12 +279,22 @@ def check_form(
     elif requester_id in form.recipients:
         errors[Block.RECIPIENTS] = "You cannot send a reward to yourself."
     else:
-        found = list(lookups.map(lambda u: _lookup(deps, u), form.recipients))
+        # One concurrent round of lookups under a deadline, the requester's too: the ack waits
+        # on Slack at most LOOKUP_DEADLINE_S, however many recipients (handlers/users.py).
+        found = deps.users.lookup([*form.recipients, requester_id])
         problems = []
-        for user_id, user in zip(form.recipients, found, strict=True):
-            if isinstance(user, Exception):
-                problems.append("Slack did not answer in time; please submit again")
-                break
+        late = [u for u in form.recipients if u in found.late]
+        if late:
+            # Nothing is recorded unchecked: the modal stays open with everything typed, and
+            # the lookups finish in the background, so the next press finds everyone.
+            problems.append(
+                f"Slack was slow to tell me about {len(late)} of the recipients; "
+                "press Request again in a moment"
+            )
+        for user_id in form.recipients:
+            if user_id in late:
+                continue
+            user = found.users.get(user_id)
             if user is None or user.deleted:
                 problems.append(f"<@{user_id}> is not an active member of this workspace")
             elif user.is_bot:

@@ -3,6 +3,11 @@
 Every state change is an event row (storage.events). A dispatcher hands the new ones, in
 order, to a Notifier; its cursor is stored, so a restart neither loses nor repeats them.
 The Slack front end is one Notifier; the default one writes log lines.
+
+One event can mean several messages (a thread reply, a DM to the recipient, one to the
+requester). A notifier records each with a Steps log, so when one of them fails for now and
+the event is tried again, only that one is repeated; and a person or channel that can never
+be reached is given up once, not retried for a day and a half.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from storage import events, kv
+from storage import notification_steps as steps_store
 from storage.db import Database
 from storage.models import EventRow
 
@@ -40,8 +46,40 @@ RETRY_FIRST_S = 30.0
 RETRY_MAX_S = 3600.0
 
 
+T = TypeVar("T")
+
+
 class Notifier(Protocol):
     def notify(self, event: EventRow) -> None: ...
+
+
+class Steps:
+    """A notifier's record of what it did, in the database under its consumer name.
+
+    Keys are the notifier's own: `e42:dm:UANA` (event 42's DM to UANA), `R7:unreachable:UANA`
+    (UANA given up for request 7). A step whose action raises is not recorded, so the next
+    try of the event runs it again; one that went through is never run again.
+    """
+
+    def __init__(self, database: Database, consumer: str) -> None:
+        self.database = database
+        self.consumer = consumer
+
+    def done(self, key: str) -> bool:
+        return steps_store.outcome(self.database, self.consumer, key) is not None
+
+    def once(self, key: str, action: Callable[[], T]) -> T | None:
+        """Run `action` unless step `key` already went through; record it once it has."""
+        if self.done(key):
+            return None
+        result = action()
+        steps_store.record(self.database, self.consumer, key, "done")
+        return result
+
+    def settle(self, key: str, outcome: str, detail: str = "") -> bool:
+        """Close step `key` without it going through (gave_up, refused); True the first
+        time, so whatever is said about it is said once."""
+        return steps_store.record(self.database, self.consumer, key, outcome, detail)
 
 
 class LoggingNotifier:

@@ -275,11 +275,28 @@ def m004_order_inflight_window_and_statuses(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_notification_steps(db: sqlite_utils.Database) -> None:
+    """What each notifier did for each event and target (a post, a DM, a target given up), so a
+    retried notification repeats nothing that went through and gives up on someone once."""
+    db["notification_steps"].create(
+        {
+            "consumer": str,  # the notifier: slack
+            "key": str,  # e.g. e42:dm:UANA (event 42's DM to UANA), R7:unreachable:UANA
+            "outcome": str,  # done | gave_up | refused
+            "detail": str,  # Slack's error, when not done
+            "created_at": str,
+        },
+        pk=("consumer", "key"),
+        not_null={"consumer", "key", "outcome", "created_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
     m003_order_state_counts,
     m004_order_inflight_window_and_statuses,
+    m005_notification_steps,
 ]
 
 

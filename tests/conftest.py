@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.xoxoday import XoxodayClient
+from simulator.slack.violations import ledger_mark, unclaimed_since
 from simulator.xoxoday import SimConfig, start
 from simulator.xoxoday.server import RunningSimulator
 from tests.support import SimControl, make_client
@@ -25,6 +26,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "soak" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def slack_rules_kept() -> Iterator[None]:
+    """Every test runs against a Slack stand-in as strict as Slack: a payload Slack would
+    refuse or cut, an answer it would show as an error, a response_url used too often... fails
+    the test that caused it, unless the test claimed it (`fake.take_violations()`)."""
+    mark = ledger_mark()
+    yield
+    broken = unclaimed_since(mark)
+    if broken:
+        pytest.fail(
+            "the Slack stand-in saw what Slack would refuse:\n"
+            + "\n".join(f"  {v}" for v in broken),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

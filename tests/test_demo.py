@@ -31,6 +31,7 @@ def test_demo_runs_the_whole_flow() -> None:
         "Approved automatically",
         "[only Olu (not an approver) sees] Only the configured approvers can approve or reject rewards.",
         "appeared only in their recipients' own DMs",
+        "Slack's rules held",
         "every step worked",
     ):
         assert seen in out, seen

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from handlers.ids import COMMAND
+from simulator.slack.channels import DEFAULT_SCOPES
 
 MANIFEST: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parent.parent / "manifest.yml").read_text()
@@ -37,3 +38,17 @@ def test_interactivity_and_options_load_url() -> None:
 def test_socket_mode_is_available() -> None:
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
     assert MANIFEST["features"]["bot_user"]["always_online"] is True
+
+
+def test_messages_tab_on_so_recipients_can_read_the_bots_dms() -> None:
+    # Off, a recipient opening the bot's DM reads "Sending messages to this app has been
+    # turned off" instead of their reward.
+    app_home = MANIFEST["features"].get("app_home") or {}
+    assert app_home.get("messages_tab_enabled") is True
+    # The bot does not read DMs: people see its messages but are not invited to type.
+    assert app_home.get("messages_tab_read_only_enabled") is True
+
+
+def test_the_slack_stand_in_grants_what_the_manifest_asks_for() -> None:
+    # The stand-in refuses calls the app's scopes do not cover, as Slack does.
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == set(DEFAULT_SCOPES)

@@ -1,6 +1,6 @@
 """Block Kit helpers shared by the fake and the driver: finding elements, the exact
-`view.state.values` entry Slack sends for each element type, light validation, and flattening
-blocks into text for assertions."""
+`view.state.values` entry Slack sends for each element type, and flattening blocks into text
+for assertions. What Slack accepts is checked in validate.py."""
 
 from __future__ import annotations
 
@@ -158,82 +158,11 @@ def state_entry(
     return {"type": kind, field: str(value)}
 
 
-# ---- validation ------------------------------------------------------------------------------
-
-_LIMITS = {"header": 150, "section": 3000}
+# ---- flattening ----------------------------------------------------------------------------
 
 
 def _text(obj: Any) -> str:
     return obj.get("text", "") if isinstance(obj, dict) else ""
-
-
-def block_problems(blocks: Any, max_blocks: int) -> list[str]:
-    """The subset of Slack's Block Kit checks that catch real bot bugs: counts, lengths,
-    duplicate ids and button limits. Messages follow Slack's `[ERROR] ...` wording."""
-    if blocks is None:
-        return []
-    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
-        return ["[ERROR] blocks must be a list of objects"]
-    problems: list[str] = []
-    if len(blocks) > max_blocks:
-        problems.append(f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]")
-    seen: set[str] = set()
-    for i, block in enumerate(blocks):
-        where = f"[json-pointer:/blocks/{i}]"
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in seen:
-                problems.append(f"[ERROR] duplicate block_id {block_id!r} {where}")
-            seen.add(block_id)
-        limit = _LIMITS.get(block.get("type", ""))
-        if limit and len(_text(block.get("text"))) > limit:
-            problems.append(f"[ERROR] must be less than {limit + 1} characters {where}/text")
-        if len(block.get("fields") or []) > 10:
-            problems.append(f"[ERROR] no more than 10 items allowed {where}/fields")
-    for block, element in iter_elements(blocks):
-        if element.get("type") != "button":
-            continue
-        where = f"[block_id {block.get('block_id')!r}, action_id {element.get('action_id')!r}]"
-        if len(_text(element.get("text"))) > 75:
-            problems.append(f"[ERROR] button text must be less than 76 characters {where}")
-        if len(str(element.get("value", ""))) > 2000:
-            problems.append(f"[ERROR] button value must be less than 2001 characters {where}")
-        if element.get("style") not in (None, "primary", "danger"):
-            problems.append(f"[ERROR] button style must be primary or danger {where}")
-    return problems
-
-
-def view_problems(view: Any) -> list[str]:
-    """Modal checks from Slack's view reference (title ≤24, ≤100 blocks, submit needed with
-    inputs, private_metadata ≤3000)."""
-    if not isinstance(view, dict):
-        return ["[ERROR] view must be an object"]
-    if view.get("type") != "modal":
-        return [f"[ERROR] unsupported view type {view.get('type')!r}; the fake serves modals"]
-    problems: list[str] = []
-    title = view.get("title")
-    if not isinstance(title, dict) or title.get("type") != "plain_text" or not _text(title):
-        problems.append("[ERROR] title must be a plain_text object [json-pointer:/view/title]")
-    elif len(_text(title)) > 24:
-        problems.append("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
-    for key in ("submit", "close"):
-        if len(_text(view.get(key))) > 24:
-            problems.append(f"[ERROR] must be less than 25 characters [json-pointer:/view/{key}]")
-    blocks = view.get("blocks") or []
-    if any(b.get("type") == "input" for b in blocks if isinstance(b, dict)) and not view.get(
-        "submit"
-    ):
-        problems.append("[ERROR] submit is required when input blocks are present")
-    if len(view.get("private_metadata") or "") > 3000:
-        problems.append(
-            "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
-        )
-    if len(view.get("callback_id") or "") > 255:
-        problems.append("[ERROR] must be less than 256 characters [json-pointer:/view/callback_id]")
-    return problems + block_problems(blocks, 100)
-
-
-# ---- flattening ------------------------------------------------------------------------------
 
 
 def _rich_text(node: Any) -> list[str]:

@@ -1,6 +1,16 @@
 """The /_fake/ routes: the fake's Python controls over HTTP, for a bot or demo in another
-process (reset, fail_next, trigger, calls, messages, views; with Socket Mode: envelope,
-disconnect)."""
+process (reset, fail_next, trigger, calls, messages, views, latency, rate_limits, user,
+channel, scopes, violations; with Socket Mode: envelope, disconnect).
+
+    POST /_fake/latency      {"method": "users.info" | "*", "seconds": 0.4}
+    POST /_fake/rate_limits  {"enabled": true}
+    POST /_fake/user         {"user": {...users.info shape...}} adds one;
+                             {"id": "UANA", "deactivated": true} deactivates one
+    POST /_fake/channel      {"id", "name", "private"?, "bot_member"?, "members"?} adds one;
+                             {"id", "archived"? , "bot_member"?, "private"?} changes one
+    POST /_fake/scopes       {"scopes": [...]}
+    GET  /_fake/violations   what the app did that Slack refuses; POST takes (claims) them
+"""
 
 from __future__ import annotations
 
@@ -40,6 +50,44 @@ def handle(fake: FakeSlack, req: Request, name: str) -> tuple[int, Any]:
                 body["type"], body["payload"], timeout=float(body.get("timeout", 3.0))
             )
             return 200, {"ok": True, "ack": ack}
+        if name == "latency":
+            fake.set_latency(str(body["method"]), float(body["seconds"]))
+            return 200, {"ok": True}
+        if name == "rate_limits":
+            fake.rate_limits(bool(body.get("enabled", True)))
+            return 200, {"ok": True}
+        if name == "user":
+            if "user" in body:
+                fake.add_user(body["user"])
+            elif body.get("deactivated"):
+                fake.deactivate_user(str(body["id"]))
+            else:
+                raise ValueError("give a user to add, or an id with deactivated: true")
+            return 200, {"ok": True}
+        if name == "channel":
+            channel_id = str(body["id"])
+            if "name" in body:
+                fake.add_channel(
+                    channel_id,
+                    str(body["name"]),
+                    private=bool(body.get("private", False)),
+                    bot_member=bool(body.get("bot_member", False)),
+                    members=body.get("members") or (),
+                )
+            else:
+                fake.update_channel(
+                    channel_id,
+                    archived=body.get("archived"),
+                    bot_member=body.get("bot_member"),
+                    private=body.get("private"),
+                )
+            return 200, {"ok": True}
+        if name == "scopes":
+            fake.set_scopes(body["scopes"])
+            return 200, {"ok": True}
+        if name == "violations":
+            found = fake.take_violations() if req.method == "POST" else fake.violations()
+            return 200, {"ok": True, "violations": [dataclasses.asdict(v) for v in found]}
         if name == "disconnect":
             told = fake.socket_disconnect(body.get("reason", "refresh_requested"))
             return 200, {"ok": True, "connections": told}

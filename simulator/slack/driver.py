@@ -5,7 +5,9 @@ envelopes through the fake (see socket_mode.py) and hands back the ack as a resp
 
 Trigger ids and response_urls come from the fake, so it can hold the bot to Slack's rules
 (a trigger works once, within 3 s; respond() lands where Slack would show it). Form state lives
-here, per modal, the way the Slack client keeps it until the user submits.
+here, per modal, the way the Slack client keeps it until the user submits. Every answer the
+bot gives is handed to the fake, which judges it as Slack does and records when it came
+(`fake.acks()`): over HTTP the driver reports it, over Socket Mode the fake sees the ack.
 """
 
 from __future__ import annotations
@@ -361,14 +363,25 @@ class SlackDriver(BaseDriver):
         }
 
     def post_raw(self, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        """Post anything (forged, replayed, malformed): nothing is judged or recorded."""
         return self._http.post(self.url, content=body, headers=dict(headers))
 
-    def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
+    def _send(
+        self, kind: str, payload: dict[str, Any], fields: Mapping[str, str]
+    ) -> httpx.Response:
         body = urlencode(fields).encode("utf-8")
-        return self.post_raw(body, self.signed_headers(body))
+        headers = self.signed_headers(body)
+        began = time.monotonic()
+        response = self.post_raw(body, headers)
+        acked_after = time.monotonic() - began
+        self.fake.record_ack(kind, payload, response.status_code, _answer(response), acked_after)
+        return response
+
+    def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
+        return self._send("slash_commands", dict(fields), fields)
 
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
-        return self._send_form({"payload": json.dumps(payload)})
+        return self._send(str(payload.get("type")), payload, {"payload": json.dumps(payload)})
 
 
 class SocketDriver(BaseDriver):
@@ -400,6 +413,16 @@ class SocketDriver(BaseDriver):
     def acks(self) -> list[dict[str, Any]]:
         """Every ack recorded by the fake since its last reset, oldest first."""
         return [call.params for call in self.fake.calls(SOCKET_ACK)]
+
+
+def _answer(response: httpx.Response) -> Any:
+    """The body of the bot's HTTP answer: None when empty, JSON when it parses, else text."""
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _button_action(

@@ -4,8 +4,16 @@
         WebClient(token="xoxb-demo", base_url=fake.api_url).chat_postMessage(...)
         fake.wait_for("chat.postMessage")       # the bot calls Slack from worker threads
 
-Every call is recorded; state (messages, DMs, ephemerals, modals) answers like Slack's docs;
-`fail_next` injects 429s or errors; `/_fake/...` routes steer it from another process.
+Every call is recorded; state (messages, DMs, ephemerals, modals, channels) answers like
+Slack's docs; `fail_next` injects 429s or errors; `/_fake/...` routes steer it from another
+process.
+
+As strict as Slack: every payload (messages, views, response_url posts, and the app's answers
+to commands, submissions and options loads, over HTTP or Socket Mode) is validated
+(validate.py); a refusal answers as Slack does and is recorded as a violation
+(`violations()`, `take_violations()`, and the process-wide ledger in violations.py). Per-method
+latency and Slack's rate-limit tiers (pace.py), channel membership and scopes (channels.py),
+and people who can no longer get a DM (deactivated users, bots) can be switched on.
 
 With an app-level token (`start_fake_slack(app_token="xapp-demo")`) it also speaks Socket Mode:
 apps.connections.open hands out ws:// URLs to its WebSocket side (socket_mode.py), and
@@ -14,6 +22,7 @@ apps.connections.open hands out ws:// URLs to its WebSocket side (socket_mode.py
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -26,13 +35,18 @@ from typing import Any
 
 from bot.httpserver import ServerThread
 from bot.wsgi import Request, StartResponse, json_response, respond
-from simulator.slack import controls
+from simulator.slack import controls, violations
 from simulator.slack.blocks import plain_text
+from simulator.slack.channels import DEFAULT_CHANNEL_IDS, Channel
+from simulator.slack.pace import Pace
 from simulator.slack.socket_mode import ACK_TIMEOUT_S, SOCKET_ACK, SocketModeServer
 from simulator.slack.users import default_users
+from simulator.slack.validate import answer_problems
+from simulator.slack.violations import Violation
 from simulator.slack.workspace import (
     APP_ID,
     TRIGGER_TTL_S,
+    PayloadRefused,
     SlackError,
     Workspace,
     dm_channel,
@@ -45,6 +59,8 @@ log = logging.getLogger(__name__)
 _JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 DEMO_BOT_TOKEN = "xoxb-demo"  # noqa: S105 - a fixed local token, never a real credential
 RESPONSE_URL = "response_url"  # the method name recorded for posts to /hooks/...
+HTTP_ACK = "http_ack"  # the method name recorded for the app's HTTP answers (via the driver)
+SERVER_THREADS = 64  # enough for many slow calls at once (set_latency)
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,8 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._violations: list[Violation] = []
+        self.pace = Pace()
         self.ws = self._new_workspace()
 
     def _new_workspace(self) -> Workspace:
@@ -123,7 +141,14 @@ class FakeSlack:
             if self._initial_users is not None
             else default_users()
         )
-        return Workspace(users=users, trigger_ttl=self._trigger_ttl)
+        return Workspace(users=users, trigger_ttl=self._trigger_ttl, on_violation=self._violate)
+
+    def _violate(self, method: str, error: str, problems: list[str]) -> None:
+        found = Violation(method, error, list(problems))
+        with self._cond:
+            self._violations.append(found)
+        violations.record(found)
+        log.warning("Slack stand-in: the app broke a rule: %s", found)
 
     # ---- WSGI ------------------------------------------------------------------------------
 
@@ -133,8 +158,8 @@ class FakeSlack:
             status, body, headers = self._api(req, req.path.removeprefix("/api/"))
             return json_response(start_response, status, body, headers)
         if req.path.startswith("/hooks/") and req.method == "POST":
-            self._hook(req)
-            return respond(start_response, 200, "ok", "text/plain")
+            status, text = self._hook(req)
+            return respond(start_response, status, text, "text/plain")
         if req.path.startswith("/_fake/"):
             status, body = controls.handle(self, req, req.path.removeprefix("/_fake/"))
             return json_response(start_response, status, body)
@@ -150,6 +175,9 @@ class FakeSlack:
             auth = req.headers.get("authorization", "")
             token = auth[7:] if auth.startswith("Bearer ") else params.pop("token", None)
             params.pop("token", None)
+            delay = self.pace.latency(method)
+            if delay:
+                time.sleep(delay)  # outside the lock: slow calls overlap, as on Slack
             with self._cond:
                 status, body, headers = self._answer(method, params, token)
         self._record(Call(method, params, time.time(), status, body))
@@ -169,8 +197,14 @@ class FakeSlack:
         failed = self._injected_failure(method)
         if failed is not None:
             return failed
+        retry_after = self.pace.admit(method, params)
+        if retry_after is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, [("Retry-After", str(retry_after))]
         try:
             return 200, self.ws.call(method, params), []
+        except PayloadRefused as exc:
+            self._violate(method, exc.error, exc.messages)
+            return 200, exc.body(), []
         except SlackError as exc:
             return 200, exc.body(), []
 
@@ -197,20 +231,79 @@ class FakeSlack:
             return 200, {"ok": False, "error": "internal_error"}, []
         return 200, {"ok": True, "url": self.socket.issue_url()}, []
 
-    def _hook(self, req: Request) -> None:
+    def _hook(self, req: Request) -> tuple[int, str]:
+        """A post to a response_url: "ok", or Slack's refusal as a status and an error code
+        in plain text, as Slack answers webhooks."""
         try:
             body = req.json() if req.body else {}
         except (ValueError, UnicodeDecodeError):
             body = req.form()
         body = body if isinstance(body, dict) else {}
+        for key in ("blocks", "attachments"):  # form posts carry them as JSON text
+            if isinstance(body.get(key), str):
+                with contextlib.suppress(ValueError):
+                    body[key] = json.loads(body[key])
+        delay = self.pace.latency(RESPONSE_URL)
+        if delay:
+            time.sleep(delay)
+        status, answer = 200, {"ok": True}
         with self._cond:
-            self.ws.hook_post(req.path, body)
-        self._record(Call(RESPONSE_URL, {**body, "url": req.path}, time.time(), 200, {"ok": True}))
+            try:
+                self.ws.hook_post(req.path, body)
+            except PayloadRefused as exc:
+                self._violate(RESPONSE_URL, exc.error, exc.messages)
+                status, answer = (404 if exc.error.endswith("_url") else 400), exc.body()
+            except SlackError as exc:
+                status, answer = 404, exc.body()
+        self._record(Call(RESPONSE_URL, {**body, "url": req.path}, time.time(), status, answer))
+        return status, "ok" if status == 200 else str(answer["error"])
 
-    def _record_ack(self, frame: dict[str, Any], outcome: dict[str, Any]) -> None:
+    def _record_ack(
+        self, frame: dict[str, Any], outcome: dict[str, Any], sent: dict[str, Any] | None
+    ) -> None:
         """A Socket Mode ack, recorded like a Web API call: params are the frame the client
-        sent (envelope_id, payload), the response says what the fake made of it."""
+        sent (envelope_id, payload), the response says what the fake made of it. The ack's
+        payload is checked as Slack checks an HTTP answer to the same request."""
+        outcome = dict(outcome)
+        if outcome.get("ok") and sent is not None:
+            payload = sent.get("payload") or {}
+            kind = sent["type"] if sent["type"] != "interactive" else str(payload.get("type"))
+            problems = answer_problems(kind, frame.get("payload"), payload)
+            outcome["late"] = outcome.get("acked_after", 0) > ACK_TIMEOUT_S
+            if problems:
+                outcome["problems"] = problems
+                self._violate(SOCKET_ACK, "invalid_answer", problems)
         self._record(Call(SOCKET_ACK, copy.deepcopy(frame), time.time(), 200, outcome))
+
+    def record_ack(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        status: int,
+        answer: Any,
+        acked_after: float,
+    ) -> Call:
+        """The app's HTTP answer to a request the driver sent as Slack (`kind`: a payload
+        type, or "slash_commands"), as Slack judges it: an error status is an error shown to
+        the person, and the body must be what Slack accepts for that request. `late` marks an
+        answer after Slack's 3 s (Slack shows operation_timeout); it is reported, not counted
+        as a violation, since tests do not assert timing (see acks())."""
+        problems = answer_problems(kind, answer, payload) if status == 200 else []
+        if status != 200:
+            problems.append(f"[ERROR] the app answered HTTP {status}: Slack shows an error")
+        response = {
+            "ok": not problems,
+            "type": kind,
+            "status": status,
+            "acked_after": round(acked_after, 3),
+            "late": acked_after > ACK_TIMEOUT_S,
+        }
+        if problems:
+            response["problems"] = problems
+            self._violate(HTTP_ACK, "invalid_answer", problems)
+        call = Call(HTTP_ACK, {"type": kind, "answer": answer}, time.time(), 200, response)
+        self._record(call)
+        return call
 
     def _record(self, call: Call) -> None:
         with self._cond:
@@ -240,11 +333,13 @@ class FakeSlack:
             queue.extend(_Failure(status, error, retry_after) for _ in range(times))
 
     def reset(self) -> None:
-        """Forget calls, messages, views, triggers and pending failures; users go back to the
-        directory the fake started with."""
+        """Forget calls, messages, views, triggers, pending failures, latency, rate limits and
+        violations; users, channels and scopes go back to how the fake started."""
         with self._cond:
             self._calls.clear()
             self._failures.clear()
+            self._violations.clear()
+            self.pace.reset()
             self.ws = self._new_workspace()
         if self.socket is not None:  # open connections stay, like a bot that stays connected
             self.socket.forget()
@@ -252,6 +347,85 @@ class FakeSlack:
     def add_user(self, user: dict[str, Any]) -> None:
         with self._cond:
             self.ws.users[user["id"]] = copy.deepcopy(user)
+            if not user.get("is_bot"):  # a new person joins the default channels
+                for channel_id in DEFAULT_CHANNEL_IDS:
+                    if channel_id in self.ws.channels:
+                        self.ws.channels[channel_id].members.add(user["id"])
+
+    def deactivate_user(self, user_id: str) -> None:
+        """The person leaves the workspace: `deleted: true`; DMs to them fail (user_disabled)."""
+        with self._cond:
+            self.ws.users[user_id]["deleted"] = True
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        private: bool = False,
+        bot_member: bool = False,
+        members: Iterable[str] | None = None,
+    ) -> None:
+        with self._cond:
+            self.ws.channels[channel_id] = Channel(
+                channel_id, name, private, False, bot_member, set(members or ())
+            )
+
+    def update_channel(
+        self,
+        channel_id: str,
+        *,
+        archived: bool | None = None,
+        bot_member: bool | None = None,
+        private: bool | None = None,
+    ) -> None:
+        """Archive a channel, or take the bot out of it (or put it back)."""
+        with self._cond:
+            channel = self.ws.channels[channel_id]
+            if archived is not None:
+                channel.is_archived = archived
+            if bot_member is not None:
+                channel.bot_member = bot_member
+            if private is not None:
+                channel.is_private = private
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """The scopes the app was granted (default: those manifest.yml asks for)."""
+        with self._cond:
+            self.ws.scopes = set(scopes)
+
+    def set_latency(self, method: str, seconds: float) -> None:
+        """Answer `method` ("*": every call, "response_url": posts to response_urls) only
+        after `seconds`, as a real Slack does from a server (100-400 ms)."""
+        self.pace.set_latency(method, seconds)
+
+    def rate_limits(self, enabled: bool = True) -> None:
+        """Slack's per-method rate-limit tiers: over the limit, 429 with Retry-After."""
+        self.pace.enabled = enabled
+
+    @property
+    def hook_ttl(self) -> float:
+        return self.ws.hook_ttl
+
+    @hook_ttl.setter
+    def hook_ttl(self, seconds: float) -> None:
+        with self._cond:
+            self.ws.hook_ttl = seconds
+
+    # ---- violations ------------------------------------------------------------------------
+
+    def violations(self) -> list[Violation]:
+        """Every rule of Slack's the app broke since the last reset (claimed or not)."""
+        with self._cond:
+            return list(self._violations)
+
+    def take_violations(self) -> list[Violation]:
+        """The violations not yet claimed, now claimed: for tests that break a rule on
+        purpose (the strictness check fails any test that leaves one unclaimed)."""
+        with self._cond:
+            found = [v for v in self._violations if not v.claimed]
+        violations.claim(found)
+        return found
 
     @property
     def trigger_ttl(self) -> float:
@@ -337,6 +511,12 @@ class FakeSlack:
         with self._cond:
             return [c for c in self._calls if method is None or c.method == method]
 
+    def acks(self) -> list[Call]:
+        """The app's answers to what Slack sent it, HTTP or Socket Mode, oldest first; each
+        response has `type`, `acked_after` (seconds from the request) and `late`."""
+        with self._cond:
+            return [c for c in self._calls if c.method in (HTTP_ACK, SOCKET_ACK)]
+
     def wait_for(
         self,
         method: str,
@@ -388,6 +568,11 @@ class FakeSlack:
     def users(self) -> dict[str, dict[str, Any]]:
         with self._cond:
             return copy.deepcopy(self.ws.users)
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab last published for `user_id`."""
+        with self._cond:
+            return copy.deepcopy(self.ws.homes.get(user_id))
 
     @property
     def views(self) -> dict[str, dict[str, Any]]:
@@ -445,7 +630,7 @@ class RunningFakeSlack(FakeSlack):
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> RunningFakeSlack:
         """Serve the Web API on `port`; with an app token, the Socket Mode WebSocket side too
         (on a free port of `host`)."""
-        self.server = ServerThread(self, host, port).start()
+        self.server = ServerThread(self, host, port, SERVER_THREADS).start()
         self.base_url = self.server.url
         if self.app_token is not None:
             self.socket = SocketModeServer(self._record_ack, APP_ID, host).start()

@@ -50,7 +50,8 @@ HOST_NAME = "applink-fake-slack"  # debug_info.host
 # Interactive payloads whose HTTP answer carries nothing, so their envelopes say so.
 _NO_RESPONSE_PAYLOAD = ("shortcut", "message_action")
 
-AckRecorder = Callable[[dict[str, Any], dict[str, Any]], None]  # (ack frame, outcome)
+# (ack frame, outcome, the envelope it answers as sent, None when unknown)
+AckRecorder = Callable[[dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
 
 
 def default_accepts_response_payload(kind: str, payload: dict[str, Any]) -> bool:
@@ -218,7 +219,8 @@ class SocketModeServer:
                     "type": envelope.type,
                     "acked_after": round(envelope.acked_after, 3),
                 }
-        self._on_ack(frame, outcome)  # recorded before anyone waiting on the ack wakes
+        sent = envelope.message if envelope is not None else None
+        self._on_ack(frame, outcome, sent)  # recorded before anyone waiting on the ack wakes
         if outcome["ok"] and envelope is not None:
             envelope.done.set()
 

@@ -1,8 +1,15 @@
-"""Slack's side as plain Python: messages, DMs, ephemerals, modals, triggers and response_urls,
-plus the Web API methods the bot calls. Not thread-safe by itself; FakeSlack serializes access."""
+"""Slack's side as plain Python: messages, DMs, ephemerals, modals, Home tabs, channels,
+triggers and response_urls, plus the Web API methods the bot calls. Not thread-safe by itself;
+FakeSlack serializes access.
+
+Every payload is checked as Slack checks it (validate.py); a refusal is a PayloadRefused, which
+the fake also records as a violation. Where Slack accepts a payload yet changes it (a message
+`text` over 4,000 characters is cut), the change is made and reported through `on_violation`.
+"""
 
 from __future__ import annotations
 
+import base64
 import copy
 import time
 import uuid
@@ -10,15 +17,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.slack.blocks import block_problems, view_problems, with_ids
+from simulator.slack.blocks import with_ids
+from simulator.slack.channels import DEFAULT_SCOPES, Channel, default_channels
 from simulator.slack.users import BOT_ID, BOT_USER_ID, TEAM_ID
+from simulator.slack.validate import (
+    MAX_TEXT,
+    MAX_TEXT_SHOWN,
+    message_problems,
+    text_over,
+    view_problems,
+)
 
 APP_ID = "A0REWARDS"
 TEAM_NAME = "Rewards Demo"
 TEAM_DOMAIN = "rewards-demo"
 TRIGGER_TTL_S = 3.0  # Slack's documented trigger_id lifetime
 MAX_VIEW_STACK = 3  # views.push fails beyond three stacked modals
-MAX_TEXT = 40_000
+# A response_url takes 5 posts within 30 minutes (docs.slack.dev/interactivity/
+# handling-user-interaction#message_responses).
+HOOK_USES = 5
+HOOK_TTL_S = 30 * 60
+USERS_PAGE_MAX = 1000  # users.list answers at most this many per page
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -27,16 +46,21 @@ Answer = dict[str, Any]
 class SlackError(Exception):
     """An `{"ok": false, "error": ...}` answer, with Slack's response_metadata.messages."""
 
-    def __init__(self, error: str, messages: list[str] | None = None) -> None:
+    def __init__(self, error: str, messages: list[str] | None = None, **extra: Any) -> None:
         super().__init__(error)
         self.error = error
         self.messages = messages or []
+        self.extra = extra  # e.g. missing_scope's "needed"
 
     def body(self) -> Answer:
-        body: Answer = {"ok": False, "error": self.error}
+        body: Answer = {"ok": False, "error": self.error, **self.extra}
         if self.messages:
             body["response_metadata"] = {"messages": self.messages}
         return body
+
+
+class PayloadRefused(SlackError):
+    """Slack refused what the app sent (invalid blocks, view, text): always an app bug."""
 
 
 @dataclass
@@ -54,6 +78,7 @@ class Hook:
     user: str
     channel: str
     message_ts: str | None
+    issued: float = field(default_factory=time.monotonic)
     posts: int = 0
 
 
@@ -74,10 +99,22 @@ def public_message(msg: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in msg.items() if k not in hidden}
 
 
+ViolationHook = Callable[[str, str, list[str]], None]  # (method, error, problems)
+
+
+def _ignore(_method: str, _error: str, _problems: list[str]) -> None:
+    pass
+
+
 @dataclass
 class Workspace:
     users: dict[str, dict[str, Any]]
     trigger_ttl: float = TRIGGER_TTL_S
+    channels: dict[str, Channel] = field(default_factory=default_channels)
+    scopes: set[str] = field(default_factory=lambda: set(DEFAULT_SCOPES))
+    hook_ttl: float = HOOK_TTL_S
+    on_violation: ViolationHook = _ignore
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> Home tab view
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     views: dict[str, ViewRecord] = field(default_factory=dict)
@@ -120,9 +157,15 @@ class Workspace:
             "views.open": self.views_open,
             "views.push": self.views_push,
             "views.update": self.views_update,
+            "views.publish": self.views_publish,
             "users.info": self.users_info,
+            "users.list": self.users_list,
             "users.lookupByEmail": self.users_lookup_by_email,
         }
+
+    def _require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise SlackError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
 
     # ---- auth, users, conversations --------------------------------------------------------
 
@@ -138,17 +181,50 @@ class Workspace:
             "is_enterprise_install": False,
         }
 
+    def _visible(self, user: dict[str, Any]) -> dict[str, Any]:
+        """A user as the app may see it: no email without users:read.email."""
+        shown = copy.deepcopy(user)
+        if "users:read.email" not in self.scopes:
+            shown.get("profile", {}).pop("email", None)
+        return shown
+
     def users_info(self, params: Params) -> Answer:
+        self._require("users:read")
         user = self.users.get(str(params.get("user") or ""))
         if user is None:
             raise SlackError("user_not_found")
-        return {"ok": True, "user": copy.deepcopy(user)}
+        return {"ok": True, "user": self._visible(user)}
+
+    def users_list(self, params: Params) -> Answer:
+        """Everyone, deactivated people and bots included, in pages of `limit` (none: all
+        at once) with an opaque `cursor` (https://docs.slack.dev/apis/web-api/pagination)."""
+        self._require("users:read")
+        try:
+            limit = int(params.get("limit") or 0)
+            cursor = str(params.get("cursor") or "")
+            offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()[7:]) if cursor else 0
+        except (ValueError, UnicodeDecodeError):
+            raise SlackError("invalid_cursor") from None
+        limit = min(limit or USERS_PAGE_MAX, USERS_PAGE_MAX)
+        ids = sorted(self.users)
+        page = ids[offset : offset + limit]
+        end = offset + len(page)
+        following = (
+            base64.urlsafe_b64encode(f"offset:{end}".encode()).decode() if end < len(ids) else ""
+        )
+        return {
+            "ok": True,
+            "members": [self._visible(self.users[i]) for i in page],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": following},
+        }
 
     def users_lookup_by_email(self, params: Params) -> Answer:
+        self._require("users:read.email")
         email = str(params.get("email") or "").strip().lower()
         for user in self.users.values():
             if email and user["profile"].get("email", "").lower() == email:
-                return {"ok": True, "user": copy.deepcopy(user)}
+                return {"ok": True, "user": self._visible(user)}
         raise SlackError("users_not_found")
 
     def _dm_target(self, user_id: str, missing: str) -> str:
@@ -162,6 +238,7 @@ class Workspace:
         return dm_channel(user_id)
 
     def conversations_open(self, params: Params) -> Answer:
+        self._require("im:write")
         users = params.get("users") or []
         ids = users if isinstance(users, list) else [u for u in str(users).split(",") if u]
         if not ids and params.get("channel"):
@@ -175,25 +252,55 @@ class Workspace:
     # ---- messages --------------------------------------------------------------------------
 
     def _channel(self, channel: Any) -> str:
-        """Slack posts to a user id in that user's DM with the bot."""
+        """Where a post lands, or Slack's refusal. A user id means that user's DM with the
+        bot; a D… id must be the DM of a user who can still get one; a channel must let the
+        bot post (member, or public with chat:write.public) and not be archived."""
+        self._require("chat:write")
         channel = str(channel or "")
         if not channel:
             raise SlackError("channel_not_found")
         if channel.startswith(("U", "W")):
             return self._dm_target(channel, "channel_not_found")
+        if channel.startswith("D"):
+            return self._dm_target(channel[1:], "channel_not_found")
+        found = self.channels.get(channel)
+        if found is None or (found.is_private and not found.bot_member):
+            raise SlackError("channel_not_found")
+        if found.is_archived:
+            raise SlackError("is_archived")
+        if not found.bot_member and not (
+            not found.is_private and "chat:write.public" in self.scopes
+        ):
+            raise SlackError("not_in_channel")
         return channel
 
-    @staticmethod
-    def _content(params: Params) -> dict[str, Any]:
+    def members(self, channel: str) -> set[str]:
+        """Who is in `channel` (a DM: its user)."""
+        if channel.startswith("D"):
+            return {channel[1:]}
+        found = self.channels.get(channel)
+        return set(found.members) if found else set()
+
+    def _content(self, params: Params, method: str) -> dict[str, Any]:
         text, blocks, attachments = (params.get(k) for k in ("text", "blocks", "attachments"))
         if not text and not blocks and not attachments:
             raise SlackError("no_text")
-        problems = block_problems(blocks, 50)
+        problems = message_problems(params)
         if problems:
-            raise SlackError("invalid_blocks", problems)
-        if len(str(text or "")) > MAX_TEXT:
-            raise SlackError("msg_too_long")
-        content: dict[str, Any] = {"text": str(text or ""), "blocks": with_ids(blocks or [])}
+            raise PayloadRefused("invalid_blocks", problems)
+        text = str(text or "")
+        if len(text) > MAX_TEXT:
+            raise PayloadRefused("msg_too_long", [f"[ERROR] text over {MAX_TEXT} characters"])
+        cut = text_over(params)
+        if cut:
+            # Slack takes the message and cuts the text (chat.postMessage, "Truncating content").
+            self.on_violation(
+                method,
+                "text_truncated",
+                [f"text of {len(text)} characters was cut to {MAX_TEXT_SHOWN}"],
+            )
+            text = text[:MAX_TEXT_SHOWN]
+        content: dict[str, Any] = {"text": text, "blocks": with_ids(blocks or [])}
         if attachments:
             content["attachments"] = copy.deepcopy(attachments)
         return content
@@ -226,19 +333,27 @@ class Workspace:
 
     def chat_post_message(self, params: Params) -> Answer:
         channel = self._channel(params.get("channel"))
-        msg = self.post(channel, self._content(params), params.get("thread_ts"))
+        msg = self.post(channel, self._content(params, "chat.postMessage"), params.get("thread_ts"))
         if params.get("metadata"):
             msg["metadata"] = copy.deepcopy(params["metadata"])
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": public_message(msg)}
 
     def chat_update(self, params: Params) -> Answer:
+        self._require("chat:write")
         channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
         if not channel or channel.startswith(("U", "W")):  # DMs must be updated by D… id
             raise SlackError("channel_not_found")
+        found = self.channels.get(channel)
+        if not channel.startswith("D") and (
+            found is None or (found.is_private and not found.bot_member)
+        ):
+            raise SlackError("channel_not_found")
+        if found is not None and found.is_archived:
+            raise SlackError("is_archived")
         msg = self.messages.get((channel, ts))
         if msg is None:
             raise SlackError("message_not_found")
-        self.edit(msg, self._content(params), self.next_ts())
+        self.edit(msg, self._content(params, "chat.update"), self.next_ts())
         return {
             "ok": True,
             "channel": channel,
@@ -269,9 +384,13 @@ class Workspace:
     def chat_post_ephemeral(self, params: Params) -> Answer:
         channel = self._channel(params.get("channel"))
         user = str(params.get("user") or "")
-        if user not in self.users or self.users[user].get("deleted"):
+        if (
+            user not in self.users
+            or self.users[user].get("deleted")
+            or user not in self.members(channel)
+        ):
             raise SlackError("user_not_in_channel")
-        content = self._content(params)
+        content = self._content(params, "chat.postEphemeral")
         eph = self.post_ephemeral(
             channel, user, content, "chat.postEphemeral", params.get("thread_ts")
         )
@@ -312,7 +431,7 @@ class Workspace:
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: view"])
         problems = view_problems(view)
         if problems:
-            raise SlackError("invalid_arguments", problems)
+            raise PayloadRefused("invalid_arguments", problems)
         external_id = view.get("external_id")
         if external_id and any(
             r.view["external_id"] == external_id and not r.closed and r.view["id"] != replacing
@@ -396,6 +515,33 @@ class Workspace:
         self.replace_view(record, self._view_param(params, replacing=record.view["id"]))
         return {"ok": True, "view": copy.deepcopy(record.view)}
 
+    def views_publish(self, params: Params) -> Answer:
+        """A Home tab for `user_id` (https://docs.slack.dev/reference/methods/views.publish)."""
+        user = str(params.get("user_id") or "")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        view = params.get("view")
+        problems = view_problems(view, surfaces=("home",))
+        if problems:
+            raise PayloadRefused("invalid_arguments", problems)
+        current = self.homes.get(user)
+        if params.get("hash") and current is not None and params["hash"] != current["hash"]:
+            raise SlackError("hash_conflict")
+        home = {
+            "id": current["id"] if current else f"V{self._next():09d}",
+            "team_id": TEAM_ID,
+            "type": "home",
+            "blocks": with_ids(view.get("blocks") or []),  # type: ignore[union-attr]
+            "private_metadata": view.get("private_metadata") or "",  # type: ignore[union-attr]
+            "callback_id": view.get("callback_id") or "",  # type: ignore[union-attr]
+            "state": {"values": {}},
+            "hash": self._hash(),
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+        }
+        self.homes[user] = home
+        return {"ok": True, "view": copy.deepcopy(home)}
+
     def replace_view(self, record: ViewRecord, source: dict[str, Any]) -> None:
         old = record.view
         record.view = self._build_view(
@@ -414,7 +560,7 @@ class Workspace:
             source = (ack or {}).get("view")
             problems = view_problems(source)
             if problems:
-                raise SlackError("invalid_arguments", problems)
+                raise PayloadRefused("invalid_arguments", problems)
             if action == "update":
                 self.replace_view(record, source)  # type: ignore[arg-type]
             else:
@@ -435,16 +581,23 @@ class Workspace:
         return path
 
     def hook_post(self, path: str, body: dict[str, Any]) -> None:
-        """Apply a respond() post the way Slack does; default is a new ephemeral message."""
+        """Apply a respond() post the way Slack does; default is a new ephemeral message.
+        SlackError when Slack refuses it: unknown URL, 5 uses or 30 minutes spent (the
+        error names are the fake's: Slack's docs give the limits, not the wording), or a
+        payload Slack would not show."""
         hook = self.hooks.get(path)
         if hook is None:
-            return
+            raise SlackError("invalid_url")
+        if time.monotonic() - hook.issued > self.hook_ttl:
+            raise PayloadRefused("expired_url", ["[ERROR] a response_url works for 30 minutes"])
+        if hook.posts >= HOOK_USES:
+            raise PayloadRefused("used_url", [f"[ERROR] a response_url takes {HOOK_USES} posts"])
+        if not _flag(body.get("delete_original")):
+            content = self._content(body, "response_url")
+        else:
+            content = {"text": "", "blocks": []}
         hook.posts += 1
         original = self.find_message(hook.channel, hook.message_ts)
-        content = {
-            "text": str(body.get("text") or ""),
-            "blocks": with_ids(body.get("blocks") or []),
-        }
         if original is not None and _flag(body.get("delete_original")):
             if (hook.channel, original["ts"]) in self.messages:
                 del self.messages[(hook.channel, original["ts"])]

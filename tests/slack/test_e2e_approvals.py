@@ -47,7 +47,10 @@ def test_approve_updates_in_place_places_orders_and_sends_codes_only_to_recipien
     assert response.status_code == 200
 
     wait_for(lambda: order_states(stack) == ["delivered", "delivered"])
-    updated = stack.slack.message(approval["channel"], approval["ts"])
+    # The notifier edits the ask from the approval's event, on the worker's next round.
+    updated = wait_for(
+        lambda: (m := stack.slack.message(approval["channel"], approval["ts"])) and m["edits"] and m
+    )
     assert updated is not None and updated["edits"]  # updated in place, not a new message
     text = stack.slack.plain_text(updated)
     assert (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.slack.blocks import initial_entry, plain_text, state_entry, view_problems
+from simulator.slack.blocks import initial_entry, plain_text, state_entry
+from simulator.slack.validate import view_problems
 from tests.slackfake.conftest import option, reward_modal
 
 STATIC = {"type": "static_select", "action_id": "p", "options": [option("gift", "Gift card")]}

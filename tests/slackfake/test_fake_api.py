@@ -104,8 +104,11 @@ def test_post_ephemeral(client: WebClient, fake):
     )
     assert fake.ephemerals("UANA") == []
     assert fake.messages() == []
-    assert error_of(lambda: client.chat_postEphemeral(channel="C1", user="UX", text="x")) == (
+    assert error_of(lambda: client.chat_postEphemeral(channel="CREWARDS", user="UX", text="x")) == (
         "user_not_in_channel"
+    )
+    assert error_of(lambda: client.chat_postEphemeral(channel="C1", user="UBEN", text="x")) == (
+        "channel_not_found"
     )
 
 
@@ -177,10 +180,12 @@ def test_fail_next_headers_and_plain_errors(fake, client: WebClient):
     fake.fail_next("chat.update", times=2, status=200, error="internal_error")
     for _ in range(2):
         assert (
-            error_of(lambda: client.chat_update(channel="C1", ts="1", text="x")) == "internal_error"
+            error_of(lambda: client.chat_update(channel="CREWARDS", ts="1", text="x"))
+            == "internal_error"
         )
     assert (
-        error_of(lambda: client.chat_update(channel="C1", ts="1", text="x")) == "message_not_found"
+        error_of(lambda: client.chat_update(channel="CREWARDS", ts="1", text="x"))
+        == "message_not_found"
     )
 
 
@@ -217,7 +222,9 @@ def test_invalid_view_keeps_the_trigger(client: WebClient, fake):
     with pytest.raises(SlackApiError) as info:
         client.views_open(trigger_id=trigger, view=bad)
     assert info.value.response["error"] == "invalid_arguments"
-    assert "25 characters" in info.value.response["response_metadata"]["messages"][0]
+    assert "24 characters" in info.value.response["response_metadata"]["messages"][0]
+    [violation] = fake.take_violations()
+    assert (violation.method, violation.error) == ("views.open", "invalid_arguments")
     assert client.views_open(trigger_id=trigger, view=reward_modal())["ok"] is True
 
 

@@ -23,6 +23,7 @@ from websockets.sync.client import connect as ws_connect
 
 from simulator.slack import APP_ID, SOCKET_ACK, RunningFakeSlack, SocketDriver, start_fake_slack
 from tests.slackfake.conftest import TOKEN, approval_blocks, build_app
+from tests.support import wait_for
 
 APP_TOKEN = "xapp-1-A0REWARDS-test"
 USER = "UREQUESTER"
@@ -339,6 +340,8 @@ def test_bolt_button_click_and_event(sfake, sdriver, socket_bot):
     }
     ack = sfake.send_envelope("events_api", event)
     assert "payload" not in ack  # events are acked with the envelope_id alone
+    # Bolt acks an event before its listener runs, on another thread.
+    wait_for(lambda: socket_bot.payloads("event"))
     assert socket_bot.payloads("event")[0]["text"] == "<@UBOT> hi"
 
 

@@ -1,0 +1,190 @@
+"""Notifications are retried per target: a DM that fails never repeats a channel post or a
+thread reply already made, and a person or channel Slack says can never be reached is given
+up once, with one log line and one note to the requester."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.local import APPROVAL_CHANNEL, LocalStack
+from handlers.notifier import REPLY_MAX, _replies
+from services.notify import Steps
+from storage import kv
+from storage import orders as order_store
+from storage.db import Database
+from storage.migrations import migrate
+from tests.support import wait_for
+
+
+@pytest.fixture
+def fast_retries(stack: LocalStack) -> LocalStack:
+    """A failed notification comes back within a worker round, not after 30 s."""
+    stack.bot.runtime.dispatcher.retry_first_s = 0.05
+    return stack
+
+
+def order_states(stack: LocalStack) -> list[str]:
+    return [o.state for o in order_store.for_request(stack.bot.runtime.database, 1)]
+
+
+def nothing_owed(stack: LocalStack) -> bool:
+    """No notification waits for another try."""
+    return kv.get(stack.bot.runtime.database, "retry.slack") in (None, "{}")
+
+
+def thread_lines(stack: LocalStack, channel: str = "CREWARDS") -> Counter[str]:
+    replies = [m for m in stack.slack.messages(channel) if m.get("thread_ts")]
+    return Counter(line for m in replies for line in m["text"].split("\n"))
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages]
+
+
+def complete(stack: LocalStack, user: str = "UREQUESTER") -> bool:
+    return any("is complete" in t for t in texts(stack.slack.dms(user)))
+
+
+def test_a_deactivated_recipient_is_given_up_once(
+    fast_retries: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = fast_retries
+    caplog.set_level(logging.WARNING)
+    stack.request("UREQUESTER", ["UANA", "UBEN"])
+    approval = stack.approval_message("R-1")
+    stack.slack.deactivate_user("UANA")  # Ana leaves before her reward arrives
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    wait_for(lambda: order_states(stack) == ["delivered", "delivered"])
+    wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
+
+    lines = thread_lines(stack)
+    assert lines["✅ Delivered to <@UANA>"] == 1 and lines["✅ Delivered to <@UBEN>"] == 1
+    assert all(n == 1 for n in lines.values()), lines  # each update once
+    notes = [t for t in texts(stack.slack.dms("UREQUESTER")) if "cannot message" in t]
+    assert notes == [
+        "⚠️ I cannot message <@UANA> about your reward request R-1: their Slack account is "
+        "deactivated. The request itself goes on."
+    ]
+    about_ana = [r for r in caplog.records if "UANA" in r.getMessage()]
+    assert len(about_ana) == 1, [r.getMessage() for r in about_ana]
+    assert "giving up" in about_ana[0].getMessage() and "user_disabled" in about_ana[0].getMessage()
+    assert any("Code:" in str(m) for m in stack.slack.dms("UBEN"))  # Ben still got his
+
+
+def test_an_unreachable_requester_is_told_in_the_channel_thread(
+    fast_retries: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = fast_retries
+    caplog.set_level(logging.WARNING)
+    stack.request("UREQUESTER", ["UBEN"])
+    approval = stack.approval_message("R-1")
+    stack.slack.deactivate_user("UREQUESTER")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    shown_done = lambda: any(  # noqa: E731
+        "✅ Delivered" in stack.slack.plain_text(m) for m in stack.slack.messages("CREWARDS")
+    )
+    wait_for(lambda: nothing_owed(stack) and shown_done(), timeout=15)
+    notes = [line for line in thread_lines(stack) if "cannot message" in line]
+    assert notes == [
+        "⚠️ I cannot message <@UREQUESTER> about R-1: their Slack account is deactivated. "
+        "Updates stay in this thread."
+    ]
+    about = [r for r in caplog.records if "UREQUESTER" in r.getMessage()]
+    assert len(about) == 1 and "giving up" in about[0].getMessage()
+
+
+def test_an_archived_channel_is_given_up_once_and_the_requester_told_by_dm(
+    fast_retries: LocalStack,
+) -> None:
+    stack = fast_retries
+    stack.request("UREQUESTER", ["UANA"])
+    approval = stack.approval_message("R-1")
+    stack.slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == "CREWARDS")
+    stack.slack.update_channel("CREWARDS", archived=True)
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
+    notes = [t for t in texts(stack.slack.dms("UREQUESTER")) if "cannot message" in t]
+    assert notes == [
+        "⚠️ I cannot message <#CREWARDS> about your reward request R-1: the channel is "
+        "archived. The request itself goes on."
+    ]
+    # once given up, the bot stops calling Slack about that channel for this request
+    tries = [
+        c
+        for c in stack.slack.calls()
+        if c.method in ("chat.postMessage", "chat.update")
+        and c.params.get("channel") == "CREWARDS"
+        and c.response.get("error") == "is_archived"
+    ]
+    assert len(tries) == 1
+    assert any("Code:" in str(m) for m in stack.slack.dms("UANA"))
+
+
+def test_approvers_are_asked_by_dm_when_the_approval_channel_is_out_of_reach(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack()
+    stack.slack.update_channel(APPROVAL_CHANNEL, bot_member=False)  # someone removed the bot
+    stack.request("UREQUESTER", ["UANA"])
+    for approver in ("UAPPROVER", "UAPPROVER2"):
+        wait_for(
+            lambda a=approver: any(
+                "R-1 needs approval" in stack.slack.plain_text(m) for m in stack.slack.dms(a)
+            )
+        )
+    [dm] = stack.slack.dms("UAPPROVER")
+    stack.driver.click("UAPPROVER", "approve_request", message=dm)
+    wait_for(lambda: order_states(stack) == ["delivered"])
+
+
+def test_a_dm_failing_for_now_is_retried_alone(fast_retries: LocalStack) -> None:
+    stack = fast_retries
+    stack.request("UREQUESTER", ["UANA", "UBEN"])
+    approval = stack.approval_message("R-1")
+    # The next posts fail for now, whatever they are: a thread reply, a DM.
+    stack.slack.fail_next("chat.postMessage", times=3, status=200, error="internal_error")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    wait_for(lambda: order_states(stack) == ["delivered", "delivered"])
+    wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
+    failed = [c for c in stack.slack.calls("chat.postMessage") if not c.ok]
+    assert len(failed) == 3  # the failures happened, and were tried again
+    assert all(n == 1 for n in thread_lines(stack).values())
+    for person in ("UANA", "UBEN", "UREQUESTER"):
+        shown = Counter(texts(stack.slack.dms(person)))
+        assert shown and all(n == 1 for n in shown.values()), (person, shown)
+    assert len([m for m in stack.slack.dms("UANA") if "Code:" in str(m)]) == 1
+
+
+def test_steps_run_once_and_settle_once(tmp_path: Path) -> None:
+    database = Database(tmp_path / "steps.db")
+    migrate(database)
+    steps, other = Steps(database, "slack"), Steps(database, "log")
+    ran: list[str] = []
+    assert steps.once("e1:dm:UANA", lambda: ran.append("dm") or "sent") == "sent"
+    assert steps.once("e1:dm:UANA", lambda: ran.append("again")) is None
+    assert ran == ["dm"] and steps.done("e1:dm:UANA") and not other.done("e1:dm:UANA")
+    with pytest.raises(RuntimeError):  # a step that fails is not recorded: it runs next time
+        steps.once("e1:thread", lambda: (_ for _ in ()).throw(RuntimeError("slack down")))
+    assert not steps.done("e1:thread")
+    assert steps.settle("R1:unreachable:UANA", "gave_up", "user_disabled") is True
+    assert steps.settle("R1:unreachable:UANA", "gave_up", "user_disabled") is False
+    database.close()
+
+
+def test_a_long_batch_of_changes_is_split_into_replies_slack_shows_whole() -> None:
+    lines = [f"🚚 Placed *Amazon.com eGift Card* (25 USD) for <@UPEER{i:02d}>" for i in range(100)]
+    replies = _replies(lines)
+    assert [line for reply in replies for line in reply] == lines  # all, in order
+    assert all(len("\n".join(reply)) <= REPLY_MAX for reply in replies) and len(replies) == 2
+    assert _replies(["x" * 5000]) == [["x" * REPLY_MAX]]
