@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +57,7 @@ class Database:
         )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL
         with self._lock:
             self._all.append(conn)
@@ -139,3 +140,24 @@ def set_state(
         f'UPDATE "{table}" SET {assignments} WHERE id = ? AND state IN ({marks}) RETURNING *',
         [*changes.values(), row_id, *from_states],
     )
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new database file to WAL, waiting out other connections doing the same.
+
+    Changing the journal mode needs an exclusive lock, and SQLite may answer SQLITE_BUSY
+    there without calling the busy handler (https://www.sqlite.org/wal.html, "Activating And
+    Configuring WAL Mode"), so several processes opening a fresh file at once can see
+    "database is locked". WAL is persistent: once any of them has set it, it is a no-op.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
