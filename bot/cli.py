@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import LOG_LEVELS, ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from services.xoxoday.errors import XoxodayError
 
@@ -299,7 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rewards-bot", description="Send rewards from Slack through Xoxoday's Plum Pro API."
     )
     parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="TRACE is DEBUG for every library too: unsafe, voucher codes may reach the log",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(

@@ -18,6 +18,18 @@ WSGIApp = Callable[..., Any]
 
 log = logging.getLogger(__name__)
 
+# Limits against stray and hostile clients (waitress "Arguments to waitress.serve",
+# https://docs.pylonsproject.org/projects/waitress/en/stable/arguments.html). waitress's
+# defaults (100 connections, idle ones kept 120 s) let ~100 idle sockets stop the bot from
+# accepting Slack's requests.
+CONNECTION_LIMIT = 1024  # open connections before waitress stops accepting
+# An idle connection is closed after IDLE_TIMEOUT_S, checked every CLEANUP_INTERVAL_S: at
+# most 30 s in all. A request being answered is never cut (waitress only closes idle ones).
+IDLE_TIMEOUT_S = 20
+CLEANUP_INTERVAL_S = 10
+MAX_BODY = 1_048_576  # Slack and Xoxoday never send large bodies
+MAX_HEADERS = 65_536
+
 
 class ServerThread:
     """A waitress server on its own thread; port 0 picks a free port."""
@@ -30,11 +42,14 @@ class ServerThread:
             host=host,
             port=port,
             threads=threads,
-            # Slack and Xoxoday never send large bodies; keep the server's limits tight.
-            max_request_body_size=1_048_576,
-            channel_timeout=300,
+            max_request_body_size=MAX_BODY,
+            max_request_header_size=MAX_HEADERS,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=IDLE_TIMEOUT_S,
+            cleanup_interval=CLEANUP_INTERVAL_S,
+            # select() cannot watch descriptors above 1023; poll() has no such ceiling.
+            asyncore_use_poll=True,
             ident="rewards-bot",
-            # waitress logs every queue backlog warning at WARNING; keep ours readable
             expose_tracebacks=False,
         )
         self.host = host

@@ -12,13 +12,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers import messages as msg
 from handlers.users import UserDirectory
-from services.money import fmt_money
 from services.policy import Policy
 from services.vouchers import VoucherSource
 from storage import ledger
@@ -131,7 +131,7 @@ class SlackNotifier:
             return  # already asked (a retry of this event)
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(
-            request, orders, budget_note=self._budget_note(request), note=note
+            request, orders, budget=self._budget(request), note=note
         )
         targets = (
             [self.approval_channel] if self.approval_channel else sorted(self.policy.approvers)
@@ -143,16 +143,14 @@ class SlackNotifier:
             if posted:
                 refs.save(self.database, request.id, "approval", *posted)
 
-    def _budget_note(self, request: RequestRow) -> str:
+    def _budget(self, request: RequestRow) -> tuple[Decimal, Decimal] | None:
+        """(committed this month, monthly budget) of the requester, for the approvers."""
         if self.policy.monthly_budget is None or request.source != "slack":
-            return ""
+            return None
         spent = ledger.spent(
             self.database, request.requester_id, ledger.month_of(request.created_at)
         )
-        return (
-            f"{msg.requester(request)} has committed {fmt_money(spent, request.currency)} of "
-            f"{fmt_money(self.policy.monthly_budget, request.currency)} this month, this included"
-        )
+        return spent, self.policy.monthly_budget
 
     def _decided(self, request: RequestRow, event: EventRow) -> None:
         orders = order_store.for_request(self.database, request.id)
@@ -258,9 +256,9 @@ class SlackNotifier:
             self.client.chat_postMessage(channel=channel, text=text)
 
     def _alert(self, text: str) -> None:
-        line = f"⚠️ Rewards Bot: {text}"
+        line, blocks = msg.alert_message(text)
         if self.approval_channel:
-            self._post(self.approval_channel, line, [msg._section(line)])
+            self._post(self.approval_channel, line, blocks)
         else:
             for approver in sorted(self.policy.approvers):
                 self._dm(approver, line)

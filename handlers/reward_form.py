@@ -20,7 +20,7 @@ from handlers.forms import MAX_RECIPIENTS, RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
 from handlers.users import SlackUser
-from handlers.views import product_label, reward_modal
+from handlers.views import PhoneNote, product_label, reward_modal
 from services.errors import InvalidReward, PolicyRefusal, RewardError
 from services.rewards import RewardSpec
 from services.xoxoday.models import Product, parse_phone
@@ -108,13 +108,12 @@ def register(app: App, deps: Deps) -> None:
         def show(found: Any) -> None:
             if found is None:
                 return
-            note = f"📶 {phone} is on *{found.operator}*"
             product, operator = product_of(meta)
-            if product is not None and found.parent_product_id not in (
+            mismatch = product is not None and found.parent_product_id not in (
                 None,
                 product.parent_product_id,
-            ):
-                note += f", not {operator}: pick a {found.operator} plan"
+            )
+            note = PhoneNote(phone, found.operator, mismatch=mismatch, plan_operator=operator)
             view["hash"] = None  # the lookup came later: overwrite with the state we read
             refresh_view(client, view, meta, phone_note=note)
 

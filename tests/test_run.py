@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.local import BOT_TOKEN, SIGNING_SECRET, BotProcess, free_port, process_env
+from bot.local import BOT_TOKEN, SIGNING_SECRET, BotProcess, SlackScript, free_port, process_env
 from simulator.slack.driver import SlackDriver
 from simulator.slack.fake import RunningFakeSlack, start_fake_slack
-from tests.support import SimControl
+from tests.support import SimControl, wait_for
 
 
 def run_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -59,3 +60,36 @@ def test_run_with_a_refused_slack_token_says_so_in_one_line(
         "rewards-bot: configuration error: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_no_code_pin_or_link_reaches_the_log_at_debug(
+    xo: SimControl, slack: RunningFakeSlack, tmp_path: Path
+) -> None:
+    """A real delivery of a code+PIN gift card and a URL voucher, with LOG_LEVEL=DEBUG: the
+    codes, PINs and links the simulator issued appear in the recipients' DMs and nowhere in
+    the log (slack_sdk logs every request body at DEBUG; the stored call log is redacted)."""
+    db = tmp_path / "debug.db"
+    bot = BotProcess(process_env(xo.running, slack, db, free_port(), LOG_LEVEL="DEBUG"))
+    try:
+        with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
+            script = SlackScript(driver, slack)
+            assert script.request("UREQUESTER", ["UANA"], product_id=27222).text == ""
+            assert script.request("UREQUESTER", ["UBEN"], product_id=29877, amount="30").text == ""
+            for ref in ("R-1", "R-2"):
+                driver.click("UAPPROVER", "approve_request", message=script.approval_message(ref))
+            for person in ("UANA", "UBEN"):
+                wait_for(
+                    lambda p=person: any("Keep your code private" in str(m) for m in slack.dms(p)),
+                    timeout=20,
+                )
+    finally:
+        output = bot.stop()
+    codes = {code for order in xo.orders() for code in order["vouchers"]}
+    secrets = codes | {"DEMO-PIN"}  # the simulator's PIN for code+PIN products
+    assert len(codes) == 2 and any(c.startswith("https://") for c in codes)
+    shown = "\n".join(str(m) for p in ("UANA", "UBEN") for m in slack.dms(p))
+    assert all(s in shown for s in secrets)  # the recipients got them
+    assert " DEBUG " in output and "placeOrder" in output  # the log was verbose
+    assert [s for s in secrets if s in output] == []
+    stored = "\n".join(str(row) for row in sqlite3.connect(db).execute("SELECT * FROM api_calls"))
+    assert stored and [s for s in secrets if s in stored] == []
