@@ -133,14 +133,15 @@ class Settings(BaseSettings):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
+        # An address, not a name: a name can resolve to several (IPv4 and IPv6), and the
+        # server listens on exactly one.
         host = value.strip()
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", host):
-                raise ValueError(
-                    "an address to listen on, like 0.0.0.0 (every interface) or 127.0.0.1"
-                ) from None
+            raise ValueError(
+                "an IP address to listen on, like 0.0.0.0 (every interface) or 127.0.0.1"
+            ) from None
         return host
 
     def require(self, *names: str) -> None:
