@@ -237,6 +237,7 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
 
 def cmd_orders_export(args: argparse.Namespace) -> int:
     from bot.runtime import open_db
+    from services.csvcells import spreadsheet_safe
     from storage import orders
 
     database = open_db(_settings(args))
@@ -250,15 +251,11 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
         writer.writerow(ORDER_COLUMNS)
         count = 0
         for row in orders.iter_all(database):
-            writer.writerow([_cell(getattr(row, name)) for name in ORDER_COLUMNS])
+            writer.writerow([spreadsheet_safe(getattr(row, name)) for name in ORDER_COLUMNS])
             count += 1
     if args.output:
         print(f"wrote {count} order(s) to {args.output}", file=sys.stderr)
     return 0
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def cmd_catalog_refresh(args: argparse.Namespace) -> int:

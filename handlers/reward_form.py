@@ -272,12 +272,12 @@ def check_form(
     )
     amount = form.amount
     if product is not None:
-        if amount is None:
+        if not (form.denomination or "").strip():
             errors[amount_block] = (
                 "Enter an amount." if product.is_open_value else "Choose an amount."
             )
-        elif amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            errors[amount_block] = "Enter a positive amount with at most two decimals."
+        elif amount is None:  # "1,5", "1 000", "1e3"…: refused, never guessed
+            errors[amount_block] = form.amount_problem or "Enter an amount."
 
     users: list[SlackUser] = []
     if not form.recipients:
