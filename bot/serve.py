@@ -19,7 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, is_loopback
 from bot.httpserver import CONNECTION_LIMIT, ServerThread
 from bot.runtime import Runtime, build_runtime
 from bot.wsgi import Request, StartResponse, json_response
@@ -209,6 +209,11 @@ def run_bot(settings: Settings) -> int:
     _check_slack_token(bot)
     if settings.xoxoday_webhook_key is None:
         log.warning("XOXODAY_WEBHOOK_KEY is not set: webhooks are refused, deliveries are polled")
+    if is_loopback(settings.xoxoday_base_url) and not is_loopback(settings.slack_api_url):
+        log.warning(
+            "XOXODAY_BASE_URL is on this machine (the bundled simulator?): rewards sent in "
+            "this Slack workspace are not real"
+        )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -86,7 +86,11 @@ def test_hostile_text_reaches_every_post_and_dm_inert(
     """A hostile message (and reject reason) goes through /reward, the approval, the order and
     the delivery; nothing any person sees in the stand-in carries a live token they typed."""
     slack, database = bad_stack.slack, bad_stack.bot.runtime.database
-    since = len(slack.calls())
+    since = len(slack.calls())  # earlier examples ran on the same stack
+
+    def posted() -> list[Any]:
+        return [c for c in slack.calls()[since:] if c.method == "chat.postMessage"]
+
     assert bad_stack.request("UREQUESTER", ["UANA"], message=message).text == ""
     ref = f"R-{database.scalar('SELECT MAX(id) FROM requests')}"
     approval = bad_stack.approval_message(ref)
@@ -97,21 +101,11 @@ def test_hostile_text_reaches_every_post_and_dm_inert(
         view_id = slack.wait_for("views.open", since=opened).response["view"]["id"]
         bad_stack.driver.fill(view_id, "reason", "reason", reason)
         assert bad_stack.driver.submit("UAPPROVER", view_id).text == ""
-        wait_for(
-            lambda: any(
-                "was rejected" in str(c.params.get("text"))
-                for c in slack.calls("chat.postMessage")[since:]
-            )
-        )
+        wait_for(lambda: any("was rejected" in str(c.params.get("text")) for c in posted()))
     else:
         bad_stack.driver.click("UAPPROVER", "approve_request", message=approval)
         wait_for(lambda: request_store.get(database, request_id).state == "approved")  # type: ignore[union-attr]
-        wait_for(
-            lambda: any(
-                "Keep your code private" in json.dumps(c.params)
-                for c in slack.calls("chat.postMessage")[since:]
-            )
-        )
+        wait_for(lambda: any("Keep your code private" in json.dumps(c.params) for c in posted()))
     status = bad_stack.driver.command("UREQUESTER", f"status {ref}")
     shown = [c.params for c in slack.calls()[since:] if c.method in SHOWN]
     texts = [*mrkdwn_of(shown), answer_text(status)]
