@@ -138,7 +138,8 @@ AMOUNT_HELP = (
 
 
 @pytest.mark.parametrize(
-    "typed", ["1,5", "1.000,50", "1 000", "1'000", "١٢", "1e3", "NaN", "12.505", "-5", ".5"]
+    "typed",
+    ["1,5", "1.000,50", "1 000", "١٢", "1e3"],  # the rest: tests/test_money.py
 )
 def test_an_ambiguous_amount_is_refused_with_the_expected_form(
     make_stack: Callable[..., LocalStack], typed: str
