@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import LOG_LEVELS, ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from services.xoxoday.errors import XoxodayError
 
@@ -237,6 +237,7 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
 
 def cmd_orders_export(args: argparse.Namespace) -> int:
     from bot.runtime import open_db
+    from services.csvcells import spreadsheet_safe
     from storage import orders
 
     database = open_db(_settings(args))
@@ -250,15 +251,11 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
         writer.writerow(ORDER_COLUMNS)
         count = 0
         for row in orders.iter_all(database):
-            writer.writerow([_cell(getattr(row, name)) for name in ORDER_COLUMNS])
+            writer.writerow([spreadsheet_safe(getattr(row, name)) for name in ORDER_COLUMNS])
             count += 1
     if args.output:
         print(f"wrote {count} order(s) to {args.output}", file=sys.stderr)
     return 0
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def cmd_catalog_refresh(args: argparse.Namespace) -> int:
@@ -299,7 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rewards-bot", description="Send rewards from Slack through Xoxoday's Plum Pro API."
     )
     parser.add_argument("--env-file", default=".env", help="dotenv file to read (default .env)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="TRACE is DEBUG for every library too: unsafe, voucher codes may reach the log",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(

@@ -1,19 +1,33 @@
 """Configuration from the environment and `.env`, checked once at start-up.
 
 A missing or malformed variable stops the program with one line that names it; nobody should
-have to read a traceback to learn that REWARDS_MAX_ORDER is not a number.
+have to read a traceback to learn that REWARDS_MAX_ORDER is not a number. Beyond each value's
+form, `check_settings` refuses combinations that are unsafe with real money: short secrets,
+plain-http services off this machine, demo credentials against a real Xoxoday, automatic
+approval without a monthly budget.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
+# Every secret the operator pastes in is at least this long; guessable ones are refused.
+MIN_SECRET = 16
+# Xoxoday's webhook header key: "alphanumeric, 13-60 chars" (xoxoday-api.md §5, Settings >
+# API > Configure Webhook). We ask for MIN_SECRET (16) to 60 letters and digits: every key we
+# accept is one Xoxoday accepts, and the 13-15 character keys Xoxoday would also take are
+# refused here as too short for the one thing that authenticates a webhook.
+WEBHOOK_KEY = re.compile(rf"[A-Za-z0-9]{{{MIN_SECRET},60}}")
 
 
 class ConfigError(Exception):
@@ -53,6 +67,7 @@ class Settings(BaseSettings):
     rewards_worker_concurrency: int = Field(default=4, ge=1, le=64)
 
     port: int = Field(default=3000, ge=0, le=65535)
+    host: str = "0.0.0.0"
     log_level: str = "INFO"
 
     @field_validator(
@@ -111,9 +126,23 @@ class Settings(BaseSettings):
     @classmethod
     def _level(cls, value: str) -> str:
         level = value.upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        if level not in LOG_LEVELS:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR (or TRACE, which is unsafe)")
         return level
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        # An address, not a name: a name can resolve to several (IPv4 and IPv6), and the
+        # server listens on exactly one.
+        host = value.strip()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(
+                "an IP address to listen on, like 0.0.0.0 (every interface) or 127.0.0.1"
+            ) from None
+        return host
 
     def require(self, *names: str) -> None:
         """Stop with a clear line when a variable a command needs is unset."""
@@ -123,10 +152,68 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing {noun} {', '.join(missing)} (see .env.example)")
 
 
+def is_loopback(url: str) -> bool:
+    """The URL's host is this machine (127.0.0.0/8, ::1 or localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_demo_credential(value: str | None) -> bool:
+    """The bundled simulator's credentials (demo-client, demo-secret, demo-…-token)."""
+    return bool(value) and value.startswith("demo-")  # type: ignore[union-attr]
+
+
+def _value(secret: SecretStr | str | None) -> str | None:
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+
+
+def check_settings(settings: Settings) -> None:
+    """Combinations that are unsafe with real money; ConfigError names the variable."""
+    s = settings
+    if s.rewards_auto_approve_max > 0 and s.rewards_monthly_budget is None:
+        raise ConfigError(
+            "REWARDS_AUTO_APPROVE_MAX: automatic approval needs REWARDS_MONTHLY_BUDGET too "
+            "(without a budget, requests split under the limit are approved without end)"
+        )
+    for name, url in (("XOXODAY_BASE_URL", s.xoxoday_base_url), ("SLACK_API_URL", s.slack_api_url)):
+        if not url.startswith("https://") and not is_loopback(url):
+            raise ConfigError(f"{name}: must start with https:// (plain http only to this machine)")
+    xoxoday = {
+        "XOXODAY_CLIENT_ID": s.xoxoday_client_id,
+        "XOXODAY_CLIENT_SECRET": _value(s.xoxoday_client_secret),
+        "XOXODAY_ACCESS_TOKEN": _value(s.xoxoday_access_token),
+        "XOXODAY_REFRESH_TOKEN": _value(s.xoxoday_refresh_token),
+    }
+    for name, value in xoxoday.items():
+        if is_demo_credential(value) and not is_loopback(s.xoxoday_base_url):
+            raise ConfigError(
+                f"{name}: the demo credentials work only with the bundled simulator; set "
+                "XOXODAY_BASE_URL to it (http://127.0.0.1:8700/chef) or use real credentials"
+            )
+    secrets = {
+        "SLACK_SIGNING_SECRET": _value(s.slack_signing_secret),
+        **{k: v for k, v in xoxoday.items() if k != "XOXODAY_CLIENT_ID"},
+    }
+    for name, value in secrets.items():
+        if value is not None and not is_demo_credential(value) and len(value) < MIN_SECRET:
+            raise ConfigError(f"{name}: too short; a secret has at least {MIN_SECRET} characters")
+    key = _value(s.xoxoday_webhook_key)
+    if key is not None and not WEBHOOK_KEY.fullmatch(key):
+        raise ConfigError(
+            f"XOXODAY_WEBHOOK_KEY: use {MIN_SECRET} to 60 letters and digits (Xoxoday takes "
+            "letters and digits only; fewer than 16 are too easy to guess)"
+        )
+
+
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Settings from the environment and `env_file`; ConfigError names the bad variable."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
@@ -135,3 +222,5 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
         secret = any(word in name for word in ("TOKEN", "SECRET", "KEY"))
         shown = f" (got {given!r})" if isinstance(given, str) and not secret else ""
         raise ConfigError(f"{name}: {message}{shown}") from None
+    check_settings(settings)
+    return settings

@@ -116,7 +116,9 @@ def run_demo(verbose: bool = False) -> int:
     setup_logging("INFO" if verbose else "ERROR")
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rewards-demo-") as tmp:
-        stack = start_local_stack(Path(tmp) / "rewards.db", rewards_auto_approve_max="20")
+        stack = start_local_stack(
+            Path(tmp) / "rewards.db", rewards_auto_approve_max="20", rewards_monthly_budget="500"
+        )
         try:
             stack.slack.on_call = Narrator(stack)
             say(

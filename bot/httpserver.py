@@ -18,23 +18,45 @@ WSGIApp = Callable[..., Any]
 
 log = logging.getLogger(__name__)
 
+# Limits against stray and hostile clients (waitress "Arguments to waitress.serve",
+# https://docs.pylonsproject.org/projects/waitress/en/stable/arguments.html). waitress's
+# defaults (100 connections, idle ones kept 120 s) let ~100 idle sockets stop the bot from
+# accepting Slack's requests.
+CONNECTION_LIMIT = 1024  # open connections before waitress stops accepting
+# An idle connection is closed after IDLE_TIMEOUT_S, checked every CLEANUP_INTERVAL_S: at
+# most 30 s in all. A request being answered is never cut (waitress only closes idle ones).
+IDLE_TIMEOUT_S = 20
+CLEANUP_INTERVAL_S = 10
+MAX_BODY = 1_048_576  # Slack and Xoxoday never send large bodies
+MAX_HEADERS = 65_536
+
 
 class ServerThread:
     """A waitress server on its own thread; port 0 picks a free port."""
 
     def __init__(
-        self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, threads: int = 16
+        self,
+        app: WSGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 16,
+        *,
+        idle_timeout_s: int = IDLE_TIMEOUT_S,
+        cleanup_interval_s: int = CLEANUP_INTERVAL_S,
     ) -> None:
         self._server = create_server(
             app,
             host=host,
             port=port,
             threads=threads,
-            # Slack and Xoxoday never send large bodies; keep the server's limits tight.
-            max_request_body_size=1_048_576,
-            channel_timeout=300,
+            max_request_body_size=MAX_BODY,
+            max_request_header_size=MAX_HEADERS,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=idle_timeout_s,
+            cleanup_interval=cleanup_interval_s,
+            # select() cannot watch descriptors above 1023; poll() has no such ceiling.
+            asyncore_use_poll=True,
             ident="rewards-bot",
-            # waitress logs every queue backlog warning at WARNING; keep ours readable
             expose_tracebacks=False,
         )
         self.host = host
@@ -57,18 +79,35 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        """Close the listener and every open connection, then the worker threads.
+        """Stop accepting, let the requests being answered finish, then close every
+        connection (keep-alive ones would otherwise hold the loop open).
 
-        Closing only the listener would leave keep-alive connections holding the loop open
-        until the client hangs up; close_all runs on the loop's own thread via the trigger.
+        The order matters: a worker thread that finishes a response wakes the loop through
+        the trigger, so the trigger is closed (by close_all, on the loop's own thread) only
+        once the worker threads are done; closing it first made them fail with EBADF.
         """
         server = self._server
-        if self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-            self._thread.join(timeout=5)
-        else:
+        if not self._thread.is_alive():
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
             wasyncore.close_all(server._map)
+            return
+        # The listening socket only (the server's own close() shuts the trigger too).
+        on_loop = self._on_loop(lambda: wasyncore.dispatcher.close(server))
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
+        if not (on_loop and self._on_loop(lambda: wasyncore.close_all(server._map))):
+            # The trigger is gone (its descriptor was closed under it): close from here;
+            # the loop wakes within its 1 s poll timeout and ends with an empty map.
+            wasyncore.close_all(server._map)
+        self._thread.join(timeout=5)
+
+    def _on_loop(self, thunk: Callable[[], Any]) -> bool:
+        """Run `thunk` on the loop's thread; False when the loop can no longer be woken."""
+        try:
+            self._server.trigger.pull_trigger(thunk)
+        except OSError as exc:
+            log.warning("server on port %s: cannot wake its loop (%s)", self.port, exc)
+            return False
+        return True
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -6,15 +6,23 @@ import logging
 import re
 import sys
 
-# Slack tokens, bearer headers and anything that looks like a key=value secret.
+# Slack tokens, bearer headers, key=value secrets, and every shape a voucher takes: codes and
+# PINs are money, and a link is the voucher itself (xoxoday-api.md §3.6: vouchers[].type is
+# code, codePin, url or urlPin; url codes point at plum.gift or revealyourgift.com).
 _PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs (Xoxoday's)
     re.compile(r"\bxox[abpors]-[A-Za-z0-9-]+"),
     re.compile(r"\bxapp-[A-Za-z0-9-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # "voucherCode": "…", 'pin': '…', voucher_code=…, PIN: `…` (JSON, escaped JSON, reprs)
     re.compile(
-        r"(?i)((?:access|refresh)_token|client_secret|voucherCode|pin)(['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"
+        r"(?i)\b((?:access|refresh)_token|client_secret|voucher_?code|pin)"
+        r"(['\"\\]*\s*[:=]\s*['\"`\\]*)[^'\"`,\s}\\]+"
     ),
+    re.compile(r"(Code:\s*`)[^`]+"),  # a code as the recipient's DM shows it
+    re.compile(r"(?i)\bhttps?://[^\s'\"<>|`]*(?:plum\.gift|revealyourgift\.com)[^\s'\"<>|`]*"),
+    re.compile(r"(<)https?://[^|>\s]+(?=\|)"),  # the address of any Slack link <url|label>
+    re.compile(r"\bDEMO-[A-Za-z0-9-]+"),  # the bundled simulator's codes and PIN
 ]
 
 
@@ -43,6 +51,21 @@ class RedactingFormatter(logging.Formatter):
         return scrub(super().format(record), self.secrets)
 
 
+# Libraries that log whole request and response bodies at DEBUG (slack_sdk: every message a
+# recipient receives, codes included) or every URL at INFO (httpx). They stay at WARNING, and
+# Bolt at INFO, unless LOG_LEVEL=TRACE.
+QUIET_LOGGERS = {
+    "slack_sdk": logging.WARNING,
+    "slack_bolt": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "urllib3": logging.WARNING,
+    "websockets": logging.WARNING,
+    "waitress": logging.INFO,
+}
+TRACE = "TRACE"  # DEBUG for every library too: unsafe, it can write voucher codes to the log
+
+
 def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -50,7 +73,13 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    # httpx logs every request URL at INFO; ours are logged by the client without secrets.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    trace = level.upper() == TRACE
+    root.setLevel(logging.DEBUG if trace else level.upper())
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if trace else max(floor, root.level))
+    # http.client prints bodies with print(), outside logging, when its debuglevel is set;
+    # nothing here sets it, and TRACE does not either.
+    if trace:
+        logging.getLogger(__name__).warning(
+            "LOG_LEVEL=TRACE: libraries log whole requests; voucher codes may reach this log"
+        )

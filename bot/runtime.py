@@ -9,7 +9,7 @@ from bot.config import Settings
 from services.catalog import Catalog
 from services.delivery import Delivery, WebhookReceiver
 from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
-from services.policy import Policy
+from services.policy import PeopleDirectory, Policy
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
@@ -87,6 +87,7 @@ def build_runtime(
     settings: Settings,
     *,
     notifier: Notifier | None = None,
+    people: PeopleDirectory | None = None,
     poll_first_s: float = 60.0,
     backoff_first_s: float = 5.0,
 ) -> Runtime:
@@ -118,7 +119,7 @@ def build_runtime(
         wallet=wallet,
     )
     policy = build_policy(settings)
-    rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake)
+    rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake, people=people)
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )

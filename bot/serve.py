@@ -16,16 +16,17 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import ConfigError, Settings
-from bot.httpserver import ServerThread
+from bot.config import ConfigError, Settings, is_loopback
+from bot.httpserver import CONNECTION_LIMIT, ServerThread
 from bot.runtime import Runtime, build_runtime
 from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
 from handlers.deps import Deps
 from handlers.notifier import SlackNotifier
+from handlers.people import SlackPeople
 from handlers.reward_form import auto_approve
 from handlers.users import UserDirectory
 from services.operators import OperatorCheck
@@ -127,14 +128,15 @@ def attach_slack_notifier(runtime: Runtime, client: Any, users: UserDirectory) -
 def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
     """Everything `run` needs, without starting anything (tests and the demo use it too)."""
     settings.require("slack_bot_token", "slack_signing_secret")
-    runtime = build_runtime(settings, **runtime_options)
     token = _secret(settings.slack_bot_token)
     client = web_client(token, settings.slack_api_url)
-    # One directory: filled with users.list by `client`; recipients missing from it are
-    # looked up before the modal's ack with a client that never waits long.
+    # One directory: filled with users.list by `client`; recipients (and deciders, see
+    # SlackPeople) missing from it are looked up before an ack with a client that never
+    # waits long.
     users = UserDirectory(
         client, quick_client=web_client(token, settings.slack_api_url, quick=True)
     )
+    runtime = build_runtime(settings, people=SlackPeople(users), **runtime_options)
     notifier = attach_slack_notifier(runtime, client, users)
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
     deps = Deps(
@@ -152,13 +154,25 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
 
 
 def _check_slack_token(bot: Bot) -> None:
+    """auth.test once: a refused token or an unreachable Slack is one line, not a traceback."""
     try:
         identity = bot.app.client.auth_test()
     except SlackApiError as exc:
         raise ConfigError(
             f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error')})"
         ) from None
+    except (SlackClientError, OSError) as exc:  # refused, timed out, DNS, TLS…
+        raise ConfigError(
+            f"SLACK_API_URL: Slack is not reachable at {bot.app.client.base_url} ({_why(exc)})"
+        ) from None
     log.info("connected to Slack as %s in %s", identity.get("user"), identity.get("team"))
+
+
+def _why(exc: BaseException) -> str:
+    """The innermost reason of a connection failure, without a traceback."""
+    reason = getattr(exc, "reason", None) or exc
+    text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return text.strip().rstrip(".")
 
 
 def _warm_up(bot: Bot) -> None:
@@ -177,6 +191,22 @@ def _connect_socket(handler: Any) -> None:
         raise ConfigError(
             f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')})"
         ) from None
+    except (SlackClientError, OSError) as exc:
+        raise ConfigError(f"SLACK_APP_TOKEN: Socket Mode could not connect ({_why(exc)})") from None
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit on open files (often 1024) toward `wanted`."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("only %s open files allowed: fewer connections can be served", target)
 
 
 def run_bot(settings: Settings) -> int:
@@ -184,12 +214,18 @@ def run_bot(settings: Settings) -> int:
     _check_slack_token(bot)
     if settings.xoxoday_webhook_key is None:
         log.warning("XOXODAY_WEBHOOK_KEY is not set: webhooks are refused, deliveries are polled")
+    if is_loopback(settings.xoxoday_base_url) and not is_loopback(settings.slack_api_url):
+        log.warning(
+            "XOXODAY_BASE_URL is on this machine (the bundled simulator?): rewards sent in "
+            "this Slack workspace are not real"
+        )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     socket_mode = settings.slack_app_token is not None
     routes = bot.wsgi(with_slack=not socket_mode)
-    server = ServerThread(routes, "0.0.0.0", settings.port, HTTP_THREADS)
+    _allow_open_files(CONNECTION_LIMIT + 256)  # each connection is a descriptor
+    server = ServerThread(routes, settings.host, settings.port, HTTP_THREADS)
     bot.background.submit(_warm_up, bot)
     bot.start()
     server.start()
@@ -200,10 +236,16 @@ def run_bot(settings: Settings) -> int:
 
             handler = SocketModeHandler(bot.app, _secret(settings.slack_app_token))
             _connect_socket(handler)
-            log.info("Socket Mode connected; webhook and health check on port %s", server.port)
+            log.info(
+                "Socket Mode connected; webhook and health check on port %s (%s)",
+                server.port,
+                settings.host,
+            )
         else:
             log.info(
-                "listening on port %s for /slack/events, /xoxoday/webhook, /healthz", server.port
+                "listening on port %s (%s) for /slack/events, /xoxoday/webhook, /healthz",
+                server.port,
+                settings.host,
             )
         while not stop.wait(1.0):
             pass

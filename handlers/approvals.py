@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from handlers import mrkdwn as md
 from handlers.deps import Deps
 from handlers.forms import read_reason
 from handlers.ids import Action, Block, Callback
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def refusal_text(exc: RewardError) -> str:
+    """A refusal as an ephemeral message (mrkdwn): the service's sentence, escaped."""
     if isinstance(exc, RequestNotPending) and exc.decided_by and exc.decided_by != "policy":
-        return f"{exc.message} by <@{exc.decided_by}>."
-    return exc.message[:1].upper() + exc.message[1:] + "."
+        return f"{md.escape(exc.message)} by {md.mention(exc.decided_by)}."
+    return md.escape(exc.message[:1].upper() + exc.message[1:]) + "."
 
 
 def register(app: App, deps: Deps) -> None:
@@ -42,21 +44,18 @@ def register(app: App, deps: Deps) -> None:
             client.chat_postMessage(channel=user, text=text)
 
     def allowed(body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> int | None:
-        """The request id when this user may decide it now; else an ephemeral refusal."""
+        """The request id when this user may decide it now; else an ephemeral refusal.
+
+        The service decides, from the user id of the signed payload (never from the button's
+        value, which only names the request).
+        """
         ref = RequestRef.load(action.get("value"))
         request = request_store.get(deps.database, ref.request_id) if ref else None
         if request is None:
             ephemeral(client, body, "This request no longer exists.")
             return None
-        user = body["user"]["id"]
         try:
-            deps.policy.check_approver(user, request.requester_id)
-            if request.state != "pending_approval":
-                raise RequestNotPending(
-                    f"{request.ref} is already {request.state.replace('_', ' ')}",
-                    state=request.state,
-                    decided_by=request.decided_by,
-                )
+            deps.rewards.check_decider(request.id, body["user"]["id"])
         except RewardError as exc:
             ephemeral(client, body, refusal_text(exc))
             return None

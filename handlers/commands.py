@@ -1,9 +1,12 @@
-"""/reward: the modal at once, or a text command (help, status, history, balance, cancel)."""
+"""/reward: the modal at once, or a text command (help, status, history, balance, cancel).
+
+Answers are mrkdwn: anything echoed from what was typed is escaped, and who may see what is
+the service's decision (`RewardService.view_for`), from the signed user id.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,18 +14,16 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from handlers import messages as msg
+from handlers import mrkdwn as md
 from handlers.deps import Deps
 from handlers.ids import COMMAND
 from handlers.reward_form import open_modal
 from services.errors import RewardError
+from services.rewards import RequestView
 from services.xoxoday import errors as xe
-from storage import orders as order_store
 from storage import requests as request_store
-from storage.models import RequestRow
 
 log = logging.getLogger(__name__)
-
-REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -46,31 +47,27 @@ def _help(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> No
     ack(text=msg.help_text(deps.policy.is_approver(user_id)))
 
 
-def _find(deps: Deps, reference: str) -> RequestRow | None:
-    match = REQUEST_REF.match(reference.strip())
-    if match:
-        return request_store.get(deps.database, int(match.group(1)))
-    order = order_store.by_po(deps.database, reference.strip())
-    return request_store.get(deps.database, order.request_id) if order else None
-
-
-def _may_see(deps: Deps, user_id: str, request: RequestRow) -> bool:
-    if user_id == request.requester_id or deps.policy.is_approver(user_id):
-        return True
-    return any(
-        o.recipient_id == user_id for o in order_store.for_request(deps.database, request.id)
-    )
+def _visible(
+    deps: Deps, ack: Ack, user_id: str, reference: str, example: str
+) -> RequestView | None:
+    """The request as this user may see it; else an answer that tells nothing about it."""
+    if not reference:
+        ack(text=f"Which request? For example `{example}`, or a poNumber.")
+        return None
+    try:
+        view = deps.rewards.view_for(user_id, reference)
+    except RewardError as exc:
+        ack(text=md.escape(exc.message[:1].upper() + exc.message[1:]) + ".")
+        return None
+    if view is None:
+        ack(text=f"I found no request {md.escape(reference)} of yours.")
+    return view
 
 
 def _status(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    if not rest:
-        ack(text="Which request? For example `/reward status R-12`, or a poNumber.")
-        return
-    request = _find(deps, rest)
-    if request is None or not _may_see(deps, user_id, request):
-        ack(text=f"I found no request {rest} of yours.")
-        return
-    ack(text=msg.status_text(request, order_store.for_request(deps.database, request.id)))
+    view = _visible(deps, ack, user_id, rest, "/reward status R-12")
+    if view is not None:
+        ack(text=msg.status_text(view.request, view.orders, whole=view.whole))
 
 
 def _history(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
@@ -78,14 +75,14 @@ def _history(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) ->
 
 
 def _cancel(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    request = _find(deps, rest) if rest else None
-    if request is None:
-        ack(text="Which request? For example `/reward cancel R-12`.")
+    view = _visible(deps, ack, user_id, rest, "/reward cancel R-12")
+    if view is None:
         return
+    request = view.request
     try:
         deps.rewards.cancel(request.id, user_id)
     except RewardError as exc:
-        ack(text=f"{request.ref} was not cancelled: {exc.message}.")
+        ack(text=f"{request.ref} was not cancelled: {md.escape(exc.message)}.")
         return
     ack(text=f"{request.ref} is cancelled; nothing was ordered and your budget is as it was.")
 
@@ -101,7 +98,7 @@ def _balance(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) ->
             view = deps.wallet.view()
         except xe.XoxodayError as exc:
             respond(
-                text=f"The balance is not available right now: {exc.message}.",
+                text=f"The balance is not available right now: {md.escape(exc.message)}.",
                 replace_original=True,
             )
             return

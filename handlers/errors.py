@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 
+from handlers import mrkdwn as md
 from services.errors import RewardError
 
 log = logging.getLogger("rewards.slack")
@@ -36,11 +37,12 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
 def handle_error(
     error: Exception, body: dict[str, Any], client: WebClient, response: BoltResponse | None
 ) -> BoltResponse | None:
-    text = user_message(error)
+    text = user_message(error)  # plain words: modal errors show them as written
+    shown = md.escape(text)  # messages are mrkdwn: what the error echoes stays inert
     unanswered = response is not None and response.status >= 500
     if unanswered and body.get("command"):
         return BoltResponse(
-            status=200, body=json.dumps({"response_type": "ephemeral", "text": text})
+            status=200, body=json.dumps({"response_type": "ephemeral", "text": shown})
         )
     if unanswered and body.get("type") == "view_submission":
         first = next(
@@ -57,9 +59,9 @@ def handle_error(
     channel, user = _where(body)
     try:
         if channel and user:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
+            client.chat_postEphemeral(channel=channel, user=user, text=shown)
         elif user:
-            client.chat_postMessage(channel=user, text=text)
+            client.chat_postMessage(channel=user, text=shown)
     except Exception:
         log.exception("could not tell the user about an error")
     return BoltResponse(status=200, body="") if unanswered else None

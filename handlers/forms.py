@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from handlers.ids import Action, Block
+from services.money import AmountError, parse_amount
 
 MAX_RECIPIENTS = 50
 
@@ -27,11 +28,20 @@ class RewardForm(BaseModel):
 
     @property
     def amount(self) -> Decimal | None:
+        """The amount, when it is written as the one parser accepts it; else None."""
         try:
-            value = Decimal((self.denomination or "").strip().replace(",", ""))
-        except InvalidOperation:
+            return parse_amount(self.denomination)
+        except AmountError:
             return None
-        return value if value.is_finite() else None
+
+    @property
+    def amount_problem(self) -> str | None:
+        """Why the amount is refused (with the form expected), or None when it is fine."""
+        try:
+            parse_amount(self.denomination)
+        except AmountError as exc:
+            return exc.message[:1].upper() + exc.message[1:] + "."
+        return None
 
 
 def _element(values: dict[str, Any], block: str, action: str) -> dict[str, Any]:

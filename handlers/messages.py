@@ -2,6 +2,12 @@
 
 Every builder returns (fallback text, blocks) or a text, from rows only, so each is tested as
 data. Voucher codes appear only in `recipient_delivered`, which is sent to the recipient's DM.
+
+Builders take raw values and escape every piece of text a person or Xoxoday wrote (messages,
+names, emails, reasons, product names, phone numbers, codes) through `handlers.mrkdwn`; the
+only live markup is what they build themselves from checked values (mentions, dates, links).
+A reject reason is for the requester: it appears in their DM and in `/reward status` for
+those who may see the whole request, never in a channel.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from handlers import mrkdwn as md
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
 from services.money import fmt_amount, fmt_money
@@ -34,21 +41,19 @@ ORDER_WORDS = {
 
 
 def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "someone"
+    return md.mention(user_id)
 
 
 def who(order: OrderRow) -> str:
-    return (
-        mention(order.recipient_id)
-        if order.recipient_id
-        else (order.email or order.recipient_label)
-    )
+    if order.recipient_id:
+        return md.mention(order.recipient_id)
+    return md.escape(order.email or order.recipient_label)
 
 
 def requester(request: RequestRow) -> str:
     if request.source == "slack":
-        return mention(request.requester_id)
-    return request.requester_name or request.requester_id
+        return md.mention(request.requester_id)
+    return md.escape(request.requester_name or request.requester_id)
 
 
 def slack_date(iso: str | None) -> str:
@@ -58,8 +63,9 @@ def slack_date(iso: str | None) -> str:
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
-        return iso
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{iso[:16]} UTC>"
+        return md.escape(iso)
+    fallback = md.escape(iso[:16])
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback} UTC>"
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -73,10 +79,15 @@ def _context(*texts: str) -> dict[str, Any]:
     }
 
 
+def money(amount: Decimal, currency: str | None) -> str:
+    """An amount in a currency Xoxoday named (so escaped like any of its text)."""
+    return md.escape(fmt_money(amount, currency))
+
+
 def reward_phrase(order: OrderRow) -> str:
-    amount = f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
+    amount = md.escape(f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip())
     quantity = f"{order.quantity} × " if order.quantity > 1 else ""
-    return f"*{order.product_name or order.product_id}* ({quantity}{amount})"
+    return f"*{md.escape(order.product_name or order.product_id)}* ({quantity}{amount})"
 
 
 def summary(request: RequestRow, orders: list[OrderRow]) -> str:
@@ -96,7 +107,7 @@ def summary(request: RequestRow, orders: list[OrderRow]) -> str:
         what = f"{len(orders)} rewards"
     text = f"{requester(request)} is sending {what} to {recipients}"
     if request.message:
-        text += "\n> " + request.message.replace("\n", "\n> ")
+        text += "\n" + md.quote(request.message)
     return text
 
 
@@ -113,8 +124,14 @@ def progress(orders: list[OrderRow]) -> str:
     return " · ".join(parts)
 
 
-def request_status(request: RequestRow, orders: list[OrderRow]) -> str:
-    reason = f": {request.decision_reason}" if request.decision_reason else ""
+def request_status(
+    request: RequestRow, orders: list[OrderRow], *, with_reason: bool = False
+) -> str:
+    """One line of where a request stands; the reject reason only when `with_reason`
+    (the requester's and the approvers' own view, never a channel)."""
+    reason = (
+        f": {md.escape(request.decision_reason)}" if with_reason and request.decision_reason else ""
+    )
     if request.state == "pending_approval":
         return "⏳ Waiting for approval"
     if request.state == "rejected":
@@ -135,7 +152,7 @@ def approval_line(request: RequestRow) -> str:
         return ""
     if request.auto_approved:
         return (
-            f"Approved automatically ({request.decision_reason})"
+            f"Approved automatically ({md.escape(request.decision_reason)})"
             if request.decision_reason
             else "Approved automatically"
         )
@@ -148,7 +165,11 @@ def approval_line(request: RequestRow) -> str:
 
 def order_line(order: OrderRow) -> str:
     icon, words = ORDER_WORDS[order.state]
-    reason = f": {order.failure_reason}" if order.state == "failed" and order.failure_reason else ""
+    reason = (
+        f": {md.escape(order.failure_reason)}"
+        if order.state == "failed" and order.failure_reason
+        else ""
+    )
     return f"{icon} {who(order)}: {words}{reason}"
 
 
@@ -162,7 +183,7 @@ def status_message(request: RequestRow, orders: list[OrderRow]) -> tuple[str, Bl
             "fields": [
                 {
                     "type": "mrkdwn",
-                    "text": f"*Total*\n{fmt_money(request.total_cost, request.currency)}",
+                    "text": f"*Total*\n{money(request.total_cost, request.currency)}",
                 },
                 {"type": "mrkdwn", "text": f"*Status*\n{status}"},
             ],
@@ -179,14 +200,25 @@ def status_message(request: RequestRow, orders: list[OrderRow]) -> tuple[str, Bl
     return f"Reward request {request.ref}: {status}", blocks
 
 
+def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
+    return (
+        f"{requester(request)} has committed {money(spent, request.currency)} of "
+        f"{money(budget, request.currency)} this month, this included"
+    )
+
+
 def approval_message(
     request: RequestRow,
     orders: list[OrderRow],
     *,
-    budget_note: str = "",
+    budget: tuple[Decimal, Decimal] | None = None,
     note: str = "",
 ) -> tuple[str, Blocks]:
-    """The ask to the approvers; once decided, the buttons give way to the decision."""
+    """The ask to the approvers; once decided, the buttons give way to the decision.
+
+    `budget` is (committed this month, monthly budget) of the requester; `note` is why the
+    request was not approved automatically, as plain words.
+    """
     title = "needs approval" if request.state == "pending_approval" else "reward request"
     blocks: Blocks = [
         _section(f"🎁 *{request.ref} {title}*\n{summary(request, orders)}"),
@@ -195,7 +227,7 @@ def approval_message(
             "fields": [
                 {
                     "type": "mrkdwn",
-                    "text": f"*Cost*\n{fmt_money(request.total_cost, request.currency)}",
+                    "text": f"*Cost*\n{money(request.total_cost, request.currency)}",
                 },
                 {"type": "mrkdwn", "text": f"*Recipients*\n{len(orders)}"},
             ],
@@ -203,13 +235,13 @@ def approval_message(
     ]
     details = [
         f"• {reward_phrase(o)} for {who(o)}: "
-        f"{fmt_money(o.cost_estimate or Decimal(0), request.currency)}"
+        f"{money(o.cost_estimate or Decimal(0), request.currency)}"
         for o in orders[:MAX_LISTED]
     ]
     if len(orders) > 1:
         blocks.append(_section("\n".join(details)))
     if note:
-        blocks.append(_context(f"⚠️ {note}"))
+        blocks.append(_context(f"⚠️ {md.escape(note)}"))
     if request.state == "pending_approval":
         value = RequestRef(request_id=request.id).dump()
         blocks.append(
@@ -234,17 +266,14 @@ def approval_message(
                 ],
             }
         )
+        budget_note = budget_line(request, *budget) if budget else ""
         blocks.append(_context(budget_note, f"Requested {slack_date(request.created_at)}"))
         return (
-            f"{request.ref} needs approval: {fmt_money(request.total_cost, request.currency)}",
+            f"{request.ref} needs approval: {money(request.total_cost, request.currency)}",
             blocks,
         )
-    reason = (
-        f"\n> {request.decision_reason}"
-        if request.decision_reason and request.state != "approved"
-        else ""
-    )
-    blocks.append(_section(approval_line(request) + reason))
+    # Decided: the reject reason is the requester's (their DM), not the channel's.
+    blocks.append(_section(approval_line(request)))
     return f"{request.ref}: {approval_line(request)}", blocks
 
 
@@ -256,12 +285,12 @@ def event_line(
 ) -> str | None:
     if kind == "request.approved":
         return approval_line(request)
-    if kind == "request.rejected":
-        return f"🚫 Rejected by {mention(request.decided_by)}: {request.decision_reason}"
+    if kind == "request.rejected":  # the reason goes to the requester only
+        return f"🚫 Rejected by {mention(request.decided_by)}"
     if kind == "request.cancelled":
         return "➖ Cancelled by the requester"
     if kind == "request.needs_approval":
-        return f"⏳ Not approved automatically: {reason}"
+        return f"⏳ Not approved automatically: {md.escape(reason or '')}"
     if order is None:
         return None
     if kind == "order.placed":
@@ -270,9 +299,8 @@ def event_line(
     if kind == "order.delivered":
         return f"✅ Delivered to {who(order)}"
     if kind == "order.failed":
-        return (
-            f"❌ {reward_phrase(order)} for {who(order)} failed: {reason or order.failure_reason}"
-        )
+        why = md.escape(reason or order.failure_reason or "")
+        return f"❌ {reward_phrase(order)} for {who(order)} failed: {why}"
     if kind == "order.canceled":
         return f"🚫 Xoxoday cancelled the delivery to {who(order)}; the amount was refunded"
     if kind == "order.partially_canceled":
@@ -292,14 +320,13 @@ def _voucher_lines(vouchers: list[Voucher]) -> list[str]:
         code = voucher.voucher_code.get_secret_value()
         pin = voucher.pin.get_secret_value()
         label = f"{number}. " if len(vouchers) > 1 else ""
-        if voucher.is_link:
-            line = f"{label}<{code}|Open your gift card>"
-        else:
-            line = f"{label}Code: `{code}`"
+        # A link only when the code is a plain http(s) address; anything else is shown as code.
+        opened = md.link(code, "Open your gift card") if voucher.is_link else None
+        line = f"{label}{opened}" if opened else f"{label}Code: {md.code(code)}"
         if pin:
-            line += f"   PIN: `{pin}`"
+            line += f"   PIN: {md.code(pin)}"
         if voucher.validity:
-            line += f"   (valid until {voucher.validity})"
+            line += f"   (valid until {md.escape(voucher.validity)})"
         lines.append(line)
     return lines
 
@@ -311,24 +338,26 @@ def recipient_delivered(
     sender = requester(request)
     what = reward_phrase(order)
     if order.reward_type == "charity":
-        amount = f"{fmt_amount(order.denomination)} {order.product_currency}"
-        body = f"A donation of {amount} to *{order.product_name}* was made in your name."
+        amount = md.escape(f"{fmt_amount(order.denomination)} {order.product_currency}")
+        cause = md.escape(order.product_name or order.product_id)
+        body = f"A donation of {amount} to *{cause}* was made in your name."
     elif order.reward_type == "airmiles":
-        body = f"{what} were credited to loyalty member `{order.loyalty_member_id}`."
+        member = md.code(order.loyalty_member_id or "")
+        body = f"{what} were credited to loyalty member {member}."
     elif order.reward_type == "topup":
-        body = f"{order.phone} was topped up: {what}."
+        body = f"{md.escape(order.phone or '')} was topped up: {what}."
     else:
         body = what
     blocks: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
     if request.message:
-        blocks.append(_section("> " + request.message.replace("\n", "\n> ")))
+        blocks.append(_section(md.quote(request.message)))
     lines = _voucher_lines(vouchers)
     if lines:
         blocks.append(_section("\n".join(lines)))
     elif order.reward_type == "gift_card":
         blocks.append(_context("Your code is on its way by email from Xoxoday."))
     private = " Keep your code private: anyone who has it can use it." if lines else ""
-    blocks.append(_context(f"Reference {order.po_number}.{private}"))
+    blocks.append(_context(f"Reference {md.escape(order.po_number)}.{private}"))
     return f"You've received a reward from {sender}", blocks
 
 
@@ -346,15 +375,16 @@ def requester_update(
     if kind == "request.approved":
         how = "automatically" if request.auto_approved else f"by {mention(request.decided_by)}"
         return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
-    if kind == "request.rejected":
+    if kind == "request.rejected":  # the requester's DM: the one place the reason is shown
         by = mention(request.decided_by)
-        return f"🚫 Your reward request {ref} was rejected by {by}: {request.decision_reason}"
+        why = md.escape(request.decision_reason or "")
+        return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
     if kind == "request.needs_approval":
-        return f"⏳ Your reward request {ref} needs an approver: {reason}"
+        return f"⏳ Your reward request {ref} needs an approver: {md.escape(reason or '')}"
     if order is None:
         return None
     if kind == "order.failed":
-        why = reason or order.failure_reason
+        why = md.escape(reason or order.failure_reason or "")
         return (
             f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
             "It was not charged to your budget."
@@ -401,15 +431,18 @@ def history_text(requests: list[RequestRow]) -> str:
     for request in requests:
         state = request.state.replace("_", " ")
         lines.append(
-            f"• {request.ref}: {fmt_money(request.total_cost, request.currency)}, {state}, "
+            f"• {request.ref}: {money(request.total_cost, request.currency)}, {state}, "
             f"{slack_date(request.created_at)}"
         )
     return "\n".join(lines)
 
 
-def status_text(request: RequestRow, orders: list[OrderRow]) -> str:
-    lines = [f"*{request.ref}*: {request_status(request, orders)}", summary(request, orders)]
-    lines += [f"{order_line(o)} ({o.po_number})" for o in orders[:MAX_LISTED]]
+def status_text(request: RequestRow, orders: list[OrderRow], *, whole: bool = True) -> str:
+    """`/reward status`: `orders` are those the reader may see; `whole` (requester and
+    approvers) adds the reject reason, which a recipient never sees."""
+    status = request_status(request, orders, with_reason=whole)
+    lines = [f"*{request.ref}*: {status}", summary(request, orders)]
+    lines += [f"{order_line(o)} ({md.escape(o.po_number)})" for o in orders[:MAX_LISTED]]
     if len(orders) > MAX_LISTED:
         lines.append(f"… {progress(orders)}")
     return "\n".join(lines)
@@ -417,7 +450,13 @@ def status_text(request: RequestRow, orders: list[OrderRow]) -> str:
 
 def balance_text(balance: Decimal, committed: Decimal, currency: str) -> str:
     return (
-        f"*Xoxoday wallet*: {fmt_money(balance, currency)}, of which "
-        f"{fmt_money(committed, currency)} is committed to approved orders not yet placed; "
-        f"{fmt_money(balance - committed, currency)} available."
+        f"*Xoxoday wallet*: {money(balance, currency)}, of which "
+        f"{money(committed, currency)} is committed to approved orders not yet placed; "
+        f"{money(balance - committed, currency)} available."
     )
+
+
+def alert_message(text: str) -> tuple[str, Blocks]:
+    """An operational alert for the approvers; its text may quote Xoxoday or a webhook."""
+    line = f"⚠️ Rewards Bot: {md.escape(text)}"
+    return line, [_section(line)]

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TypeVar
 
 from slack_sdk import WebClient
@@ -26,7 +27,6 @@ from slack_sdk.errors import SlackApiError
 
 from handlers import messages as msg
 from handlers.users import UserDirectory
-from services.money import fmt_money
 from services.notify import Steps
 from services.policy import Policy
 from services.vouchers import VoucherSource
@@ -333,7 +333,7 @@ class SlackNotifier:
             return  # already asked (for an earlier event of this request)
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(
-            request, orders, budget_note=self._budget_note(request), note=note
+            request, orders, budget=self._budget(request), note=note
         )
         approvers = sorted(self.policy.approvers)
         if not self.approval_channel and not approvers:
@@ -357,16 +357,14 @@ class SlackNotifier:
         if approvers and not reached:
             log.error("%s: no approver can be reached in Slack", request.ref)
 
-    def _budget_note(self, request: RequestRow) -> str:
+    def _budget(self, request: RequestRow) -> tuple[Decimal, Decimal] | None:
+        """(committed this month, monthly budget) of the requester, for the approvers."""
         if self.policy.monthly_budget is None or request.source != "slack":
-            return ""
+            return None
         spent = ledger.spent(
             self.database, request.requester_id, ledger.month_of(request.created_at)
         )
-        return (
-            f"{msg.requester(request)} has committed {fmt_money(spent, request.currency)} of "
-            f"{fmt_money(self.policy.monthly_budget, request.currency)} this month, this included"
-        )
+        return spent, self.policy.monthly_budget
 
     def _decided(self, event: EventRow, request: RequestRow) -> None:
         orders = order_store.for_request(self.database, request.id)
@@ -528,12 +526,10 @@ class SlackNotifier:
         )
 
     def _alert(self, event: EventRow, text: str) -> None:
-        line = f"⚠️ Rewards Bot: {text}"
+        line, blocks = msg.alert_message(text)
         key = f"e{event.id}:alert"
         if self.approval_channel:
-            outcome, _posted = self._post(
-                key, None, self.approval_channel, line, [msg._section(line)]
-            )
+            outcome, _posted = self._post(key, None, self.approval_channel, line, blocks)
             if outcome != "gone":
                 return
         for approver in sorted(self.policy.approvers):

@@ -19,7 +19,7 @@ from handlers.forms import MAX_RECIPIENTS, RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
 from handlers.users import SlackUser
-from handlers.views import product_label, reward_modal
+from handlers.views import PhoneNote, product_label, reward_modal
 from services.errors import InvalidReward, PolicyRefusal, RewardError
 from services.rewards import RewardSpec
 from services.xoxoday.models import Product, parse_phone
@@ -105,13 +105,12 @@ def register(app: App, deps: Deps) -> None:
         def show(found: Any) -> None:
             if found is None:
                 return
-            note = f"📶 {phone} is on *{found.operator}*"
             product, operator = product_of(meta)
-            if product is not None and found.parent_product_id not in (
+            mismatch = product is not None and found.parent_product_id not in (
                 None,
                 product.parent_product_id,
-            ):
-                note += f", not {operator}: pick a {found.operator} plan"
+            )
+            note = PhoneNote(phone, found.operator, mismatch=mismatch, plan_operator=operator)
             view["hash"] = None  # the lookup came later: overwrite with the state we read
             refresh_view(client, view, meta, phone_note=note)
 
@@ -260,12 +259,12 @@ def check_form(
     )
     amount = form.amount
     if product is not None:
-        if amount is None:
+        if not (form.denomination or "").strip():
             errors[amount_block] = (
                 "Enter an amount." if product.is_open_value else "Choose an amount."
             )
-        elif amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            errors[amount_block] = "Enter a positive amount with at most two decimals."
+        elif amount is None:  # "1,5", "1 000", "1e3"…: refused, never guessed
+            errors[amount_block] = form.amount_problem or "Enter an amount."
 
     users: list[SlackUser] = []
     if not form.recipients:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from handlers import mrkdwn as md
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
@@ -18,6 +20,23 @@ TYPE_HINTS = {
     "charity": "A donation made in the recipient's name.",
     "topup": "Mobile airtime for a phone number (one recipient).",
 }
+
+
+@dataclass(frozen=True)
+class PhoneNote:
+    """What an operator lookup found about the number typed, shown under the phone field."""
+
+    phone: str  # as the person typed it
+    operator: str  # the number's operator, as Xoxoday names it
+    mismatch: bool = False  # the chosen plan is another operator's
+    plan_operator: str | None = None
+
+    def mrkdwn(self) -> str:
+        note = f"📶 {md.escape(self.phone)} is on *{md.escape(self.operator)}*"
+        if self.mismatch:
+            plan = md.escape(self.plan_operator or "the plan's operator")
+            note += f", not {plan}: pick a {md.escape(self.operator)} plan"
+        return note
 
 
 def _text(text: str, emoji: bool = True) -> dict[str, Any]:
@@ -69,7 +88,7 @@ def reward_modal(
     product: Product | None = None,
     *,
     operator: str | None = None,
-    phone_note: str | None = None,
+    phone_note: PhoneNote | None = None,
 ) -> dict[str, Any]:
     """The /reward modal for `meta.reward_type`, with what was typed kept as initial values.
 
@@ -142,7 +161,8 @@ def reward_modal(
             hint = "International format, starting with + and the country code."
         blocks.append(_input(Block.PHONE, label, phone, hint=hint, dispatch=reward_type == "topup"))
         if phone_note:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": phone_note}]})
+            note = {"type": "mrkdwn", "text": phone_note.mrkdwn()}
+            blocks.append({"type": "context", "elements": [note]})
     if reward_type == "topup":
         check = _option("Check that the number belongs to the plan's operator", "yes")
         checkbox: dict[str, Any] = {

@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.errors import RewardError
+from services.money import AmountError, parse_amount
 from services.rewards import Decision, RewardService, RewardSpec
 from storage import requests as request_store
 
@@ -28,6 +29,13 @@ OPTIONAL = (
     "notifyReceiverEmail",
 )
 MAX_ROWS = 5000
+# A plain address and nothing else: no display name ("Ana <ana@…>"), quotes, angle brackets,
+# spaces, or a local part that opens with a formula character (=cmd|…, +…, -…, @…). Stricter
+# than RFC 5322 on purpose: a CSV is read by people and spreadsheets too.
+PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+"
+)
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,11 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
     except ValueError:
         raise ValueError(f"productId {cells['productId']!r} is not a number") from None
     try:
-        denomination = Decimal(cells["denomination"])
-        if not denomination.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        raise ValueError(f"denomination {cells['denomination']!r} is not an amount") from None
+        denomination = parse_amount(cells["denomination"])
+    except AmountError as exc:
+        raise ValueError(
+            f"denomination {cells['denomination']!r} is not an amount: {exc.message}"
+        ) from None
     quantity_text = cells.get("quantity") or "1"
     if not quantity_text.isdigit() or int(quantity_text) < 1:
         raise ValueError(f"quantity {quantity_text!r} is not a whole number of at least 1")
@@ -131,6 +139,11 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
         raise ValueError(f"notifyReceiverEmail {notify!r} should be 0 or 1")
     if not cells["email"]:
         raise ValueError("email is empty")
+    if len(cells["email"]) > 254 or not PLAIN_EMAIL.fullmatch(cells["email"]):
+        raise ValueError(
+            f"email {cells['email']!r} is not a plain address "
+            "(write it like ana@example.com: no name, quotes or angle brackets)"
+        )
     return RewardSpec(
         product_id=product_id,
         denomination=denomination,

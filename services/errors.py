@@ -39,7 +39,12 @@ class NotAnApprover(PolicyRefusal):
 
 
 class SelfApproval(PolicyRefusal):
-    pass
+    """The person deciding is the requester or one of the recipients."""
+
+
+class DeciderUnknown(PolicyRefusal):
+    """Who is deciding could not be checked against the recipients (no email, or the
+    directory did not answer): refused rather than risk someone approving their own reward."""
 
 
 class NotRequester(PolicyRefusal):

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
-from services.errors import NotAnApprover, OverBudget, OverOrderLimit, SelfApproval
+from services.errors import (
+    DeciderUnknown,
+    NotAnApprover,
+    OverBudget,
+    OverOrderLimit,
+    SelfApproval,
+)
 from services.money import fmt_money
+
+
+class PeopleDirectory(Protocol):
+    """Who a chat user is, as far as the rules need it (the Slack side implements it)."""
+
+    def email_of(self, user_id: str) -> str | None:
+        """The person's email as the workspace knows it; None when it has none.
+
+        Raises DeciderUnknown when it cannot be known right now.
+        """
+        ...
+
+
+def same_email(a: str | None, b: str | None) -> bool:
+    """Email addresses compared as mail servers treat them in practice: case-blind."""
+    return bool(a and b) and a.strip().lower() == b.strip().lower()  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
@@ -17,7 +41,14 @@ class Policy:
     max_order: Decimal | None = None  # largest single order
 
     def auto_approves(self, total: Decimal) -> bool:
-        return self.auto_approve_max > 0 and total <= self.auto_approve_max
+        """Within the auto-approve limit. Never without a monthly budget: with no budget,
+        anyone could split a large reward into requests under the limit without end (the
+        configuration refuses that combination at start-up; this holds whatever built us)."""
+        return (
+            self.auto_approve_max > 0
+            and self.monthly_budget is not None
+            and total <= self.auto_approve_max
+        )
 
     def check_order(self, cost: Decimal, currency: str, label: str = "this order") -> None:
         if self.max_order is not None and cost > self.max_order:
@@ -46,3 +77,30 @@ class Policy:
             raise SelfApproval("you cannot approve or reject your own request")
         if not self.is_approver(user_id):
             raise NotAnApprover("only the configured approvers can approve or reject rewards")
+
+    def check_not_rewarded(
+        self,
+        user_id: str,
+        recipient_ids: Iterable[str | None],
+        recipient_emails: Iterable[str | None],
+        email_of: Callable[[str], str | None] | None,
+    ) -> None:
+        """Nobody decides a request that rewards them: a Slack recipient by member id, a
+        recipient known only by email (a CSV row) by the decider's own email.
+
+        `email_of` is asked only when some recipient is known by email alone; None means
+        there is no directory (an operator's shell), where only member ids can be compared.
+        """
+        if user_id in set(recipient_ids):
+            raise SelfApproval("you cannot approve or reject a request that rewards you")
+        emails = [e for e in recipient_emails if e]
+        if not emails or email_of is None:
+            return
+        own = email_of(user_id)
+        if not own:
+            raise DeciderUnknown(
+                "your profile shows no email, so the bot cannot check that this request "
+                "does not reward you; ask another approver"
+            )
+        if any(same_email(own, email) for email in emails):
+            raise SelfApproval("you cannot approve or reject a request that rewards you")

@@ -8,6 +8,7 @@ poNumber never changes, whatever happens to the process.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 from services.catalog import Catalog
 from services.errors import (
+    DeciderUnknown,
     InsufficientFunds,
     InvalidReward,
     NotRequester,
@@ -25,7 +27,7 @@ from services.errors import (
     RequestNotPending,
 )
 from services.money import fmt_money
-from services.policy import Policy
+from services.policy import PeopleDirectory, Policy, same_email
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import OrderRequest, Product, build_order
@@ -36,6 +38,9 @@ from storage.db import Database, utcnow
 from storage.models import IN_FLIGHT_STATES, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
+
+# What people type to name a request: R-12, r12 or 12 (else it is read as a poNumber).
+REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
 STATE_WORDS = {
     "pending_approval": "waiting for approval",
@@ -77,6 +82,20 @@ class CheckedReward:
     product: Product
     cost: Decimal  # in the wallet's currency
     order: OrderRequest = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as one person may see it.
+
+    The requester and the approvers see it whole. A recipient sees only their own order(s),
+    never the other recipients, their poNumbers or the reject reason (which is the
+    requester's to read).
+    """
+
+    request: RequestRow
+    orders: list[OrderRow]
+    whole: bool
 
 
 @dataclass(frozen=True)
@@ -179,11 +198,15 @@ class RewardService:
         *,
         wake: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        people: PeopleDirectory | None = None,
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.wallet = wallet
         self.policy = policy
+        # Who is who in the workspace: needed to keep a recipient known only by email
+        # (a CSV row) from deciding their own reward. None: no chat, only member ids count.
+        self.people = people
         self._wake = wake or (lambda: None)
         self._clock = clock
 
@@ -358,10 +381,57 @@ class RewardService:
 
     # --- deciding ---------------------------------------------------------------------------
 
-    def approve(self, request_id: int, approver: str) -> Decision:
+    def check_decider(self, request_id: int, user_id: str) -> RequestRow:
+        """The request, when `user_id` may approve or reject it now.
+
+        Every path that decides (a button in the channel or a DM, any later surface) calls
+        this with the user id from the signed payload: the decider must be an approver,
+        neither the requester nor a recipient, and the request still pending.
+        """
         request = self._get(request_id)
-        self.policy.check_approver(approver, request.requester_id)
+        self.policy.check_approver(user_id, request.requester_id)
+        orders = order_store.for_request(self.database, request_id)
+        self.policy.check_not_rewarded(
+            user_id,
+            [o.recipient_id for o in orders],
+            [o.email for o in orders if not o.recipient_id],
+            self.people.email_of if self.people is not None else None,
+        )
         self._ensure_pending(request)
+        return request
+
+    def view_for(self, user_id: str, reference: str) -> RequestView | None:
+        """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
+        not exist or is none of their business (the two are not told apart)."""
+        reference = reference.strip()
+        match = REQUEST_REF.match(reference)
+        by_po = None if match else order_store.by_po(self.database, reference)
+        request_id = int(match.group(1)) if match else (by_po.request_id if by_po else None)
+        request = request_store.get(self.database, request_id) if request_id else None
+        if request is None:
+            return None
+        orders = order_store.for_request(self.database, request.id)
+        if user_id == request.requester_id or self.policy.is_approver(user_id):
+            return RequestView(request, orders, whole=True)
+        mine = [o for o in orders if o.recipient_id == user_id]
+        by_email = [o for o in orders if not o.recipient_id and o.email]
+        if by_email and self.people is not None:
+            try:
+                own = self.people.email_of(user_id)
+            except DeciderUnknown:
+                if not mine:  # nothing to show without it: say why instead
+                    raise
+                own = None
+            mine += [o for o in by_email if same_email(own, o.email)]
+        if by_po is not None:
+            mine = [o for o in mine if o.id == by_po.id]
+        if not mine:
+            return None
+        hidden = request.model_copy(update={"decision_reason": None})
+        return RequestView(hidden, sorted(mine, key=lambda o: o.id), whole=False)
+
+    def approve(self, request_id: int, approver: str) -> Decision:
+        request = self.check_decider(request_id, approver)
         orders = order_store.for_request(self.database, request_id)
         for order in orders:
             self.policy.check_order(
@@ -440,8 +510,7 @@ class RewardService:
         reason = reason.strip()
         if not reason:
             raise InvalidReward("say why the request is rejected", field="reason")
-        request = self._get(request_id)
-        self.policy.check_approver(approver, request.requester_id)
+        request = self.check_decider(request_id, approver)
         return self._close(request, "rejected", approver, reason, "request.rejected")
 
     def cancel(

@@ -96,3 +96,103 @@ def test_worker_without_xoxoday_credentials_names_them(tmp_path: Path) -> None:
         "missing variables XOXODAY_CLIENT_ID, XOXODAY_CLIENT_SECRET, XOXODAY_REFRESH_TOKEN"
         in result.stderr
     )
+
+
+# --- combinations refused at start-up (one line, naming the variable) ----------------------------
+
+SAFE = {
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+    "XOXODAY_BASE_URL": "https://accounts.xoxoday.com/chef",
+    "XOXODAY_CLIENT_ID": "a1b2c3d4e5",
+    "XOXODAY_CLIENT_SECRET": "s3cr3t-0123456789abcdef",
+    "XOXODAY_WEBHOOK_KEY": "Wh00kKey0123456789",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"REWARDS_AUTO_APPROVE_MAX": "20"},
+            "REWARDS_AUTO_APPROVE_MAX: automatic approval needs REWARDS_MONTHLY_BUDGET too",
+        ),
+        (
+            {"SLACK_SIGNING_SECRET": "x"},
+            "SLACK_SIGNING_SECRET: too short; a secret has at least 16",
+        ),
+        ({"XOXODAY_CLIENT_SECRET": "short-secret"}, "XOXODAY_CLIENT_SECRET: too short"),
+        ({"XOXODAY_WEBHOOK_KEY": "Z9"}, "XOXODAY_WEBHOOK_KEY: use 16 to 60 letters and digits"),
+        (
+            {"XOXODAY_WEBHOOK_KEY": "abc123abc123a"},
+            "XOXODAY_WEBHOOK_KEY: use 16 to 60",
+        ),  # 13: Xoxoday's minimum
+        ({"XOXODAY_WEBHOOK_KEY": "hook-key-0123456789"}, "XOXODAY_WEBHOOK_KEY: use 16 to 60"),
+        ({"XOXODAY_WEBHOOK_KEY": "a" * 61}, "XOXODAY_WEBHOOK_KEY: use 16 to 60"),
+        (
+            {"XOXODAY_BASE_URL": "http://accounts.xoxoday.com/chef"},
+            "XOXODAY_BASE_URL: must start with https:// (plain http only to this machine)",
+        ),
+        ({"SLACK_API_URL": "http://slack.example/api/"}, "SLACK_API_URL: must start with https://"),
+        (
+            {"XOXODAY_CLIENT_ID": "demo-client", "XOXODAY_CLIENT_SECRET": "demo-secret"},
+            "XOXODAY_CLIENT_ID: the demo credentials work only with the bundled simulator",
+        ),
+        (
+            {"XOXODAY_REFRESH_TOKEN": "demo-refresh-token"},
+            "XOXODAY_REFRESH_TOKEN: the demo credentials work only with the bundled simulator",
+        ),
+        ({"HOST": "every interface"}, "HOST: an IP address to listen on"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_unsafe_settings_are_refused_in_one_line(
+    tmp_path: Path, changes: dict[str, str], expected: str
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text("".join(f"{k}={v}\n" for k, v in {**SAFE, **changes}.items()))
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    message = str(info.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+    for name, value in changes.items():  # a secret is never echoed back
+        if any(word in name for word in ("SECRET", "KEY", "TOKEN")):
+            assert value not in message
+
+
+def test_safe_settings_and_the_loopback_exceptions_are_accepted(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("".join(f"{k}={v}\n" for k, v in SAFE.items()))
+    settings = load_settings(env)
+    assert settings.host == "0.0.0.0"  # the documented default
+    for base in ("http://127.0.0.1:8700/chef", "http://localhost:8700/chef", "http://[::1]/chef"):
+        local = load_settings(
+            None,
+            xoxoday_base_url=base,
+            slack_api_url="http://127.0.0.1:9/api/",
+            xoxoday_client_id="demo-client",
+            xoxoday_client_secret="demo-secret",
+            xoxoday_access_token="demo-access-token",
+            xoxoday_refresh_token="demo-refresh-token",
+        )
+        assert local.xoxoday_base_url == base
+    budgeted = load_settings(None, rewards_auto_approve_max="20", rewards_monthly_budget="100")
+    assert budgeted.rewards_auto_approve_max == 20
+    assert load_settings(None, host="127.0.0.1", log_level="trace").log_level == "TRACE"
+    assert load_settings(None, xoxoday_webhook_key="A" * 16).xoxoday_webhook_key is not None
+
+
+def test_the_example_env_file_loads_as_it_is() -> None:
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    settings = load_settings(example)
+    assert settings.xoxoday_base_url.startswith("http://127.0.0.1")
+
+
+def test_a_short_signing_secret_stops_run_in_one_line(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "tooshort"}
+    result = run_cli("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "rewards-bot: configuration error: SLACK_SIGNING_SECRET: too short; "
+        "a secret has at least 16 characters"
+    ]

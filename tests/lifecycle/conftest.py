@@ -18,6 +18,7 @@ from tests.support import SimControl
 REQUESTER = "UREQUESTER"
 APPROVER = "UAPPROVER"
 OTHER = "UOTHER"
+WEBHOOK_KEY = "hookkey0123456789"  # 16-60 letters and digits, as the configuration asks
 
 
 def settings_for(xo: SimControl, db: Path, **overrides: Any) -> Any:
@@ -27,7 +28,7 @@ def settings_for(xo: SimControl, db: Path, **overrides: Any) -> Any:
         "xoxoday_client_secret": DEMO_CREDENTIALS["client_secret"],
         "xoxoday_access_token": DEMO_CREDENTIALS["access_token"],
         "xoxoday_refresh_token": DEMO_CREDENTIALS["refresh_token"],
-        "xoxoday_webhook_key": "hook-key-0123456789",
+        "xoxoday_webhook_key": WEBHOOK_KEY,
         "xoxoday_rate_scale": 0,
         # The in-flight window is this timeout: short, so a "not found" is trusted in ~1 s.
         "xoxoday_place_order_timeout_s": 1,

@@ -8,10 +8,10 @@ from decimal import Decimal
 from bot.runtime import Runtime
 from storage import events, ledger
 from storage import orders as order_store
-from tests.lifecycle.conftest import APPROVER, REQUESTER, gift, miles
+from tests.lifecycle.conftest import APPROVER, REQUESTER, WEBHOOK_KEY, gift, miles
 from tests.support import SimControl
 
-KEY = "hook-key-0123456789"
+KEY = WEBHOOK_KEY
 
 
 def placed_pending(runtime: Runtime, *specs: object) -> list:

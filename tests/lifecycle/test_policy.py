@@ -42,7 +42,9 @@ def test_request_is_recorded_with_orders_po_numbers_and_a_reservation(runtime: R
 
 
 def test_auto_approve_exactly_at_the_limit(make_runtime: Callable[..., Runtime]) -> None:
-    runtime = make_runtime(rewards_auto_approve_max=Decimal("24.50"))
+    runtime = make_runtime(
+        rewards_auto_approve_max=Decimal("24.50"), rewards_monthly_budget=Decimal(500)
+    )
     created = runtime.rewards.create(REQUESTER, [gift(amount="25")])  # costs 24.50
     assert created.auto_approvable and created.request.state == "pending_approval"
     decision = runtime.rewards.auto_approve(created.request.id)  # checks the wallet first
@@ -55,7 +57,9 @@ def test_auto_approve_exactly_at_the_limit(make_runtime: Callable[..., Runtime])
 def test_one_cent_over_the_auto_approve_limit_needs_an_approver(
     make_runtime: Callable[..., Runtime],
 ) -> None:
-    runtime = make_runtime(rewards_auto_approve_max=Decimal("24.49"))
+    runtime = make_runtime(
+        rewards_auto_approve_max=Decimal("24.49"), rewards_monthly_budget=Decimal(500)
+    )
     decision = runtime.rewards.create(REQUESTER, [gift(amount="25")])
     assert decision.request.state == "pending_approval"
     assert not decision.auto_approvable
@@ -66,7 +70,9 @@ def test_one_cent_over_the_auto_approve_limit_needs_an_approver(
 def test_auto_approval_with_a_wallet_shortfall_goes_to_the_approvers(
     make_runtime: Callable[..., Runtime], xo: SimControl
 ) -> None:
-    runtime = make_runtime(rewards_auto_approve_max=Decimal("100"))
+    runtime = make_runtime(
+        rewards_auto_approve_max=Decimal("100"), rewards_monthly_budget=Decimal(500)
+    )
     xo.config(balance="10")
     created = runtime.rewards.create(REQUESTER, [gift(amount="25")])
     with pytest.raises(domain.InsufficientFunds):
@@ -74,6 +80,18 @@ def test_auto_approval_with_a_wallet_shortfall_goes_to_the_approvers(
     assert states(runtime, created.request.id) == ["pending_approval"]
     history = [e.kind for e in events.for_request(runtime.database, created.request.id)]
     assert history == ["request.created", "request.needs_approval"]
+
+
+def test_no_auto_approval_without_a_monthly_budget(runtime: Runtime) -> None:
+    # Without a budget, requests split under the limit would be approved without end.
+    unbounded = runtime.policy.__class__(auto_approve_max=Decimal(100))
+    assert not unbounded.auto_approves(Decimal(1))
+    runtime.rewards.policy = unbounded
+    created = runtime.rewards.create(REQUESTER, [gift(amount="10")])
+    assert not created.auto_approvable
+    with pytest.raises(domain.InvalidReward, match="over the auto-approve limit"):
+        runtime.rewards.auto_approve(created.request.id)
+    assert states(runtime, created.request.id) == ["pending_approval"]
 
 
 def test_max_order_exactly_at_the_limit_and_one_cent_over(
@@ -211,3 +229,93 @@ def test_the_same_submission_is_recorded_once(runtime: Runtime) -> None:
     again = runtime.rewards.create(REQUESTER, [gift()], idempotency_key="slack:view:V123")
     assert again.request.id == first.request.id
     assert sum(order_store.count_by_state(runtime.database).values()) == 1
+
+
+# --- who may decide, and who may see what --------------------------------------------------------
+
+
+class Directory:
+    """A PeopleDirectory from a dict, as the Slack side answers it (None: no email)."""
+
+    def __init__(self, emails: dict[str, str | None]) -> None:
+        self.emails = emails
+        self.asked: list[str] = []
+
+    def email_of(self, user_id: str) -> str | None:
+        self.asked.append(user_id)
+        if user_id not in self.emails:
+            raise domain.DeciderUnknown("the directory did not answer")
+        return self.emails[user_id]
+
+
+def test_an_approver_cannot_decide_a_reward_paid_to_themselves(runtime: Runtime) -> None:
+    # Anyone asks for a gift card for an approver; that approver must not be the one to say yes.
+    to_approver = gift(email="alex@example.com", recipient_id=APPROVER)
+    decision = runtime.rewards.create(REQUESTER, [gift(), to_approver])
+    with pytest.raises(domain.SelfApproval, match="a request that rewards you"):
+        runtime.rewards.approve(decision.request.id, APPROVER)
+    with pytest.raises(domain.SelfApproval, match="a request that rewards you"):
+        runtime.rewards.reject(decision.request.id, APPROVER, "mine, but no thanks")
+    assert states(runtime, decision.request.id) == ["pending_approval", "pending_approval"]
+    assert runtime.rewards.approve(decision.request.id, "UAPPROVER2").request.state == "approved"
+
+
+def test_a_csv_recipient_is_matched_by_the_approvers_own_email(runtime: Runtime) -> None:
+    directory = Directory({APPROVER: "Alex@Example.com ", "UAPPROVER2": "sam@example.com"})
+    runtime.rewards.people = directory
+    decision = runtime.rewards.create("ops", [gift(email="alex@example.com")])  # a CSV row
+    with pytest.raises(domain.SelfApproval):
+        runtime.rewards.approve(decision.request.id, APPROVER)
+    with pytest.raises(domain.SelfApproval):
+        runtime.rewards.check_decider(decision.request.id, APPROVER)
+    assert directory.asked == [APPROVER, APPROVER]
+    assert runtime.rewards.approve(decision.request.id, "UAPPROVER2").request.state == "approved"
+
+
+@pytest.mark.parametrize("emails", [{APPROVER: None}, {}], ids=["no email", "no answer"])
+def test_an_approver_who_cannot_be_checked_is_refused(
+    runtime: Runtime, emails: dict[str, str | None]
+) -> None:
+    runtime.rewards.people = Directory(emails)
+    decision = runtime.rewards.create("ops", [gift(email="someone@example.com")])
+    with pytest.raises(domain.DeciderUnknown):
+        runtime.rewards.approve(decision.request.id, APPROVER)
+    assert states(runtime, decision.request.id) == ["pending_approval"]
+
+
+def test_slack_recipients_need_no_directory_lookup(runtime: Runtime) -> None:
+    directory = Directory({})  # would refuse anyone it is asked about
+    runtime.rewards.people = directory
+    decision = runtime.rewards.create(REQUESTER, [gift(recipient_id="UANA")])
+    assert runtime.rewards.approve(decision.request.id, APPROVER).request.state == "approved"
+    assert directory.asked == []
+
+
+def test_status_shows_each_person_only_what_is_theirs(runtime: Runtime) -> None:
+    runtime.rewards.people = Directory(
+        {"UCSV": "cho@example.com", OTHER: "olu@example.com", APPROVER: "alex@example.com"}
+    )
+    ana = gift(email="ana@example.com", recipient_id="UANA")
+    ben = gift(email="ben@example.com", recipient_id="UBEN")
+    by_email = gift(email="cho@example.com")
+    decision = runtime.rewards.create(REQUESTER, [ana, ben, by_email])
+    request_id = decision.request.id
+    runtime.rewards.reject(request_id, APPROVER, "not in this quarter's plan")
+    po = {o.recipient_id or o.email: o.po_number for o in decision.orders}
+
+    for whole in (REQUESTER, APPROVER):
+        view = runtime.rewards.view_for(whole, f"R-{request_id}")
+        assert view is not None and view.whole and len(view.orders) == 3
+        assert view.request.decision_reason == "not in this quarter's plan"
+
+    view = runtime.rewards.view_for("UANA", f"R-{request_id}")
+    assert view is not None and not view.whole
+    assert [o.po_number for o in view.orders] == [po["UANA"]]
+    assert view.request.decision_reason is None  # the reason is the requester's
+    assert runtime.rewards.view_for("UANA", po["UANA"]) is not None
+    assert runtime.rewards.view_for("UANA", po["UBEN"]) is None  # another recipient's order
+    csv_view = runtime.rewards.view_for("UCSV", str(request_id))
+    assert csv_view is not None and [o.email for o in csv_view.orders] == ["cho@example.com"]
+    assert runtime.rewards.view_for(OTHER, f"R-{request_id}") is None
+    assert runtime.rewards.view_for(REQUESTER, "R-999") is None
+    assert runtime.rewards.view_for(REQUESTER, "RB-NOT-A-PO") is None

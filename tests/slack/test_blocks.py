@@ -13,7 +13,7 @@ from handlers import messages as msg
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef, RewardModalMeta
-from handlers.views import product_label, reject_modal, reward_modal
+from handlers.views import PhoneNote, product_label, reject_modal, reward_modal
 from services.xoxoday.models import Product, Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -195,10 +195,14 @@ def test_what_was_typed_is_kept_when_the_form_changes() -> None:
         RewardModalMeta(reward_type="topup", product_id=55133),
         form,
         PLAN,
-        phone_note="📶 on Airtel",
+        phone_note=PhoneNote("+919857535678", "Airtel"),
     )
     assert element(topup, Block.PHONE)["initial_value"] == "+919857535678"
-    assert "📶 on Airtel" in all_text(topup["blocks"])
+    assert "📶 +919857535678 is on *Airtel*" in all_text(topup["blocks"])
+    wrong = PhoneNote("+12125551234", "Verizon", mismatch=True, plan_operator="Airtel India")
+    assert (
+        wrong.mrkdwn() == "📶 +12125551234 is on *Verizon*, not Airtel India: pick a Verizon plan"
+    )
 
 
 def test_state_is_read_back_from_every_kind_of_input() -> None:
@@ -268,9 +272,10 @@ def test_reject_modal_asks_for_a_reason() -> None:
 
 def test_approval_message_has_who_whom_what_cost_and_buttons() -> None:
     text, blocks = msg.approval_message(
-        request(), [order(1), order(2)], budget_note="<@UREQ> has committed 49 USD"
+        request(), [order(1), order(2)], budget=(Decimal(49), Decimal(200))
     )
     shown = all_text(blocks)
+    assert "<@UREQ> has committed 49 USD of 200 USD this month" in shown
     assert (
         "R-12 needs approval" in shown
         and "<@UREQ> is sending *Amazon.com eGift Card* (25 USD) each to <@U0001> and <@U0002>"
@@ -295,7 +300,8 @@ def test_decided_approval_message_replaces_the_buttons_with_the_decision() -> No
         "rejected", decided_by="UAPP", decided_at=NOW, decision_reason="no budget left"
     )
     _, blocks = msg.approval_message(rejected, [order(1, "withdrawn")])
-    assert "🚫 Rejected by <@UAPP>" in all_text(blocks) and "no budget left" in all_text(blocks)
+    # The reason is the requester's: their DM has it, a channel never does.
+    assert "🚫 Rejected by <@UAPP>" in all_text(blocks) and "no budget left" not in all_text(blocks)
 
 
 def test_status_shows_progress_for_many_recipients() -> None:

@@ -120,6 +120,67 @@ def test_non_approver_and_requester_clicks_are_refused_and_change_nothing(
     assert not stack.slack.calls("views.open")[1:]  # no reject form for someone who may not reject
 
 
+def test_an_approver_cannot_approve_a_reward_paid_to_themselves(
+    stack: LocalStack, xo: SimControl
+) -> None:
+    # Anyone may ask for a gift card for an approver; that approver must not be the one to
+    # approve it (and receive the code), nor reject it.
+    stack.request("UREQUESTER", ["UAPPROVER"])
+    approval = stack.approval_message("R-1")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    stack.driver.click("UAPPROVER", "reject_request", message=approval)
+    wait_for(lambda: len(stack.slack.ephemerals("UAPPROVER")) == 2)
+    assert {e["text"] for e in stack.slack.ephemerals("UAPPROVER")} == {
+        "You cannot approve or reject a request that rewards you."
+    }
+    assert request_state(stack) == "pending_approval"
+    assert not stack.slack.calls("views.open")[1:]  # no reject form either
+    stack.driver.click("UAPPROVER2", "approve_request", message=approval)
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    assert xo.calls("placeOrder") == 1
+
+
+def test_a_csv_recipient_cannot_approve_by_their_slack_email(stack: LocalStack) -> None:
+    from services.bulk import import_csv
+
+    csv = "productId,denomination,email\n27222,25,ALEX@example.com\n"  # UAPPROVER's email
+    import_csv(stack.bot.runtime.rewards, csv, "ops-alice", needs_approval=True)
+    approval = stack.approval_message("R-1")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    wait_for(lambda: stack.slack.ephemerals("UAPPROVER"))
+    assert stack.slack.ephemerals("UAPPROVER")[0]["text"] == (
+        "You cannot approve or reject a request that rewards you."
+    )
+    assert request_state(stack) == "pending_approval"
+    stack.driver.click("UAPPROVER2", "approve_request", message=approval)
+    wait_for(lambda: request_state(stack) == "approved")
+
+
+def test_the_reject_reason_reaches_the_requester_only(stack: LocalStack) -> None:
+    reason = "Ben already got one from another team"
+    stack.request("UREQUESTER", ["UANA", "UBEN"])
+    approval = stack.approval_message("R-1")
+    since = len(stack.slack.calls())
+    stack.driver.click("UAPPROVER", "reject_request", message=approval)
+    view_id = stack.slack.wait_for("views.open", since=since).response["view"]["id"]
+    stack.driver.fill(view_id, "reason", "reason", reason)
+    assert stack.driver.submit("UAPPROVER", view_id).text == ""
+    wait_for(lambda: any(reason in str(m) for m in stack.slack.dms("UREQUESTER")))
+    wait_for(lambda: any("Rejected by <@UAPPROVER>" in t for t in channel_texts(stack, "CREWARDS")))
+    wait_for(
+        lambda: any(
+            "Rejected by <@UAPPROVER>" in stack.slack.plain_text(m)
+            for m in stack.slack.messages("CREWARDS")
+            if m.get("thread_ts")
+        )
+    )
+    # The channel where /reward was typed, its thread and the approval channel say
+    # "rejected" and nothing more; no one but the requester reads the reason.
+    for person in ("UANA", "UBEN", "UAPPROVER2", "UOTHER"):
+        assert reason not in everything_said(stack, person), person
+    assert reason in everything_said(stack, "UREQUESTER")
+
+
 def test_double_click_on_approve_places_one_order(stack: LocalStack, xo: SimControl) -> None:
     stack.request("UREQUESTER", ["UANA"])
     approval = stack.approval_message("R-1")
@@ -190,7 +251,7 @@ def test_wallet_shortfall_at_approval_is_explained_to_the_approver(
 
 
 def test_auto_approved_request_skips_the_approvers(make_stack: Callable[..., LocalStack]) -> None:
-    stack = make_stack(rewards_auto_approve_max="30")
+    stack = make_stack(rewards_auto_approve_max="30", rewards_monthly_budget="500")
     stack.request("UREQUESTER", ["UCHO"], reward_type="charity", product_id=40001, amount="20")
     wait_for(lambda: order_states(stack) == ["delivered"])
     assert not stack.slack.messages(APPROVAL_CHANNEL)
@@ -326,7 +387,12 @@ def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
 
     db = tmp_path / "restart.db"
     first = start_local_stack(
-        db, sim=xo.running, slack=fake_slack, rewards_auto_approve_max="30", xoxoday_rate_scale=0
+        db,
+        sim=xo.running,
+        slack=fake_slack,
+        rewards_auto_approve_max="30",
+        rewards_monthly_budget="500",
+        xoxoday_rate_scale=0,
     )  # type: ignore[arg-type]
     # Recorded as auto-approvable, then the process stopped before approving it.
     created = first.bot.runtime.rewards.create(
@@ -343,7 +409,12 @@ def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
     assert created.auto_approvable
     first.stop()
     second = start_local_stack(
-        db, sim=xo.running, slack=fake_slack, rewards_auto_approve_max="30", xoxoday_rate_scale=0
+        db,
+        sim=xo.running,
+        slack=fake_slack,
+        rewards_auto_approve_max="30",
+        rewards_monthly_budget="500",
+        xoxoday_rate_scale=0,
     )  # type: ignore[arg-type]
     try:
         wait_for(lambda: order_states(second) == ["delivered"], timeout=15)

@@ -47,12 +47,36 @@ def test_status_by_reference_or_po_number_for_those_concerned(stack: LocalStack)
     assert reply(stack, "UOTHER", "status R-1") == "I found no request R-1 of yours."
     assert reply(stack, "UREQUESTER", "status R-99") == "I found no request R-99 of yours."
     assert reply(stack, "UREQUESTER", "status").startswith("Which request?")
+    assert reply(stack, "UOTHER", "status <!channel> <@UEVIL>") == (
+        "I found no request &lt;!channel&gt; &lt;@UEVIL&gt; of yours."  # echoed, inert
+    )
+
+
+def test_a_recipient_sees_their_own_reward_only(stack: LocalStack) -> None:
+    stack.request("UREQUESTER", ["UANA", "UBEN"])
+    approval = stack.approval_message("R-1")
+    since = len(stack.slack.calls())
+    stack.driver.click("UAPPROVER", "reject_request", message=approval)
+    view_id = stack.slack.wait_for("views.open", since=since).response["view"]["id"]
+    stack.driver.fill(view_id, "reason", "reason", "Ben was rewarded last week")
+    assert stack.driver.submit("UAPPROVER", view_id).text == ""
+    po = dict(stack.bot.runtime.database.execute("SELECT recipient_id, po_number FROM orders"))
+    ana = reply(stack, "UANA", "status R-1")
+    assert ana.startswith("*R-1*: 🚫 Rejected by <@UAPPROVER>") and po["UANA"] in ana
+    assert "UBEN" not in ana and po["UBEN"] not in ana and "last week" not in ana
+    assert (
+        reply(stack, "UANA", f"status {po['UBEN']}") == f"I found no request {po['UBEN']} of yours."
+    )
+    assert "Ben was rewarded last week" in reply(stack, "UREQUESTER", "status R-1")
+    everything = reply(stack, "UAPPROVER2", "status R-1")  # approvers see the whole request
+    assert "last week" in everything and po["UBEN"] in everything and "<@UANA>" in everything
 
 
 def test_cancel_while_pending_and_only_ones_own(stack: LocalStack) -> None:
     stack.request("UREQUESTER", ["UANA"])
     approval = stack.approval_message("R-1")
-    assert reply(stack, "UOTHER", "cancel R-1") == (
+    assert reply(stack, "UOTHER", "cancel R-1") == "I found no request R-1 of yours."
+    assert reply(stack, "UANA", "cancel R-1") == (
         "R-1 was not cancelled: only the person who asked for a reward can cancel it."
     )
     assert reply(stack, "UREQUESTER", "cancel R-1").startswith("R-1 is cancelled")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from urllib.parse import quote
+
+import pytest
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
 from storage import orders as order_store
@@ -126,6 +129,33 @@ def test_amount_outside_the_product_range_and_over_the_policy_limit(
     response = stack.request("UREQUESTER", ["UANA"], product_id=29877, amount="150")
     error = response.json()["errors"]["denomination_amount"]
     assert "150 USD, over the 100 USD limit for a single order" in error
+
+
+AMOUNT_HELP = (
+    "Write the amount like 25 or 25.50 (digits, a dot before the cents; "
+    "no commas, spaces or other separators)."
+)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["1,5", "1.000,50", "1 000", "١٢", "1e3"],  # the rest: tests/test_money.py
+)
+def test_an_ambiguous_amount_is_refused_with_the_expected_form(
+    make_stack: Callable[..., LocalStack], typed: str
+) -> None:
+    # "1,5" used to be read as 15 and, under the auto-approve limit, approved at once.
+    stack = make_stack(rewards_auto_approve_max="20", rewards_monthly_budget="500")
+    response = stack.request("UREQUESTER", ["UANA"], product_id=29877, amount=typed)
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"denomination_amount": AMOUNT_HELP},
+    }
+    assert request_store.get(stack.bot.runtime.database, 1) is None
+    accepted = stack.request("UREQUESTER", ["UANA"], product_id=29877, amount="12.50")
+    assert accepted.text == ""
+    [order] = order_store.for_request(stack.bot.runtime.database, 1)
+    assert order.denomination == Decimal("12.50")
 
 
 def test_double_submission_records_one_request(stack: LocalStack) -> None:

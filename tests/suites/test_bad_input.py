@@ -14,9 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.local import WEBHOOK_KEY, LocalStack
+from handlers import mrkdwn as md
 from services.bulk import AlreadyImported, BulkImportError, import_csv
 from services.errors import RewardError
 from storage import orders as order_store
+from storage import requests as request_store
+from tests.hostile import HOSTILE_TOKENS, hostile_text, mrkdwn_of, stray_markup
+from tests.support import wait_for
 
 EXAMPLES = settings(
     max_examples=40,
@@ -43,7 +47,14 @@ def counts(stack: LocalStack) -> tuple[int, int, int]:
 
 
 @EXAMPLES
-@given(text=st.text(max_size=120))
+@given(
+    text=st.one_of(
+        st.text(max_size=120),
+        hostile_text,
+        hostile_text.map("status ".__add__),  # a reference that echoes what was typed
+        hostile_text.map("cancel ".__add__),
+    )
+)
 def test_any_command_text_gets_an_answer_and_records_nothing(
     bad_stack: LocalStack, text: str
 ) -> None:
@@ -52,7 +63,58 @@ def test_any_command_text_gets_an_answer_and_records_nothing(
     assert response.status_code == 200
     if text.strip():
         assert response.text.strip()  # help, a status, or a refusal: always words
+    assert stray_markup(mrkdwn_of(answer_text(response))) == []  # what was typed stays inert
     assert counts(bad_stack) == before
+
+
+def answer_text(response: httpx.Response) -> str:
+    """A slash command's answer: JSON with `text`, or Bolt's plain-text body."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return str(response.json().get("text", ""))
+    return response.text
+
+
+# What the bot sends to Slack that Slack renders as mrkdwn.
+SHOWN = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url", "views.open")
+
+
+@settings(EXAMPLES, max_examples=6)
+@given(message=hostile_text, reason=hostile_text, reject=st.booleans())
+def test_hostile_text_reaches_every_post_and_dm_inert(
+    bad_stack: LocalStack, message: str, reason: str, reject: bool
+) -> None:
+    """A hostile message (and reject reason) goes through /reward, the approval, the order and
+    the delivery; nothing any person sees in the stand-in carries a live token they typed."""
+    slack, database = bad_stack.slack, bad_stack.bot.runtime.database
+    since = len(slack.calls())  # earlier examples ran on the same stack
+
+    def posted() -> list[Any]:
+        return [c for c in slack.calls()[since:] if c.method == "chat.postMessage"]
+
+    assert bad_stack.request("UREQUESTER", ["UANA"], message=message).text == ""
+    ref = f"R-{database.scalar('SELECT MAX(id) FROM requests')}"
+    approval = bad_stack.approval_message(ref)
+    request_id = int(ref[2:])
+    if reject and reason.strip():
+        opened = len(slack.calls())
+        bad_stack.driver.click("UAPPROVER", "reject_request", message=approval)
+        view_id = slack.wait_for("views.open", since=opened).response["view"]["id"]
+        bad_stack.driver.fill(view_id, "reason", "reason", reason)
+        assert bad_stack.driver.submit("UAPPROVER", view_id).text == ""
+        wait_for(lambda: any("was rejected" in str(c.params.get("text")) for c in posted()))
+    else:
+        bad_stack.driver.click("UAPPROVER", "approve_request", message=approval)
+        wait_for(lambda: request_store.get(database, request_id).state == "approved")  # type: ignore[union-attr]
+        wait_for(lambda: any("Keep your code private" in json.dumps(c.params) for c in posted()))
+    status = bad_stack.driver.command("UREQUESTER", f"status {ref}")
+    shown = [c.params for c in slack.calls()[since:] if c.method in SHOWN]
+    texts = [*mrkdwn_of(shown), answer_text(status)]
+    first = message.strip().split("\n")[0][:5]
+    assert any(md.escape(first) in t for t in texts)  # the message was shown, escaped
+    joined = "\n".join(texts)
+    assert [t for t in HOSTILE_TOKENS if t in joined] == []
+    members = ("UREQUESTER", "UAPPROVER", "UANA")
+    assert stray_markup(texts, members, ["https://stagingstores.plum.gift/"]) == []
 
 
 def submission(view: dict[str, Any], values: dict[str, Any], metadata: str | None = None) -> bytes:
