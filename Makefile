@@ -18,8 +18,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Four workers: most tests wait on loopback servers and subprocesses, not on the CPU.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 # The long suites (1,000 orders with random faults, SIGKILLs with 200 in flight…).
 soak: $(STAMP)
