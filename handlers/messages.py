@@ -21,6 +21,7 @@ from handlers import mrkdwn as md
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
 from services.money import fmt_amount, fmt_money
+from services.reward_types import kind_or_default
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -336,25 +337,23 @@ def recipient_delivered(
 ) -> tuple[str, Blocks]:
     """The only message that ever carries codes, PINs or links: the recipient's own DM."""
     sender = requester(request)
-    what = reward_phrase(order)
-    if order.reward_type == "charity":
-        amount = md.escape(f"{fmt_amount(order.denomination)} {order.product_currency}")
-        cause = md.escape(order.product_name or order.product_id)
-        body = f"A donation of {amount} to *{cause}* was made in your name."
-    elif order.reward_type == "airmiles":
-        member = md.code(order.loyalty_member_id or "")
-        body = f"{what} were credited to loyalty member {member}."
-    elif order.reward_type == "topup":
-        body = f"{md.escape(order.phone or '')} was topped up: {what}."
-    else:
-        body = what
+    reward_kind = kind_or_default(order.reward_type)
+    body = reward_kind.delivered.format(
+        reward=reward_phrase(order),
+        amount=md.escape(
+            f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
+        ),
+        product=f"*{md.escape(order.product_name or order.product_id)}*",
+        loyalty_member_id=md.code(order.loyalty_member_id or ""),
+        phone=md.escape(order.phone or ""),
+    )
     blocks: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
     if request.message:
         blocks.append(_section(md.quote(request.message)))
     lines = _voucher_lines(vouchers)
     if lines:
         blocks.append(_section("\n".join(lines)))
-    elif order.reward_type == "gift_card":
+    elif reward_kind.codes:
         blocks.append(_context("Your code is on its way by email from Xoxoday."))
     private = " Keep your code private: anyone who has it can use it." if lines else ""
     blocks.append(_context(f"Reference {md.escape(order.po_number)}.{private}"))
