@@ -69,8 +69,30 @@ def slack_date(iso: str | None) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback} UTC>"
 
 
+SECTION_LIMIT = 3000  # characters of a section's text (Block Kit reference)
+MAX_MESSAGE_BLOCKS = 50  # blocks in one message
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
+
+
+def _sections(lines: list[str], *, room: int) -> Blocks:
+    """Lines packed into as few sections as fit Slack's 3,000 characters each, never cutting a
+    line in two (a cut could drop half of someone's code); at most `room` blocks, the last
+    one saying how many lines did not fit."""
+    packed: list[str] = []
+    for line in lines:
+        if packed and len(packed[-1]) + 1 + len(line) <= SECTION_LIMIT:
+            packed[-1] += "\n" + line
+        else:
+            packed.append(line)
+    if len(packed) > room:
+        kept = packed[: room - 1]
+        shown = sum(chunk.count("\n") + 1 for chunk in kept)
+        rest = len(lines) - shown
+        packed = [*kept, f"…and {rest} more: ask the person who sent it, or see Xoxoday's email."]
+    return [_section(chunk) for chunk in packed]
 
 
 def _context(*texts: str) -> dict[str, Any]:
@@ -352,7 +374,7 @@ def recipient_delivered(
         blocks.append(_section(md.quote(request.message)))
     lines = _voucher_lines(vouchers)
     if lines:
-        blocks.append(_section("\n".join(lines)))
+        blocks.extend(_sections(lines, room=MAX_MESSAGE_BLOCKS - len(blocks) - 1))
     elif reward_kind.codes:
         blocks.append(_context("Your code is on its way by email from Xoxoday."))
     private = " Keep your code private: anyone who has it can use it." if lines else ""
