@@ -365,7 +365,8 @@ def test_many_long_codes_are_all_shown_within_slacks_limits() -> None:
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
 
     many = [
-        Voucher(voucherCode=SecretStr(f"DEMO-{n:04d}-{'y' * 250}"), type="code") for n in range(1000)
+        Voucher(voucherCode=SecretStr(f"DEMO-{n:04d}-{'y' * 250}"), type="code")
+        for n in range(1000)
     ]
     _, blocks = msg.recipient_delivered(order(1, "delivered"), request("approved"), many)
     assert len(blocks) <= 50
