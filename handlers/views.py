@@ -125,14 +125,9 @@ def reward_modal(
     if form.message:
         message["initial_value"] = form.message
     blocks.append(_input(Block.MESSAGE, "Message", message, optional=True))
-    notify_option = _option("Xoxoday also emails the reward to the recipient", "yes")
-    notify: dict[str, Any] = {
-        "type": "checkboxes",
-        "action_id": Action.NOTIFY,
-        "options": [notify_option],
-    }
-    if form.notify_email:
-        notify["initial_options"] = [notify_option]
+    notify = _checkbox(
+        Action.NOTIFY, "Xoxoday also emails the reward to the recipient", form.notify_email
+    )
     blocks.append(_input(Block.NOTIFY, "Email", notify, optional=True))
     return {
         "type": "modal",
@@ -190,16 +185,22 @@ def _detail_blocks(
             note = {"type": "mrkdwn", "text": phone_note.mrkdwn()}
             blocks.append({"type": "context", "elements": [note]})
     if reward_kind.operators_and_plans:
-        check = _option("Check that the number belongs to the plan's operator", "yes")
-        checkbox: dict[str, Any] = {
-            "type": "checkboxes",
-            "action_id": Action.OPERATOR_CHECK,
-            "options": [check],
-        }
-        if form.operator_check:
-            checkbox["initial_options"] = [check]
+        checkbox = _checkbox(
+            Action.OPERATOR_CHECK,
+            "Check that the number belongs to the plan's operator",
+            form.operator_check,
+        )
         blocks.append(_input(Block.OPERATOR_CHECK, "Operator", checkbox, optional=True))
     return blocks
+
+
+def _checkbox(action_id: str, text: str, checked: bool) -> dict[str, Any]:
+    """One yes/no checkbox; the form reads it back as ticked or not."""
+    option = _option(text, "yes")
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": action_id, "options": [option]}
+    if checked:
+        element["initial_options"] = [option]
+    return element
 
 
 def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from services import bulk, reward_types
 from services.reward_types import DETAIL_FIELDS, KINDS, Registry, RewardKind, kind
 from services.rewards import RewardSpec, order_request
 from services.xoxoday.models import GiftCardOrder
-from storage.models import OrderRow, RequestRow
+from tests.slack.test_blocks import order, request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,30 +122,7 @@ def test_csv_columns_come_from_the_kinds_details(monkeypatch: pytest.MonkeyPatch
 
 
 def _delivered_text(reward_type: str) -> str:
-    now = "2026-12-01T00:00:00+00:00"
-    order = OrderRow(
-        id=1,
-        request_id=1,
-        po_number="RB-TEST-1",
-        state="delivered",
-        reward_type=reward_type,
-        product_id=27222,
-        product_name="Amazon",
-        denomination=Decimal(25),
-        product_currency="USD",
-        loyalty_member_id="EK-1",
-        phone="+919857535678",
-        created_at=now,
-        updated_at=now,
+    _text, blocks = msg.recipient_delivered(
+        order(1, "delivered", reward_type=reward_type), request("approved"), []
     )
-    request = RequestRow(
-        id=1,
-        requester_id="UREQUESTER",
-        source="slack",
-        state="approved",
-        total_cost=Decimal(25),
-        created_at=now,
-        updated_at=now,
-    )
-    _text, blocks = msg.recipient_delivered(order, request, [])
     return blocks[0]["text"]["text"]
