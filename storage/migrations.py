@@ -291,12 +291,21 @@ def m005_notification_steps(db: sqlite_utils.Database) -> None:
     )
 
 
+def m006_chat_message_targets(db: sqlite_utils.Database) -> None:
+    """Who each status or approval message was addressed to (a channel id, or a person's user id
+    for a DM): Slack answers a DM post with an opaque D… channel id that does not name the
+    person, and a target given up must be recognised by the same name when the message is
+    edited or replied to. NULL on older rows: their channel id stands for the target."""
+    db["chat_messages"].add_column("target", str)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
     m003_order_state_counts,
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
+    m006_chat_message_targets,
 ]
 
 
