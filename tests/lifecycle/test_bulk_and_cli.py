@@ -159,15 +159,33 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     runtime.rewards.approve(decision.request.id, APPROVER)
     claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time())
     assert claimed is not None and claimed.state == "placing"
-    result = cli(xo, runtime.settings.rewards_db, "orders", "reconcile")
-    assert result.returncode == 0, result.stderr
-    assert "recovered 1 interrupted order(s)" in result.stdout
-    # Not found, but the attempt may still be in flight (cli_env: a 2 s window): not trusted.
-    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(2.1)
-    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # first trusted "not found"
-    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(0.6)
-    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # the second one agrees
-    assert order_store.get(runtime.database, claimed.id).state == "queued"  # type: ignore[union-attr]
+    db = runtime.settings.rewards_db
+    # A 60 s in-flight window, and time moved by rewriting when things were heard, so the
+    # steps do not depend on how fast the machine starts a process.
+    env = cli_env(xo.base_url, db, XOXODAY_PLACE_ORDER_TIMEOUT_S="60")
+
+    def reconcile() -> str:
+        result = rewards_bot(env, "orders", "reconcile")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def state() -> str:
+        return order_store.get(runtime.database, claimed.id).state  # type: ignore[union-attr]
+
+    def earlier(column: str, seconds: float) -> None:
+        runtime.database.execute(
+            f"UPDATE orders SET {column} = {column} - ? WHERE id = ?", [seconds, claimed.id]
+        )
+
+    assert "recovered 1 interrupted order(s)" in reconcile()
+    assert state() == "unknown"  # not found, but the attempt may still be in flight
+    earlier("sent_at", 61)
+    reconcile()  # the first trusted "not found"
+    assert state() == "unknown"
+    reconcile()  # asked again at once: too soon to confirm
+    assert state() == "unknown"
+    earlier("not_found_at", 10)
+    earlier("sent_at", 10)
+    reconcile()  # the second one, a few seconds later, agrees
+    assert state() == "queued"
     assert xo.orders() == []  # not found at Xoxoday: queued again, same poNumber

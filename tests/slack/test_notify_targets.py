@@ -122,13 +122,15 @@ def test_a_status_shown_in_a_dm_is_known_by_its_person_not_its_opaque_channel_id
     stack.slack.deactivate_user("UREQUESTER")
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
 
-    wait_for(lambda: order_states(stack) == ["delivered"])
-    wait_for(lambda: nothing_owed(stack), timeout=15)
-    refused = [
+    refusals = lambda: [  # noqa: E731
         c
         for c in stack.slack.calls()
         if c.params.get("channel") in (dm, "UREQUESTER") and c.response.get("error")
     ]
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    delivered = lambda: any("Code:" in str(m) for m in stack.slack.dms("UBEN"))  # noqa: E731
+    wait_for(lambda: bool(refusals()) and delivered() and nothing_owed(stack), timeout=15)
+    refused = refusals()
     assert len(refused) == 1 and refused[0].response["error"] == "user_disabled"
     shown = " ".join(str(c.params) for c in stack.slack.calls())
     assert f"<#{dm}>" not in shown
