@@ -313,7 +313,8 @@ def event_line(
     if kind == "request.cancelled":
         return "➖ Cancelled by the requester"
     if kind == "request.needs_approval":
-        return f"⏳ Not approved automatically: {md.escape(reason or '')}"
+        why = f": {md.escape(reason)}" if reason else ""
+        return f"⏳ Not approved automatically{why}; an approver will decide"
     if order is None:
         return None
     if kind == "order.placed":
@@ -401,7 +402,8 @@ def requester_update(
         why = md.escape(request.decision_reason or "")
         return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
     if kind == "request.needs_approval":
-        return f"⏳ Your reward request {ref} needs an approver: {md.escape(reason or '')}"
+        why = f": {md.escape(reason)}" if reason else ""
+        return f"⏳ Your reward request {ref} needs an approver{why}"
     if order is None:
         return None
     if kind == "order.failed":

@@ -86,6 +86,14 @@ def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
     return replies
 
 
+def _public_reason(event: EventRow) -> str | None:
+    """What everyone but the approvers may read about an event (the approvers' note can
+    carry the wallet's figures); older events without it show nothing more."""
+    if event.kind == "request.needs_approval":
+        return str(event.data.get("public") or "")
+    return event.reason
+
+
 def _shown(target: str) -> str:
     return f"<@{target}>" if is_slack_user(target) else f"<#{target}>"
 
@@ -145,9 +153,8 @@ class SlackNotifier:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == "request.needs_approval":
             self._ask_approvers(event, request, note=event.reason or "")
-            self._thread_now(
-                event, request, msg.event_line(event.kind, None, request, event.reason)
-            )
+            public = _public_reason(event)
+            self._thread_now(event, request, msg.event_line(event.kind, None, request, public))
         elif event.kind.startswith("request."):
             self._decided(event, request)
         elif order is not None:
@@ -373,7 +380,7 @@ class SlackNotifier:
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
-                msg.requester_update(event.kind, request, None, event.reason),
+                msg.requester_update(event.kind, request, None, _public_reason(event)),
             )
 
     # --- orders ---------------------------------------------------------------------------------
