@@ -235,6 +235,38 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_orders_resend(args: argparse.Namespace) -> int:
+    """Have Xoxoday email a delivered order's voucher to its recipient again: for a code the
+    bot could not give in Slack (the recipient left, or is not in the workspace)."""
+    from bot.runtime import build_client, open_db
+    from services.xoxoday import errors as xe
+    from storage import orders
+
+    settings = _settings(args)
+    database = open_db(settings)
+    order = orders.by_po(database, args.po)
+    if order is None:
+        print(f"no order with poNumber {args.po}", file=sys.stderr)
+        return 1
+    if order.state != "delivered" or not order.email:
+        print(
+            f"{order.po_number} is {order.state}{'' if order.email else ' and has no email'}: "
+            "only a delivered order with an email can be sent again",
+            file=sys.stderr,
+        )
+        return 1
+    client = build_client(settings, database)
+    try:
+        client.get_order_details(po_number=order.po_number, email_voucher=True)
+    except xe.XoxodayError as exc:
+        print(f"Xoxoday could not email {order.po_number}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"Xoxoday emails the voucher of {order.po_number} to {order.email} again")
+    return 0
+
+
 def cmd_orders_export(args: argparse.Namespace) -> int:
     from bot.runtime import open_db
     from services.csvcells import spreadsheet_safe
@@ -368,6 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     orders_command(
         "reconcile", cmd_orders_reconcile, "look up interrupted orders and pending deliveries now"
     )
+
+    resend = orders_command(
+        "resend", cmd_orders_resend, "have Xoxoday email a delivered voucher to its recipient"
+    )
+    resend.add_argument("po", help="the order's poNumber")
 
     export = orders_command("export", cmd_orders_export, "every order as CSV")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")

@@ -383,6 +383,26 @@ def recipient_delivered(
     return f"You've received a reward from {sender}", blocks
 
 
+def undelivered_code(order: OrderRow, request: RequestRow, why: str) -> str:
+    """To the requester: a delivered reward whose code reached nobody, and how to fix it."""
+    return (
+        f"⚠️ {reward_phrase(order)} for {who(order)} ({request.ref}) was delivered, but I "
+        f"cannot give its code to them in Slack ({md.escape(why)}) and Xoxoday was not asked "
+        "to email it. An operator can have Xoxoday email it: "
+        f"`rewards-bot orders resend {md.escape(order.po_number)}`."
+    )
+
+
+def undelivered_alert(order: OrderRow, why: str) -> str:
+    """For the operators (plain text; the alert builder escapes it)."""
+    return (
+        f"order {order.po_number} ({order.product_name or order.product_id} for "
+        f"{order.email or order.recipient_id}) was delivered but its code reached nobody: {why}, "
+        f"and Xoxoday was not asked to email it. Send it with `rewards-bot orders resend "
+        f"{order.po_number}`."
+    )
+
+
 def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
     return (
         f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "

@@ -152,7 +152,9 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
         loyalty_member_id=cells.get(LOYALTY_ID.csv_columns[0]) or None,
         phone=phone,
         tag=cells.get("tag") or None,
-        notify_receiver_email=notify in ("1", "true", "yes"),
+        # A file names people by email, and some may not be in Slack to get their code by DM:
+        # Xoxoday emails it unless the file says 0.
+        notify_receiver_email=notify not in ("0", "false", "no"),
     )
 
 
