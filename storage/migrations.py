@@ -291,12 +291,20 @@ def m005_notification_steps(db: sqlite_utils.Database) -> None:
     )
 
 
+def m006_request_source_link(db: sqlite_utils.Database) -> None:
+    """The Slack message a request was made from ("Reward this message"): its permalink, so
+    the approval ask and the status message link back to it. Checked as a Slack permalink
+    before it is stored; NULL for every other request."""
+    db["requests"].add_column("source_link", str)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
     m003_order_state_counts,
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
+    m006_request_source_link,
 ]
 
 
