@@ -15,6 +15,10 @@ to commands, submissions and options loads, over HTTP or Socket Mode) is validat
 latency and Slack's rate-limit tiers (pace.py), channel membership and scopes (channels.py),
 and people who can no longer get a DM (deactivated users, bots) can be switched on.
 
+Workflow Builder custom steps (functions.py): `start_execution` runs one of the steps the app's
+manifest declares and gives the function_executed body (the drivers' `run_step` sends it);
+the step's `xwfp-` token and functions.completeSuccess / completeError follow Slack's rules.
+
 With an app-level token (`start_fake_slack(app_token="xapp-demo")`) it also speaks Socket Mode:
 apps.connections.open hands out ws:// URLs to its WebSocket side (socket_mode.py), and
 `send_envelope` plays Slack's side of a command, interaction or event over it.
