@@ -59,7 +59,7 @@ from storage.models import OrderRow, RequestRow
 log = logging.getLogger(__name__)
 
 # A step waits this long for Slack to describe the people (the modal: 1.5 s, for its ack).
-LOOKUP_DEADLINE_S = 10.0
+STEP_LOOKUP_DEADLINE_S = 10.0
 MAX_MESSAGE = 500  # as the modal's message field
 CONSUMER = "workflow"  # the answers given, in the notification steps' record
 
@@ -344,7 +344,7 @@ def send_reward(deps: Deps, execution_id: str, inputs: dict[str, Any]) -> dict[s
     requester = requester_of(step)
     _kind_matches(deps, step)
     # Fill the directory now, so the form's checks (which wait 1.5 s at most) find everyone.
-    found = deps.users.lookup([step.recipient, requester], deadline_s=LOOKUP_DEADLINE_S)
+    found = deps.users.lookup([step.recipient, requester], deadline_s=STEP_LOOKUP_DEADLINE_S)
     if found.late:
         raise StepRefused("Slack did not answer in time about the people involved; run it again.")
     form, meta = form_of(step)

@@ -92,6 +92,29 @@ def test_a_step_records_a_request_completes_with_its_outputs_and_approval_places
     )
 
 
+def test_each_kind_takes_the_detail_it_needs_from_the_input_of_the_same_name(
+    stack: LocalStack,
+) -> None:
+    miles = {"recipient": "UBEN", "reward_type": "airmiles", "product_id": 15365, "amount": 50}
+    topup = {"recipient": "UCHO", "reward_type": "topup", "product_id": 55133, "amount": 199}
+    assert run(stack, {**miles, "loyalty_member_id": "EK-324523423"})["state"] == "completed"
+    assert run(stack, {**topup, "phone": "+919876543210"})["state"] == "completed"
+    db = stack.bot.runtime.database
+    [miles_order], [topup_order] = order_store.for_request(db, 1), order_store.for_request(db, 2)
+    assert (miles_order.reward_type, miles_order.loyalty_member_id, miles_order.phone) == (
+        "airmiles",
+        "EK-324523423",
+        None,
+    )
+    assert (topup_order.reward_type, topup_order.phone, topup_order.loyalty_member_id) == (
+        "topup",
+        "+919876543210",
+        None,
+    )
+    refused = run(stack, {**topup, "phone": "98575 35678"})
+    assert refused["error"].startswith("Phone number: Write the phone number in international")
+
+
 REFUSALS: list[tuple[str, dict[str, Any], str | None, str]] = [
     (
         "unknown kind",
