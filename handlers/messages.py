@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from handlers import mrkdwn as md
+from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
 from services.money import fmt_amount, fmt_money
@@ -219,8 +220,22 @@ def status_message(request: RequestRow, orders: list[OrderRow]) -> tuple[str, Bl
         blocks.append(_section("\n".join(lines)))
     elif len(orders) == 1 and orders[0].state == "failed":
         blocks.append(_section(order_line(orders[0])))
-    blocks.append(_context(approval_line(request), f"Requested {slack_date(request.created_at)}"))
+    blocks.append(
+        _context(
+            approval_line(request),
+            f"Requested {slack_date(request.created_at)}",
+            source_line(request),
+        )
+    )
     return f"Reward request {request.ref}: {status}", blocks
+
+
+def source_line(request: RequestRow) -> str:
+    """A link back to the Slack message the request was made from ("Reward this message");
+    "" for any other request, or a stored link that is not a plain Slack permalink."""
+    link = permalinks.checked(request.source_link)
+    shown = md.link(link, "the message it rewards") if link else None
+    return f"💬 For {shown}" if shown else ""
 
 
 def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
@@ -290,13 +305,19 @@ def approval_message(
             }
         )
         budget_note = budget_line(request, *budget) if budget else ""
-        blocks.append(_context(budget_note, f"Requested {slack_date(request.created_at)}"))
+        blocks.append(
+            _context(
+                budget_note, f"Requested {slack_date(request.created_at)}", source_line(request)
+            )
+        )
         return (
             f"{request.ref} needs approval: {money(request.total_cost, request.currency)}",
             blocks,
         )
     # Decided: the reject reason is the requester's (their DM), not the channel's.
     blocks.append(_section(approval_line(request)))
+    if source_line(request):
+        blocks.append(_context(source_line(request)))
     return f"{request.ref}: {approval_line(request)}", blocks
 
 

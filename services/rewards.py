@@ -252,12 +252,14 @@ class RewardService:
         message: str = "",
         idempotency_key: str | None = None,
         trusted: bool = False,
+        source_link: str | None = None,
     ) -> Decision:
         """Check and record a request with one order per spec.
 
         `trusted` (an operator at the shell) skips the approval step and the spending
         limits, never the catalog checks. Re-submitting the same idempotency key returns
-        the request recorded the first time.
+        the request recorded the first time. `source_link`: the chat message the request
+        was made from (checked by the caller), shown beside it.
         """
         if not specs:
             raise InvalidReward("add at least one recipient", field="recipients")
@@ -295,6 +297,7 @@ class RewardService:
                 channel_id=channel_id,
                 message=message,
                 idempotency_key=idempotency_key,
+                source_link=source_link,
             )
             events.append(
                 db,

@@ -299,6 +299,13 @@ def m006_chat_message_targets(db: sqlite_utils.Database) -> None:
     db["chat_messages"].add_column("target", str)
 
 
+def m007_request_source_link(db: sqlite_utils.Database) -> None:
+    """The Slack message a request was made from ("Reward this message"): its permalink, so
+    the approval ask and the status message link back to it. Checked as a Slack permalink
+    before it is stored; NULL for every other request."""
+    db["requests"].add_column("source_link", str)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -306,6 +313,7 @@ MIGRATIONS: list[Migration] = [
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
     m006_chat_message_targets,
+    m007_request_source_link,
 ]
 
 

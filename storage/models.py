@@ -47,6 +47,7 @@ class RequestRow(_Row):
     decided_at: str | None = None
     decision_reason: str | None = None
     idempotency_key: str | None = None
+    source_link: str | None = None  # the Slack message it was made from (a permalink)
     created_at: str
     updated_at: str
 
