@@ -141,6 +141,13 @@ SAFE = {
             {"XOXODAY_REFRESH_TOKEN": "demo-refresh-token"},
             "XOXODAY_REFRESH_TOKEN: the demo credentials work only with the bundled simulator",
         ),
+        (
+            # Also the in-flight window: shorter than Xoxoday's 120 s pays for late commits
+            # twice (tests/lifecycle/test_real_shapes.py row 8 shows the window at work).
+            {"XOXODAY_PLACE_ORDER_TIMEOUT_S": "30"},
+            "XOXODAY_PLACE_ORDER_TIMEOUT_S: at least 125 s with a Xoxoday that is not on this",
+        ),
+        ({"XOXODAY_PLACE_ORDER_TIMEOUT_S": "124.9"}, "XOXODAY_PLACE_ORDER_TIMEOUT_S: at least"),
         ({"HOST": "every interface"}, "HOST: an IP address to listen on"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
     ],
@@ -165,6 +172,8 @@ def test_safe_settings_and_the_loopback_exceptions_are_accepted(tmp_path: Path) 
     env.write_text("".join(f"{k}={v}\n" for k, v in SAFE.items()))
     settings = load_settings(env)
     assert settings.host == "0.0.0.0"  # the documented default
+    assert settings.xoxoday_place_order_timeout_s == 130  # the default passes its own check
+    assert load_settings(env, xoxoday_place_order_timeout_s=125).xoxoday_place_order_timeout_s
     for base in ("http://127.0.0.1:8700/chef", "http://localhost:8700/chef", "http://[::1]/chef"):
         local = load_settings(
             None,
@@ -174,6 +183,7 @@ def test_safe_settings_and_the_loopback_exceptions_are_accepted(tmp_path: Path) 
             xoxoday_client_secret="demo-secret",
             xoxoday_access_token="demo-access-token",
             xoxoday_refresh_token="demo-refresh-token",
+            xoxoday_place_order_timeout_s=1,  # the simulator and the tests: a short window
         )
         assert local.xoxoday_base_url == base
     budgeted = load_settings(None, rewards_auto_approve_max="20", rewards_monthly_budget="100")
