@@ -225,6 +225,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     """Settings from the environment and `env_file`; ConfigError names the bad variable."""
     try:
         settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file}: not UTF-8 text; save the file as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"

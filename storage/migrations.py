@@ -17,6 +17,10 @@ from storage.db import Database
 Migration = Callable[[sqlite_utils.Database], None]
 
 
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer release (a rollback, or the wrong REWARDS_DB)."""
+
+
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["requests"].create(
         {
@@ -310,7 +314,7 @@ def migrate(database: Database, target: int | None = None) -> int:
     with database.tx() as db:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"{database.path} is at schema version {version}, newer than this release "
                 f"({len(MIGRATIONS)}); upgrade rewards-bot"
             )

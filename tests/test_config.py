@@ -206,3 +206,36 @@ def test_a_short_signing_secret_stops_run_in_one_line(tmp_path: Path) -> None:
         "rewards-bot: configuration error: SLACK_SIGNING_SECRET: too short; "
         "a secret has at least 16 characters"
     ]
+
+
+def test_an_unusable_rewards_db_is_one_line_naming_it(tmp_path: Path) -> None:
+    """Not a database, a folder, a file of a newer release: ConfigError (one line at the CLI,
+    as test_malformed_variable_stops_the_command_without_a_traceback shows), no traceback."""
+    import sqlite3
+
+    from bot.runtime import open_db
+
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("shopping list\n")
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    cases = {
+        not_a_db: f"REWARDS_DB: cannot use {not_a_db} (file is not a database)",
+        tmp_path: f"REWARDS_DB: cannot create {tmp_path} (Is a directory)",
+        newer: f"REWARDS_DB: {newer} is at schema version 999, newer than this release",
+    }
+    for path, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            open_db(load_settings(None, rewards_db=path))
+        assert str(info.value).startswith(expected), info.value
+
+
+def test_a_latin1_env_file_is_one_line(tmp_path: Path) -> None:
+    latin1 = tmp_path / "none.env"  # the file run_cli reads
+    latin1.write_bytes(b"REWARDS_APPROVERS=U012AB\n# Jos\xe9's approvers\n")
+    result = run_cli("orders", "list", "--db", str(tmp_path / "r.db"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"rewards-bot: configuration error: {latin1}: not UTF-8 text; save the file as UTF-8"
+    ]

@@ -171,3 +171,31 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # the second one agrees
     assert order_store.get(runtime.database, claimed.id).state == "queued"  # type: ignore[union-attr]
     assert xo.orders() == []  # not found at Xoxoday: queued again, same poNumber
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line an operator's mistake is worth, with a failing exit code."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-600:]
+    return lines[0]
+
+
+def test_a_csv_saved_as_latin1_is_one_line_asking_for_utf8(xo: SimControl, tmp_path: Path) -> None:
+    csv_file = tmp_path / "payroll.csv"  # Excel's plain "CSV": Windows-1252
+    csv_file.write_bytes(b"productId,denomination,email\n27222,25,jos\xe9@example.com\n")
+    db = tmp_path / "r.db"
+    line = one_line(cli(xo, db, "orders", "import", str(csv_file), "--requester", "ops"))
+    assert line == (
+        f"cannot read {csv_file}: line 2 is not UTF-8 text; save the file as UTF-8 "
+        "(in a spreadsheet: Save As > CSV UTF-8)"
+    )
+    folder = one_line(cli(xo, db, "orders", "import", str(tmp_path), "--requester", "ops"))
+    assert folder == f"cannot read {tmp_path}: Is a directory"
+    assert xo.orders() == []
+
+
+def test_an_export_to_a_missing_folder_is_one_line(xo: SimControl, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "out.csv"
+    line = one_line(cli(xo, tmp_path / "r.db", "orders", "export", "-o", str(target)))
+    assert line == f"cannot write {target}: No such file or directory"
