@@ -295,12 +295,28 @@ def m005_notification_steps(db: sqlite_utils.Database) -> None:
     )
 
 
+def m006_order_lookup_failures(db: sqlite_utils.Database) -> None:
+    """Failed lookups of an `unknown` order (getOrderDetails itself failing), so the worker
+    looks less and less often (capped) and tells the operators once, instead of asking at a
+    fixed interval for ever in silence (services/worker.py `_lookup_failed`).
+
+    - `lookup_failures`: failed lookups in a row since the order became unknown;
+    - `lookup_failed_since`: when the first of them failed (epoch seconds);
+    - `lookup_alerted_at`: when the operators were alerted about it (once per streak).
+    """
+    orders = db["orders"]
+    orders.add_column("lookup_failures", int, not_null_default=0)
+    orders.add_column("lookup_failed_since", float)
+    orders.add_column("lookup_alerted_at", float)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
     m003_order_state_counts,
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
+    m006_order_lookup_failures,
 ]
 
 
