@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
 from services.xoxoday.tokens import TokenSet
+from storage import filelock
 from storage.db import Database, utcnow
 
 
@@ -12,6 +17,25 @@ class SqliteTokenStore:
     def __init__(self, database: Database, name: str = "xoxoday") -> None:
         self.database = database
         self.name = name
+        self._memory_lock = threading.Lock()  # a ":memory:" database has no file to lock
+
+    def exclusive(self, wait_s: float) -> AbstractContextManager[None]:
+        """One refresh at a time across every process on this database: a lock file beside
+        it (`rewards.db.xoxoday-tokens.lock`), not SQLite's write lock, which would stall every
+        writer for as long as Xoxoday takes to answer the refresh."""
+        if str(self.database.path) == ":memory:":
+            return self._held(wait_s)
+        lock = self.database.path.with_name(f"{self.database.path.name}.{self.name}-tokens.lock")
+        return filelock.exclusive(lock, wait_s=wait_s)
+
+    @contextmanager
+    def _held(self, wait_s: float) -> Iterator[None]:
+        if not self._memory_lock.acquire(timeout=wait_s):
+            raise TimeoutError("the token store is held by another refresh")
+        try:
+            yield
+        finally:
+            self._memory_lock.release()
 
     def load(self) -> TokenSet | None:
         row = self.database.one("SELECT * FROM tokens WHERE name = ?", [self.name])
