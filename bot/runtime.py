@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
+from bot.account import check_account
 from bot.config import ConfigError, Settings
 from services.catalog import Catalog
 from services.delivery import Delivery, WebhookReceiver
@@ -106,7 +107,15 @@ def build_runtime(
     backoff_first_s: float = 5.0,
 ) -> Runtime:
     database = open_db(settings)
-    client = build_client(settings, database)
+    client: XoxodayClient | None = None
+    try:
+        client = build_client(settings, database)  # the credentials are set
+        check_account(database, settings)  # before anything could place an order
+    except ConfigError:
+        if client is not None:
+            client.close()
+        database.close()
+        raise
     wallet = Wallet(client, database)
     catalog = Catalog(database, client, wallet=wallet)
     vouchers = VoucherSource(client)
