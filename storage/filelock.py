@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,3 +38,14 @@ def exclusive(path: str | Path, *, wait_s: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def within_process(lock: threading.Lock, *, wait_s: float) -> Iterator[None]:
+    """The same contract for a store with no file (in memory): one holder per process."""
+    if not lock.acquire(timeout=wait_s):
+        raise TimeoutError("held by another thread")
+    try:
+        yield
+    finally:
+        lock.release()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 
 from services.xoxoday.tokens import TokenSet
 from storage import filelock
@@ -24,18 +23,9 @@ class SqliteTokenStore:
         it (`rewards.db.xoxoday-tokens.lock`), not SQLite's write lock, which would stall every
         writer for as long as Xoxoday takes to answer the refresh."""
         if str(self.database.path) == ":memory:":
-            return self._held(wait_s)
+            return filelock.within_process(self._memory_lock, wait_s=wait_s)
         lock = self.database.path.with_name(f"{self.database.path.name}.{self.name}-tokens.lock")
         return filelock.exclusive(lock, wait_s=wait_s)
-
-    @contextmanager
-    def _held(self, wait_s: float) -> Iterator[None]:
-        if not self._memory_lock.acquire(timeout=wait_s):
-            raise TimeoutError("the token store is held by another refresh")
-        try:
-            yield
-        finally:
-            self._memory_lock.release()
 
     def load(self) -> TokenSet | None:
         row = self.database.one("SELECT * FROM tokens WHERE name = ?", [self.name])

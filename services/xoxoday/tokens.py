@@ -90,14 +90,8 @@ class MemoryTokenStore:
     def save(self, tokens: TokenSet) -> None:
         self._tokens = tokens
 
-    @contextmanager
-    def exclusive(self, wait_s: float) -> Iterator[None]:
-        if not self._lock.acquire(timeout=wait_s):
-            raise TimeoutError("the token store is held by another refresh")
-        try:
-            yield
-        finally:
-            self._lock.release()
+    def exclusive(self, wait_s: float) -> AbstractContextManager[None]:
+        return filelock.within_process(self._lock, wait_s=wait_s)
 
 
 class FileTokenStore:
