@@ -202,17 +202,19 @@ def test_show_prints_events_and_redacted_calls(runtime: Runtime, xo: SimControl)
 def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl) -> None:
     decision = runtime.rewards.create(REQUESTER, [gift()])
     runtime.rewards.approve(decision.request.id, APPROVER)
-    claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time())
+    # Claimed (and so sent, for the window) a minute ahead: however slowly the CLI starts on
+    # a loaded machine, its first lookup falls inside the in-flight window (cli_env: 2 s).
+    claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time() + 60)
     assert claimed is not None and claimed.state == "placing"
     result = cli(xo, runtime.settings.rewards_db, "orders", "reconcile")
     assert result.returncode == 0, result.stderr
     assert "recovered 1 interrupted order(s)" in result.stdout
-    # Not found, but the attempt may still be in flight (cli_env: a 2 s window): not trusted.
+    # Not found, but the attempt may still be in flight: not trusted.
     assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(2.1)
+    runtime.database.execute("UPDATE orders SET sent_at = ?", [time.time() - 10])  # window over
     cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # first trusted "not found"
     assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(0.6)
+    runtime.database.execute("UPDATE orders SET not_found_at = not_found_at - 1")  # 0.5 s later
     cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # the second one agrees
     assert order_store.get(runtime.database, claimed.id).state == "queued"  # type: ignore[union-attr]
     assert xo.orders() == []  # not found at Xoxoday: queued again, same poNumber
