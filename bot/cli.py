@@ -96,12 +96,11 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     from services.bulk import AlreadyImported, BulkImportError, import_csv
     from services.errors import RewardError
 
-    runtime = build_runtime(_settings(args))
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+    settings = _settings(args)
+    text = _read_text(args.file)
+    if text is None:
         return 2
+    runtime = build_runtime(settings)
     try:
         runtime.catalog.ensure_fresh()
         decision = import_csv(
@@ -127,6 +126,28 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         f"{request.currency}, {request.state.replace('_', ' ')}"
     )
     return 0
+
+
+def _read_text(path: str) -> str | None:
+    """The file as text, or None after one line saying why not (the operator's mistake is
+    worth a sentence, not a traceback)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    try:
+        return raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as exc:
+        # Excel's plain "CSV" is Windows-1252/Latin-1: guessing it could turn a name or an
+        # email into another one, so ask for UTF-8 instead.
+        line = raw[: exc.start].count(b"\n") + 1
+        print(
+            f"cannot read {path}: line {line} is not UTF-8 text; save the file as UTF-8 "
+            "(in a spreadsheet: Save As > CSV UTF-8)",
+            file=sys.stderr,
+        )
+        return None
 
 
 ORDER_COLUMNS = (
@@ -274,11 +295,15 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
 
     database = open_db(_settings(args))
     with contextlib.ExitStack() as stack:
-        out = (
-            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
-            if args.output
-            else sys.stdout
-        )
+        try:
+            out = (
+                stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+                if args.output
+                else sys.stdout
+            )
+        except OSError as exc:
+            print(f"cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         writer = csv.writer(out)
         writer.writerow(ORDER_COLUMNS)
         count = 0
@@ -427,6 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except XoxodayError as exc:
         print(f"rewards-bot: Xoxoday: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or folder the operator named: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rewards-bot: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

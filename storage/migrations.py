@@ -17,6 +17,10 @@ from storage.db import Database
 Migration = Callable[[sqlite_utils.Database], None]
 
 
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer release (a rollback, or the wrong REWARDS_DB)."""
+
+
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["requests"].create(
         {
@@ -306,6 +310,21 @@ def m007_request_source_link(db: sqlite_utils.Database) -> None:
     db["requests"].add_column("source_link", str)
 
 
+def m008_order_lookup_failures(db: sqlite_utils.Database) -> None:
+    """Failed lookups of an `unknown` order (getOrderDetails itself failing), so the worker
+    looks less and less often (capped) and tells the operators once, instead of asking at a
+    fixed interval for ever in silence (services/worker.py `_lookup_failed`).
+
+    - `lookup_failures`: failed lookups in a row since the order became unknown;
+    - `lookup_failed_since`: when the first of them failed (epoch seconds);
+    - `lookup_alerted_at`: when the operators were alerted about it (once per streak).
+    """
+    orders = db["orders"]
+    orders.add_column("lookup_failures", int, not_null_default=0)
+    orders.add_column("lookup_failed_since", float)
+    orders.add_column("lookup_alerted_at", float)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -314,6 +333,7 @@ MIGRATIONS: list[Migration] = [
     m005_notification_steps,
     m006_chat_message_targets,
     m007_request_source_link,
+    m008_order_lookup_failures,
 ]
 
 
@@ -327,7 +347,7 @@ def migrate(database: Database, target: int | None = None) -> int:
     with database.tx() as db:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"{database.path} is at schema version {version}, newer than this release "
                 f"({len(MIGRATIONS)}); upgrade rewards-bot"
             )

@@ -94,6 +94,9 @@ class OrderRow(_Row):
     last_error_id: str | None = None
     cancelled_quantity: int = 0
     odd_status_polls: int = 0
+    lookup_failures: int = 0  # failed lookups in a row of this unknown order
+    lookup_failed_since: float | None = None
+    lookup_alerted_at: float | None = None
     failure_reason: str | None = None
     last_error: str | None = None
     created_at: str
@@ -112,6 +115,7 @@ class OrderRow(_Row):
         "polls",
         "cancelled_quantity",
         "odd_status_polls",
+        "lookup_failures",
         mode="before",
     )
     @classmethod
