@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, reward_form
+from handlers import approvals, commands, home, reward_form
 from handlers.deps import Deps
 from handlers.errors import handle_error
 
@@ -77,5 +77,6 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
     commands.register(app, deps)
     reward_form.register(app, deps)
     approvals.register(app, deps)
+    home.register(app, deps)
     app.error(handle_error)
     return app

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from handlers import mrkdwn as md
+from handlers.form_notes import FormNotes
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
@@ -89,12 +90,15 @@ def reward_modal(
     *,
     operator: str | None = None,
     phone_note: PhoneNote | None = None,
+    notes: FormNotes | None = None,
 ) -> dict[str, Any]:
     """The /reward modal for `meta.reward_type`, with what was typed kept as initial values.
 
     `operator` names the top-up plan's operator; `phone_note` is what a lookup found out
-    about the number typed (shown under the phone field).
+    about the number typed (shown under the phone field); `notes` are the requester's budget
+    (on top) and earlier rewards of the chosen recipients (under them).
     """
+    notes = notes or FormNotes()
     form = form or RewardForm()
     reward_type = meta.reward_type
     types = [_option(REWARD_LABELS[t], t) for t in REWARD_LABELS]
@@ -115,6 +119,7 @@ def reward_modal(
             product_label(product, operator), str(product.product_id)
         )
     blocks: list[dict[str, Any]] = [
+        *notes.budget_blocks(),
         _input(
             Block.REWARD_TYPE, "Reward", type_select, dispatch=True, hint=TYPE_HINTS[reward_type]
         ),
@@ -123,6 +128,7 @@ def reward_modal(
     if product is not None:
         blocks.append(_denomination_block(product, form))
     blocks.append(_recipients_block(reward_type, form))
+    blocks += notes.duplicate_blocks()
     if reward_type == "airmiles":
         loyalty = {
             "type": "plain_text_input",
@@ -264,7 +270,11 @@ def _recipients_block(reward_type: str, form: RewardForm) -> dict[str, Any]:
     hint = (
         "One person: the reward goes to their account or number." if single else "One reward each."
     )
-    return _input(Block.RECIPIENTS, "Recipient" if single else "Recipients", element, hint=hint)
+    # dispatch_action: Slack sends block_actions each time someone is chosen in a multi-select
+    # of an input block that asks for it (docs.slack.dev/reference/interaction-payloads/
+    # block_actions-payload), so the earlier-rewards warning follows the choice.
+    label = "Recipient" if single else "Recipients"
+    return _input(Block.RECIPIENTS, label, element, hint=hint, dispatch=True)
 
 
 def reject_modal(meta: RejectModalMeta, request_ref: str) -> dict[str, Any]:
