@@ -408,13 +408,13 @@ class SlackNotifier:
             log.error("%s: no approver can be reached in Slack", request.ref)
 
     def _earlier(self, request: RequestRow, orders: list[OrderRow]) -> list[EarlierReward]:
-        """The recipients' other rewards within REWARDS_DUPLICATE_WINDOW (a warning)."""
+        """The recipients' rewards in earlier requests within REWARDS_DUPLICATE_WINDOW."""
         if self.duplicates is None:
             return []
         return self.duplicates.earlier(
             [o.recipient_id for o in orders if o.recipient_id],
             [o.email for o in orders if not o.recipient_id and o.email],
-            exclude_request=request.id,
+            before_request=request.id,
         )
 
     def _stand_ins(self, request: RequestRow) -> list[Delegation]:

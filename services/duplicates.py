@@ -47,9 +47,10 @@ class Duplicates:
         recipient_ids: Iterable[str] = (),
         emails: Iterable[str] = (),
         *,
-        exclude_request: int | None = None,
+        before_request: int | None = None,
     ) -> list[EarlierReward]:
-        """The latest earlier reward of each recipient within the window, in the order asked."""
+        """The latest earlier reward of each recipient within the window, in the order asked;
+        with `before_request`, only from requests recorded before that one."""
         ids = list(dict.fromkeys(r for r in recipient_ids if r))
         mails = list(dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()))
         if not ids and not mails:
@@ -61,9 +62,9 @@ class Duplicates:
             "SELECT o.id AS order_id, r.id AS request_id FROM orders o "
             "JOIN requests r ON r.id = o.request_id "
             f"WHERE (o.recipient_id IN ({marks_ids}) OR lower(o.email) IN ({marks_mails})) "
-            f"AND r.created_at >= ? AND o.state NOT IN ({gone}) AND r.id IS NOT ? "
+            f"AND r.created_at >= ? AND o.state NOT IN ({gone}) AND r.id < ? "
             "ORDER BY o.id DESC",
-            [*ids, *mails, self.since(), *GONE, exclude_request],
+            [*ids, *mails, self.since(), *GONE, before_request or 2**62],
         )
         found: dict[str, EarlierReward] = {}
         for row in rows:
