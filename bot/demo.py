@@ -76,11 +76,13 @@ class Narrator:
             ]
             verb = "opens" if method == "views.open" else "now asks for"
             say(f"    [modal] '{view['title']['text']}' {verb}: {', '.join(fields)}")
+            # The budget when the form opens; a warning whenever one is shown.
+            marks = ("💰", "⚠️") if method == "views.open" else ("⚠️",)
             notes = [
                 block
                 for block in view.get("blocks", [])
                 if block.get("type") in ("context", "section")
-                and ("💰" in str(block) or "⚠️" in str(block))
+                and any(mark in str(block) for mark in marks)
             ]
             for line in readable(self.stack.slack.plain_text(notes)).splitlines():
                 say(f"            {line}")
