@@ -569,8 +569,9 @@ def delegation_text(kind: str, approver_id: str, until: date) -> str:
     if kind == "delegation.set":
         return (
             f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
-            f"place until {day(until)}. You will get their approval asks; the usual rules apply "
-            "(never a request of yours or one that rewards you)."
+            f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "
+            "the bot's Home tab shows what waits; the usual rules apply (never a request of "
+            "yours or one that rewards you)."
         )
     return f"🔁 You no longer stand in for {mention(approver_id)} as an approver."
 

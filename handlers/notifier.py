@@ -373,9 +373,23 @@ class SlackNotifier:
         if request.state == "pending_approval" and not auto:
             self._ask_approvers(event, request)
 
+    def _asked_by_another_event(self, event: EventRow, request: RequestRow) -> bool:
+        """Whether an earlier event of the request asked the approvers already (a
+        needs_approval after its created). A retry of the event that asks is not: its asks
+        that went through are steps, so only those that failed are made again."""
+        marker = f"R{request.id}:asked"
+        mine = f"{marker}:e{event.id}"
+        if self.steps.done(mine):
+            return False
+        if self.steps.done(marker) or refs.for_request(self.database, request.id, "approval"):
+            return True
+        self.steps.settle(marker, "done")
+        self.steps.settle(mine, "done")
+        return False
+
     def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
-        if refs.for_request(self.database, request.id, "approval"):
-            return  # already asked (for an earlier event of this request)
+        if self._asked_by_another_event(event, request):
+            return
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(
             request,
@@ -389,6 +403,11 @@ class SlackNotifier:
         if not self.approval_channel and not approvers:
             log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
         key = f"e{event.id}:approval"
+        # Someone standing in for an approver may not be in the approval channel: they are
+        # asked by DM, with whom they stand in for.
+        stand_ins = [(p, a) for p, a in self._candidates(request) if a and p not in approvers]
+        if stand_ins:
+            self._ask_by_dm(event, request, "stand-in", "", stand_ins, note=note)
         if self.approval_channel:
             outcome, posted = self._post(
                 key, request, self.approval_channel, text, blocks, tell=False
@@ -458,22 +477,26 @@ class SlackNotifier:
         event: EventRow,
         request: RequestRow,
         why: str,
-        note: str,
+        line: str,
         targets: list[tuple[str, str | None]],
+        *,
+        note: str = "",
     ) -> None:
-        """The approval ask by DM to each target, kept as an approval message of the request
-        so that a decision (or expiry) takes its buttons away like everywhere else."""
+        """The approval ask by DM to each target (`why`: remind, escalate, stand-in; `line`
+        the mrkdwn line saying why), kept as an approval message of the request so that a
+        decision (or expiry) takes its buttons away like everywhere else."""
         orders = order_store.for_request(self.database, request.id)
+        prefix = {"remind": "⏰ Reminder: ", "escalate": "⏫ Escalated: "}.get(why, "")
         for person, acting_for in targets:
-            notes = [note, msg.standing_in_note(acting_for)]
+            lines = [line, msg.standing_in_note(acting_for)]
             text, blocks = msg.approval_message(
                 request,
                 orders,
                 budget=self._budget(request),
+                note=note,
                 earlier=self._earlier(request, orders),
-                notes=[n for n in notes if n],
+                notes=[n for n in lines if n],
             )
-            prefix = "⏰ Reminder: " if why == "remind" else "⏫ Escalated: "
             _outcome, posted = self._post(
                 f"e{event.id}:{why}", request, person, prefix + text, blocks, tell=False
             )

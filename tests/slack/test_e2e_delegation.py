@@ -43,6 +43,11 @@ def test_delegate_refusals_then_a_delegate_decides_under_every_rule(stack: Local
     assert stack.request("UREQUESTER", ["UANA"]).text == ""
     approval = stack.approval_message("R-1")
     assert "<@UBEN> stands in for <@UAPPROVER>" in stack.slack.plain_text(approval)
+    # The delegate, who may not be in the approval channel, is asked by DM too.
+    asked = wait_for(
+        lambda: [m for m in stack.slack.dms("UBEN") if "R-1 needs approval" in m["text"]]
+    )
+    assert "You stand in for <@UAPPROVER> here" in stack.slack.plain_text(asked[0])
     stack.driver.click("UBEN", "approve_request", message=approval)
     wait_for(
         lambda: (
@@ -53,6 +58,12 @@ def test_delegate_refusals_then_a_delegate_decides_under_every_rule(stack: Local
     request = request_store.get(stack.bot.runtime.database, 1)
     assert request is not None
     assert (request.decided_by, request.decided_for) == ("UBEN", "UAPPROVER")
+    wait_for(  # the DM ask gives way to the decision too
+        lambda: (
+            "Approved by <@UBEN>"
+            in stack.slack.plain_text(stack.slack.message(asked[0]["channel"], asked[0]["ts"]))
+        )
+    )
     [decided] = [
         e for e in events.for_request(stack.bot.runtime.database, 1) if e.kind == "request.approved"
     ]
