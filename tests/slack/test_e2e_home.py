@@ -4,6 +4,7 @@ published again when what it shows changes; codes never on it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -133,3 +134,21 @@ def test_the_duplicate_warning_in_the_modal_and_on_the_approval_ask(stack: Local
     assert "<@UANA> was already rewarded in R-1" in stack.slack.plain_text(approval)
     first = stack.approval_message("R-1")
     assert "already rewarded" not in stack.slack.plain_text(first)
+
+
+def test_events_url_verification_for_http_mode(stack: LocalStack) -> None:
+    """Setting the manifest's events request_url, Slack sends a signed url_verification and
+    expects its challenge back (https://docs.slack.dev/reference/events/url_verification)."""
+    body = json.dumps(
+        {
+            "token": "fake",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    ).encode()
+    headers = stack.driver.signed_headers(body, content_type="application/json")
+    answer = stack.driver.post_raw(body, headers)
+    assert answer.status_code == 200
+    assert answer.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    forged = stack.driver.post_raw(body, {**headers, "X-Slack-Signature": "v0=0"})
+    assert forged.status_code == 401
