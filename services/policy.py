@@ -9,7 +9,6 @@ from typing import Protocol
 
 from services.errors import (
     DeciderUnknown,
-    NotAnApprover,
     OverBudget,
     OverOrderLimit,
     SelfApproval,
@@ -77,12 +76,6 @@ class Policy:
     def may_approve(self, user_id: str, *, escalated: bool) -> bool:
         """An approver in their own right: always, or once escalated for escalation approvers."""
         return user_id in self.approvers or (escalated and user_id in self.escalation_approvers)
-
-    def check_approver(self, user_id: str, requester_id: str) -> None:
-        if user_id == requester_id:
-            raise SelfApproval("you cannot approve or reject your own request")
-        if not self.is_approver(user_id):
-            raise NotAnApprover("only the configured approvers can approve or reject rewards")
 
     def check_not_rewarded(
         self,
