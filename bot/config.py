@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.durations import format_duration, parse_duration
 from services.inflight import MIN_WINDOW_S
 
 SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
@@ -68,6 +70,14 @@ class Settings(BaseSettings):
     rewards_monthly_budget: Decimal | None = Field(default=None, ge=0)
     rewards_max_order: Decimal | None = Field(default=None, gt=0)
     rewards_worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # The approval schedule (services/reminders.py) and the modal's warnings; durations are
+    # written 90s, 30m, 4h or 7d (services/durations.py).
+    rewards_remind_after: timedelta = timedelta(hours=24)
+    rewards_escalate_after: timedelta = timedelta(hours=72)
+    rewards_expire_after: timedelta = timedelta(days=7)
+    rewards_escalation_approvers: Annotated[list[str], NoDecode] = []
+    rewards_duplicate_window: timedelta = timedelta(days=30)
+    rewards_low_balance: Decimal | None = Field(default=None, ge=0)
 
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
@@ -85,25 +95,38 @@ class Settings(BaseSettings):
         "rewards_approval_channel",
         "rewards_monthly_budget",
         "rewards_max_order",
+        "rewards_low_balance",
         mode="before",
     )
     @classmethod
     def _optional(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
+    @field_validator(
+        "rewards_remind_after",
+        "rewards_escalate_after",
+        "rewards_expire_after",
+        "rewards_duplicate_window",
+        mode="before",
+    )
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        # One parser for every duration (90s, 30m, 4h, 7d); a timedelta passes as it is.
+        return parse_duration(value) if isinstance(value, str) else value
+
     @field_validator("rewards_auto_approve_max", mode="before")
     @classmethod
     def _zero_when_blank(cls, value: Any) -> Any:
         return _blank_to_none(value) or Decimal(0)
 
-    @field_validator("rewards_approvers", mode="before")
+    @field_validator("rewards_approvers", "rewards_escalation_approvers", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rewards_approvers")
+    @field_validator("rewards_approvers", "rewards_escalation_approvers")
     @classmethod
     def _slack_ids(cls, value: list[str]) -> list[str]:
         for user_id in value:
@@ -178,6 +201,12 @@ def _value(secret: SecretStr | str | None) -> str | None:
 def check_settings(settings: Settings) -> None:
     """Combinations that are unsafe with real money; ConfigError names the variable."""
     s = settings
+    if s.rewards_escalation_approvers and s.rewards_escalate_after >= s.rewards_expire_after:
+        raise ConfigError(
+            f"REWARDS_ESCALATE_AFTER: {format_duration(s.rewards_escalate_after)} is not "
+            f"shorter than REWARDS_EXPIRE_AFTER ({format_duration(s.rewards_expire_after)}), "
+            "so requests would expire before REWARDS_ESCALATION_APPROVERS are asked"
+        )
     if s.rewards_auto_approve_max > 0 and s.rewards_monthly_budget is None:
         raise ConfigError(
             "REWARDS_AUTO_APPROVE_MAX: automatic approval needs REWARDS_MONTHLY_BUDGET too "

@@ -1,9 +1,11 @@
 """`rewards-bot demo`: the whole flow on embedded defaults, with no credentials.
 
 It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in HTTP mode, then
-sends real signed Slack requests through it: /reward, the modal, approval, placement, a
-delivery webhook, and a Workflow Builder run of the bot's custom steps. It prints what each
-person sees, and exits non-zero if any step fails.
+sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
+delivery webhook; the App Home of an approver (approving from it) and of a requester; a
+request nobody decides, with the approval schedule shortened to seconds: a reminder, an
+escalation, expiry and a late click; and a Workflow Builder run of the bot's custom steps.
+It prints what each person sees, and exits non-zero if any step fails.
 """
 
 from __future__ import annotations
@@ -23,16 +25,22 @@ from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
 from bot.logs import setup_logging
 from services.jsonutil import dumps, loads
 from simulator.slack.fake import Call
+from simulator.slack.users import make_user
 from storage import orders as order_store
+from storage import requests as request_store
 
 PEOPLE = {
     "UREQUESTER": "Riya (requester)",
     "UAPPROVER": "Alex (approver)",
+    "UAPPROVER2": "Sam (approver)",
     "UANA": "Ana",
     "UBEN": "Ben",
     "UCHO": "Cho",
     "UOTHER": "Olu (not an approver)",
+    "UHEAD": "Hana (head of people, asked when a request is overdue)",
 }
+# The approval schedule, shortened from 24h / 72h / 7d so the demo shows it in seconds.
+REMIND_AFTER, ESCALATE_AFTER, EXPIRE_AFTER = "2s", "4s", "6s"
 CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
 
 
@@ -59,6 +67,8 @@ class Narrator:
             self._show(params["channel"], params, "updated")
         elif method == "chat.postEphemeral":
             self._print(f"only {PEOPLE.get(params['user'], params['user'])} sees", params)
+        elif method == "views.publish":
+            return  # Home tabs are printed when the demo opens them (they refresh often)
         elif method in ("views.open", "views.update"):
             view = params["view"]
             fields = [
@@ -66,6 +76,16 @@ class Narrator:
             ]
             verb = "opens" if method == "views.open" else "now asks for"
             say(f"    [modal] '{view['title']['text']}' {verb}: {', '.join(fields)}")
+            # The budget when the form opens; a warning whenever one is shown.
+            marks = ("💰", "⚠️") if method == "views.open" else ("⚠️",)
+            notes = [
+                block
+                for block in view.get("blocks", [])
+                if block.get("type") in ("context", "section")
+                and any(mark in str(block) for mark in marks)
+            ]
+            for line in readable(self.stack.slack.plain_text(notes)).splitlines():
+                say(f"            {line}")
         elif method == "response_url":
             self._print("only the caller sees", params)
 
@@ -121,16 +141,28 @@ def run_demo(verbose: bool = False) -> int:
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rewards-demo-") as tmp:
         stack = start_local_stack(
-            Path(tmp) / "rewards.db", rewards_auto_approve_max="20", rewards_monthly_budget="500"
+            Path(tmp) / "rewards.db",
+            rewards_auto_approve_max="20",
+            rewards_monthly_budget="500",
+            rewards_remind_after=REMIND_AFTER,
+            rewards_escalate_after=ESCALATE_AFTER,
+            rewards_expire_after=EXPIRE_AFTER,
+            rewards_escalation_approvers=["UHEAD"],
+            rewards_low_balance="10000",
         )
         try:
+            stack.slack.add_user(make_user("UHEAD", "Hana Ito", "hana@example.com"))
             stack.slack.on_call = Narrator(stack)
             say(
                 "Rewards Bot demo: Xoxoday simulator, a local Slack stand-in and the bot over HTTP."
             )
             say(f"  bot {stack.url}, Xoxoday simulator {stack.sim.base_url}")
             say(f"  Slack stand-in {stack.slack.api_url}; approvers Alex and Sam;")
-            say("  requests of 20 USD or less are approved automatically.")
+            say("  requests of 20 USD or less are approved automatically; budget 500 USD a month;")
+            say(
+                f"  a waiting request is reminded every {REMIND_AFTER}, escalated to Hana after "
+                f"{ESCALATE_AFTER} and expires after {EXPIRE_AFTER} (in production: 24h, 72h, 7d)."
+            )
             _run(stack)
         except (DemoFailed, AssertionError) as exc:
             say(f"\nDEMO FAILED: {exc}")
@@ -196,6 +228,33 @@ def _run(stack: LocalStack) -> None:
     wait(lambda: stack.slack.ephemerals("UOTHER"), "the refusal")
     answer = stack.driver.command("UREQUESTER", "history")
     say(f"    [only Riya sees] {readable(answer.text)}".replace("\n", "\n" + " " * 8))
+
+    step("7. Alex opens the bot's Home tab and approves R-5 there")
+    _show_home(stack, "UAPPROVER")
+    stack.driver.click_home("UAPPROVER", "approve_request", block_id="decision:5")
+    wait(lambda: _states(stack, 5) == ["delivered"], "R-5 to be delivered")
+
+    step("8. Riya asks for a gift card for Cho (warned: Cho had a reward today) and opens her Home")
+    stack.request("UREQUESTER", ["UCHO"], amount="50")
+    _show_home(stack, "UREQUESTER")
+
+    step(
+        f"9. Nobody decides R-6: reminders every {REMIND_AFTER}, Hana asked after "
+        f"{ESCALATE_AFTER}, expired after {EXPIRE_AFTER}"
+    )
+    reminder = wait(lambda: _first_dm(stack, "UAPPROVER", "⏰"), "a reminder", timeout=20)
+    wait(lambda: _first_dm(stack, "UHEAD", "⏫"), "the escalation", timeout=20)
+    wait(lambda: _request_state(stack, 6) == "expired", "R-6 to expire", timeout=20)
+    wait(
+        lambda: any("expired" in m["text"] for m in stack.slack.dms("UREQUESTER")),
+        "Riya to hear about it",
+    )
+    say("    … Alex finally clicks Approve on the reminder he still sees …")
+    stack.driver.click("UAPPROVER", "approve_request", message=reminder)
+    wait(
+        lambda: any("expired" in m.get("text", "") for m in stack.slack.ephemerals("UAPPROVER")),
+        "the late click to be refused",
+    )
     stack.bot.runtime.worker.wake()
     time.sleep(0.5)  # let the last notifications flush before the stack stops
     _check_codes_stayed_private(stack)
@@ -248,6 +307,30 @@ def _workflow(stack: LocalStack) -> None:
     refused = _run_step(stack, "send_reward", {**anniversary, "requester": "UAPPROVER"}, fails=True)
     if refused["state"] != "failed":
         raise DemoFailed("a workflow spent someone else's budget")
+
+
+def _request_state(stack: LocalStack, request_id: int) -> str | None:
+    request = request_store.get(stack.bot.runtime.database, request_id)
+    return request.state if request else None
+
+
+def _first_dm(stack: LocalStack, user: str, start: str) -> dict[str, Any] | None:
+    """The first DM `user` got whose text starts with `start`, as first posted."""
+    for message in stack.slack.dms(user):
+        first = message["edits"][0] if message.get("edits") else message
+        if str(first.get("text", "")).startswith(start):
+            return {**message, **first}
+    return None
+
+
+def _show_home(stack: LocalStack, user: str) -> None:
+    """Open `user`'s Home tab and print it as they read it."""
+    since = len(stack.slack.calls())
+    stack.driver.open_home(user)
+    stack.slack.wait_for("views.publish", lambda c: c.params["user_id"] == user, since=since)
+    home = stack.slack.home(user) or {}
+    text = readable(stack.slack.plain_text(home.get("blocks") or []))
+    say(f"    [Home tab of {PEOPLE[user]}] " + text.replace("\n", "\n" + " " * 8))
 
 
 def _sim(stack: LocalStack, method: str, control: str, body: dict[str, Any] | None = None) -> Any:

@@ -106,7 +106,13 @@ class SlackScript:
             "denomination_choice" if "denomination_choice" in ids else "denomination_amount"
         )
         self.driver.fill(view_id, amount_block, amount_block, amount)
-        self.driver.fill(view_id, "recipients", "recipients", recipients)
+        # The recipients input dispatches (the earlier-rewards warning follows the choice):
+        # choosing them sends block_actions, and the bot updates the modal.
+        self._changed(
+            user,
+            view_id,
+            lambda: self.driver.select(user, view_id, "recipients", "recipients", recipients),
+        )
         if message:
             self.driver.fill(view_id, "message", "message", message)
         for block, value in (extra or {}).items():

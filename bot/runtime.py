@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from bot.account import check_account
 from bot.config import ConfigError, Settings
 from services.catalog import Catalog
+from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
+from services.duplicates import Duplicates
 from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
+from services.reminders import Schedule, Scheduler
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
@@ -72,9 +75,19 @@ def build_client(settings: Settings, database: Database) -> XoxodayClient:
 def build_policy(settings: Settings) -> Policy:
     return Policy(
         approvers=frozenset(settings.rewards_approvers),
+        escalation_approvers=frozenset(settings.rewards_escalation_approvers),
         auto_approve_max=settings.rewards_auto_approve_max,
         monthly_budget=settings.rewards_monthly_budget,
         max_order=settings.rewards_max_order,
+    )
+
+
+def build_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        remind_after=settings.rewards_remind_after,
+        escalate_after=settings.rewards_escalate_after,
+        expire_after=settings.rewards_expire_after,
+        escalates=bool(settings.rewards_escalation_approvers),
     )
 
 
@@ -92,6 +105,10 @@ class Runtime:
     webhooks: WebhookReceiver
     worker: Worker
     dispatcher: NotificationDispatcher
+    delegations: Delegations
+    deciders: Deciders
+    scheduler: Scheduler
+    duplicates: Duplicates
 
     def close(self) -> None:
         self.client.close()
@@ -142,7 +159,14 @@ def build_runtime(
         wallet=wallet,
     )
     policy = build_policy(settings)
-    rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake, people=people)
+    delegations = Delegations(database, policy)
+    deciders = Deciders(policy, delegations)
+    rewards = RewardService(
+        database, catalog, wallet, policy, wake=worker.wake, people=people, deciders=deciders
+    )
+    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py).
+    scheduler = Scheduler(database, rewards, build_schedule(settings), name=f"{worker.name}")
+    worker.scheduler = scheduler
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -159,4 +183,8 @@ def build_runtime(
         webhooks=receiver,
         worker=worker,
         dispatcher=dispatcher,
+        delegations=delegations,
+        deciders=deciders,
+        scheduler=scheduler,
+        duplicates=Duplicates(database, settings.rewards_duplicate_window),
     )

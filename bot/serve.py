@@ -25,10 +25,12 @@ from bot.runtime import Runtime, build_runtime
 from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
 from handlers.deps import Deps
+from handlers.home import HomeTabs
 from handlers.notifier import SlackNotifier
 from handlers.people import SlackPeople
 from handlers.reward_form import auto_approve
 from handlers.users import UserDirectory
+from services.home import HomeService
 from services.operators import OperatorCheck
 from storage import orders as order_store
 
@@ -111,7 +113,28 @@ class Bot:
         self.runtime.close()
 
 
-def attach_slack_notifier(runtime: Runtime, client: Any, users: UserDirectory) -> SlackNotifier:
+def build_home_tabs(runtime: Runtime, client: Any) -> HomeTabs:
+    """The App Home of each person, from the runtime's services."""
+    service = HomeService(
+        runtime.database,
+        runtime.policy,
+        runtime.deciders,
+        runtime.delegations,
+        wallet_view=runtime.wallet.cached_view,
+        currency=runtime.wallet.known_currency,
+        low_balance=runtime.settings.rewards_low_balance,
+    )
+    return HomeTabs(
+        client,
+        runtime.database,
+        service,
+        refresh_wallet=lambda: runtime.wallet.balance(max_age_s=60),
+    )
+
+
+def attach_slack_notifier(
+    runtime: Runtime, client: Any, users: UserDirectory, home: HomeTabs | None = None
+) -> SlackNotifier:
     """Events go to Slack from here on (with Slack's own cursor, apart from the log's)."""
     notifier = SlackNotifier(
         client,
@@ -120,6 +143,10 @@ def attach_slack_notifier(runtime: Runtime, client: Any, users: UserDirectory) -
         runtime.policy,
         users=users,
         approval_channel=runtime.settings.rewards_approval_channel,
+        deciders=runtime.deciders,
+        delegations=runtime.delegations,
+        duplicates=runtime.duplicates,
+        home=home or build_home_tabs(runtime, client),
     )
     runtime.dispatcher.use(notifier, "slack")
     return notifier
@@ -137,7 +164,8 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         client, quick_client=web_client(token, settings.slack_api_url, quick=True)
     )
     runtime = build_runtime(settings, people=SlackPeople(users), **runtime_options)
-    notifier = attach_slack_notifier(runtime, client, users)
+    home = build_home_tabs(runtime, client)
+    notifier = attach_slack_notifier(runtime, client, users, home)
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
     deps = Deps(
         rewards=runtime.rewards,
@@ -148,6 +176,9 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         users=users,
         operators=OperatorCheck(runtime.client),
         background=background,
+        delegations=runtime.delegations,
+        duplicates=runtime.duplicates,
+        home=home,
     )
     app = build_app(client, _secret(settings.slack_signing_secret), deps)
     return Bot(runtime=runtime, app=app, notifier=notifier, background=background, deps=deps)

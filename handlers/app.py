@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, reward_form, shortcuts, workflow_steps
+from handlers import approvals, commands, home, reward_form, shortcuts, workflow_steps
 from handlers.deps import Deps
 from handlers.errors import handle_error
 
@@ -79,5 +79,6 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
     approvals.register(app, deps)
     shortcuts.register(app, deps)
     workflow_steps.register(app, deps)
+    home.register(app, deps)
     app.error(handle_error)
     return app

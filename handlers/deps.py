@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from handlers.users import UserDirectory
+from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
+from services.delegation import Delegations
+from services.duplicates import Duplicates
 from services.operators import OperatorCheck
 from services.policy import Policy
 from services.rewards import RewardService
 from services.wallet import Wallet
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from handlers.home import HomeTabs
 
 
 @dataclass
@@ -25,3 +33,12 @@ class Deps:
     operators: OperatorCheck | None
     # Work that may wait on Xoxoday runs here, after the ack, never on Bolt's listener threads.
     background: Executor
+    delegations: Delegations | None = None
+    duplicates: Duplicates | None = None
+    home: HomeTabs | None = None
+
+    def budget(self, requester_id: str) -> BudgetView:
+        """The requester's budget this month (SQLite only: fine before an ack)."""
+        month = datetime.now(UTC).strftime("%Y-%m")
+        currency = self.wallet.known_currency() or ""
+        return budget_of(self.database, self.policy, requester_id, month, currency)

@@ -19,6 +19,7 @@ class Action(StrEnum):
     APPROVE = "approve_request"
     REJECT = "reject_request"
     REASON = "reason"
+    CANCEL = "cancel_request"  # the requester's Cancel on the Home tab
 
 
 class Block(StrEnum):

@@ -13,7 +13,8 @@ those who may see the whole request, never in a channel.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +22,11 @@ from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
+from services.delegation import Delegation
+from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
 from services.reward_types import kind_or_default
+from services.rewards import STATE_WORDS
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -52,6 +56,14 @@ def who(order: OrderRow) -> str:
     return md.escape(order.email or order.recipient_label)
 
 
+def decider(request: RequestRow) -> str:
+    """Who decided: '<@D>', or '<@D> (standing in for <@A>)' for a delegate."""
+    by = mention(request.decided_by)
+    if request.decided_for:
+        by += f" (standing in for {mention(request.decided_for)})"
+    return by
+
+
 def requester(request: RequestRow) -> str:
     if request.source == "slack":
         return md.mention(request.requester_id)
@@ -68,6 +80,18 @@ def slack_date(iso: str | None) -> str:
         return md.escape(iso)
     fallback = md.escape(iso[:16])
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback} UTC>"
+
+
+def slack_time(epoch: float | None) -> str:
+    """An epoch time (a due time of the schedule) as slack_date shows it."""
+    if epoch is None:
+        return ""
+    return slack_date(datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds"))
+
+
+def day(value: date) -> str:
+    """A day (a delegation's last one), e.g. 'Dec 24, 2026', in words that cannot be markup."""
+    return value.strftime("%b %d, %Y").replace(" 0", " ")
 
 
 SECTION_LIMIT = 3000  # characters of a section's text (Block Kit reference)
@@ -159,9 +183,11 @@ def request_status(
     if request.state == "pending_approval":
         return "⏳ Waiting for approval"
     if request.state == "rejected":
-        return f"🚫 Rejected by {mention(request.decided_by)}{reason}"
+        return f"🚫 Rejected by {decider(request)}{reason}"
     if request.state == "cancelled":
         return "➖ Cancelled by the requester"
+    if request.state == "expired":
+        return "⌛ Expired: nobody decided in time"
     open_orders = [o for o in orders if not o.is_terminal]
     if open_orders:
         return f"🚚 In progress: {progress(orders)}"
@@ -180,10 +206,13 @@ def approval_line(request: RequestRow) -> str:
             if request.decision_reason
             else "Approved automatically"
         )
+    if request.state == "expired":
+        when = f" {slack_date(request.decided_at)}" if request.decided_at else ""
+        return f"⌛ Expired{when}: nobody decided in time"
     verb = {"approved": "✅ Approved", "rejected": "🚫 Rejected", "cancelled": "➖ Cancelled"}[
         request.state
     ]
-    by = "the requester" if request.state == "cancelled" else mention(request.decided_by)
+    by = "the requester" if request.state == "cancelled" else decider(request)
     return f"{verb} by {by} {slack_date(request.decided_at)}".rstrip()
 
 
@@ -245,17 +274,49 @@ def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
     )
 
 
+def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dict[str, Any]:
+    """Approve and Reject for a waiting request; the same wherever they are shown (a channel,
+    a DM, a reminder, the Home tab), so one handler decides them all."""
+    value = RequestRef(request_id=request.id).dump()
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": Action.APPROVE,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": Action.REJECT,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": value,
+            },
+        ],
+    }
+
+
 def approval_message(
     request: RequestRow,
     orders: list[OrderRow],
     *,
     budget: tuple[Decimal, Decimal] | None = None,
     note: str = "",
+    earlier: Sequence[EarlierReward] = (),
+    stand_ins: Sequence[Delegation] = (),
+    notes: Sequence[str] = (),
 ) -> tuple[str, Blocks]:
     """The ask to the approvers; once decided, the buttons give way to the decision.
 
     `budget` is (committed this month, monthly budget) of the requester; `note` is why the
-    request was not approved automatically, as plain words.
+    request was not approved automatically, as plain words. While it waits: `earlier` are the
+    recipients' earlier rewards (a warning, not a refusal), `stand_ins` the running
+    delegations (who may decide in whose place), `notes` mrkdwn lines built here (a reminder,
+    an escalation, the reader standing in for someone).
     """
     title = "needs approval" if request.state == "pending_approval" else "reward request"
     blocks: Blocks = [
@@ -281,29 +342,13 @@ def approval_message(
     if note:
         blocks.append(_context(f"⚠️ {md.escape(note)}"))
     if request.state == "pending_approval":
-        value = RequestRef(request_id=request.id).dump()
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": Block.DECISION,
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": Action.APPROVE,
-                        "text": {"type": "plain_text", "text": "Approve"},
-                        "style": "primary",
-                        "value": value,
-                    },
-                    {
-                        "type": "button",
-                        "action_id": Action.REJECT,
-                        "text": {"type": "plain_text", "text": "Reject"},
-                        "style": "danger",
-                        "value": value,
-                    },
-                ],
-            }
-        )
+        if earlier:
+            blocks.append(_section("\n".join(duplicate_line(e) for e in earlier[:MAX_LISTED])))
+        if stand_ins:
+            blocks.append(_context(stand_ins_line(stand_ins)))
+        for line in notes:
+            blocks.append(_context(line))
+        blocks.append(decision_buttons(request))
         budget_note = budget_line(request, *budget) if budget else ""
         blocks.append(
             _context(
@@ -330,9 +375,11 @@ def event_line(
     if kind == "request.approved":
         return approval_line(request)
     if kind == "request.rejected":  # the reason goes to the requester only
-        return f"🚫 Rejected by {mention(request.decided_by)}"
+        return f"🚫 Rejected by {decider(request)}"
     if kind == "request.cancelled":
         return "➖ Cancelled by the requester"
+    if kind == "request.expired":
+        return f"⌛ Expired: {md.escape(reason or 'nobody decided in time')}"
     if kind == "request.needs_approval":
         why = f": {md.escape(reason)}" if reason else ""
         return f"⏳ Not approved automatically{why}; an approver will decide"
@@ -436,10 +483,16 @@ def requester_update(
 ) -> str | None:
     ref = request.ref
     if kind == "request.approved":
-        how = "automatically" if request.auto_approved else f"by {mention(request.decided_by)}"
+        how = "automatically" if request.auto_approved else f"by {decider(request)}"
         return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
+    if kind == "request.expired":
+        why = md.escape(reason or "nobody decided in time")
+        return (
+            f"⌛ Your reward request {ref} expired: {why}. Nothing was ordered, and what it "
+            "held of your budget is yours again."
+        )
     if kind == "request.rejected":  # the requester's DM: the one place the reason is shown
-        by = mention(request.decided_by)
+        by = decider(request)
         why = md.escape(request.decision_reason or "")
         return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
     if kind == "request.needs_approval":
@@ -484,6 +537,10 @@ def help_text(is_approver: bool) -> str:
     ]
     if is_approver:
         lines.append("• `/reward balance`: the Xoxoday wallet balance (approvers)")
+        lines.append(
+            "• `/reward delegate @someone until 2026-12-24`: someone approves in your place "
+            "until that day; `/reward delegate off` ends it (approvers)"
+        )
     lines.append("• `/reward help`: this message")
     return "\n".join(lines)
 
@@ -524,3 +581,73 @@ def alert_message(text: str) -> tuple[str, Blocks]:
     """An operational alert for the approvers; its text may quote Xoxoday or a webhook."""
     line = f"⚠️ Rewards Bot: {md.escape(text)}"
     return line, [_section(line)]
+
+
+# --- the approval schedule, delegation, earlier rewards -------------------------------------------
+
+
+def duplicate_line(earlier: EarlierReward) -> str:
+    """A warning, not a refusal: the recipient was rewarded a moment ago, in which request."""
+    order, request = earlier.order, earlier.request
+    state = STATE_WORDS.get(request.state, request.state)
+    return (
+        f"⚠️ {who(order)} was already rewarded in {request.ref} ({reward_phrase(order)}, "
+        f"asked by {requester(request)} {slack_date(request.created_at)}, {state})"
+    )
+
+
+def stand_ins_line(delegations: Sequence[Delegation]) -> str:
+    parts = [
+        f"{mention(d.delegate_id)} stands in for {mention(d.approver_id)} until {day(d.until)}"
+        for d in delegations
+    ]
+    return "🔁 " + "; ".join(parts)
+
+
+def reminder_note(request: RequestRow, round_: int, of: int) -> str:
+    since = slack_date(request.waiting_since or request.created_at)
+    expires = (
+        f" It expires {slack_time(request.expires_at)} if nobody decides."
+        if (request.expires_at)
+        else ""
+    )
+    return f"⏰ Reminder {round_} of {of}: {request.ref} has waited since {since}.{expires}"
+
+
+def escalation_note(request: RequestRow) -> str:
+    since = slack_date(request.waiting_since or request.created_at)
+    expires = f" It expires {slack_time(request.expires_at)}." if request.expires_at else ""
+    return (
+        f"⏫ {request.ref} has waited since {since} without a decision, so you are asked "
+        f"too.{expires}"
+    )
+
+
+def standing_in_note(approver_id: str | None) -> str:
+    """For a delegate: whose place they take when they decide."""
+    return f"🔁 You stand in for {mention(approver_id)} here." if approver_id else ""
+
+
+def delegation_text(kind: str, approver_id: str, until: date) -> str:
+    """The delegate's DM when an approver names them, or ends it."""
+    if kind == "delegation.set":
+        return (
+            f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
+            f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "
+            "the bot's Home tab shows what waits; the usual rules apply (never a request of "
+            "yours or one that rewards you)."
+        )
+    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver."
+
+
+def delegate_reply(delegation: Delegation | None, *, ended: bool = False) -> str:
+    """The answer to /reward delegate …"""
+    if delegation is None:
+        return "You have no one standing in for you." if ended else ""
+    who_ = mention(delegation.delegate_id)
+    if ended:
+        return f"{who_} no longer stands in for you."
+    return (
+        f"🔁 {who_} can approve and reject in your place until {day(delegation.until)} "
+        "(end of that day, UTC). `/reward delegate off` ends it sooner."
+    )

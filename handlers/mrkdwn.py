@@ -24,6 +24,17 @@ _MEMBER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _SAFE_URL = re.compile(r"https?://[^\s<>|`]+", re.IGNORECASE)
 
 
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_UNENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape(text: str) -> str:
+    """Text as the person typed it, from what Slack sends (a slash command's `text` arrives
+    with `&`, `<`, `>` as entities, like all text in Slack: https://api.slack.com/reference/
+    surfaces/formatting#escaping). One pass, so `&amp;lt;` becomes `&lt;`, never `<`."""
+    return _ENTITY.sub(lambda m: _UNENTITIES[m.group(1)], text)
+
+
 def escape(text: object) -> str:
     """Text a person or Xoxoday wrote, safe to put into mrkdwn: `&`, `<`, `>` as entities."""
     return str(text).translate(_ENTITIES)

@@ -19,14 +19,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers import messages as msg
 from handlers.users import UserDirectory
+from services.delegation import Deciders, Delegation, Delegations
+from services.duplicates import Duplicates, EarlierReward
 from services.notify import Steps
 from services.policy import Policy
 from services.vouchers import VoucherSource
@@ -36,6 +39,9 @@ from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database
 from storage.models import EventRow, OrderRow, RequestRow
+
+if TYPE_CHECKING:
+    from handlers.home import HomeTabs
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,22 @@ UNREACHABLE: dict[str, str] = {
 # Slack refused what we sent: a bug of ours that no retry will fix either.
 REFUSED = {"invalid_blocks", "invalid_arguments", "msg_too_long", "no_text", "missing_scope"}
 CONSUMER = "slack"
+# What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
+WAITING_CHANGES = frozenset(
+    {
+        "request.created",
+        "request.needs_approval",
+        "request.approved",
+        "request.rejected",
+        "request.cancelled",
+        "request.expired",
+        "request.escalated",
+    }
+)
+# What a recipient's Home shows ("Rewards you received").
+RECEIVED_CHANGES = frozenset(
+    {"order.placed", "order.delivered", "order.canceled", "order.partially_canceled"}
+)
 # chat.postMessage cuts `text` beyond 4,000 characters (docs.slack.dev/reference/methods/
 # chat.postMessage#truncating): a long batch of changes goes out as several replies.
 REPLY_MAX = 4000
@@ -114,6 +136,10 @@ class SlackNotifier:
         approval_channel: str | None = None,
         min_interval_s: float = 1.5,
         clock: Callable[[], float] = time.monotonic,
+        deciders: Deciders | None = None,
+        delegations: Delegations | None = None,
+        duplicates: Duplicates | None = None,
+        home: HomeTabs | None = None,
     ) -> None:
         self.client = client
         self.database = database
@@ -122,6 +148,10 @@ class SlackNotifier:
         self.users = users or UserDirectory(client)
         self.approval_channel = approval_channel
         self.min_interval_s = min_interval_s
+        self.deciders = deciders or Deciders(policy, delegations)
+        self.delegations = delegations
+        self.duplicates = duplicates
+        self.home = home
         self.steps = Steps(database, CONSUMER)
         self._clock = clock
         self._lock = threading.Lock()
@@ -135,6 +165,8 @@ class SlackNotifier:
     def notify(self, event: EventRow) -> None:
         self._local.failed = []
         self._notify(event)
+        if self.home is not None:
+            self.home.touch(self._homes_changed(event))
         failed: list[Exception] = self._local.failed
         if failed:
             raise Pending(f"{len(failed)} message(s) of event #{event.id} failed") from failed[0]
@@ -142,6 +174,9 @@ class SlackNotifier:
     def _notify(self, event: EventRow) -> None:
         if event.kind == "system.alert":
             self._alert(event, event.reason or "")
+            return
+        if event.kind.startswith("delegation."):
+            self._delegation(event)
             return
         if event.request_id is None:
             return
@@ -155,13 +190,23 @@ class SlackNotifier:
             self._ask_approvers(event, request, note=event.reason or "")
             public = _public_reason(event)
             self._thread_now(event, request, msg.event_line(event.kind, None, request, public))
+        elif event.kind == "request.reminded":
+            self._remind(event, request)
+        elif event.kind == "request.escalated":
+            self._escalate(event, request)
         elif event.kind.startswith("request."):
             self._decided(event, request)
         elif order is not None:
             self._order_changed(event, request, order)
 
     def flush(self, force: bool = False) -> None:
-        """Post the collected order changes of each request whose interval has passed."""
+        """Post the collected order changes of each request whose interval has passed, then
+        publish the Home tabs that changed."""
+        self._flush_requests(force)
+        if self.home is not None:
+            self.home.flush(force)
+
+    def _flush_requests(self, force: bool) -> None:
         now = self._clock()
         with self._lock:
             due = [
@@ -330,17 +375,41 @@ class SlackNotifier:
         if request.state == "pending_approval" and not auto:
             self._ask_approvers(event, request)
 
+    def _asked_by_another_event(self, event: EventRow, request: RequestRow) -> bool:
+        """Whether an earlier event of the request asked the approvers already (a
+        needs_approval after its created). A retry of the event that asks is not: its asks
+        that went through are steps, so only those that failed are made again."""
+        marker = f"R{request.id}:asked"
+        mine = f"{marker}:e{event.id}"
+        if self.steps.done(mine):
+            return False
+        if self.steps.done(marker) or refs.for_request(self.database, request.id, "approval"):
+            return True
+        self.steps.settle(marker, "done")
+        self.steps.settle(mine, "done")
+        return False
+
     def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
-        if refs.for_request(self.database, request.id, "approval"):
-            return  # already asked (for an earlier event of this request)
+        if self._asked_by_another_event(event, request):
+            return
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(
-            request, orders, budget=self._budget(request), note=note
+            request,
+            orders,
+            budget=self._budget(request),
+            note=note,
+            earlier=self._earlier(request, orders),
+            stand_ins=self._stand_ins(request),
         )
         approvers = sorted(self.policy.approvers)
         if not self.approval_channel and not approvers:
             log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
         key = f"e{event.id}:approval"
+        # Someone standing in for an approver may not be in the approval channel: they are
+        # asked by DM, with whom they stand in for.
+        stand_ins = [(p, a) for p, a in self._candidates(request) if a and p not in approvers]
+        if stand_ins:
+            self._ask_by_dm(event, request, "stand-in", "", stand_ins, note=note)
         if self.approval_channel:
             outcome, posted = self._post(
                 key, request, self.approval_channel, text, blocks, tell=False
@@ -358,6 +427,119 @@ class SlackNotifier:
             reached |= outcome in ("ok", "done", "later")
         if approvers and not reached:
             log.error("%s: no approver can be reached in Slack", request.ref)
+
+    def _earlier(self, request: RequestRow, orders: list[OrderRow]) -> list[EarlierReward]:
+        """The recipients' rewards in earlier requests within REWARDS_DUPLICATE_WINDOW."""
+        if self.duplicates is None:
+            return []
+        return self.duplicates.earlier(
+            [o.recipient_id for o in orders if o.recipient_id],
+            [o.email for o in orders if not o.recipient_id and o.email],
+            before_request=request.id,
+        )
+
+    def _stand_ins(self, request: RequestRow) -> list[Delegation]:
+        """Running delegations of the people who may decide `request` in their own right."""
+        if self.delegations is None:
+            return []
+        escalated = request.escalated_at is not None
+        return [
+            d
+            for d in self.delegations.running()
+            if self.policy.may_approve(d.approver_id, escalated=escalated)
+        ]
+
+    # --- the approval schedule: reminders and escalation ----------------------------------------
+
+    def _remind(self, event: EventRow, request: RequestRow) -> None:
+        """Each person who may decide the request gets it by DM, with working buttons."""
+        if request.state != "pending_approval":
+            return  # decided between the reminder and this notification
+        note = msg.reminder_note(
+            request, int(event.data.get("round") or 1), int(event.data.get("of") or 1)
+        )
+        self._ask_by_dm(event, request, "remind", note, self._candidates(request))
+
+    def _escalate(self, event: EventRow, request: RequestRow) -> None:
+        """The escalation approvers (and their stand-ins) are asked too."""
+        if request.state != "pending_approval":
+            return
+        escalation = self.policy.escalation_approvers - self.policy.approvers
+        targets = [(p, a) for p, a in self._candidates(request) if (a or p) in escalation]
+        if not targets:
+            log.warning("%s is overdue but no escalation approver can decide it", request.ref)
+        self._ask_by_dm(event, request, "escalate", msg.escalation_note(request), targets)
+
+    def _candidates(self, request: RequestRow) -> list[tuple[str, str | None]]:
+        orders = order_store.for_request(self.database, request.id)
+        return self.deciders.candidates(request, [o.recipient_id for o in orders])
+
+    def _ask_by_dm(
+        self,
+        event: EventRow,
+        request: RequestRow,
+        why: str,
+        line: str,
+        targets: list[tuple[str, str | None]],
+        *,
+        note: str = "",
+    ) -> None:
+        """The approval ask by DM to each target (`why`: remind, escalate, stand-in; `line`
+        the mrkdwn line saying why), kept as an approval message of the request so that a
+        decision (or expiry) takes its buttons away like everywhere else."""
+        orders = order_store.for_request(self.database, request.id)
+        prefix = {"remind": "⏰ Reminder: ", "escalate": "⏫ Escalated: "}.get(why, "")
+        for person, acting_for in targets:
+            lines = [line, msg.standing_in_note(acting_for)]
+            text, blocks = msg.approval_message(
+                request,
+                orders,
+                budget=self._budget(request),
+                note=note,
+                earlier=self._earlier(request, orders),
+                notes=[n for n in lines if n],
+            )
+            _outcome, posted = self._post(
+                f"e{event.id}:{why}", request, person, prefix + text, blocks, tell=False
+            )
+            if posted:
+                refs.save(self.database, request.id, "approval", *posted)
+
+    # --- delegation ------------------------------------------------------------------------------
+
+    def _delegation(self, event: EventRow) -> None:
+        """The delegate hears that they stand in for an approver, or no longer do."""
+        delegate = str(event.data.get("delegate") or "")
+        approver = str(event.data.get("approver") or "")
+        until = date.fromisoformat(str(event.data.get("until")))
+        text = msg.delegation_text(event.kind, approver, until)
+        self._dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
+
+    # --- Home tabs --------------------------------------------------------------------------------
+
+    def _homes_changed(self, event: EventRow) -> set[str]:
+        """The people whose Home tab shows something `event` changed."""
+        if event.kind.startswith("delegation."):
+            return {str(event.data.get("approver") or ""), str(event.data.get("delegate") or "")}
+        if event.request_id is None:
+            return set()
+        request = request_store.get(self.database, event.request_id)
+        if request is None:
+            return set()
+        people: set[str] = {request.requester_id}
+        if event.kind in RECEIVED_CHANGES and event.order_id:
+            order = order_store.get(self.database, event.order_id)
+            if order is not None and order.recipient_id:
+                people.add(order.recipient_id)
+        if event.kind in WAITING_CHANGES or event.kind.startswith("order."):
+            people |= self._decider_pool()  # what waits for them, and this month's spend
+        return people
+
+    def _decider_pool(self) -> set[str]:
+        people = set(self.policy.approvers) | set(self.policy.escalation_approvers)
+        if self.delegations is not None:
+            people |= {d.delegate_id for d in self.delegations.running()}
+        return people
 
     def _budget(self, request: RequestRow) -> tuple[Decimal, Decimal] | None:
         """(committed this month, monthly budget) of the requester, for the approvers."""

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
+from handlers.form_notes import FormNotes, form_notes
 from handlers.forms import MAX_RECIPIENTS, RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
@@ -40,9 +41,12 @@ FIELD_BLOCKS = {
 }
 
 
-def open_modal(client: WebClient, trigger_id: str, channel_id: str | None) -> None:
+def open_modal(
+    client: WebClient, trigger_id: str, channel_id: str | None, notes: FormNotes | None = None
+) -> None:
     client.views_open(
-        trigger_id=trigger_id, view=reward_modal(RewardModalMeta(channel_id=channel_id))
+        trigger_id=trigger_id,
+        view=reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes),
     )
 
 
@@ -59,17 +63,21 @@ def register(app: App, deps: Deps) -> None:
         return product, _operator_name(deps, meta.reward_type, product)
 
     def refresh_view(
-        client: WebClient, view: dict[str, Any], meta: RewardModalMeta, **extra: Any
+        client: WebClient, view: dict[str, Any], meta: RewardModalMeta, user: str, **extra: Any
     ) -> None:
         form = read_form(view.get("state"), meta.reward_type)
         product, operator = product_of(meta)
+        notes = form_notes(deps, user, form.recipients)
         try:
             client.views_update(
                 view_id=view["id"],
                 hash=view.get("hash"),
-                view=reward_modal(meta, form, product, operator=operator, **extra),
+                view=reward_modal(meta, form, product, operator=operator, notes=notes, **extra),
             )
         except SlackApiError as exc:
+            if exc.response.get("error") == "not_found":  # submitted or closed meanwhile
+                log.info("the modal was closed before it could be updated")
+                return
             if exc.response.get("error") != "hash_conflict":
                 raise
             log.info("the modal changed meanwhile; keeping the newer one")
@@ -83,7 +91,7 @@ def register(app: App, deps: Deps) -> None:
         if chosen != meta.reward_type:
             # Another kind: its own products; where the form came from stays.
             meta = meta.model_copy(update={"reward_type": chosen, "product_id": None})
-            refresh_view(client, view, meta)
+            refresh_view(client, view, meta, body["user"]["id"])
 
     @app.action(Action.PRODUCT)
     def on_product(
@@ -94,7 +102,15 @@ def register(app: App, deps: Deps) -> None:
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         value = (action.get("selected_option") or {}).get("value") or ""
         meta.product_id = int(value) if value.isdigit() else None
-        refresh_view(client, view, meta)
+        refresh_view(client, view, meta, body["user"]["id"])
+
+    @app.action(Action.RECIPIENTS)
+    def on_recipients(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Someone was chosen: show the earlier rewards of those chosen (a warning)."""
+        ack()
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        refresh_view(client, view, meta, body["user"]["id"])
 
     @app.action(Action.PHONE)
     def on_phone(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -115,7 +131,7 @@ def register(app: App, deps: Deps) -> None:
             )
             note = PhoneNote(phone, found.operator, mismatch=mismatch, plan_operator=operator)
             view["hash"] = None  # the lookup came later: overwrite with the state we read
-            refresh_view(client, view, meta, phone_note=note)
+            refresh_view(client, view, meta, body["user"]["id"], phone_note=note)
 
         pending = deps.operators.lookup_later(phone)
         if pending is not None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from handlers import mrkdwn as md
+from handlers.form_notes import FormNotes
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
@@ -82,12 +83,15 @@ def reward_modal(
     *,
     operator: str | None = None,
     phone_note: PhoneNote | None = None,
+    notes: FormNotes | None = None,
 ) -> dict[str, Any]:
     """The /reward modal for `meta.reward_type`, with what was typed kept as initial values.
 
     `operator` names the top-up plan's operator; `phone_note` is what a lookup found out
-    about the number typed (shown under the phone field).
+    about the number typed (shown under the phone field); `notes` are the requester's budget
+    (on top) and earlier rewards of the chosen recipients (under them).
     """
+    notes = notes or FormNotes()
     form = form or RewardForm()
     reward_kind = kind_or_default(meta.reward_type)
     types = [_option(each.label, each.key) for each in all_kinds()]
@@ -108,12 +112,14 @@ def reward_modal(
             product_label(product, operator), str(product.product_id)
         )
     blocks: list[dict[str, Any]] = [
+        *notes.budget_blocks(),
         _input(Block.REWARD_TYPE, "Reward", type_select, dispatch=True, hint=reward_kind.summary),
         _input(Block.PRODUCT, reward_kind.product_label, product_select, dispatch=True),
     ]
     if product is not None:
         blocks.append(_denomination_block(product, form))
     blocks.append(_recipients_block(reward_kind, form))
+    blocks += notes.duplicate_blocks()
     blocks.extend(_detail_blocks(reward_kind, form, product, phone_note))
     message = {
         "type": "plain_text_input",
@@ -255,7 +261,11 @@ def _recipients_block(reward_kind: RewardKind, form: RewardForm) -> dict[str, An
     hint = (
         "One person: the reward goes to their account or number." if single else "One reward each."
     )
-    return _input(Block.RECIPIENTS, "Recipient" if single else "Recipients", element, hint=hint)
+    # dispatch_action: Slack sends block_actions each time someone is chosen in a multi-select
+    # of an input block that asks for it (docs.slack.dev/reference/interaction-payloads/
+    # block_actions-payload), so the earlier-rewards warning follows the choice.
+    label = "Recipient" if single else "Recipients"
+    return _input(Block.RECIPIENTS, label, element, hint=hint, dispatch=True)
 
 
 def reject_modal(meta: RejectModalMeta, request_ref: str) -> dict[str, Any]:

@@ -51,6 +51,10 @@ class NotRequester(PolicyRefusal):
     pass
 
 
+class InvalidDelegation(RewardError):
+    """A delegation as asked cannot be set (who, until when)."""
+
+
 class InsufficientFunds(PolicyRefusal):
     """The wallet cannot pay for the request; nothing is placed."""
 

@@ -9,7 +9,6 @@ from typing import Protocol
 
 from services.errors import (
     DeciderUnknown,
-    NotAnApprover,
     OverBudget,
     OverOrderLimit,
     SelfApproval,
@@ -36,6 +35,8 @@ def same_email(a: str | None, b: str | None) -> bool:
 @dataclass(frozen=True)
 class Policy:
     approvers: frozenset[str] = field(default_factory=frozenset)
+    # Asked too once a request has waited REWARDS_ESCALATE_AFTER; they decide it from then on.
+    escalation_approvers: frozenset[str] = field(default_factory=frozenset)
     auto_approve_max: Decimal = Decimal(0)  # 0: every request needs approval
     monthly_budget: Decimal | None = None  # per requester, per calendar month
     max_order: Decimal | None = None  # largest single order
@@ -72,11 +73,9 @@ class Policy:
     def is_approver(self, user_id: str) -> bool:
         return user_id in self.approvers
 
-    def check_approver(self, user_id: str, requester_id: str) -> None:
-        if user_id == requester_id:
-            raise SelfApproval("you cannot approve or reject your own request")
-        if not self.is_approver(user_id):
-            raise NotAnApprover("only the configured approvers can approve or reject rewards")
+    def may_approve(self, user_id: str, *, escalated: bool) -> bool:
+        """An approver in their own right: always, or once escalated for escalation approvers."""
+        return user_id in self.approvers or (escalated and user_id in self.escalation_approvers)
 
     def check_not_rewarded(
         self,

@@ -18,13 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from services.catalog import Catalog
+from services.delegation import Deciders
 from services.errors import (
     DeciderUnknown,
     InsufficientFunds,
     InvalidReward,
     NotRequester,
+    PolicyRefusal,
     RequestNotFound,
     RequestNotPending,
+    SelfApproval,
 )
 from services.money import fmt_money
 from services.policy import PeopleDirectory, Policy, same_email
@@ -49,6 +52,7 @@ STATE_WORDS = {
     "approved": "approved",
     "rejected": "rejected",
     "cancelled": "cancelled",
+    "expired": "expired",
 }
 
 
@@ -202,6 +206,7 @@ class RewardService:
         wake: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         people: PeopleDirectory | None = None,
+        deciders: Deciders | None = None,
     ) -> None:
         self.database = database
         self.catalog = catalog
@@ -210,6 +215,8 @@ class RewardService:
         # Who is who in the workspace: needed to keep a recipient known only by email
         # (a CSV row) from deciding their own reward. None: no chat, only member ids count.
         self.people = people
+        # Who may decide a request, delegates included (services/delegation.py).
+        self.deciders = deciders or Deciders(policy)
         self._wake = wake or (lambda: None)
         self._clock = clock
 
@@ -391,21 +398,31 @@ class RewardService:
     def check_decider(self, request_id: int, user_id: str) -> RequestRow:
         """The request, when `user_id` may approve or reject it now.
 
-        Every path that decides (a button in the channel or a DM, any later surface) calls
-        this with the user id from the signed payload: the decider must be an approver,
-        neither the requester nor a recipient, and the request still pending.
+        Every path that decides (a button in the channel, a DM, a reminder or the Home tab)
+        calls this with the user id from the signed payload: the decider must be an approver
+        (or stand in for one, see services/delegation.py), neither the requester nor a
+        recipient, and the request still pending.
         """
+        return self.decider(request_id, user_id)[0]
+
+    def decider(self, request_id: int, user_id: str) -> tuple[RequestRow, str | None]:
+        """check_decider, and the approver `user_id` stands in for (None: their own right)."""
         request = self._get(request_id)
-        self.policy.check_approver(user_id, request.requester_id)
         orders = order_store.for_request(self.database, request_id)
-        self.policy.check_not_rewarded(
-            user_id,
-            [o.recipient_id for o in orders],
-            [o.email for o in orders if not o.recipient_id],
-            self.people.email_of if self.people is not None else None,
-        )
+        ids = [o.recipient_id for o in orders]
+        acting_for = self.deciders.acting_for(user_id, request, ids)
+        emails = [o.email for o in orders if not o.recipient_id]
+        email_of = self.people.email_of if self.people is not None else None
+        self.policy.check_not_rewarded(user_id, ids, emails, email_of)
+        if acting_for is not None:
+            try:  # the approver stood in for is held to the same rule
+                self.policy.check_not_rewarded(acting_for, ids, emails, email_of)
+            except PolicyRefusal:
+                raise SelfApproval(
+                    "you stand in for someone this request may reward; another approver decides"
+                ) from None
         self._ensure_pending(request)
-        return request
+        return request, acting_for
 
     def view_for(self, user_id: str, reference: str) -> RequestView | None:
         """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
@@ -438,7 +455,7 @@ class RewardService:
         return RequestView(hidden, sorted(mine, key=lambda o: o.id), whole=False)
 
     def approve(self, request_id: int, approver: str) -> Decision:
-        request = self.check_decider(request_id, approver)
+        request, acting_for = self.decider(request_id, approver)
         orders = order_store.for_request(self.database, request_id)
         for order in orders:
             self.policy.check_order(
@@ -454,12 +471,21 @@ class RewardService:
             self.policy.check_budget(
                 spent - request.total_cost, request.total_cost, request.currency or ""
             )
-            self._approve_in(db, request_id, actor=approver, reason=None, auto=False)
+            self._approve_in(
+                db, request_id, actor=approver, reason=None, auto=False, acting_for=acting_for
+            )
         self._wake()
         return self._decision(request_id)
 
     def _approve_in(
-        self, db: Any, request_id: int, *, actor: str, reason: str | None, auto: bool
+        self,
+        db: Any,
+        request_id: int,
+        *,
+        actor: str,
+        reason: str | None,
+        auto: bool,
+        acting_for: str | None = None,
     ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         updated = request_store.transition(
@@ -472,11 +498,12 @@ class RewardService:
             reason=reason,
             fields={
                 "decided_by": actor,
+                "decided_for": acting_for,
                 "decided_at": now,
                 "auto_approved": int(auto),
                 "decision_reason": reason,
             },
-            data={"auto": auto},
+            data={"auto": auto, "decided_by": actor, "decided_for": acting_for},
         )
         if updated is None:
             raise self._not_pending(request_id)
@@ -526,8 +553,10 @@ class RewardService:
         reason = reason.strip()
         if not reason:
             raise InvalidReward("say why the request is rejected", field="reason")
-        request = self.check_decider(request_id, approver)
-        return self._close(request, "rejected", approver, reason, "request.rejected")
+        request, acting_for = self.decider(request_id, approver)
+        return self._close(
+            request, "rejected", approver, reason, "request.rejected", acting_for=acting_for
+        )
 
     def cancel(
         self, request_id: int, requester: str, reason: str = "cancelled by the requester"
@@ -537,11 +566,26 @@ class RewardService:
             raise NotRequester("only the person who asked for a reward can cancel it")
         return self._close(request, "cancelled", requester, reason, "request.cancelled")
 
+    def expire(self, request_id: int, reason: str, actor: str = "scheduler") -> Decision:
+        """Nobody decided in time: the request expires, its orders are withdrawn and its
+        budget released. RequestNotPending when someone decided first."""
+        request = self._get(request_id)
+        return self._close(request, "expired", actor, reason, "request.expired", by_person=False)
+
     def _close(
-        self, request: RequestRow, state: str, actor: str, reason: str, kind: str
+        self,
+        request: RequestRow,
+        state: str,
+        actor: str,
+        reason: str,
+        kind: str,
+        *,
+        acting_for: str | None = None,
+        by_person: bool = True,
     ) -> Decision:
         self._ensure_pending(request)
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        decided_by = actor if by_person else None
         with self.database.tx() as db:
             updated = request_store.transition(
                 db,
@@ -551,7 +595,13 @@ class RewardService:
                 actor=actor,
                 kind=kind,
                 reason=reason,
-                fields={"decided_by": actor, "decided_at": now, "decision_reason": reason},
+                fields={
+                    "decided_by": decided_by,
+                    "decided_for": acting_for,
+                    "decided_at": now,
+                    "decision_reason": reason,
+                },
+                data={"decided_by": decided_by, "decided_for": acting_for},
             )
             if updated is None:
                 raise self._not_pending(request.id)

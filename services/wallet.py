@@ -104,3 +104,12 @@ class Wallet:
     def view(self, max_age_s: float | None = None) -> WalletView:
         value, currency = self.balance(max_age_s)
         return WalletView(value, currency, self.committed(), self._clock())
+
+    def cached_view(self) -> WalletView | None:
+        """The last balance heard, however old, without asking Xoxoday (None: none yet);
+        for views refreshed often, such as the Home tab."""
+        with self._lock:
+            cached = self._cached
+        if cached is None:
+            return None
+        return WalletView(cached[0], cached[1], self.committed(), cached[2])

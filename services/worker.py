@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from services import failpoints, inflight
 from services.catalog import Catalog
@@ -46,6 +47,9 @@ from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, fetch_one
 from storage.models import OrderRow
+
+if TYPE_CHECKING:
+    from services.reminders import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,9 @@ class Worker:
         self.last_round = time.monotonic()
         self.rounds = 0
         self.standby = False
+        # Reminders, escalation and expiry (services/reminders.py), run each round by the
+        # worker holding the lease; set by bot/runtime.py.
+        self.scheduler: Scheduler | None = None
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -254,6 +261,7 @@ class Worker:
             order_store.next_due_time(self.database, "queued", "next_attempt_at"),
             order_store.next_due_time(self.database, "unknown", "next_attempt_at"),
             order_store.next_due_time(self.database, "placed", "next_poll_at"),
+            self.scheduler.next_due() if self.scheduler is not None else None,
         ]
         upcoming = [t - now for t in times if t is not None]
         return max(0.05, min([self.idle_sleep_s, *upcoming]))
@@ -320,10 +328,21 @@ class Worker:
             if started is None:
                 break
             busy |= started
+        if self.scheduler is not None and not self._lease_lost.is_set():
+            busy |= self._schedule()
         if self.dispatcher and self.dispatcher.dispatch():
             busy = True
         self._housekeeping(now)
         return busy
+
+    def _schedule(self) -> bool:
+        """The approval schedule's round; its failure is logged and never stops placement."""
+        assert self.scheduler is not None
+        try:
+            return self.scheduler.tick() > 0
+        except Exception:
+            log.exception("the approval schedule's round failed; trying again next round")
+            return False
 
     def _start(
         self,

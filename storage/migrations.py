@@ -325,6 +325,54 @@ def m008_order_lookup_failures(db: sqlite_utils.Database) -> None:
     orders.add_column("lookup_alerted_at", float)
 
 
+def m009_reminders_delegation_home(db: sqlite_utils.Database) -> None:
+    """Approvals that never stall (issue 10): due times on each waiting request, delegation,
+    and who has opened the App Home.
+
+    Requests (times are epoch seconds, set by the scheduler when it first sees the request):
+    - `waiting_since`: the moment the schedule counts from; NULL means `created_at`. Requests
+      already waiting when this migration runs count from now, the safe side: an upgrade never
+      expires a week-old request on the spot;
+    - `remind_at`, `reminders_sent`: the next reminder and how many went out;
+    - `escalate_at`, `escalated_at`: when escalation approvers are asked, and when they were;
+    - `expires_at`: when the request expires if nobody decides it (NULL: not scheduled yet);
+    - `decided_for`: the approver a delegate stood in for (`decided_by` is who clicked).
+    """
+    requests = db["requests"]
+    requests.add_column("waiting_since", str)
+    requests.add_column("remind_at", float)
+    requests.add_column("reminders_sent", int, not_null_default=0)
+    requests.add_column("escalate_at", float)
+    requests.add_column("escalated_at", str)
+    requests.add_column("expires_at", float)
+    requests.add_column("decided_for", str)
+    db.execute(
+        "UPDATE requests SET waiting_since = strftime('%Y-%m-%dT%H:%M:%S.000+00:00', 'now') "
+        "WHERE state = 'pending_approval'"
+    )
+    # An approver's stand-in, through `until` (a day, inclusive); one per approver.
+    db["delegations"].create(
+        {
+            "approver_id": str,
+            "delegate_id": str,
+            "until": str,  # YYYY-MM-DD
+            "created_at": str,
+        },
+        pk="approver_id",
+        not_null={"delegate_id", "until", "created_at"},
+    )
+    db["delegations"].create_index(["delegate_id"])
+    # People who opened the Home tab: only their Home is published again when it changes.
+    db["home_tabs"].create(
+        {"user_id": str, "opened_at": str, "published_at": str},
+        pk="user_id",
+        not_null={"opened_at"},
+    )
+    # Earlier rewards of a recipient (duplicate warning, the Home tab's "received").
+    db["orders"].create_index(["recipient_id", "created_at"])
+    db.execute("CREATE INDEX idx_orders_email_lower ON orders (lower(email))")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -334,6 +382,7 @@ MIGRATIONS: list[Migration] = [
     m006_chat_message_targets,
     m007_request_source_link,
     m008_order_lookup_failures,
+    m009_reminders_delegation_home,
 ]
 
 

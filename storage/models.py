@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-RequestState = Literal["pending_approval", "approved", "rejected", "cancelled"]
+RequestState = Literal["pending_approval", "approved", "rejected", "cancelled", "expired"]
 OrderState = Literal[
     "pending_approval",  # waiting for the request's approval
     "queued",  # approved, waiting for the worker
@@ -18,7 +18,7 @@ OrderState = Literal[
     "delivered",
     "canceled",  # Xoxoday cancelled the delivery; the money came back
     "failed",  # could not be placed; the reason is in failure_reason
-    "withdrawn",  # the request was rejected or cancelled before placement
+    "withdrawn",  # the request was rejected, cancelled or expired before placement
 ]
 TERMINAL_ORDER_STATES = frozenset({"delivered", "canceled", "failed", "withdrawn"})
 IN_FLIGHT_STATES = ("queued", "placing", "unknown")
@@ -43,15 +43,28 @@ class RequestRow(_Row):
     total_cost: Decimal
     currency: str | None = None
     auto_approved: bool = False
-    decided_by: str | None = None
+    decided_by: str | None = None  # who clicked (or "policy")
+    decided_for: str | None = None  # the approver a delegate stood in for
     decided_at: str | None = None
     decision_reason: str | None = None
     idempotency_key: str | None = None
     source_link: str | None = None  # the Slack message it was made from (a permalink)
     created_at: str
     updated_at: str
+    # The approval schedule (services/reminders.py); times are epoch seconds.
+    waiting_since: str | None = None  # None: created_at
+    remind_at: float | None = None
+    reminders_sent: int = 0
+    escalate_at: float | None = None
+    escalated_at: str | None = None
+    expires_at: float | None = None
 
     _money = field_validator("total_cost", mode="before")(_money)
+
+    @field_validator("reminders_sent", mode="before")
+    @classmethod
+    def _zero_for_null(cls, value: Any) -> Any:
+        return 0 if value is None else value
 
     @property
     def ref(self) -> str:

@@ -92,3 +92,11 @@ def for_requester(database: Database, requester_id: str, limit: int = 10) -> lis
         [requester_id, limit],
     )
     return [RequestRow.model_validate(row) for row in rows]
+
+
+def waiting(database: Database, limit: int = 500) -> list[RequestRow]:
+    """Requests waiting for approval, oldest first."""
+    rows = database.query(
+        "SELECT * FROM requests WHERE state = 'pending_approval' ORDER BY id LIMIT ?", [limit]
+    )
+    return [RequestRow.model_validate(row) for row in rows]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings
+from services.durations import format_duration
 
 CLEAN_ENV = {
     k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XOXODAY_", "REWARDS_"))
@@ -43,6 +45,30 @@ def test_defaults_and_parsing(tmp_path: Path) -> None:
     assert settings.xoxoday_base_url == "https://stagingstores.xoxoday.com/chef"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.port == 3000
+    # The approval schedule's defaults (design.md's contract table).
+    assert settings.rewards_remind_after == timedelta(hours=24)
+    assert settings.rewards_escalate_after == timedelta(hours=72)
+    assert settings.rewards_expire_after == timedelta(days=7)
+    assert settings.rewards_duplicate_window == timedelta(days=30)
+    assert settings.rewards_escalation_approvers == []
+    assert settings.rewards_low_balance is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("30m", 1800), ("4h", 14400), ("7d", 604800), (" 1d ", 86400)],
+)
+def test_durations_are_written_90s_30m_4h_7d(tmp_path: Path, text: str, seconds: int) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        f"REWARDS_REMIND_AFTER={text}\nREWARDS_ESCALATION_APPROVERS=UBOSS, W0BOSS2\n"
+        "REWARDS_LOW_BALANCE=500\n"
+    )
+    settings = load_settings(env)
+    assert settings.rewards_remind_after == timedelta(seconds=seconds)
+    assert format_duration(settings.rewards_remind_after) == text.strip()
+    assert settings.rewards_escalation_approvers == ["UBOSS", "W0BOSS2"]
+    assert settings.rewards_low_balance == Decimal(500)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +85,26 @@ def test_defaults_and_parsing(tmp_path: Path) -> None:
             "REWARDS_AUTO_APPROVE_MAX=-1",
             "REWARDS_AUTO_APPROVE_MAX: Input should be greater than or equal to 0",
         ),
+        *[
+            (
+                f"{name}={value}",
+                f"{name}: {prefix}write a whole number and a unit, like 90s, 30m, 4h or 7d "
+                f"(got '{value}')",
+            )
+            for name, value, prefix in (
+                ("REWARDS_REMIND_AFTER", "24", ""),
+                ("REWARDS_ESCALATE_AFTER", "3 days", ""),
+                ("REWARDS_EXPIRE_AFTER", "1.5d", ""),
+                ("REWARDS_DUPLICATE_WINDOW", "2w", ""),
+                ("REWARDS_EXPIRE_AFTER", "0d", "must be more than 0; "),
+                ("REWARDS_REMIND_AFTER", "-5m", ""),
+            )
+        ],
+        (
+            "REWARDS_ESCALATION_APPROVERS=UBOSS,boss",
+            "REWARDS_ESCALATION_APPROVERS: 'boss' is not a Slack user ID",
+        ),
+        ("REWARDS_LOW_BALANCE=-1", "REWARDS_LOW_BALANCE: Input should be greater than or equal"),
     ],
 )
 def test_malformed_variable_is_named(tmp_path: Path, line: str, expected: str) -> None:
@@ -149,6 +195,11 @@ SAFE = {
         ),
         ({"XOXODAY_PLACE_ORDER_TIMEOUT_S": "124.9"}, "XOXODAY_PLACE_ORDER_TIMEOUT_S: at least"),
         ({"HOST": "every interface"}, "HOST: an IP address to listen on"),
+        (
+            {"REWARDS_ESCALATION_APPROVERS": "UBOSS", "REWARDS_ESCALATE_AFTER": "7d"},
+            "REWARDS_ESCALATE_AFTER: 7d is not shorter than REWARDS_EXPIRE_AFTER (7d), so "
+            "requests would expire before REWARDS_ESCALATION_APPROVERS are asked",
+        ),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
     ],
 )

@@ -22,6 +22,21 @@ def test_slash_command_and_its_url() -> None:
     assert command["url"].endswith("/slack/events")
 
 
+def test_the_command_escapes_mentions_as_design_md_says() -> None:
+    # `/reward delegate @ben …` must arrive as `<@UBEN|ben>`: a member id, not a name anyone
+    # could type; the Slack stand-in's driver sends command text this way by default.
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["should_escape"] is True
+    assert "delegate" in command["usage_hint"]
+
+
+def test_home_tab_on_and_its_event_subscribed() -> None:
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    events = MANIFEST["settings"]["event_subscriptions"]
+    assert "app_home_opened" in events["bot_events"]
+    assert events["request_url"].endswith("/slack/events")  # HTTP mode
+
+
 def test_scopes_cover_every_web_api_call_the_bot_makes() -> None:
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     # commands: /reward; chat:write: postMessage, update, postEphemeral; im:write: conversations.open;

@@ -52,8 +52,17 @@ def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
             assert driver.command("UREQUESTER", "").text == ""  # ack() first, then the modal
             slack.wait_for("views.open", lambda c: c.ok, timeout=10)
             assert slack.latest_view("UREQUESTER") is not None
+            # The Home tab over the socket: app_home_opened -> views.publish.
+            assert driver.open_home("UAPPROVER").status_code == 200
+            slack.wait_for("views.publish", lambda c: c.ok, timeout=10)
+            home = slack.home("UAPPROVER")
+            assert home is not None and "Waiting for you" in slack.plain_text(home["blocks"])
             acked = [c.response for c in slack.calls(SOCKET_ACK)]
-            assert [(a["ok"], a["type"]) for a in acked] == [(True, "slash_commands")] * 2
+            assert [(a["ok"], a["type"]) for a in acked] == [
+                (True, "slash_commands"),
+                (True, "slash_commands"),
+                (True, "events_api"),
+            ]
             assert all(a["acked_after"] < 3 for a in acked)  # within Slack's window
 
         # $PORT keeps the webhook and the health check; Slack's HTTP route is off

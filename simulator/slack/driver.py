@@ -1,7 +1,11 @@
-"""Plays the people in Slack: sends slash commands, button clicks, modal input, options loads
-and submissions to the bot, shaped exactly as Slack sends them. SlackDriver signs and posts
-them to the bot's real HTTP endpoint; SocketDriver delivers the same payloads as Socket Mode
-envelopes through the fake (see socket_mode.py) and hands back the ack as a response.
+"""Plays the people in Slack: sends slash commands, button clicks, modal input, options loads,
+submissions and events (the Home tab opened) to the bot, shaped exactly as Slack sends them.
+SlackDriver signs and posts them to the bot's real HTTP endpoint; SocketDriver delivers the
+same payloads as Socket Mode envelopes through the fake (see socket_mode.py) and hands back the
+ack as a response.
+
+A command's text is sent as the Slack client sends it (text.py): `&`, `<`, `>` as entities, and
+with `should_escape` (the manifest's setting, on by default) `@ben` as `<@UBEN|ben>`.
 
 Trigger ids and response_urls come from the fake, so it can hold the bot to Slack's rules
 (a trigger works once, within 3 s; respond() lands where Slack would show it). Form state lives
@@ -17,6 +21,7 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlencode
@@ -27,8 +32,15 @@ from slack_sdk.signature import SignatureVerifier
 from simulator.slack.blocks import find_element, initial_entry, iter_elements, state_entry
 from simulator.slack.fake import FakeSlack
 from simulator.slack.socket_mode import SOCKET_ACK
-from simulator.slack.users import TEAM_ID
-from simulator.slack.workspace import APP_ID, TEAM_DOMAIN, SlackError, public_message
+from simulator.slack.text import command_text
+from simulator.slack.users import BOT_USER_ID, TEAM_ID
+from simulator.slack.workspace import (
+    APP_ID,
+    TEAM_DOMAIN,
+    SlackError,
+    dm_channel,
+    public_message,
+)
 
 # Slack still sends its deprecated verification token in every payload; Bolt ignores it.
 VERIFICATION_TOKEN = "fake-verification-token"  # noqa: S105 - not a credential
@@ -54,9 +66,12 @@ class BaseDriver:
     Subclasses deliver a slash command's fields (`_send_form`) or an interaction payload
     (`_send_payload`) and return the bot's answer as an httpx.Response."""
 
-    def __init__(self, fake: FakeSlack, team_id: str = TEAM_ID) -> None:
+    def __init__(
+        self, fake: FakeSlack, team_id: str = TEAM_ID, *, should_escape: bool = True
+    ) -> None:
         self.fake = fake
         self.team_id = team_id
+        self.should_escape = should_escape  # the slash command's setting in the manifest
         self.last_trigger_id: str | None = None  # for tests of trigger reuse
         self._lock = threading.Lock()
         self._state: dict[str, dict[StateKey, dict[str, Any]]] = {}  # view_id -> entries
@@ -141,9 +156,21 @@ class BaseDriver:
     # ---- interactions ----------------------------------------------------------------------
 
     def command(
-        self, user: str, text: str = "", channel: str = "CREWARDS", command: str = "/reward"
+        self,
+        user: str,
+        text: str = "",
+        channel: str = "CREWARDS",
+        command: str = "/reward",
+        *,
+        raw: bool = False,
     ) -> httpx.Response:
-        """A slash command with the fields Slack sends (form-encoded over HTTP)."""
+        """A slash command with the fields Slack sends (form-encoded over HTTP). `text` is what
+        the person typed, sent as the client sends it (see text.py); `raw=True` sends it
+        untouched (for tests of text the client would never send)."""
+        if not raw:
+            text = command_text(
+                text, self.fake.users, self.fake.channel_names(), should_escape=self.should_escape
+            )
         return self._send_form(
             {
                 "token": VERIFICATION_TOKEN,
@@ -268,6 +295,71 @@ class BaseDriver:
         body = self.fake.start_execution(callback_id, filled, workflow_execution_id)
         return self.send_event(body), body
 
+    # ---- the App Home -----------------------------------------------------------------------
+
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """An Events API event in Slack's event_callback envelope
+        (https://docs.slack.dev/apis/events-api/#callback-field)."""
+        body = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "api_app_id": APP_ID,
+            "event": {**event, "event_ts": event.get("event_ts") or _action_ts()},
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        return self.send_event(body)
+
+    def open_home(self, user: str, tab: str = "home") -> httpx.Response:
+        """The person opens the app's Home (or Messages) tab: `app_home_opened`, with the Home
+        tab as last published when there is one (https://docs.slack.dev/reference/events/
+        app_home_opened)."""
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": dm_channel(user),
+            "tab": tab,
+        }
+        home = self.fake.home(user)
+        if tab == "home" and home is not None:
+            event["view"] = home
+        return self.event(event)
+
+    def click_home(
+        self,
+        user: str,
+        action_id: str,
+        *,
+        block_id: str | None = None,
+        value: str | None = None,
+        home: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Click a button on the person's Home tab as published (or on an older copy `home`,
+        a stale click): block_actions with `container.type` "view" and `view.type` "home",
+        no channel and no response_url (https://docs.slack.dev/surfaces/app-home)."""
+        current = home if home is not None else self.fake.home(user)
+        if current is None:
+            raise ValueError(f"no Home tab was published for {user}")
+        block, element = find_element(current["blocks"], action_id, block_id)
+        payload = self._base("block_actions", user) | {
+            "container": {"type": "view", "view_id": current["id"]},
+            "trigger_id": self._trigger(user),
+            "view": {**current, "state": {"values": {}}},
+            "actions": [_button_action(block, element, value)],
+        }
+        return self._send_payload(payload)
+
     def fill(self, view_id: str, block_id: str, action_id: str, value: Any) -> dict[str, Any]:
         """Type into / pick in a modal field without sending anything; returns the entry."""
         view = self.fake.view(view_id)
@@ -391,8 +483,9 @@ class SlackDriver(BaseDriver):
         *,
         path: str = "/slack/events",
         timeout: float = 10.0,
+        should_escape: bool = True,
     ) -> None:
-        super().__init__(fake, team_id)
+        super().__init__(fake, team_id, should_escape=should_escape)
         self.url = bot_url.rstrip("/") + path
         self._verifier = SignatureVerifier(signing_secret)
         self._http = httpx.Client(timeout=timeout)
@@ -402,12 +495,17 @@ class SlackDriver(BaseDriver):
 
     # ---- transport -------------------------------------------------------------------------
 
-    def signed_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    def signed_headers(
+        self,
+        body: bytes,
+        timestamp: int | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> dict[str, str]:
         """Slack's signing: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         signature = self._verifier.generate_signature(timestamp=ts, body=body)
         return {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature or "",
         }
@@ -457,8 +555,15 @@ class SocketDriver(BaseDriver):
     when the ack has none), so callers and submit()/options() read it as over HTTP. No ack
     within `timeout` raises AssertionError (Slack would show the user an error)."""
 
-    def __init__(self, fake: FakeSlack, team_id: str = TEAM_ID, *, timeout: float = 10.0) -> None:
-        super().__init__(fake, team_id)
+    def __init__(
+        self,
+        fake: FakeSlack,
+        team_id: str = TEAM_ID,
+        *,
+        timeout: float = 10.0,
+        should_escape: bool = True,
+    ) -> None:
+        super().__init__(fake, team_id, should_escape=should_escape)
         self.timeout = timeout
         self.last_ack: dict[str, Any] | None = None  # the raw ack frame of the last envelope
 

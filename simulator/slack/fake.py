@@ -625,6 +625,11 @@ class FakeSlack:
         with self._cond:
             return copy.deepcopy(self.ws.users)
 
+    def channel_names(self) -> dict[str, str]:
+        """Channel id -> name, as a member's client resolves `#name`."""
+        with self._cond:
+            return {cid: channel.name for cid, channel in self.ws.channels.items()}
+
     def home(self, user_id: str) -> dict[str, Any] | None:
         """The Home tab last published for `user_id`."""
         with self._cond:

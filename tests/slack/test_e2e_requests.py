@@ -25,7 +25,11 @@ def test_slash_command_opens_the_modal_at_once(stack: LocalStack) -> None:
     assert call.ok, call.response
     view = call.response["view"]
     assert view["callback_id"] == "reward_modal"
-    assert [b["block_id"] for b in view["blocks"]][:2] == ["reward_type", "product"]
+    inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert inputs[:2] == ["reward_type", "product"]
+    # The requester's budget comes first (no limit configured here), above the fields.
+    assert view["blocks"][0]["type"] == "context"
+    assert "No monthly limit" in stack.slack.plain_text(view["blocks"][:1])
     assert acked < 3  # informative bound only; bench/ measures ack latency properly
 
 

@@ -190,6 +190,26 @@ def test_approvers_are_asked_by_dm_when_the_approval_channel_is_out_of_reach(
     wait_for(lambda: order_states(stack) == ["delivered"])
 
 
+def test_an_approver_dm_failing_for_now_is_asked_again_alone(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """No approval channel: each approver is asked by DM. One DM fails for now; the retry asks
+    that approver only (the one already asked is not asked twice, nor skipped as 'asked')."""
+    stack = make_stack(rewards_approval_channel="")
+    stack.bot.runtime.dispatcher.retry_first_s = 0.05
+    stack.slack.fail_next("chat.postMessage", times=2, status=200, error="internal_error")
+    stack.request("UREQUESTER", ["UANA"])  # the status post and the first DM fail for now
+    for approver in ("UAPPROVER", "UAPPROVER2"):
+        wait_for(
+            lambda a=approver: any(
+                "R-1 needs approval" in stack.slack.plain_text(m) for m in stack.slack.dms(a)
+            ),
+            timeout=15,
+        )
+    wait_for(lambda: nothing_owed(stack), timeout=15)
+    assert [len(stack.slack.dms(a)) for a in ("UAPPROVER", "UAPPROVER2")] == [1, 1]
+
+
 def test_a_dm_failing_for_now_is_retried_alone(fast_retries: LocalStack) -> None:
     stack = fast_retries
     stack.request("UREQUESTER", ["UANA", "UBEN"])

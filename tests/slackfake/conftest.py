@@ -154,7 +154,41 @@ def build_app(api_url: str, seen: list[tuple[str, dict[str, Any]]]) -> App:
         seen.append(("help", body))
         ack()
 
+    @app.event("app_home_opened")
+    def home_opened(event, client):
+        seen.append(("home_opened", event))
+        if event.get("tab") != "home":
+            return
+        opened = sum(1 for kind, _ in seen if kind == "home_opened")
+        client.views_publish(user_id=event["user"], view=home_view(f"opened {opened} times"))
+
+    @app.action("home_button")
+    def home_clicked(ack, body):
+        seen.append(("home_click", body))
+        ack()
+
     return app
+
+
+def home_view(text: str) -> dict[str, Any]:
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {
+                "type": "actions",
+                "block_id": "home_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "home_button",
+                        "text": {"type": "plain_text", "text": "Do it"},
+                        "value": "v1",
+                    }
+                ],
+            },
+        ],
+    }
 
 
 class BotHarness:

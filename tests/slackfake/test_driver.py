@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackApiError
 
 from simulator.slack import RunningFakeSlack, SlackDriver
 from simulator.slack.workspace import dm_channel
-from tests.slackfake.conftest import TOKEN, BotHarness, approval_blocks, reward_modal
+from tests.slackfake.conftest import SECRET, TOKEN, BotHarness, approval_blocks, reward_modal
+from tests.support import wait_for
 
 USER = "UREQUESTER"
 
@@ -235,3 +236,58 @@ def test_click_in_ephemeral_and_in_modal(driver, fake, client: WebClient, bot: B
     assert "response_url" not in from_view
     with pytest.raises(ValueError, match="static_select, not a button"):
         driver.click("UBEN", "program", view=view["id"])
+
+
+def test_command_text_is_sent_as_the_slack_client_sends_it(driver, fake, bot: BotHarness):
+    """should_escape (the manifest's setting): mentions, channels and links in Slack's markup,
+    and `&`, `<`, `>` as entities always; `@nobody` stays text."""
+    typed = "delegate @ben & @nobody <b> in #rewards https://x.example/?a=1&b=2"
+    driver.command(USER, typed)
+    assert bot.payloads("command")[-1]["text"] == (
+        "delegate <@UBEN|ben> &amp; @nobody &lt;b&gt; in <#CREWARDS|rewards> "
+        "<https://x.example/?a=1&amp;b=2>"
+    )
+    with SlackDriver(bot.server.url, SECRET, fake, should_escape=False) as plain:
+        plain.command(USER, typed)
+    assert bot.payloads("command")[-1]["text"] == (
+        "delegate @ben &amp; @nobody &lt;b&gt; in #rewards https://x.example/?a=1&amp;b=2"
+    )
+    driver.command(USER, "<@UEVIL> as typed by no client", raw=True)
+    assert bot.payloads("command")[-1]["text"] == "<@UEVIL> as typed by no client"
+
+
+def test_home_opened_publish_and_a_home_click(driver, fake, bot: BotHarness):
+    response = driver.open_home(USER)
+    assert (response.status_code, response.text) == (200, "")
+    fake.wait_for("views.publish", lambda c: c.ok)
+    [event] = bot.payloads("home_opened")
+    assert (event["type"], event["user"], event["tab"], event["channel"]) == (
+        "app_home_opened",
+        USER,
+        "home",
+        dm_channel(USER),
+    )
+    assert "view" not in event  # nothing was published before
+    home = fake.home(USER)
+    assert home["type"] == "home" and "opened 1 times" in fake.plain_text(home["blocks"])
+
+    driver.open_home(USER)  # again: the event carries the Home as published
+    wait_for(lambda: len(bot.payloads("home_opened")) == 2)
+    assert bot.payloads("home_opened")[1]["view"]["id"] == home["id"]
+    fake.wait_for("views.publish", lambda c: c.ok and "2 times" in str(c.params))
+
+    driver.click_home(USER, "home_button")
+    wait_for(lambda: bot.payloads("home_click"))
+    [click] = bot.payloads("home_click")
+    assert click["container"] == {"type": "view", "view_id": home["id"]}
+    assert click["view"]["type"] == "home" and click["view"]["id"] == home["id"]
+    assert "channel" not in click and "response_url" not in click
+    assert click["actions"][0]["value"] == "v1"
+    acks = [c.response["type"] for c in fake.acks()]
+    assert acks.count("event_callback") == 2 and acks[-1] == "block_actions"
+
+    driver.open_home(USER, tab="messages")  # the Messages tab: the app publishes nothing
+    wait_for(lambda: len(bot.payloads("home_opened")) == 3)
+    assert len(fake.calls("views.publish")) == 2
+    with pytest.raises(ValueError, match="no Home tab"):
+        driver.click_home("UBEN", "home_button")

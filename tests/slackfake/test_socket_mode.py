@@ -345,6 +345,21 @@ def test_bolt_button_click_and_event(sfake, sdriver, socket_bot):
     assert socket_bot.payloads("event")[0]["text"] == "<@UBOT> hi"
 
 
+def test_home_opened_and_a_home_click_over_the_socket(sfake, sdriver, socket_bot):
+    ack = sdriver.open_home(USER)
+    assert (ack.status_code, ack.text) == (200, "")  # an event's ack carries nothing
+    sfake.wait_for("views.publish", lambda c: c.ok)
+    [event] = socket_bot.payloads("home_opened")
+    assert (event["type"], event["user"], event["tab"]) == ("app_home_opened", USER, "home")
+    home = sfake.home(USER)
+    sdriver.click_home(USER, "home_button")
+    wait_for(lambda: socket_bot.payloads("home_click"))
+    [click] = socket_bot.payloads("home_click")
+    assert click["container"] == {"type": "view", "view_id": home["id"]}
+    assert click["view"]["type"] == "home"
+    assert [c.response["type"] for c in sfake.calls(SOCKET_ACK)] == ["events_api", "interactive"]
+
+
 def test_bolt_reconnects_when_slack_asks(sfake, sdriver, socket_bot):
     opened = sfake.socket.connections_opened
     assert sfake.socket_disconnect("refresh_requested") >= 1

@@ -1,0 +1,176 @@
+"""Delegation, and who may decide a request.
+
+An approver (REWARDS_APPROVERS, or REWARDS_ESCALATION_APPROVERS) names a delegate until a day:
+`/reward delegate @someone until 2026-12-24`. Until the end of that day (UTC) the delegate may
+approve and reject in their place, under every rule the approver has: never a request the
+delegate asked for or that rewards them, and never one the approver could not decide either
+(their own request, a reward to them, one not yet escalated to an escalation approver).
+Only direct delegations count: a delegate's own delegate does not stand in for the approver.
+
+`Deciders` is the one place that answers "may this person decide this request, and for whom";
+RewardService asks it with the user id of the signed payload on every path that decides.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from services.errors import InvalidDelegation, NotAnApprover, PolicyRefusal, SelfApproval
+from services.policy import Policy
+from storage import delegations as store
+from storage import events
+from storage.db import Database
+from storage.delegations import DelegationRow
+from storage.models import RequestRow
+
+MAX_DAYS = 366  # a delegation ends within a year: a mistyped year is refused, not kept
+
+
+@dataclass(frozen=True)
+class Delegation:
+    approver_id: str
+    delegate_id: str
+    until: date  # the last day (UTC) the delegate stands in
+
+    @classmethod
+    def of(cls, row: DelegationRow) -> Delegation:
+        return cls(row.approver_id, row.delegate_id, date.fromisoformat(row.until))
+
+
+class Delegations:
+    def __init__(
+        self, database: Database, policy: Policy, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.database = database
+        self.policy = policy
+        self._clock = clock
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self._clock(), UTC).date()
+
+    def may_delegate(self, user_id: str) -> bool:
+        return user_id in self.policy.approvers or user_id in self.policy.escalation_approvers
+
+    def set(self, approver_id: str, delegate_id: str, until: date) -> Delegation:
+        """`approver_id` (from the signed payload) names `delegate_id` until `until`."""
+        if not self.may_delegate(approver_id):
+            raise NotAnApprover("only approvers can name someone to stand in for them")
+        if delegate_id == approver_id:
+            raise InvalidDelegation("name someone else: you already approve for yourself")
+        today = self.today()
+        if until < today:
+            raise InvalidDelegation(f"{until.isoformat()} has passed; give a day from today on")
+        if until > today + timedelta(days=MAX_DAYS):
+            raise InvalidDelegation(
+                f"a delegation lasts at most a year; give a day up to "
+                f"{(today + timedelta(days=MAX_DAYS)).isoformat()}"
+            )
+        with self.database.tx() as db:
+            row = store.put(db, approver_id, delegate_id, until.isoformat())
+            events.append(
+                db,
+                "delegation.set",
+                actor=approver_id,
+                data={"approver": approver_id, "delegate": delegate_id, "until": row.until},
+            )
+        return Delegation.of(row)
+
+    def off(self, approver_id: str) -> Delegation | None:
+        """End `approver_id`'s delegation; the one ended, or None when there was none."""
+        with self.database.tx() as db:
+            row = store.remove(db, approver_id)
+            if row is None:
+                return None
+            events.append(
+                db,
+                "delegation.ended",
+                actor=approver_id,
+                data={"approver": approver_id, "delegate": row.delegate_id, "until": row.until},
+            )
+        return Delegation.of(row)
+
+    def of(self, approver_id: str) -> Delegation | None:
+        """The approver's running delegation."""
+        row = store.of(self.database, approver_id, self.today().isoformat())
+        return Delegation.of(row) if row else None
+
+    def standing_in_for(self, delegate_id: str) -> list[Delegation]:
+        """The running delegations that name `delegate_id`."""
+        rows = store.for_delegate(self.database, delegate_id, self.today().isoformat())
+        return [Delegation.of(row) for row in rows]
+
+    def running(self) -> list[Delegation]:
+        return [
+            Delegation.of(row) for row in store.running(self.database, self.today().isoformat())
+        ]
+
+
+class Deciders:
+    """Who may decide a request now, and on whose behalf (see the module's docstring)."""
+
+    def __init__(self, policy: Policy, delegations: Delegations | None = None) -> None:
+        self.policy = policy
+        self.delegations = delegations
+
+    def _own_right(self, user_id: str, request: RequestRow) -> bool:
+        return user_id != request.requester_id and self.policy.may_approve(
+            user_id, escalated=request.escalated_at is not None
+        )
+
+    def acting_for(
+        self, user_id: str, request: RequestRow, rewarded: Collection[str | None] = ()
+    ) -> str | None:
+        """None when `user_id` decides as an approver; the approver they stand in for when
+        they decide as a delegate. PolicyRefusal when they may not decide `request`.
+
+        `rewarded` are the recipients' member ids: an approver among them is never stood in
+        for. The person deciding is checked against the recipients by the caller
+        (RewardService.check_decider), and so is the approver stood in for, by email too.
+        """
+        if user_id == request.requester_id:
+            raise SelfApproval("you cannot approve or reject your own request")
+        if self._own_right(user_id, request):
+            return None
+        standing = self.delegations.standing_in_for(user_id) if self.delegations else []
+        for delegation in standing:
+            principal = delegation.approver_id
+            if principal not in rewarded and self._own_right(principal, request):
+                return principal
+        if any(d.approver_id == request.requester_id for d in standing):
+            raise SelfApproval(
+                "you stand in for the person who asked for this reward; another approver decides"
+            )
+        if any(d.approver_id in rewarded for d in standing):
+            raise SelfApproval(
+                "you stand in for someone this request rewards; another approver decides"
+            )
+        waiting_escalation = user_id in self.policy.escalation_approvers or any(
+            d.approver_id in self.policy.escalation_approvers for d in standing
+        )
+        if waiting_escalation and request.escalated_at is None:
+            raise NotAnApprover(
+                f"R-{request.id} has not been escalated; its approvers decide it for now"
+            )
+        raise NotAnApprover("only the configured approvers can approve or reject rewards")
+
+    def candidates(
+        self, request: RequestRow, recipient_ids: Collection[str | None] = ()
+    ) -> list[tuple[str, str | None]]:
+        """Everyone who may decide `request` now, as (person, approver stood in for): the
+        approvers, the escalation approvers once it is escalated, and the running delegates;
+        without the requester and the recipients (by member id), for whom a click would be
+        refused. The order is stable (by person)."""
+        people = set(self.policy.approvers) | set(self.policy.escalation_approvers)
+        if self.delegations is not None:
+            people |= {d.delegate_id for d in self.delegations.running()}
+        rewarded = {r for r in recipient_ids if r}
+        found: list[tuple[str, str | None]] = []
+        for person in sorted(people - rewarded):
+            try:
+                found.append((person, self.acting_for(person, request, rewarded)))
+            except PolicyRefusal:
+                continue
+        return found

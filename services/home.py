@@ -1,0 +1,154 @@
+"""What a person's App Home shows, as plain data (handlers/home_view.py renders it).
+
+For everyone: their budget this month, their recent requests (and which they may still cancel),
+and the rewards they received: what and when, never a code (codes stay in their DM). For those
+who may decide requests (approvers, escalation approvers once a request is escalated, and
+delegates): the requests waiting for them, oldest first; the wallet balance with a warning
+under REWARDS_LOW_BALANCE; this month's spend by reward type.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from services.budget import BudgetView, budget_of, spend_by_type
+from services.delegation import Deciders, Delegation, Delegations
+from services.errors import PolicyRefusal
+from services.policy import Policy
+from services.wallet import WalletView
+from storage import orders as order_store
+from storage import requests as request_store
+from storage.db import Database
+from storage.models import OrderRow, RequestRow
+
+RECENT = 10  # requests, and rewards received
+WAITING_SHOWN = 15  # each takes two blocks; a Home tab holds 100
+
+
+@dataclass(frozen=True)
+class Waiting:
+    request: RequestRow
+    orders: list[OrderRow]
+    acting_for: str | None  # the approver the reader stands in for; None: their own right
+
+
+@dataclass(frozen=True)
+class Received:
+    order: OrderRow
+    request: RequestRow
+
+
+@dataclass(frozen=True)
+class HomeData:
+    user_id: str
+    budget: BudgetView
+    requests: list[tuple[RequestRow, list[OrderRow]]]  # newest first
+    received: list[Received]  # newest first
+    decides: bool = False  # the approver part is shown
+    waiting: list[Waiting] = field(default_factory=list)  # oldest first
+    waiting_total: int = 0
+    wallet: WalletView | None = None
+    low_balance: Decimal | None = None
+    spend: dict[str, Decimal] = field(default_factory=dict)
+    delegate: Delegation | None = None  # who stands in for the reader
+    standing_in_for: list[Delegation] = field(default_factory=list)
+
+    @property
+    def low(self) -> bool:
+        return (
+            self.wallet is not None
+            and self.low_balance is not None
+            and self.wallet.balance < self.low_balance
+        )
+
+
+class HomeService:
+    def __init__(
+        self,
+        database: Database,
+        policy: Policy,
+        deciders: Deciders,
+        delegations: Delegations,
+        *,
+        wallet_view: Callable[[], WalletView | None] = lambda: None,
+        currency: Callable[[], str | None] = lambda: None,
+        low_balance: Decimal | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.policy = policy
+        self.deciders = deciders
+        self.delegations = delegations
+        self.wallet_view = wallet_view
+        self.currency = currency
+        self.low_balance = low_balance
+        self._clock = clock
+
+    def month(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
+
+    def decides(self, user_id: str) -> bool:
+        """Whether the approver part of the Home is shown to `user_id`."""
+        return (
+            user_id in self.policy.approvers
+            or user_id in self.policy.escalation_approvers
+            or bool(self.delegations.standing_in_for(user_id))
+        )
+
+    def build(self, user_id: str) -> HomeData:
+        month = self.month()
+        requests = request_store.for_requester(self.database, user_id, limit=RECENT)
+        data = HomeData(
+            user_id=user_id,
+            budget=budget_of(self.database, self.policy, user_id, month, self.currency() or ""),
+            requests=[(r, order_store.for_request(self.database, r.id)) for r in requests],
+            received=self._received(user_id),
+            delegate=self.delegations.of(user_id),
+            standing_in_for=self.delegations.standing_in_for(user_id),
+        )
+        if not self.decides(user_id):
+            return data
+        waiting = self.waiting_for(user_id)
+        return replace(
+            data,
+            decides=True,
+            waiting=waiting[:WAITING_SHOWN],
+            waiting_total=len(waiting),
+            wallet=self.wallet_view(),
+            low_balance=self.low_balance,
+            spend=spend_by_type(self.database, month),
+        )
+
+    def waiting_for(self, user_id: str) -> list[Waiting]:
+        """Waiting requests `user_id` may decide, oldest first (the service checks again at
+        the click, emails of CSV recipients included)."""
+        found = []
+        for request in request_store.waiting(self.database):
+            orders = order_store.for_request(self.database, request.id)
+            ids = [o.recipient_id for o in orders]
+            if user_id in ids:
+                continue
+            try:
+                acting_for = self.deciders.acting_for(user_id, request, ids)
+            except PolicyRefusal:
+                continue
+            found.append(Waiting(request, orders, acting_for))
+        return found
+
+    def _received(self, user_id: str) -> list[Received]:
+        rows = self.database.query(
+            "SELECT * FROM orders WHERE recipient_id = ? "
+            "AND state IN ('placed', 'delivered', 'canceled') ORDER BY id DESC LIMIT ?",
+            [user_id, RECENT],
+        )
+        found = []
+        for row in rows:
+            order = OrderRow.model_validate(row)
+            request = request_store.get(self.database, order.request_id)
+            if request is not None:
+                found.append(Received(order, request))
+        return found

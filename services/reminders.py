@@ -1,0 +1,158 @@
+"""Reminders, escalation and expiry of waiting requests, scheduled from the database.
+
+No timer lives in memory: each waiting request carries its due times (storage/schedule.py),
+given once from when it started waiting, so a restart (or a SIGKILL) changes nothing about
+when the next reminder is due. Each round (`tick`) claims what is due by compare-and-set, in a
+write transaction together with the event it causes, so two schedulers (two threads, two
+processes) never remind, escalate or expire the same request twice. The events go to Slack
+through the notification outbox (services/notify.py), which retries each message on its own.
+
+For a request waiting since T, with REWARDS_REMIND_AFTER = R, REWARDS_ESCALATE_AFTER = E and
+REWARDS_EXPIRE_AFTER = X:
+- reminders at T+R, T+2R, T+3R (at most MAX_REMINDERS), each to everyone who may decide it;
+  after a stop, one late reminder is sent and the next comes an interval later, not a burst;
+- escalation at T+E, once: REWARDS_ESCALATION_APPROVERS are asked too, and may decide from then
+  on (without escalation approvers there is nothing to escalate);
+- expiry at T+X: the request becomes `expired`, its orders are withdrawn and its budget given
+  back (RewardService.expire). Whatever is due at once, expiry comes first: a request that
+  expires is not reminded.
+
+The worker's loop runs `tick` (services/worker.py), so `rewards-bot run` and `rewards-bot
+worker` both schedule, and only the worker holding the lease does; the compare-and-set claims
+are what makes any number of schedulers safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.durations import in_words
+from services.errors import RequestNotPending
+from services.rewards import RewardService
+from storage import events
+from storage import schedule as store
+from storage.db import Database
+from storage.models import RequestRow
+
+log = logging.getLogger(__name__)
+
+MAX_REMINDERS = 3
+
+
+@dataclass(frozen=True)
+class Schedule:
+    remind_after: timedelta = timedelta(hours=24)
+    escalate_after: timedelta = timedelta(hours=72)
+    expire_after: timedelta = timedelta(days=7)
+    escalates: bool = False  # REWARDS_ESCALATION_APPROVERS is not empty
+    max_reminders: int = MAX_REMINDERS
+
+
+def waiting_since(request: RequestRow) -> float:
+    """When the request's schedule starts (epoch seconds)."""
+    return datetime.fromisoformat(request.waiting_since or request.created_at).timestamp()
+
+
+class Scheduler:
+    def __init__(
+        self,
+        database: Database,
+        rewards: RewardService,
+        schedule: Schedule,
+        *,
+        name: str = "scheduler",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.rewards = rewards
+        self.schedule = schedule
+        self.name = name
+        self._clock = clock
+
+    def tick(self) -> int:
+        """One round: schedule new waiting requests, then expire, escalate and remind what is
+        due. Returns how many requests were expired, escalated or reminded by this caller."""
+        now = self._clock()
+        self._schedule_new()
+        done = self._expire(now)
+        done += self._escalate(now)
+        done += self._remind(now)
+        return done
+
+    def next_due(self) -> float | None:
+        """The earliest due time of any waiting request (the worker sleeps no longer)."""
+        return store.next_due(self.database)
+
+    # --- the steps ------------------------------------------------------------------------------
+
+    def _schedule_new(self) -> None:
+        s = self.schedule
+        for request in store.unscheduled(self.database):
+            start = waiting_since(request)
+            with self.database.tx() as db:
+                store.schedule(
+                    db,
+                    request.id,
+                    remind_at=start + s.remind_after.total_seconds() if s.max_reminders else None,
+                    escalate_at=start + s.escalate_after.total_seconds() if s.escalates else None,
+                    expires_at=start + s.expire_after.total_seconds(),
+                )
+
+    def _expire(self, now: float) -> int:
+        expired = 0
+        reason = f"nobody decided within {in_words(self.schedule.expire_after)}"
+        for request in store.due(self.database, "expires_at", now):
+            try:
+                self.rewards.expire(request.id, reason, actor=self.name)
+            except RequestNotPending:
+                continue  # decided, or expired by another scheduler, a moment ago
+            log.info("%s expired: %s", request.ref, reason)
+            expired += 1
+        return expired
+
+    def _escalate(self, now: float) -> int:
+        escalated = 0
+        for request in store.due(self.database, "escalate_at", now):
+            with self.database.tx() as db:
+                if not store.claim_escalation(db, request.id, now):
+                    continue
+                events.append(
+                    db,
+                    "request.escalated",
+                    request_id=request.id,
+                    actor=self.name,
+                    reason=f"waiting for {in_words(self.schedule.escalate_after)}",
+                )
+            log.info("%s escalated", request.ref)
+            escalated += 1
+        return escalated
+
+    def _remind(self, now: float) -> int:
+        interval = self.schedule.remind_after.total_seconds()
+        reminded = 0
+        for request in store.due(self.database, "remind_at", now):
+            sent = request.reminders_sent + 1
+            next_at = None
+            if sent < self.schedule.max_reminders and request.remind_at is not None:
+                # On time after a short stop; after a long one, an interval from now (no burst).
+                next_at = request.remind_at + interval
+                if next_at <= now:
+                    next_at = now + interval
+            with self.database.tx() as db:
+                count = store.claim_reminder(db, request.id, request.reminders_sent, now, next_at)
+                if count is None:
+                    continue
+                events.append(
+                    db,
+                    "request.reminded",
+                    request_id=request.id,
+                    actor=self.name,
+                    data={"round": count, "of": self.schedule.max_reminders},
+                )
+            log.info("%s: reminder %d of %d", request.ref, count, self.schedule.max_reminders)
+            reminded += 1
+        return reminded

@@ -1,0 +1,135 @@
+"""Reminders, escalation and expiry end to end over loopback, with durations of seconds: the
+worker's scheduler, the notification outbox, the bot's HTTP endpoint, the Slack stand-in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.local import APPROVAL_CHANNEL, LocalStack
+from storage import events
+from storage import requests as request_store
+from tests.support import SimControl, wait_for
+
+
+def request_state(stack: LocalStack, request_id: int = 1) -> str:
+    request = request_store.get(stack.bot.runtime.database, request_id)
+    assert request is not None
+    return request.state
+
+
+def first_version(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as it was first posted (later edits replace its text and blocks)."""
+    return message["edits"][0] if message["edits"] else message
+
+
+def asks(stack: LocalStack, user: str, word: str) -> list[dict[str, Any]]:
+    """The DMs of `user` first posted with a text starting with `word` (⏰ Reminder,
+    ⏫ Escalated), as they are now."""
+    return [m for m in stack.slack.dms(user) if first_version(m)["text"].startswith(word)]
+
+
+def has_buttons(message: dict[str, Any] | None) -> bool:
+    return message is not None and any(b["type"] == "actions" for b in message["blocks"])
+
+
+def said_to(stack: LocalStack, user: str) -> str:
+    shown = [*stack.slack.dms(user), *stack.slack.ephemerals(user)]
+    return "\n".join(stack.slack.plain_text(m) or m.get("text", "") for m in shown)
+
+
+def test_reminders_then_expiry_release_the_budget_and_a_late_click_is_refused(
+    make_stack: Callable[..., LocalStack], xo: SimControl
+) -> None:
+    stack = make_stack(
+        rewards_remind_after="1s", rewards_expire_after="4s", rewards_monthly_budget="24.50"
+    )
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""  # 24.50: the whole budget
+    approval = stack.approval_message("R-1")
+    refused = stack.request("UREQUESTER", ["UBEN"])  # nothing left this month
+    assert "budget" in refused.text
+    created = request_store.get(stack.bot.runtime.database, 1)
+    assert created is not None
+
+    # Each approver gets a reminder by DM, with the request and working buttons.
+    wait_for(lambda: asks(stack, "UAPPROVER", "⏰") and asks(stack, "UAPPROVER2", "⏰"))
+    first = asks(stack, "UAPPROVER", "⏰")[0]  # as the approver saw it, buttons and all
+    assert has_buttons(first) and "Reminder 1 of 3" in stack.slack.plain_text(first)
+    assert not asks(stack, "UREQUESTER", "⏰") and not asks(stack, "UANA", "⏰")
+
+    # Expiry: released, told, and every ask loses its buttons in place.
+    wait_for(lambda: request_state(stack) == "expired", timeout=15)
+    wait_for(lambda: "expired" in said_to(stack, "UREQUESTER"))
+    assert "Nothing was ordered" in said_to(stack, "UREQUESTER")
+    everywhere = [approval, *asks(stack, "UAPPROVER", "⏰"), *asks(stack, "UAPPROVER2", "⏰")]
+    assert len(everywhere) >= 3
+    wait_for(
+        lambda: not any(has_buttons(stack.slack.message(m["channel"], m["ts"])) for m in everywhere)
+    )
+    shown = stack.slack.message(APPROVAL_CHANNEL, approval["ts"])
+    assert shown is not None and "Expired" in stack.slack.plain_text(shown) and shown["edits"]
+    assert all(stack.slack.message(m["channel"], m["ts"])["edits"] for m in everywhere)  # type: ignore[index]
+
+    # A reminder per interval, never early, never twice, at most three before expiry.
+    for approver in ("UAPPROVER", "UAPPROVER2"):
+        reminders = asks(stack, approver, "⏰")
+        assert reminders
+        numbers = [
+            int(re.search(r"Reminder (\d) of 3", str(first_version(m)["blocks"])).group(1))  # type: ignore[union-attr]
+            for m in reminders
+        ]
+        assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) <= 3, numbers
+        start = datetime.fromisoformat(created.created_at).timestamp()
+        for number, message in zip(numbers, reminders, strict=True):
+            assert float(message["ts"]) >= start + number * 1.0 - 0.05
+    rounds = [
+        e.data["round"]
+        for e in events.for_request(stack.bot.runtime.database, 1)
+        if e.kind == "request.reminded"
+    ]
+    assert rounds == list(range(1, len(rounds) + 1))
+
+    # The approver clicks Approve on the reminder they still see: refused, nothing ordered.
+    stack.driver.click("UAPPROVER", "approve_request", message=first)
+    wait_for(lambda: "R-1 is already expired" in said_to(stack, "UAPPROVER"))
+    assert request_state(stack) == "expired" and xo.orders() == []
+
+    # The budget the request held is free: a request of the whole budget is accepted.
+    assert stack.request("UREQUESTER", ["UBEN"]).text == ""
+    assert request_state(stack, 2) == "pending_approval"
+
+
+def test_escalation_asks_the_escalation_approvers_who_decide_from_then_on(
+    make_stack: Callable[..., LocalStack], xo: SimControl
+) -> None:
+    stack = make_stack(
+        rewards_remind_after="1h",
+        rewards_escalate_after="2s",
+        rewards_expire_after="1h",
+        rewards_escalation_approvers=["UCHO"],
+    )
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    approval = stack.approval_message("R-1")
+    stack.driver.click("UCHO", "approve_request", message=approval)  # too early
+    wait_for(lambda: "R-1 has not been escalated" in said_to(stack, "UCHO"))
+    assert request_state(stack) == "pending_approval"
+
+    wait_for(lambda: asks(stack, "UCHO", "⏫"), timeout=10)
+    [escalated] = asks(stack, "UCHO", "⏫")
+    assert has_buttons(escalated) and "asked too" in stack.slack.plain_text(escalated)
+    assert not asks(stack, "UAPPROVER", "⏫")  # the approvers were asked already
+    stack.driver.click("UCHO", "approve_request", message=escalated)
+    wait_for(lambda: request_state(stack) == "approved")
+    request = request_store.get(stack.bot.runtime.database, 1)
+    assert request is not None and request.decided_by == "UCHO"
+    wait_for(lambda: len(xo.orders()) == 1)
+    wait_for(lambda: not has_buttons(stack.slack.message(escalated["channel"], escalated["ts"])))
+    wait_for(
+        lambda: (
+            "Approved by <@UCHO>"
+            in stack.slack.plain_text(stack.slack.message(APPROVAL_CHANNEL, approval["ts"]))
+        )
+    )
+    assert len(asks(stack, "UCHO", "⏫")) == 1  # escalated once
