@@ -40,8 +40,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         if value is not None
     )
     # The operator's commands print their results; only warnings belong beside them.
-    quiet = args.command in ("orders", "catalog")
-    setup_logging(args.log_level or ("WARNING" if quiet else settings.log_level), secrets)
+    quiet = args.command in ("orders", "catalog", "backup", "restore")
+    setup_logging(
+        args.log_level or ("WARNING" if quiet else settings.log_level),
+        secrets,
+        settings.log_format,
+    )
     return settings
 
 
@@ -76,7 +80,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from handlers.app import web_client
         from handlers.users import UserDirectory
 
-        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        client = web_client(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            on_error=runtime.metrics.slack_error,
+        )
         attach_slack_notifier(runtime, client, UserDirectory(client))
     stop = threading.Event()
     _stop_on_signals(stop)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.config import Settings
 from services.catalog import Catalog
 from services.delivery import Delivery, WebhookReceiver
+from services.metrics import Instruments
 from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
 from services.worker import Worker
-from services.xoxoday.client import XoxodayClient
+from services.xoxoday.client import Exchange, XoxodayClient
 from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.tokens import TokenSet
 from storage.api_calls import ApiCallLog
@@ -35,7 +37,9 @@ def open_db(settings: Settings) -> Database:
     return database
 
 
-def build_client(settings: Settings, database: Database) -> XoxodayClient:
+def build_client(
+    settings: Settings, database: Database, metrics: Instruments | None = None
+) -> XoxodayClient:
     settings.require("xoxoday_client_id", "xoxoday_client_secret", "xoxoday_refresh_token")
     initial = TokenSet(
         access_token=_secret(settings.xoxoday_access_token),
@@ -49,9 +53,24 @@ def build_client(settings: Settings, database: Database) -> XoxodayClient:
         initial_tokens=initial,
         timeout_s=settings.xoxoday_timeout_s,
         place_order_timeout_s=settings.xoxoday_place_order_timeout_s,
-        limiter=RateLimiter(scale=settings.xoxoday_rate_scale),
-        on_exchange=ApiCallLog(database),
+        limiter=RateLimiter(
+            scale=settings.xoxoday_rate_scale,
+            on_wait=metrics.rate_limit_wait if metrics is not None else None,
+        ),
+        on_exchange=_exchange_hooks(ApiCallLog(database), metrics),
     )
+
+
+def _exchange_hooks(log: ApiCallLog, metrics: Instruments | None) -> Callable[[Exchange], None]:
+    """The request log, and the call counters when there are any."""
+    if metrics is None:
+        return log
+
+    def both(exchange: Exchange) -> None:
+        metrics.xoxoday_exchange(exchange)
+        log(exchange)
+
+    return both
 
 
 def build_policy(settings: Settings) -> Policy:
@@ -77,6 +96,7 @@ class Runtime:
     webhooks: WebhookReceiver
     worker: Worker
     dispatcher: NotificationDispatcher
+    metrics: Instruments = field(default_factory=Instruments)
 
     def close(self) -> None:
         self.client.close()
@@ -90,9 +110,12 @@ def build_runtime(
     people: PeopleDirectory | None = None,
     poll_first_s: float = 60.0,
     backoff_first_s: float = 5.0,
+    metrics: Instruments | None = None,
 ) -> Runtime:
     database = open_db(settings)
-    client = build_client(settings, database)
+    # This process's counters, in a registry of its own (several stacks can share a process).
+    metrics = metrics if metrics is not None else Instruments()
+    client = build_client(settings, database, metrics)
     wallet = Wallet(client, database)
     catalog = Catalog(database, client, wallet=wallet)
     vouchers = VoucherSource(client)
@@ -117,6 +140,7 @@ def build_runtime(
         # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
         inflight_window_s=settings.xoxoday_place_order_timeout_s,
         wallet=wallet,
+        metrics=metrics,
     )
     policy = build_policy(settings)
     rewards = RewardService(database, catalog, wallet, policy, wake=worker.wake, people=people)
@@ -136,4 +160,5 @@ def build_runtime(
         webhooks=receiver,
         worker=worker,
         dispatcher=dispatcher,
+        metrics=metrics,
     )

@@ -90,3 +90,9 @@ def for_requester(database: Database, requester_id: str, limit: int = 10) -> lis
         [requester_id, limit],
     )
     return [RequestRow.model_validate(row) for row in rows]
+
+
+def count_by_state(database: Database) -> dict[str, int]:
+    """Requests per state (an index on state serves it)."""
+    rows = database.query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
+    return {row["state"]: row["n"] for row in rows}
