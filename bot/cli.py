@@ -266,6 +266,38 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    settings = _settings(args)
+    try:
+        summary = backup(Path(settings.rewards_db), Path(args.file), force=args.force)
+    except BackupError as exc:
+        print(f"rewards-bot backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {settings.rewards_db} to {args.file}")
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore
+
+    settings = _settings(args)
+    try:
+        restored = restore(Path(args.file), Path(settings.rewards_db))
+    except BackupError as exc:
+        print(f"rewards-bot restore: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    print(f"restored {args.file} to {settings.rewards_db}")
+    if restored.aside is not None:
+        print(f"the database it replaced is kept as {restored.aside}")
+    for line in restored.summary.lines():
+        print(line)
+    return 0
+
+
 def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
 
@@ -379,6 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = orders_command("export", cmd_orders_export, "every order as CSV")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    backup = command(
+        "backup", cmd_backup, "a consistent copy of the database, taken while the bot runs"
+    )
+    backup.add_argument("file", help="where to write the copy (a new file)")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
+    restore = command(
+        "restore",
+        cmd_restore,
+        "put a backup in place of the database (refused while a worker runs on it)",
+    )
+    restore.add_argument("file", help="a file written by `rewards-bot backup`")
+    restore.add_argument("--db", help="SQLite file to replace (default $REWARDS_DB)")
 
     catalog = command("catalog", lambda a: 2, "the cached Xoxoday catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
