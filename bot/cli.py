@@ -248,6 +248,11 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
     from services.csvcells import spreadsheet_safe
     from storage import orders
 
+    if args.month is not None:
+        return _finance_export(args)
+    if args.format != "csv":
+        print("rewards-bot orders export: --format json needs --month", file=sys.stderr)
+        return 2
     database = open_db(_settings(args))
     with contextlib.ExitStack() as stack:
         out = (
@@ -295,6 +300,46 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"the database it replaced is kept as {restored.aside}")
     for line in restored.summary.lines():
         print(line)
+    return 0
+
+
+def _finance_export(args: argparse.Namespace) -> int:
+    """`orders export --month YYYY-MM`: services/finance.py's rows and totals, as CSV (every
+    cell neutralised for spreadsheets) or JSON (money as exact numbers)."""
+    from bot.runtime import open_db
+    from services.csvcells import spreadsheet_safe
+    from services.finance import COLUMNS, TOTAL_COLUMNS, MonthError, month_export, parse_month
+    from services.jsonutil import dumps
+
+    try:
+        month = parse_month(args.month)
+    except MonthError as exc:
+        print(f"rewards-bot orders export: --month: {exc}", file=sys.stderr)
+        return 2
+    export = month_export(open_db(_settings(args)), month)
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        if args.format == "json":
+            summary = {
+                f"by_{by}": [t for t in export.totals if t["by"] == by]
+                for by in ("requester", "reward_type", "all")
+            }
+            out.write(dumps({"month": month, "orders": export.rows, "summary": summary}) + "\n")
+        else:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for row in export.rows:
+                writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
+            writer.writerow([])  # the totals follow, under their own header
+            writer.writerow(TOTAL_COLUMNS)
+            for total in export.totals:
+                writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+    if args.output:
+        print(f"wrote {len(export.rows)} order(s) of {month} to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -409,8 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", cmd_orders_reconcile, "look up interrupted orders and pending deliveries now"
     )
 
-    export = orders_command("export", cmd_orders_export, "every order as CSV")
+    export = orders_command(
+        "export",
+        cmd_orders_export,
+        "every order as CSV; with --month, the finance export of that month with totals",
+    )
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "--month",
+        help="YYYY-MM: one row per order of the requests made that month (UTC), with "
+        "approver, delegate, costs, poNumber, then totals per requester and per type",
+    )
+    export.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="with --month (default csv)"
+    )
 
     backup = command(
         "backup", cmd_backup, "a consistent copy of the database, taken while the bot runs"
