@@ -91,7 +91,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = runtime.worker
     threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
     try:
-        worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
+        if args.until_idle or args.until_settled:
+            from bot.progress import Watcher, placement_progress, reporter
+
+            # A bar in a terminal, a line per tenth otherwise (bot/progress.py).
+            with Watcher(placement_progress(runtime.database), reporter("placing orders")):
+                worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
+        else:
+            worker.run()
     finally:
         counts = _counts(runtime)
         print(f"worker stopped; orders by state: {counts}")
@@ -110,6 +117,9 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    from bot.progress import reporter
+
+    checking = reporter("checking rows")
     try:
         runtime.catalog.ensure_fresh()
         decision = import_csv(
@@ -118,6 +128,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
             args.requester,
             needs_approval=args.needs_approval,
             again=args.again,
+            progress=checking.update,
         )
     except BulkImportError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
@@ -128,6 +139,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 1
     finally:
+        checking.close()
         runtime.close()
     request = decision.request
     print(

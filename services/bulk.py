@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,18 +165,22 @@ def import_csv(
     *,
     needs_approval: bool = False,
     again: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Decision:
     """Check every row against the catalog, then record the file as one request.
 
     The same file for the same requester is imported once: running the command twice by
     mistake returns the first request instead of paying everyone again (`again` overrides).
+    `progress(checked, rows)` is told as the rows are checked.
     """
     rows, errors = parse_rows(text)
-    for line, spec in rows:
+    for checked, (line, spec) in enumerate(rows, start=1):
         try:
             rewards.check(spec)
         except RewardError as exc:
             errors.append(RowError(line, exc.message))
+        if progress is not None:
+            progress(checked, len(rows))
     if errors:
         raise BulkImportError(sorted(errors, key=lambda e: e.line))
     digest = hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
