@@ -95,7 +95,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             from bot.progress import Watcher, placement_progress, reporter
 
             # A bar in a terminal, a line per tenth otherwise (bot/progress.py).
-            with Watcher(placement_progress(runtime.database), reporter("placing orders")):
+            progress = reporter("placing orders", log_format=settings.log_format)
+            with Watcher(placement_progress(runtime.database), progress):
                 worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
         else:
             worker.run()
@@ -111,7 +112,8 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     from services.bulk import AlreadyImported, BulkImportError, import_csv
     from services.errors import RewardError
 
-    runtime = build_runtime(_settings(args))
+    settings = _settings(args)
+    runtime = build_runtime(settings)
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -119,7 +121,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         return 2
     from bot.progress import reporter
 
-    checking = reporter("checking rows")
+    checking = reporter("checking rows", log_format=settings.log_format)
     try:
         runtime.catalog.ensure_fresh()
         decision = import_csv(

@@ -8,6 +8,7 @@ goes to standard error, beside the log; standard output keeps the command's resu
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import threading
@@ -28,6 +29,9 @@ from rich.progress import (
 from storage import orders as order_store
 from storage.db import Database
 from storage.models import IN_FLIGHT_STATES
+
+# With LOG_FORMAT=json the lines go through the log, so standard error stays JSON throughout.
+PROGRESS_LOG = logging.getLogger("rewards-bot.progress")
 
 # Where a placement ends, for now or for good: it left queued / placing / unknown.
 PLACED_OR_DONE = ("placed", "delivered", "canceled", "failed")
@@ -64,10 +68,16 @@ class LineReporter:
     """`placing orders: 30% (60/200), 1.7/s, about 2 min 00 s left`: one line per tenth."""
 
     def __init__(
-        self, label: str, stream: TextIO, *, clock: Callable[[], float] = time.monotonic
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        *,
+        emit: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.label = label
-        self.stream = stream
+        self._emit = emit or self._write
+        self.stream = stream if stream is not None else sys.stderr
         self._clock = clock
         self._started = clock()
         self._tenths = 0  # the last tenth a line was written for
@@ -84,7 +94,10 @@ class LineReporter:
 
     def _line(self, done: int, total: int, percent: int) -> None:
         timing = _rate_and_left(done, total, self._clock() - self._started)
-        self.stream.write(f"{self.label}: {percent}% ({done}/{total}){timing}\n")
+        self._emit(f"{self.label}: {percent}% ({done}/{total}){timing}")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -121,12 +134,16 @@ class BarReporter:
         self._progress.stop()
 
 
-def reporter(label: str, stream: TextIO | None = None) -> Reporter:
-    """A bar when `stream` is a terminal, plain lines otherwise. The default is standard
-    error, as for the log: standard output keeps only a command's result, for scripts."""
+def reporter(label: str, stream: TextIO | None = None, *, log_format: str = "text") -> Reporter:
+    """A bar when `stream` is a terminal, plain lines otherwise (log records when the log is
+    JSON). The default is standard error, as for the log: standard output keeps only a
+    command's result, for scripts."""
     out = stream if stream is not None else sys.stderr
     if out.isatty():
         return BarReporter(label, out)
+    if log_format == "json":
+        PROGRESS_LOG.setLevel(logging.INFO)  # shown even when the command logs warnings only
+        return LineReporter(label, emit=PROGRESS_LOG.info)
     return LineReporter(label, out)
 
 
