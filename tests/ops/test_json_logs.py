@@ -7,6 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.config import ConfigError, load_settings
 from bot.local import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -120,3 +123,13 @@ def test_a_worker_run_logs_json_progress_included(xo: SimControl, tmp_path: Path
         e["message"] for e in parse_lines(worker.stderr) if "placing orders" in e["message"]
     ]
     assert progress[-1].startswith("placing orders: 100% (2/2)")
+
+
+def test_log_format_and_metrics_switch_are_checked_at_start_up() -> None:
+    assert load_settings(None, log_format="JSON", rewards_metrics="Off").log_format == "json"
+    with pytest.raises(ConfigError) as bad_format:
+        load_settings(None, log_format="xml")
+    assert str(bad_format.value) == "LOG_FORMAT: use text or json (got 'xml')"
+    with pytest.raises(ConfigError) as bad_switch:
+        load_settings(None, rewards_metrics="maybe")
+    assert str(bad_switch.value) == "REWARDS_METRICS: use on or off (got 'maybe')"
