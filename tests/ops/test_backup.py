@@ -7,8 +7,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from bot.backup import BackupError, inspect, restore
 from bot.backup import backup as take_backup
-from bot.backup import inspect
 from bot.runtime import Runtime
 from storage import orders as order_store
 from tests.lifecycle.conftest import REQUESTER, gift, sim_po_counts
@@ -91,8 +93,8 @@ def test_backup_and_restore_from_the_command_line(
     assert f"backed up {db} to {tmp_path / 'nightly.db'}" in taken.stdout
     assert "integrity_check: ok" in taken.stdout
     assert "orders 2," in taken.stdout and "requests 1," in taken.stdout
-    again = rewards_bot(env, "backup", str(tmp_path / "nightly.db"))
-    assert again.returncode == 1 and "exists" in again.stderr  # never overwritten by surprise
+    with pytest.raises(BackupError, match="exists; choose another name or pass --force"):
+        take_backup(db, tmp_path / "nightly.db")  # never overwritten by surprise
 
     # a live worker holds the database: no restore
     refused = rewards_bot(env, "restore", str(tmp_path / "nightly.db"))
@@ -117,7 +119,7 @@ def test_backup_and_restore_from_the_command_line(
 
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    bad = rewards_bot(env, "restore", str(junk))
-    assert bad.returncode == 1 and "not a readable SQLite database" in bad.stderr
+    with pytest.raises(BackupError, match=r"junk\.db is not a readable SQLite database"):
+        restore(junk, db)
     with read_only(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1

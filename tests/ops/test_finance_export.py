@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from bot.runtime import Runtime
+from services.finance import month_export
 from services.rewards import RewardSpec
 from storage import orders as order_store
 from tests.lifecycle.conftest import APPROVER, charity, gift
@@ -149,12 +153,15 @@ def test_finance_export_of_a_month(
     assert (all_json["orders"], all_json["net"]) == (7, spent_ana + spent_ben)
     assert {t["key"] for t in document["summary"]["by_requester"]} == {"Ana", "=Ben"}
 
-    # the month before holds only the request moved there; a bad month is one clear line
-    earlier = rewards_bot(env, "orders", "export", "--month", "2020-01")
-    assert earlier.stdout.count(old.request.ref) == 1
-    bad = rewards_bot(env, "orders", "export", "--month", "11/2026")
-    assert bad.returncode == 2
-    assert bad.stderr.strip() == (
+    # the month before holds only the request moved there
+    earlier = month_export(database, "2020-01")
+    assert [row["request"] for row in earlier.rows] == [old.request.ref]
+
+
+def test_a_bad_month_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # The month is read before anything else (no database, no settings needed).
+    assert main(["--env-file", "/dev/null", "orders", "export", "--month", "11/2026"]) == 2
+    assert capsys.readouterr().err.strip() == (
         "rewards-bot orders export: --month: '11/2026' is not a month; write it YYYY-MM, "
         "like 2026-11"
     )
