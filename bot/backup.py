@@ -201,7 +201,9 @@ def _swap(partial: Path, target: Path) -> Path:
     database = Database(target)
     lease = Lease(database, f"restore-{os.getpid()}")
     try:
-        if not lease.try_acquire():
+        # A file without the kv table (empty, never migrated) has no lease to hold.
+        has_kv = database.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kv'")
+        if has_kv and not lease.try_acquire():
             holder = lease.holder_info() or {}
             raise BackupError(
                 f"a worker is running on {target} ({holder.get('holder')} on "

@@ -125,7 +125,8 @@ def build_app(
         @app.middleware
         def count_slack_errors(context: Any, next: Callable[[], Any]) -> Any:
             # The listener's own client (Bolt makes one per request) reports its errors too.
-            count_errors(context.client, on_slack_error)
+            if context.client is not None:
+                count_errors(context.client, on_slack_error)
             return next()
 
     commands.register(app, deps)

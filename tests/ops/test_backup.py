@@ -123,3 +123,48 @@ def test_backup_and_restore_from_the_command_line(
         restore(junk, db)
     with read_only(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1
+
+
+def test_restoring_an_older_backup_pays_no_order_twice(
+    xo: SimControl, make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    """The README's promise: orders the backup still shows as queued were placed since; the
+    worker tries them again with the same poNumber, Xoxoday refuses it as a duplicate, and
+    the lookup adopts the order that exists."""
+    runtime = make_runtime()
+    db = Path(runtime.database.path)
+    specs = [gift(f"q{i}@example.com") for i in range(5)]
+    runtime.rewards.create(REQUESTER, specs, trusted=True)
+    take_backup(db, tmp_path / "queued.db")  # all five still queued in it
+    runtime.worker.run(until_idle=True)
+    assert sorted(sim_po_counts(xo).values()) == [1] * 5
+    runtime.close()
+
+    restore(tmp_path / "queued.db", db)
+    again = make_runtime()
+    assert order_store.count_by_state(again.database) == {"queued": 5}
+    again.worker.run(until_idle=True)
+    assert order_store.count_by_state(again.database) == {"delivered": 5}
+    assert sorted(sim_po_counts(xo).values()) == [1] * 5  # nothing paid twice
+    adopted = again.database.query(
+        "SELECT COUNT(*) AS n FROM events WHERE kind = 'order.placed' "
+        "AND reason = 'found at Xoxoday by poNumber'"
+    )
+    assert adopted == [{"n": 5}]
+
+
+def test_restore_onto_an_empty_file_or_no_file(
+    make_runtime: Callable[..., Runtime], tmp_path: Path
+) -> None:
+    runtime = make_runtime()
+    runtime.rewards.create(REQUESTER, [gift()], trusted=True)
+    take_backup(Path(runtime.database.path), tmp_path / "one.db")
+    empty = tmp_path / "empty" / "rewards.db"
+    empty.parent.mkdir()
+    empty.touch()
+    assert restore(tmp_path / "one.db", empty).aside is not None
+    fresh = tmp_path / "fresh" / "rewards.db"
+    assert restore(tmp_path / "one.db", fresh).aside is None
+    for path in (empty, fresh):
+        with read_only(path) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 1
