@@ -69,8 +69,9 @@ class Narrator:
             self._print("only the caller sees", params)
 
     def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
-        if channel.startswith("D"):
-            where = f"DM to {PEOPLE.get(channel[1:], channel[1:])}"
+        person = self.stack.slack.app.dm_user(channel) if channel.startswith("D") else channel
+        if person and person.startswith(("U", "W")):
+            where = f"DM to {PEOPLE.get(person, person)}"
         else:
             where = CHANNELS.get(channel, channel)
         self._print(f"{where}{' (' + how + ')' if how else ''}", params)

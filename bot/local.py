@@ -22,6 +22,7 @@ import httpx
 from bot.config import Settings, load_settings
 from bot.httpserver import ServerThread
 from bot.serve import HTTP_THREADS, Bot, build_bot
+from handlers.metadata import RewardModalMeta
 from services.jsonutil import dumps
 from simulator.slack.driver import SlackDriver
 from simulator.slack.fake import RunningFakeSlack, start_fake_slack
@@ -58,8 +59,8 @@ class SlackScript:
     def choose(
         self, user: str, view_id: str, reward_type: str, product_id: int, query: str = ""
     ) -> None:
-        """Pick the reward type (when not a gift card) and search for and pick a product."""
-        if reward_type != "gift_card":
+        """Pick the reward type (when not the first kind) and search for and pick a product."""
+        if reward_type != RewardModalMeta().reward_type:  # the kind the modal opens on
             self._changed(
                 user,
                 view_id,

@@ -21,6 +21,7 @@ from handlers import mrkdwn as md
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
 from services.money import fmt_amount, fmt_money
+from services.reward_types import kind_or_default
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -68,8 +69,30 @@ def slack_date(iso: str | None) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback} UTC>"
 
 
+SECTION_LIMIT = 3000  # characters of a section's text (Block Kit reference)
+MAX_MESSAGE_BLOCKS = 50  # blocks in one message
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
+
+
+def _sections(lines: list[str], *, room: int) -> Blocks:
+    """Lines packed into as few sections as fit Slack's 3,000 characters each, never cutting a
+    line in two (a cut could drop half of someone's code); at most `room` blocks, the last
+    one saying how many lines did not fit."""
+    packed: list[str] = []
+    for line in lines:
+        if packed and len(packed[-1]) + 1 + len(line) <= SECTION_LIMIT:
+            packed[-1] += "\n" + line
+        else:
+            packed.append(line)
+    if len(packed) > room:
+        kept = packed[: room - 1]
+        shown = sum(chunk.count("\n") + 1 for chunk in kept)
+        rest = len(lines) - shown
+        packed = [*kept, f"…and {rest} more: ask the person who sent it, or see Xoxoday's email."]
+    return [_section(chunk) for chunk in packed]
 
 
 def _context(*texts: str) -> dict[str, Any]:
@@ -336,25 +359,23 @@ def recipient_delivered(
 ) -> tuple[str, Blocks]:
     """The only message that ever carries codes, PINs or links: the recipient's own DM."""
     sender = requester(request)
-    what = reward_phrase(order)
-    if order.reward_type == "charity":
-        amount = md.escape(f"{fmt_amount(order.denomination)} {order.product_currency}")
-        cause = md.escape(order.product_name or order.product_id)
-        body = f"A donation of {amount} to *{cause}* was made in your name."
-    elif order.reward_type == "airmiles":
-        member = md.code(order.loyalty_member_id or "")
-        body = f"{what} were credited to loyalty member {member}."
-    elif order.reward_type == "topup":
-        body = f"{md.escape(order.phone or '')} was topped up: {what}."
-    else:
-        body = what
+    reward_kind = kind_or_default(order.reward_type)
+    body = reward_kind.delivered.format(
+        reward=reward_phrase(order),
+        amount=md.escape(
+            f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
+        ),
+        product=f"*{md.escape(order.product_name or order.product_id)}*",
+        loyalty_member_id=md.code(order.loyalty_member_id or ""),
+        phone=md.escape(order.phone or ""),
+    )
     blocks: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
     if request.message:
         blocks.append(_section(md.quote(request.message)))
     lines = _voucher_lines(vouchers)
     if lines:
-        blocks.append(_section("\n".join(lines)))
-    elif order.reward_type == "gift_card":
+        blocks.extend(_sections(lines, room=MAX_MESSAGE_BLOCKS - len(blocks) - 1))
+    elif reward_kind.codes:
         blocks.append(_context("Your code is on its way by email from Xoxoday."))
     private = " Keep your code private: anyone who has it can use it." if lines else ""
     blocks.append(_context(f"Reference {md.escape(order.po_number)}.{private}"))

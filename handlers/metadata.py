@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.reward_types import kind_or_default
 
 
 class _Meta(BaseModel):
@@ -24,8 +26,14 @@ class _Meta(BaseModel):
 
 class RewardModalMeta(_Meta):
     channel_id: str | None = None  # where /reward was typed: the status goes there
-    reward_type: str = "gift_card"
+    # Empty, or a kind this release does not have: the first kind of the registry.
+    reward_type: str = Field(default="", validate_default=True)
     product_id: int | None = None
+
+    @field_validator("reward_type", mode="before")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return kind_or_default(value).key
 
 
 class RequestRef(_Meta):

@@ -72,11 +72,6 @@ def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or "")
 
 
-def _owner(channel: str) -> str:
-    """The target a post to `channel` reaches: a DM channel means its person."""
-    return channel[1:] if channel.startswith("D") and is_slack_user(channel[1:]) else channel
-
-
 def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
     """Lines grouped into replies of at most `limit` characters, in order."""
     replies: list[list[str]] = []
@@ -299,7 +294,7 @@ class SlackNotifier:
             "Updates stay in this thread."
         )
         for ref in refs.for_request(self.database, request.id, "status"):
-            if _owner(ref.channel) == target:
+            if ref.addressee == target:
                 continue
             self._step(
                 f"R{request.id}:note:{target}:{ref.channel}",
@@ -370,7 +365,7 @@ class SlackNotifier:
         orders = order_store.for_request(self.database, request.id)
         text, blocks = msg.approval_message(request, orders)
         for ref in refs.for_request(self.database, request.id, "approval"):
-            self._update(request, ref.channel, ref.ts, text, blocks, tell=False)
+            self._update(request, ref, text, blocks, tell=False)
         self._update_status(request, orders)
         self._thread_now(event, request, msg.event_line(event.kind, None, request, event.reason))
         if event.kind != "request.cancelled":
@@ -441,20 +436,21 @@ class SlackNotifier:
         blocks: msg.Blocks,
         *,
         tell: bool = True,
-    ) -> tuple[str, tuple[str, str] | None]:
-        """One post as a step: its outcome (see _attempt) and, when "ok", (channel, ts)."""
+    ) -> tuple[str, tuple[str, str, str] | None]:
+        """One post as a step: its outcome (see _attempt) and, when "ok", (channel, ts,
+        target): Slack's channel id for it (an opaque D… id for a DM) and what it was
+        addressed to, kept with the message so later edits know whom they reach."""
 
-        def post() -> tuple[str, str]:
+        def post() -> tuple[str, str, str]:
             answer = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-            return answer["channel"], answer["ts"]
+            return answer["channel"], answer["ts"], channel
 
-        return self._attempt(f"{key}:{channel}", request, _owner(channel), post, tell=tell)
+        return self._attempt(f"{key}:{channel}", request, channel, post, tell=tell)
 
     def _update(
         self,
         request: RequestRow,
-        channel: str,
-        ts: str,
+        ref: refs.MessageRef,
         text: str,
         blocks: msg.Blocks,
         *,
@@ -462,7 +458,7 @@ class SlackNotifier:
     ) -> bool:
         """Edit a message in place (an edit is the same however often it is made, so it is not
         recorded as a step). False when it failed for now."""
-        target = _owner(channel)
+        channel, ts, target = ref.channel, ref.ts, ref.addressee
         if self._given_up(request, target):
             return True
         try:
@@ -486,7 +482,7 @@ class SlackNotifier:
         text, blocks = msg.status_message(request, orders)
         return all(
             [
-                self._update(request, ref.channel, ref.ts, text, blocks)
+                self._update(request, ref, text, blocks)
                 for ref in refs.for_request(self.database, request.id, "status")
             ]
         )
@@ -496,7 +492,7 @@ class SlackNotifier:
         (batched lines, which are re-queued on failure) the reply is not a recorded step."""
         went_through = True
         for ref in refs.for_request(self.database, request.id, "status"):
-            target = _owner(ref.channel)
+            target = ref.addressee
             if self._given_up(request, target):
                 continue
             outcome, _answer = self._attempt(

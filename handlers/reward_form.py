@@ -21,12 +21,12 @@ from handlers.metadata import RewardModalMeta
 from handlers.users import SlackUser
 from handlers.views import PhoneNote, product_label, reward_modal
 from services.errors import InvalidReward, PolicyRefusal, RewardError
+from services.reward_types import kind_or_default
 from services.rewards import RewardSpec
 from services.xoxoday.models import Product, parse_phone
 
 log = logging.getLogger(__name__)
 
-SINGLE_RECIPIENT = ("airmiles", "topup")
 # Where a service error about a field is shown in the modal.
 FIELD_BLOCKS = {
     "product": Block.PRODUCT,
@@ -54,7 +54,7 @@ def register(app: App, deps: Deps) -> None:
             return None, None
         if reward_type != meta.reward_type:
             return None, None
-        return product, _operator_name(deps, product)
+        return product, _operator_name(deps, meta.reward_type, product)
 
     def refresh_view(
         client: WebClient, view: dict[str, Any], meta: RewardModalMeta, **extra: Any
@@ -77,7 +77,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         view = body["view"]
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
-        chosen = (action.get("selected_option") or {}).get("value") or "gift_card"
+        chosen = kind_or_default((action.get("selected_option") or {}).get("value")).key
         if chosen != meta.reward_type:
             meta = RewardModalMeta(channel_id=meta.channel_id, reward_type=chosen)
             refresh_view(client, view, meta)
@@ -128,11 +128,7 @@ def register(app: App, deps: Deps) -> None:
         products = deps.catalog.search(meta.reward_type, query, limit=100)
         if not products and deps.catalog.refreshed_at() is None:
             deps.background.submit(deps.catalog.ensure_fresh)  # first use: fill the cache
-        operators = (
-            {p.product_id: p.name for p in deps.catalog.operators()}
-            if meta.reward_type == "topup"
-            else {}
-        )
+        operators = deps.catalog.operator_names(meta.reward_type)
         ack(
             options=[
                 {
@@ -208,13 +204,10 @@ def auto_approve(deps: Deps, request_id: int) -> None:
         deps.rewards.to_approvers(request_id, "automatic approval failed; please decide by hand")
 
 
-def _operator_name(deps: Deps, product: Product) -> str | None:
+def _operator_name(deps: Deps, reward_type: str, product: Product) -> str | None:
     if product.parent_product_id is None:
         return None
-    return next(
-        (op.name for op in deps.catalog.operators() if op.product_id == product.parent_product_id),
-        None,
-    )
+    return deps.catalog.operator_names(reward_type).get(product.parent_product_id)
 
 
 def _block_for(field: str | None, meta: RewardModalMeta, deps: Deps) -> str:
@@ -240,7 +233,8 @@ def check_form(
     """Inline errors keyed by block id, or the specs of a request that can be recorded."""
     errors: dict[str, str] = {}
     product: Product | None = None
-    reward_type = form.reward_type or meta.reward_type
+    reward_kind = kind_or_default(form.reward_type or meta.reward_type)
+    reward_type = reward_kind.key
     if form.product_id is None:
         errors[Block.PRODUCT] = "Choose what to send."
     else:
@@ -269,7 +263,7 @@ def check_form(
     users: list[SlackUser] = []
     if not form.recipients:
         errors[Block.RECIPIENTS] = "Choose who receives it."
-    elif reward_type in SINGLE_RECIPIENT and len(form.recipients) > 1:
+    elif reward_kind.one_recipient and len(form.recipients) > 1:
         errors[Block.RECIPIENTS] = "This kind of reward goes to one person; choose one recipient."
     elif len(form.recipients) > MAX_RECIPIENTS:
         errors[Block.RECIPIENTS] = (
@@ -308,10 +302,8 @@ def check_form(
             errors[Block.RECIPIENTS] = "; ".join(problems)[:2000]
 
     phone = (form.phone or "").strip() or None
-    needs_phone = reward_type == "topup" or (
-        product is not None and product.is_phone_number_mandatory
-    )
-    if needs_phone:
+    topup_phone = reward_kind.needs("phone")
+    if topup_phone or (product is not None and product.is_phone_number_mandatory):
         if not phone:
             errors[Block.PHONE] = "Enter the phone number, starting with + and the country code."
         else:
@@ -321,18 +313,18 @@ def check_form(
                 errors[Block.PHONE] = str(exc)
             else:
                 if (
-                    reward_type == "topup"
+                    reward_kind.operators_and_plans
                     and product is not None
                     and form.operator_check
                     and deps.operators
                 ):
-                    operator = _operator_name(deps, product) or "this plan's operator"
+                    operator = _operator_name(deps, reward_type, product) or "this plan's operator"
                     problem = deps.operators.mismatch(phone, product, operator)
                     if problem:
                         errors[Block.PHONE] = problem
     loyalty = (form.loyalty_member_id or "").strip() or None
-    if reward_type == "airmiles" and not loyalty:
-        errors[Block.LOYALTY_ID] = "Enter the recipient's loyalty member ID."
+    if reward_kind.needs("loyalty_member_id") and not loyalty and reward_kind.detail:
+        errors[Block.LOYALTY_ID] = reward_kind.detail.missing
     if errors or product is None or amount is None:
         return errors, []
     specs = [
@@ -344,8 +336,8 @@ def check_form(
             recipient_id=user.id,
             recipient_name=user.name,
             contact=phone if product.is_phone_number_mandatory else None,
-            loyalty_member_id=loyalty if reward_type == "airmiles" else None,
-            phone=phone if reward_type == "topup" else None,
+            loyalty_member_id=loyalty if reward_kind.needs("loyalty_member_id") else None,
+            phone=phone if topup_phone else None,
             operator_validation=form.operator_check,
             notify_receiver_email=form.notify_email,
         )

@@ -10,16 +10,9 @@ from handlers import mrkdwn as md
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
-from services.catalog import REWARD_LABELS
 from services.money import fmt_amount
+from services.reward_types import RewardKind, all_kinds, kind_or_default
 from services.xoxoday.models import Product
-
-TYPE_HINTS = {
-    "gift_card": "A gift card by email and Slack DM.",
-    "airmiles": "Airline miles credited to a loyalty account (one recipient).",
-    "charity": "A donation made in the recipient's name.",
-    "topup": "Mobile airtime for a phone number (one recipient).",
-}
 
 
 @dataclass(frozen=True)
@@ -96,13 +89,13 @@ def reward_modal(
     about the number typed (shown under the phone field).
     """
     form = form or RewardForm()
-    reward_type = meta.reward_type
-    types = [_option(REWARD_LABELS[t], t) for t in REWARD_LABELS]
+    reward_kind = kind_or_default(meta.reward_type)
+    types = [_option(each.label, each.key) for each in all_kinds()]
     type_select: dict[str, Any] = {
         "type": "static_select",
         "action_id": Action.REWARD_TYPE,
         "options": types,
-        "initial_option": next(o for o in types if o["value"] == reward_type),
+        "initial_option": next(o for o in types if o["value"] == reward_kind.key),
     }
     product_select: dict[str, Any] = {
         "type": "external_select",
@@ -115,64 +108,13 @@ def reward_modal(
             product_label(product, operator), str(product.product_id)
         )
     blocks: list[dict[str, Any]] = [
-        _input(
-            Block.REWARD_TYPE, "Reward", type_select, dispatch=True, hint=TYPE_HINTS[reward_type]
-        ),
-        _input(Block.PRODUCT, _product_label_for(reward_type), product_select, dispatch=True),
+        _input(Block.REWARD_TYPE, "Reward", type_select, dispatch=True, hint=reward_kind.summary),
+        _input(Block.PRODUCT, reward_kind.product_label, product_select, dispatch=True),
     ]
     if product is not None:
         blocks.append(_denomination_block(product, form))
-    blocks.append(_recipients_block(reward_type, form))
-    if reward_type == "airmiles":
-        loyalty = {
-            "type": "plain_text_input",
-            "action_id": Action.LOYALTY_ID,
-            "max_length": 64,
-            "placeholder": _text("e.g. EK-324523423"),
-        }
-        if form.loyalty_member_id:
-            loyalty["initial_value"] = form.loyalty_member_id
-        name = (product.loyalty_name if product else None) or "the airline's"
-        blocks.append(
-            _input(
-                Block.LOYALTY_ID,
-                "Loyalty member ID",
-                loyalty,
-                hint=f"The recipient's {name} membership number.",
-            )
-        )
-    needs_phone = reward_type == "topup" or (
-        product is not None and product.is_phone_number_mandatory
-    )
-    if needs_phone:
-        phone: dict[str, Any] = {
-            "type": "plain_text_input",
-            "action_id": Action.PHONE,
-            "placeholder": _text("+919876543210"),
-        }
-        if form.phone:
-            phone["initial_value"] = form.phone
-        label = "Phone number to top up" if reward_type == "topup" else "Recipient's phone number"
-        if reward_type == "topup":
-            # Enter looks the number's operator up, in the background.
-            phone["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
-            hint = "International format (+ and country code). Press Enter to check the operator."
-        else:
-            hint = "International format, starting with + and the country code."
-        blocks.append(_input(Block.PHONE, label, phone, hint=hint, dispatch=reward_type == "topup"))
-        if phone_note:
-            note = {"type": "mrkdwn", "text": phone_note.mrkdwn()}
-            blocks.append({"type": "context", "elements": [note]})
-    if reward_type == "topup":
-        check = _option("Check that the number belongs to the plan's operator", "yes")
-        checkbox: dict[str, Any] = {
-            "type": "checkboxes",
-            "action_id": Action.OPERATOR_CHECK,
-            "options": [check],
-        }
-        if form.operator_check:
-            checkbox["initial_options"] = [check]
-        blocks.append(_input(Block.OPERATOR_CHECK, "Operator", checkbox, optional=True))
+    blocks.append(_recipients_block(reward_kind, form))
+    blocks.extend(_detail_blocks(reward_kind, form, product, phone_note))
     message = {
         "type": "plain_text_input",
         "action_id": Action.MESSAGE,
@@ -183,14 +125,9 @@ def reward_modal(
     if form.message:
         message["initial_value"] = form.message
     blocks.append(_input(Block.MESSAGE, "Message", message, optional=True))
-    notify_option = _option("Xoxoday also emails the reward to the recipient", "yes")
-    notify: dict[str, Any] = {
-        "type": "checkboxes",
-        "action_id": Action.NOTIFY,
-        "options": [notify_option],
-    }
-    if form.notify_email:
-        notify["initial_options"] = [notify_option]
+    notify = _checkbox(
+        Action.NOTIFY, "Xoxoday also emails the reward to the recipient", form.notify_email
+    )
     blocks.append(_input(Block.NOTIFY, "Email", notify, optional=True))
     return {
         "type": "modal",
@@ -203,13 +140,67 @@ def reward_modal(
     }
 
 
-def _product_label_for(reward_type: str) -> str:
-    return {
-        "gift_card": "Gift card",
-        "airmiles": "Airline",
-        "charity": "Cause",
-        "topup": "Operator and plan",
-    }[reward_type]
+def _detail_blocks(
+    reward_kind: RewardKind,
+    form: RewardForm,
+    product: Product | None,
+    phone_note: PhoneNote | None,
+) -> list[dict[str, Any]]:
+    """What the kind needs besides the email (its registry `detail`), and a phone number for
+    a product Xoxoday marks `isPhoneNumberMandatory` (sent as `contact`)."""
+    blocks: list[dict[str, Any]] = []
+    detail = reward_kind.detail
+    if detail is not None and detail.field == "loyalty_member_id":
+        loyalty = {
+            "type": "plain_text_input",
+            "action_id": Action.LOYALTY_ID,
+            "max_length": 64,
+            "placeholder": _text(detail.placeholder),
+        }
+        if form.loyalty_member_id:
+            loyalty["initial_value"] = form.loyalty_member_id
+        program = (product.loyalty_name if product else None) or "the airline"
+        hint = detail.hint.format(program=program)
+        blocks.append(_input(Block.LOYALTY_ID, detail.label, loyalty, hint=hint))
+    topup = detail is not None and detail.field == "phone"
+    if topup or (product is not None and product.is_phone_number_mandatory):
+        phone: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": Action.PHONE,
+            "placeholder": _text(detail.placeholder if topup and detail else "+919876543210"),
+        }
+        if form.phone:
+            phone["initial_value"] = form.phone
+        if topup and detail is not None:
+            label, hint = detail.label, detail.hint
+        else:
+            label = "Recipient's phone number"
+            hint = "International format, starting with + and the country code."
+        lookup = topup and reward_kind.operators_and_plans
+        if lookup:
+            # Enter looks the number's operator up, in the background.
+            phone["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
+        blocks.append(_input(Block.PHONE, label, phone, hint=hint, dispatch=lookup))
+        if phone_note:
+            note = {"type": "mrkdwn", "text": phone_note.mrkdwn()}
+            blocks.append({"type": "context", "elements": [note]})
+    if reward_kind.operators_and_plans:
+        checkbox = _checkbox(
+            Action.OPERATOR_CHECK,
+            "Check that the number belongs to the plan's operator",
+            form.operator_check,
+        )
+        blocks.append(_input(Block.OPERATOR_CHECK, "Operator", checkbox, optional=True))
+    return blocks
+
+
+def _checkbox(action_id: str, text: str, checked: bool) -> dict[str, Any]:
+    """One yes/no checkbox; the form reads it back as ticked or not."""
+    option = _option(text, "yes")
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": action_id, "options": [option]}
+    if checked:
+        element["initial_options"] = [option]
+    return element
 
 
 def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:
@@ -250,8 +241,8 @@ def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:
     return _input(Block.DENOMINATION_CHOICE, f"Amount ({currency})", choice)
 
 
-def _recipients_block(reward_type: str, form: RewardForm) -> dict[str, Any]:
-    single = reward_type in ("airmiles", "topup")
+def _recipients_block(reward_kind: RewardKind, form: RewardForm) -> dict[str, Any]:
+    single = reward_kind.one_recipient
     element: dict[str, Any] = {
         "type": "multi_users_select",
         "action_id": Action.RECIPIENTS,

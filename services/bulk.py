@@ -16,19 +16,18 @@ from typing import Any
 
 from services.errors import RewardError
 from services.money import AmountError, parse_amount
+from services.reward_types import LOYALTY_ID, TOPUP_PHONE, csv_columns
 from services.rewards import Decision, RewardService, RewardSpec
 from storage import requests as request_store
 
 REQUIRED = ("productId", "denomination", "email")
-OPTIONAL = (
-    "contact",
-    "loyaltyMemberId",
-    "topupPhoneCode",
-    "topupPhoneNumber",
-    "quantity",
-    "tag",
-    "notifyReceiverEmail",
-)
+
+
+def optional_columns() -> tuple[str, ...]:
+    """Each kind's detail brings its own columns (services/reward_types.py)."""
+    return ("contact", *csv_columns(), "quantity", "tag", "notifyReceiverEmail")
+
+
 MAX_ROWS = 5000
 # A plain address and nothing else: no display name ("Ana <ana@…>"), quotes, angle brackets,
 # spaces, or a local part that opens with a formula character (=cmd|…, +…, -…, @…). Stricter
@@ -70,7 +69,7 @@ def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]
     header = [name.strip() for name in (reader.fieldnames or [])]
     errors: list[RowError] = []
     missing = [name for name in REQUIRED if name not in header]
-    unknown = [name for name in header if name and name not in REQUIRED + OPTIONAL]
+    unknown = [name for name in header if name and name not in REQUIRED + optional_columns()]
     if missing:
         errors.append(RowError(1, f"missing column(s) {', '.join(missing)}"))
     if unknown:
@@ -78,7 +77,7 @@ def parse_rows(text: str) -> tuple[list[tuple[int, RewardSpec]], list[RowError]]
             RowError(
                 1,
                 f"unknown column(s) {', '.join(unknown)} "
-                f"(allowed: {', '.join(REQUIRED + OPTIONAL)})",
+                f"(allowed: {', '.join(REQUIRED + optional_columns())})",
             )
         )
     if errors:
@@ -130,10 +129,10 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
     if not quantity_text.isdigit() or int(quantity_text) < 1:
         raise ValueError(f"quantity {quantity_text!r} is not a whole number of at least 1")
     phone = None
-    code, number = cells.get("topupPhoneCode", ""), cells.get("topupPhoneNumber", "")
+    code, number = (cells.get(column, "") for column in TOPUP_PHONE.csv_columns)
     if code or number:
         if not (code and number):
-            raise ValueError("topupPhoneCode and topupPhoneNumber go together")
+            raise ValueError(f"{' and '.join(TOPUP_PHONE.csv_columns)} go together")
         phone = f"+{code.lstrip('+')}{number}"
     notify = cells.get("notifyReceiverEmail", "").lower()
     if notify not in ("", "0", "1", "true", "false", "yes", "no"):
@@ -151,7 +150,7 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
         quantity=int(quantity_text),
         email=cells["email"],
         contact=cells.get("contact") or None,
-        loyalty_member_id=cells.get("loyaltyMemberId") or None,
+        loyalty_member_id=cells.get(LOYALTY_ID.csv_columns[0]) or None,
         phone=phone,
         tag=cells.get("tag") or None,
         notify_receiver_email=notify in ("1", "true", "yes"),

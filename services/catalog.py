@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from services.errors import CatalogUnavailable, InvalidReward
+from services.reward_types import RewardKind, all_kinds, is_kind, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.client import XoxodayClient
@@ -24,20 +25,11 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY_S = 6 * 3600
-# reward type -> getVouchers categoryType (None: the default gift-card catalog)
-CATEGORY_TYPES: dict[str, str | None] = {
-    "gift_card": None,
-    "airmiles": "miles",
-    "charity": "charity",
-    "topup": "topup",
-}
-REWARD_LABELS = {
-    "gift_card": "Gift card",
-    "airmiles": "Airline miles",
-    "charity": "Charity donation",
-    "topup": "Mobile top-up",
-}
-OPERATORS = "topup_operator"  # stored beside the plans, never ordered directly
+
+
+def operators_key(reward_kind: RewardKind) -> str:
+    """Where a kind's operators are stored, beside its plans; never ordered directly."""
+    return f"{reward_kind.key}_operator"
 
 
 class Catalog:
@@ -65,7 +57,7 @@ class Catalog:
             raise CatalogUnavailable("the catalog cannot be refreshed: no Xoxoday client")
         counts: dict[str, int] = {}
         with self._lock:
-            for reward_type in reward_types or list(CATEGORY_TYPES):
+            for reward_type in reward_types or [k.key for k in all_kinds()]:
                 products = self._fetch(reward_type)
                 store.replace_type(self.database, reward_type, products)
                 counts[reward_type] = len(products)
@@ -79,18 +71,20 @@ class Catalog:
 
     def _fetch(self, reward_type: str) -> list[dict]:
         assert self.client is not None
-        category = CATEGORY_TYPES[reward_type]
-        products = self.client.all_vouchers(category_type=category)
-        if reward_type != "topup":
+        reward_kind = kind(reward_type)
+        products = self.client.all_vouchers(category_type=reward_kind.category_type)
+        if not reward_kind.operators_and_plans:
             return [p.model_dump(by_alias=True, mode="json") for p in products]
         operators = [p for p in products if p.parent_product_id is None]
         store.replace_type(
-            self.database, OPERATORS, [p.model_dump(by_alias=True, mode="json") for p in operators]
+            self.database,
+            operators_key(reward_kind),
+            [p.model_dump(by_alias=True, mode="json") for p in operators],
         )
         plans: list[dict] = []
         for operator in operators:
             for plan in self.client.all_vouchers(
-                category_type="topup", parent_product_id=operator.product_id
+                category_type=reward_kind.category_type, parent_product_id=operator.product_id
             ):
                 data = plan.model_dump(by_alias=True, mode="json")
                 data["parentProductId"] = data.get("parentProductId") or operator.product_id
@@ -128,7 +122,7 @@ class Catalog:
         if found is None and refresh and self.client is not None and self.is_stale():
             self.ensure_fresh()
             found = store.get(self.database, product_id)
-        if found is None or found[0] == OPERATORS:
+        if found is None or not is_kind(found[0]):  # operators are not ordered
             raise InvalidReward(
                 f"product {product_id} is not in the Xoxoday catalog", field="product"
             )
@@ -140,15 +134,23 @@ class Catalog:
             Product.model_validate(data) for _, data in store.of_type(self.database, reward_type)
         ]
 
-    def operators(self) -> list[Product]:
-        return self.products(OPERATORS)
+    def operators(self, reward_type: str) -> list[Product]:
+        """The operators of a kind whose products are operators' plans (top-up); else []."""
+        reward_kind = kind(reward_type)
+        if not reward_kind.operators_and_plans:
+            return []
+        return self.products(operators_key(reward_kind))
+
+    def operator_names(self, reward_type: str) -> dict[int, str]:
+        """Operator product id -> name, for labelling plans."""
+        return {op.product_id: op.name for op in self.operators(reward_type)}
 
     def search(self, reward_type: str, text: str = "", limit: int = 100) -> list[Product]:
         """Products of a type whose name (or operator's name) contains every word of `text`."""
         words = text.lower().split()
         products = self.products(reward_type)
-        if reward_type == "topup":
-            names = {op.product_id: op.name for op in self.operators()}
+        names = self.operator_names(reward_type)
+        if names:
             haystacks = [f"{names.get(p.parent_product_id or 0, '')} {p.name}" for p in products]
         else:
             haystacks = [p.name for p in products]

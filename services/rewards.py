@@ -28,9 +28,10 @@ from services.errors import (
 )
 from services.money import fmt_money
 from services.policy import PeopleDirectory, Policy, same_email
+from services.reward_types import DETAIL_FIELDS, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
-from services.xoxoday.models import OrderRequest, Product, build_order
+from services.xoxoday.models import OrderRequest, Product, make_order
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
@@ -127,18 +128,19 @@ def order_fields(spec: RewardSpec, po_number: str) -> dict[str, Any]:
 
 
 def order_request(reward_type: str, spec: RewardSpec, po_number: str) -> OrderRequest:
+    """The typed placeOrder request for a spec, with the detail its kind needs (and no
+    other kind's): services/reward_types.py says which."""
+    reward_kind = kind(reward_type)
     fields = order_fields(spec, po_number)
-    if reward_type != "airmiles":
-        fields.pop("loyalty_member_id", None)
-    if reward_type != "topup":
-        fields.pop("phone", None)
+    for name in DETAIL_FIELDS:
+        if not reward_kind.needs(name):
+            fields.pop(name, None)
+        else:
+            fields.setdefault(name, "")  # missing: the model names it as the field to fix
+    if not reward_kind.needs("phone"):
         fields.pop("perform_operator_validation", None)
-    elif "phone" not in fields:
-        fields["phone"] = ""
-    if reward_type == "airmiles" and "loyalty_member_id" not in fields:
-        fields["loyalty_member_id"] = ""
     try:
-        return build_order(reward_type, **fields)
+        return make_order(reward_kind.order_model, **fields)
     except xe.InvalidOrder as exc:
         raise InvalidReward(_human_field_error(exc), field=_spec_field(exc.field)) from None
 
@@ -217,7 +219,7 @@ class RewardService:
         reward_type, product = self.catalog.product(spec.product_id)
         if spec.reward_type and spec.reward_type != reward_type:
             raise InvalidReward(
-                f"{product.name} is not a {spec.reward_type.replace('_', ' ')} product",
+                f"{product.name} is not a {_label(spec.reward_type)} product",
                 field="product",
             )
         if not (spec.email or spec.recipient_id):
@@ -606,6 +608,13 @@ class RewardService:
 
     def _month(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
+
+
+def _label(reward_type: str) -> str:
+    try:
+        return kind(reward_type).label.lower()
+    except KeyError:
+        return reward_type
 
 
 def _who(spec: RewardSpec) -> str:

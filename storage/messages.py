@@ -16,18 +16,30 @@ class MessageRef:
     kind: str
     channel: str
     ts: str
+    target: str | None = None  # what the post was addressed to (a user id for a DM)
+
+    @property
+    def addressee(self) -> str:
+        return self.target or self.channel
 
 
-def save(database: Database, request_id: int, kind: str, channel: str, ts: str) -> None:
+def save(
+    database: Database,
+    request_id: int,
+    kind: str,
+    channel: str,
+    ts: str,
+    target: str | None = None,
+) -> None:
     database.execute(
-        "INSERT INTO chat_messages (request_id, kind, channel, ts, created_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(channel, ts) DO NOTHING",
-        [request_id, kind, channel, ts, utcnow()],
+        "INSERT INTO chat_messages (request_id, kind, channel, ts, target, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(channel, ts) DO NOTHING",
+        [request_id, kind, channel, ts, target, utcnow()],
     )
 
 
 def for_request(database: Database, request_id: int, kind: str | None = None) -> list[MessageRef]:
-    sql = "SELECT request_id, kind, channel, ts FROM chat_messages WHERE request_id = ?"
+    sql = "SELECT request_id, kind, channel, ts, target FROM chat_messages WHERE request_id = ?"
     params: list[object] = [request_id]
     if kind:
         sql += " AND kind = ?"

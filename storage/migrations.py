@@ -291,7 +291,15 @@ def m005_notification_steps(db: sqlite_utils.Database) -> None:
     )
 
 
-def m006_order_discount(db: sqlite_utils.Database) -> None:
+def m006_chat_message_targets(db: sqlite_utils.Database) -> None:
+    """Who each status or approval message was addressed to (a channel id, or a person's user id
+    for a DM): Slack answers a DM post with an opaque D… channel id that does not name the
+    person, and a target given up must be recognised by the same name when the message is
+    edited or replied to. NULL on older rows: their channel id stands for the target."""
+    db["chat_messages"].add_column("target", str)
+
+
+def m007_order_discount(db: sqlite_utils.Database) -> None:
     """`order_discount`: the discount Xoxoday gave on the order (its `orderDiscount`, in the
     wallet's currency), for the finance export. Orders placed before this migration get it
     from the stored placeOrder / getOrderDetails answers (api_calls), where there is one."""
@@ -316,7 +324,8 @@ MIGRATIONS: list[Migration] = [
     m003_order_state_counts,
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
-    m006_order_discount,
+    m006_chat_message_targets,
+    m007_order_discount,
 ]
 
 

@@ -455,7 +455,6 @@ class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reward_type: ClassVar[RewardType]
-    category_type: ClassVar[str | None] = None  # getVouchers categoryType of its products
 
     product_id: int = Field(gt=0)
     denomination: Decimal
@@ -507,12 +506,10 @@ class GiftCardOrder(OrderRequest):
 
 class CharityOrder(OrderRequest):
     reward_type: ClassVar[RewardType] = "charity"
-    category_type: ClassVar[str | None] = "charity"
 
 
 class AirmilesOrder(OrderRequest):
     reward_type: ClassVar[RewardType] = "airmiles"
-    category_type: ClassVar[str | None] = "miles"
 
     loyalty_member_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
@@ -527,7 +524,6 @@ class AirmilesOrder(OrderRequest):
 
 class TopupOrder(OrderRequest):
     reward_type: ClassVar[RewardType] = "topup"
-    category_type: ClassVar[str | None] = "topup"
 
     phone: str
     perform_operator_validation: bool = True
@@ -555,14 +551,19 @@ ORDER_TYPES: dict[str, type[OrderRequest]] = {
 
 
 def build_order(reward_type: str, **fields: Any) -> OrderRequest:
-    """The typed order for a reward type; InvalidOrder names the first bad field."""
-    from pydantic import ValidationError
-
+    """The typed order for a placeOrder shape; InvalidOrder names the first bad field."""
     try:
         cls = ORDER_TYPES[reward_type]
     except KeyError:
         known = ", ".join(ORDER_TYPES)
         raise InvalidOrder(f"unknown reward type {reward_type!r} (use {known})") from None
+    return make_order(cls, **fields)
+
+
+def make_order(cls: type[OrderRequest], **fields: Any) -> OrderRequest:
+    """`cls(**fields)`, with a refusal as InvalidOrder naming the first bad field."""
+    from pydantic import ValidationError
+
     try:
         return cls(**fields)
     except ValidationError as exc:

@@ -555,6 +555,11 @@ class FakeSlack:
     def dm_channel(user_id: str) -> str:
         return dm_channel(user_id)
 
+    def dm_user(self, channel: str) -> str | None:
+        """Whose DM with the bot `channel` is (None: not a DM this workspace knows)."""
+        with self._cond:
+            return self.ws.dm_user(channel)
+
     def dms(self, user_id: str) -> list[dict[str, Any]]:
         return self.messages(dm_channel(user_id))
 

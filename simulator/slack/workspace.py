@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -90,7 +91,9 @@ class ViewRecord:
 
 
 def dm_channel(user_id: str) -> str:
-    return "D" + user_id
+    """The bot's DM with a user. Opaque, as Slack's are (D024BE91L): nothing may read the
+    person out of it, so the bot must remember whom a DM was for."""
+    return "D" + hashlib.sha256(f"dm:{user_id}".encode()).hexdigest()[:10].upper()
 
 
 def public_message(msg: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +230,10 @@ class Workspace:
                 return {"ok": True, "user": self._visible(user)}
         raise SlackError("users_not_found")
 
+    def dm_user(self, channel: str) -> str | None:
+        """Whose DM a D… channel is, or None."""
+        return next((user for user in self.users if dm_channel(user) == channel), None)
+
     def _dm_target(self, user_id: str, missing: str) -> str:
         user = self.users.get(user_id)
         if user is None:
@@ -262,7 +269,7 @@ class Workspace:
         if channel.startswith(("U", "W")):
             return self._dm_target(channel, "channel_not_found")
         if channel.startswith("D"):
-            return self._dm_target(channel[1:], "channel_not_found")
+            return self._dm_target(self.dm_user(channel) or "", "channel_not_found")
         found = self.channels.get(channel)
         if found is None or (found.is_private and not found.bot_member):
             raise SlackError("channel_not_found")
@@ -277,7 +284,8 @@ class Workspace:
     def members(self, channel: str) -> set[str]:
         """Who is in `channel` (a DM: its user)."""
         if channel.startswith("D"):
-            return {channel[1:]}
+            user = self.dm_user(channel)
+            return {user} if user else set()
         found = self.channels.get(channel)
         return set(found.members) if found else set()
 

@@ -171,10 +171,12 @@ def test_orders_placed_before_the_discount_column_get_it_from_the_stored_answers
     tmp_path: Path,
 ) -> None:
     from storage.db import Database
-    from storage.migrations import migrate
+    from storage.migrations import MIGRATIONS, migrate
 
     database = Database(tmp_path / "old.db")
-    migrate(database, target=5)
+    # the database as it was just before the discount column came
+    before = next(i for i, m in enumerate(MIGRATIONS) if m.__name__.endswith("order_discount"))
+    migrate(database, target=before)
     database.execute(
         "INSERT INTO requests (requester_id, source, state, total_cost, created_at, updated_at) "
         "VALUES ('U1', 'slack', 'approved', '49', '2026-01-01', '2026-01-01')"

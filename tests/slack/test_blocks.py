@@ -352,6 +352,30 @@ def test_codes_go_only_into_the_recipients_message() -> None:
         assert "DEMO" not in all_text(other)
 
 
+def test_many_long_codes_are_all_shown_within_slacks_limits() -> None:
+    """Ten link vouchers with long addresses: no code is cut, no block passes 3,000
+    characters, and a thousand codes still make a valid message that says what is missing."""
+    links = [
+        Voucher(voucherCode=SecretStr(f"https://plum.gift/{n:03d}{'x' * 400}"), type="url")
+        for n in range(10)
+    ]
+    _, blocks = msg.recipient_delivered(order(1, "delivered"), request("approved"), links)
+    shown = all_text(blocks)
+    assert all(v.voucher_code.get_secret_value() in shown for v in links)
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+
+    many = [
+        Voucher(voucherCode=SecretStr(f"DEMO-{n:04d}-{'y' * 250}"), type="code")
+        for n in range(1000)
+    ]
+    _, blocks = msg.recipient_delivered(order(1, "delivered"), request("approved"), many)
+    assert len(blocks) <= 50
+    shown = all_text(blocks)
+    listed = sum(f"DEMO-{n:04d}-" in shown for n in range(1000))
+    assert f"and {1000 - listed} more" in shown
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+
+
 @pytest.mark.parametrize(
     ("reward_type", "extra", "words"),
     [

@@ -101,6 +101,44 @@ def test_an_unreachable_requester_is_told_in_the_channel_thread(
     assert len(about) == 1 and "giving up" in about[0].getMessage()
 
 
+def test_a_status_shown_in_a_dm_is_known_by_its_person_not_its_opaque_channel_id(
+    fast_retries: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack answers a DM post with an opaque D… id. The status message falls back to the
+    requester's DM (the bot is not in the private channel); when the requester is deactivated,
+    its edits and thread replies are given up as the same person the post was for: once, and
+    never named as a channel."""
+    stack = fast_retries
+    caplog.set_level(logging.WARNING)
+    stack.slack.add_channel("CSECRET", "secret", private=True)
+    stack.request("UREQUESTER", ["UBEN"], channel="CSECRET")
+    approval = stack.approval_message("R-1")
+    status = lambda: [  # noqa: E731
+        m for m in stack.slack.dms("UREQUESTER") if "R-1" in stack.slack.plain_text(m)
+    ]
+    wait_for(lambda: bool(status()))
+    dm = stack.slack.dm_channel("UREQUESTER")
+    assert not dm.removeprefix("D").startswith("U")  # opaque, as Slack's are
+    stack.slack.deactivate_user("UREQUESTER")
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    wait_for(lambda: nothing_owed(stack), timeout=15)
+    refused = [
+        c
+        for c in stack.slack.calls()
+        if c.params.get("channel") in (dm, "UREQUESTER") and c.response.get("error")
+    ]
+    assert len(refused) == 1 and refused[0].response["error"] == "user_disabled"
+    shown = " ".join(str(c.params) for c in stack.slack.calls())
+    assert f"<#{dm}>" not in shown
+    about = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]
+    assert [line for line in about if "CSECRET" not in line] == [
+        "R-1: giving up on Slack messages to UREQUESTER: user_disabled "
+        "(their Slack account is deactivated)"
+    ]
+
+
 def test_an_archived_channel_is_given_up_once_and_the_requester_told_by_dm(
     fast_retries: LocalStack,
 ) -> None:

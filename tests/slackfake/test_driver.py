@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from simulator.slack import RunningFakeSlack, SlackDriver
+from simulator.slack.workspace import dm_channel
 from tests.slackfake.conftest import TOKEN, BotHarness, approval_blocks, reward_modal
 
 USER = "UREQUESTER"
@@ -141,7 +142,7 @@ def test_button_click_on_posted_message(driver, fake, client: WebClient, bot: Bo
     assert click["container"] == {
         "type": "message",
         "message_ts": message["ts"],
-        "channel_id": "DUAPPROVER",
+        "channel_id": dm_channel("UAPPROVER"),
         "is_ephemeral": False,
     }
     assert click["actions"][0] | {"action_ts": "-"} == {
@@ -153,7 +154,9 @@ def test_button_click_on_posted_message(driver, fake, client: WebClient, bot: Bo
         "style": "primary",
         "action_ts": "-",
     }
-    assert click["message"]["ts"] == message["ts"] and click["channel"]["id"] == "DUAPPROVER"
+    assert click["message"]["ts"] == message["ts"] and click["channel"]["id"] == dm_channel(
+        "UAPPROVER"
+    )
     fake.wait_for("chat.update", lambda c: c.ok)
     fake.wait_for("response_url")
     [now] = fake.dms("UAPPROVER")

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from simulator.slack import Call, RunningFakeSlack, start_fake_slack
+from simulator.slack.workspace import dm_channel
 from tests.slackfake.conftest import TOKEN, approval_blocks, reward_modal
 
 
@@ -50,11 +51,16 @@ def test_unknown_method(client: WebClient):
 def test_post_message_to_user_lands_in_dm_with_increasing_ts(client: WebClient, fake):
     first = client.chat_postMessage(channel="UANA", text="hello", blocks=approval_blocks("r1"))
     second = client.chat_postMessage(channel="CREWARDS", text="in channel", thread_ts=first["ts"])
-    assert first["channel"] == "DUANA" == fake.dm_channel("UANA")
+    assert first["channel"] == dm_channel("UANA") == fake.dm_channel("UANA")
     assert float(second["ts"]) > float(first["ts"])
     assert first["message"]["blocks"][1]["elements"][0]["value"] == "r1"
     [dm] = fake.dms("UANA")
-    assert (dm["channel"], dm["ts"], dm["text"], dm["edits"]) == ("DUANA", first["ts"], "hello", [])
+    assert (dm["channel"], dm["ts"], dm["text"], dm["edits"]) == (
+        dm_channel("UANA"),
+        first["ts"],
+        "hello",
+        [],
+    )
     [threaded] = fake.messages("CREWARDS")
     assert threaded["thread_ts"] == first["ts"]
     with pytest.warns(UserWarning, match="text"):  # the SDK warns too, then sends it
@@ -86,9 +92,9 @@ def test_update_replaces_content_and_keeps_history(client: WebClient, fake):
     assert msg["blocks"] == []  # text-only update removes the buttons, as in Slack
     assert [e["text"] for e in msg["edits"]] == ["asks"]
     assert msg["edits"][0]["blocks"][1]["elements"][0]["action_id"] == "approve"
-    assert error_of(lambda: client.chat_update(channel="DUAPPROVER", ts="1.2", text="x")) == (
-        "message_not_found"
-    )
+    assert error_of(
+        lambda: client.chat_update(channel=dm_channel("UAPPROVER"), ts="1.2", text="x")
+    ) == ("message_not_found")
     assert error_of(lambda: client.chat_update(channel="UAPPROVER", ts=posted["ts"], text="x")) == (
         "channel_not_found"
     )
@@ -113,8 +119,8 @@ def test_post_ephemeral(client: WebClient, fake):
 
 
 def test_conversations_open(client: WebClient):
-    assert client.conversations_open(users="UCHO")["channel"]["id"] == "DUCHO"
-    assert client.conversations_open(users=["UCHO"])["channel"]["id"] == "DUCHO"
+    assert client.conversations_open(users="UCHO")["channel"]["id"] == dm_channel("UCHO")
+    assert client.conversations_open(users=["UCHO"])["channel"]["id"] == dm_channel("UCHO")
     assert error_of(lambda: client.conversations_open(users="UNOPE")) == "user_not_found"
     assert error_of(lambda: client.conversations_open(users="UBOTUSER")) == "cannot_dm_bot"
 
@@ -258,7 +264,7 @@ def test_wait_for_sees_calls_from_other_threads_and_reports_misses(client: WebCl
     timer.start()
     call = fake.wait_for("chat.postMessage", lambda c: c.params["channel"] == "UBEN", since=since)
     timer.join()
-    assert isinstance(call, Call) and call.ok and call.response["channel"] == "DUBEN"
+    assert isinstance(call, Call) and call.ok and call.response["channel"] == dm_channel("UBEN")
     with pytest.raises(AssertionError, match=r"no matching views.open call.*chat.postMessage"):
         fake.wait_for("views.open", timeout=0.05)
 

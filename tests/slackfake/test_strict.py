@@ -26,6 +26,7 @@ from simulator.slack.validate import (
     view_problems,
 )
 from simulator.slack.violations import ledger_mark, unclaimed_since
+from simulator.slack.workspace import dm_channel
 from tests.slackfake.conftest import SECRET, TOKEN, approval_blocks, option, reward_modal
 
 APP_TOKEN = "xapp-1-A0REWARDS-strict"
@@ -342,11 +343,14 @@ def test_channel_membership_and_chat_write_public(client, fake):
 
 
 def test_undeliverable_dms(client, fake):
-    assert client.conversations_open(users="UANA")["channel"]["id"] == "DUANA"
+    assert client.conversations_open(users="UANA")["channel"]["id"] == dm_channel("UANA")
     fake.deactivate_user("UANA")
     assert error_of(lambda: client.conversations_open(users="UANA")) == "user_disabled"
     assert error_of(lambda: client.chat_postMessage(channel="UANA", text="x")) == "user_disabled"
-    assert error_of(lambda: client.chat_postMessage(channel="DUANA", text="x")) == "user_disabled"
+    assert (
+        error_of(lambda: client.chat_postMessage(channel=dm_channel("UANA"), text="x"))
+        == "user_disabled"
+    )
     assert client.users_info(user="UANA")["user"]["deleted"] is True
     assert error_of(lambda: client.conversations_open(users="UBOTUSER")) == "cannot_dm_bot"
     assert error_of(lambda: client.chat_postMessage(channel="UBOTUSER", text="x")) == (

@@ -1,0 +1,182 @@
+"""Every kind of reward the bot sends, and what each one needs: the one place to add a kind.
+
+The /reward modal (handlers/views.py, handlers/reward_form.py), the request service
+(services/rewards.py), the catalog (services/catalog.py), the CSV import (services/bulk.py),
+the recipient's message (handlers/messages.py) and the Workflow Builder step all read this
+table instead of comparing type names. Xoxoday also sells lounge access and merchandise
+(xoxoday-api.md §3, row 14: getVouchers with `categoryType` "lounge" / "merchandise"); a new
+kind is one more `RewardKind` in `KINDS`, plus its products in the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from services.xoxoday.models import (
+    AirmilesOrder,
+    CharityOrder,
+    GiftCardOrder,
+    OrderRequest,
+    TopupOrder,
+)
+
+DetailField = Literal["loyalty_member_id", "phone"]
+DETAIL_FIELDS: tuple[DetailField, ...] = ("loyalty_member_id", "phone")
+
+
+@dataclass(frozen=True)
+class Detail:
+    """Something a kind needs about its recipient besides the email.
+
+    `field` is the RewardSpec attribute, the order column and the workflow step's input name;
+    `csv_columns` are Xoxoday's field names that carry it in an import file.
+    """
+
+    field: DetailField
+    label: str
+    hint: str
+    placeholder: str
+    missing: str  # the sentence shown when it is left empty
+    csv_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RewardKind:
+    key: str  # stored on every order: gift_card, airmiles, …
+    label: str  # "Airline miles": what people pick
+    summary: str  # one line under the choice in the modal
+    product_label: str  # what the product field is called for this kind ("Airline")
+    category_type: str | None  # getVouchers categoryType; None is the gift-card catalog
+    order_model: type[OrderRequest]  # the placeOrder shape (services/xoxoday/models.py)
+    one_recipient: bool = False  # the reward goes to one account or number
+    detail: Detail | None = None
+    # Top-up: the catalog lists operators, and each operator's plans are what is ordered;
+    # the phone number can be checked against the plan's operator.
+    operators_and_plans: bool = False
+    codes: bool = False  # delivered as codes, PINs or links (shown only in the recipient's DM)
+    # What the recipient reads once it is delivered, in plain words. Placeholders: {reward}
+    # ("Amazon (25 USD)"), {amount}, {product}, and the detail's field; the message builder
+    # fills them with escaped text.
+    delivered: str = "{reward}"
+
+    def needs(self, field: str) -> bool:
+        return self.detail is not None and self.detail.field == field
+
+
+LOYALTY_ID = Detail(
+    field="loyalty_member_id",
+    label="Loyalty member ID",
+    # {program}: the product's loyalty programme, when Xoxoday names it.
+    hint="The recipient's membership number with {program}.",
+    placeholder="e.g. EK-324523423",
+    missing="Enter the recipient's loyalty member ID.",
+    csv_columns=("loyaltyMemberId",),
+)
+TOPUP_PHONE = Detail(
+    field="phone",
+    label="Phone number to top up",
+    hint="International format (+ and country code). Press Enter to check the operator.",
+    placeholder="+919876543210",
+    missing="Enter the phone number, starting with + and the country code.",
+    csv_columns=("topupPhoneCode", "topupPhoneNumber"),
+)
+
+KINDS: tuple[RewardKind, ...] = (
+    RewardKind(
+        key="gift_card",
+        label="Gift card",
+        summary="A gift card by email and Slack DM.",
+        product_label="Gift card",
+        category_type=None,
+        order_model=GiftCardOrder,
+        codes=True,
+    ),
+    RewardKind(
+        key="airmiles",
+        label="Airline miles",
+        summary="Airline miles credited to a loyalty account (one recipient).",
+        product_label="Airline",
+        category_type="miles",
+        order_model=AirmilesOrder,
+        one_recipient=True,
+        detail=LOYALTY_ID,
+        delivered="{reward} were credited to loyalty member {loyalty_member_id}.",
+    ),
+    RewardKind(
+        key="charity",
+        label="Charity donation",
+        summary="A donation made in the recipient's name.",
+        product_label="Cause",
+        category_type="charity",
+        order_model=CharityOrder,
+        delivered="A donation of {amount} to {product} was made in your name.",
+    ),
+    RewardKind(
+        key="topup",
+        label="Mobile top-up",
+        summary="Mobile airtime for a phone number (one recipient).",
+        product_label="Operator and plan",
+        category_type="topup",
+        order_model=TopupOrder,
+        one_recipient=True,
+        detail=TOPUP_PHONE,
+        operators_and_plans=True,
+        delivered="{phone} was topped up: {reward}.",
+    ),
+)
+
+
+class Registry(Mapping[str, RewardKind]):
+    """Kinds by key, in their order (the modal lists them so). Everything reads the module's
+    REGISTRY when it needs it, so a kind added here is a kind everywhere."""
+
+    def __init__(self, kinds: tuple[RewardKind, ...]) -> None:
+        self._by_key = {kind.key: kind for kind in kinds}
+        if len(self._by_key) != len(kinds):
+            raise ValueError("two reward kinds share a key")
+
+    def __getitem__(self, key: str) -> RewardKind:
+        return self._by_key[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+REGISTRY = Registry(KINDS)
+
+
+def all_kinds() -> tuple[RewardKind, ...]:
+    """Every kind, in the order people are offered them."""
+    return tuple(REGISTRY.values())
+
+
+def is_kind(key: str | None) -> bool:
+    return (key or "") in REGISTRY
+
+
+def kind(key: str | None) -> RewardKind:
+    """The kind for a stored or submitted key; KeyError names the known ones."""
+    try:
+        return REGISTRY[key or ""]
+    except KeyError:
+        raise KeyError(f"unknown reward type {key!r} (use {', '.join(REGISTRY)})") from None
+
+
+def kind_or_default(key: str | None) -> RewardKind:
+    """For values a client sent back (a modal's metadata, a select): never trust them."""
+    return REGISTRY.get(key or "", next(iter(REGISTRY.values())))
+
+
+def csv_columns() -> tuple[str, ...]:
+    """Every import column some kind's detail uses, in registry order."""
+    columns: list[str] = []
+    for each in all_kinds():
+        for column in each.detail.csv_columns if each.detail else ():
+            if column not in columns:
+                columns.append(column)
+    return tuple(columns)
