@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -122,7 +122,21 @@ class BarReporter:
             transient=False,
         )
         self._task = self._progress.add_task(label, total=None, rate="")
+        self._stream = stream
+        self._moved: list[tuple[logging.StreamHandler[Any], Any]] = []
         self._progress.start()
+        self._route_logs()
+
+    def _route_logs(self) -> None:
+        """While the bar shows, rich puts a proxy in place of sys.stderr that prints above
+        the bar; the log's handler still holds the stream itself, so its lines would cut
+        through the bar. They go through the proxy until the bar is closed."""
+        proxy = sys.stderr
+        if proxy is self._stream:
+            return  # not redirected (not a terminal after all)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self._stream:
+                self._moved.append((handler, handler.setStream(proxy)))
 
     def update(self, done: int, total: int) -> None:
         task = self._progress.tasks[0]
@@ -131,6 +145,9 @@ class BarReporter:
         self._progress.update(self._task, completed=done, total=total or None, rate=rate)
 
     def close(self) -> None:
+        for handler, stream in self._moved:
+            handler.setStream(stream)
+        self._moved.clear()
         self._progress.stop()
 
 

@@ -4,6 +4,7 @@ one line per tenth; and the bar a terminal gets."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 from pathlib import Path
 
@@ -69,11 +70,20 @@ def test_a_terminal_gets_a_bar() -> None:
             return True
 
     screen = Terminal()
-    bar = reporter("placing orders", screen)
-    assert isinstance(bar, BarReporter)
-    bar.update(30, 120)
-    bar.update(120, 120)
-    bar.close()
+    log = logging.StreamHandler(screen)
+    root = logging.getLogger()
+    root.addHandler(log)
+    try:
+        bar = reporter("placing orders", screen)
+        assert isinstance(bar, BarReporter)
+        bar.update(30, 120)
+        logging.getLogger("rewards").warning("a line logged while the bar shows")
+        bar.update(120, 120)
+        bar.close()
+    finally:
+        root.removeHandler(log)
+    assert log.stream is screen  # given back when the bar is gone
     shown = screen.getvalue()
     assert "placing orders" in shown and "120/120" in shown and "100%" in shown
+    assert shown.count("a line logged while the bar shows") == 1
     assert isinstance(reporter("placing orders", io.StringIO()), LineReporter)
