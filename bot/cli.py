@@ -113,12 +113,10 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     from services.errors import RewardError
 
     settings = _settings(args)
-    runtime = build_runtime(settings)
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+    text = _read_text(args.file)
+    if text is None:
         return 2
+    runtime = build_runtime(settings)
     from bot.progress import reporter
 
     checking = reporter("checking rows", log_format=settings.log_format)
@@ -149,6 +147,28 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         f"{request.currency}, {request.state.replace('_', ' ')}"
     )
     return 0
+
+
+def _read_text(path: str) -> str | None:
+    """The file as text, or None after one line saying why not (the operator's mistake is
+    worth a sentence, not a traceback)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    try:
+        return raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as exc:
+        # Excel's plain "CSV" is Windows-1252/Latin-1: guessing it could turn a name or an
+        # email into another one, so ask for UTF-8 instead.
+        line = raw[: exc.start].count(b"\n") + 1
+        print(
+            f"cannot read {path}: line {line} is not UTF-8 text; save the file as UTF-8 "
+            "(in a spreadsheet: Save As > CSV UTF-8)",
+            file=sys.stderr,
+        )
+        return None
 
 
 ORDER_COLUMNS = (
@@ -257,6 +277,38 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_orders_resend(args: argparse.Namespace) -> int:
+    """Have Xoxoday email a delivered order's voucher to its recipient again: for a code the
+    bot could not give in Slack (the recipient left, or is not in the workspace)."""
+    from bot.runtime import build_client, open_db
+    from services.xoxoday import errors as xe
+    from storage import orders
+
+    settings = _settings(args)
+    database = open_db(settings)
+    order = orders.by_po(database, args.po)
+    if order is None:
+        print(f"no order with poNumber {args.po}", file=sys.stderr)
+        return 1
+    if order.state != "delivered" or not order.email:
+        print(
+            f"{order.po_number} is {order.state}{'' if order.email else ' and has no email'}: "
+            "only a delivered order with an email can be sent again",
+            file=sys.stderr,
+        )
+        return 1
+    client = build_client(settings, database)
+    try:
+        client.get_order_details(po_number=order.po_number, email_voucher=True)
+    except xe.XoxodayError as exc:
+        print(f"Xoxoday could not email {order.po_number}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"Xoxoday emails the voucher of {order.po_number} to {order.email} again")
+    return 0
+
+
 def cmd_orders_export(args: argparse.Namespace) -> int:
     from bot.runtime import open_db
     from services.csvcells import spreadsheet_safe
@@ -269,11 +321,15 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
         return 2
     database = open_db(_settings(args))
     with contextlib.ExitStack() as stack:
-        out = (
-            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
-            if args.output
-            else sys.stdout
-        )
+        try:
+            out = (
+                stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+                if args.output
+                else sys.stdout
+            )
+        except OSError as exc:
+            print(f"cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         writer = csv.writer(out)
         writer.writerow(ORDER_COLUMNS)
         count = 0
@@ -468,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", cmd_orders_reconcile, "look up interrupted orders and pending deliveries now"
     )
 
+    resend = orders_command(
+        "resend", cmd_orders_resend, "have Xoxoday email a delivered voucher to its recipient"
+    )
+    resend.add_argument("po", help="the order's poNumber")
+
     export = orders_command(
         "export",
         cmd_orders_export,
@@ -515,6 +576,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except XoxodayError as exc:
         print(f"rewards-bot: Xoxoday: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or folder the operator named: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rewards-bot: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

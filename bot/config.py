@@ -3,8 +3,9 @@
 A missing or malformed variable stops the program with one line that names it; nobody should
 have to read a traceback to learn that REWARDS_MAX_ORDER is not a number. Beyond each value's
 form, `check_settings` refuses combinations that are unsafe with real money: short secrets,
-plain-http services off this machine, demo credentials against a real Xoxoday, automatic
-approval without a monthly budget.
+plain-http services off this machine, demo credentials against a real Xoxoday, a placeOrder
+timeout (the in-flight window) under Xoxoday's 120 s, automatic approval without a monthly
+budget.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.inflight import MIN_WINDOW_S
 
 SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
@@ -202,6 +205,14 @@ def check_settings(settings: Settings) -> None:
     for name, url in (("XOXODAY_BASE_URL", s.xoxoday_base_url), ("SLACK_API_URL", s.slack_api_url)):
         if not url.startswith("https://") and not is_loopback(url):
             raise ConfigError(f"{name}: must start with https:// (plain http only to this machine)")
+    if s.xoxoday_place_order_timeout_s < MIN_WINDOW_S and not is_loopback(s.xoxoday_base_url):
+        # The same number is the in-flight window of services/inflight.py: a lookup's "not
+        # found" is believed only this long after an attempt was sent.
+        raise ConfigError(
+            f"XOXODAY_PLACE_ORDER_TIMEOUT_S: at least {MIN_WINDOW_S:g} s with a Xoxoday that is "
+            "not on this machine (Xoxoday may take 120 s to place an order; a shorter wait can "
+            "place it twice)"
+        )
     xoxoday = {
         "XOXODAY_CLIENT_ID": s.xoxoday_client_id,
         "XOXODAY_CLIENT_SECRET": _value(s.xoxoday_client_secret),
@@ -233,6 +244,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     """Settings from the environment and `env_file`; ConfigError names the bad variable."""
     try:
         settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file}: not UTF-8 text; save the file as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"

@@ -1,8 +1,9 @@
 """`rewards-bot demo`: the whole flow on embedded defaults, with no credentials.
 
 It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in HTTP mode, then
-sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
-delivery webhook. It prints what each person sees, and exits non-zero if any step fails.
+sends real signed Slack requests through it: /reward, the modal, approval, placement, a
+delivery webhook, and a Workflow Builder run of the bot's custom steps. It prints what each
+person sees, and exits non-zero if any step fails.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def readable(mrkdwn: str) -> str:
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    # One write per line: the bot's threads print too, and print() writes the newline apart.
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def step(title: str) -> None:
@@ -184,9 +187,12 @@ def _run(stack: LocalStack) -> None:
     stack.request("UREQUESTER", ["UCHO"], reward_type="charity", product_id=40001, amount="10")
     wait(lambda: _states(stack, 3) == ["delivered"], "the donation")
 
-    step("5. Someone who is not an approver tries to approve; Riya checks her history")
+    step("5. Riya's Workflow Builder workflow rewards Cho's work anniversary (a custom step)")
+    _workflow(stack)
+
+    step("6. Someone who is not an approver tries to approve; Riya checks her history")
     stack.request("UREQUESTER", ["UANA"], amount="50")
-    stack.driver.click("UOTHER", "approve_request", message=stack.approval_message("R-4"))
+    stack.driver.click("UOTHER", "approve_request", message=stack.approval_message("R-5"))
     wait(lambda: stack.slack.ephemerals("UOTHER"), "the refusal")
     answer = stack.driver.command("UREQUESTER", "history")
     say(f"    [only Riya sees] {readable(answer.text)}".replace("\n", "\n" + " " * 8))
@@ -194,6 +200,54 @@ def _run(stack: LocalStack) -> None:
     time.sleep(0.5)  # let the last notifications flush before the stack stops
     _check_codes_stayed_private(stack)
     _check_slack_rules_kept(stack)
+
+
+def _run_step(
+    stack: LocalStack, step_id: str, inputs: dict[str, Any], *, fails: bool = False
+) -> dict[str, Any]:
+    """Slack runs the bot's custom step as part of Riya's workflow; the bot ends it."""
+    since = len(stack.slack.calls())
+    response, body = stack.driver.run_step(step_id, inputs, runner="UREQUESTER")
+    if response.status_code != 200:
+        raise DemoFailed(f"the bot did not take function_executed: {response.status_code}")
+    execution_id = body["event"]["function_execution_id"]
+    stack.slack.wait_for(
+        "functions.completeError" if fails else "functions.completeSuccess",
+        lambda c: c.params["function_execution_id"] == execution_id,
+        timeout=15,
+        since=since,
+    )
+    ended = stack.slack.execution(execution_id)
+    if ended["state"] == "completed":
+        say(f"    [workflow] the step completed: {ended['outputs']}")
+    else:
+        say(f"    [workflow] the step failed: {readable(str(ended['error']))}")
+    return ended
+
+
+def _workflow(stack: LocalStack) -> None:
+    anniversary = {
+        "recipient": "UCHO",
+        "reward_type": "charity",
+        "product_id": 40001,
+        "amount": 10,
+        "message": "Happy 5th work anniversary, Cho!",
+    }
+    say("    … Slack runs send_reward with the inputs Riya set in Workflow Builder …")
+    sent = _run_step(stack, "send_reward", anniversary)
+    if sent["state"] != "completed":
+        raise DemoFailed(f"send_reward failed: {sent['error']}")
+    ref = sent["outputs"]["request_ref"]
+    request_id = int(ref.removeprefix("R-"))
+    wait(lambda: _states(stack, request_id) == ["delivered"], "the anniversary donation")
+    say("    … a later step of the workflow branches on reward_status …")
+    status = _run_step(stack, "reward_status", {"request_ref": ref})
+    if status.get("outputs") != {"state": "delivered"}:
+        raise DemoFailed(f"reward_status said {status}")
+    say("    … a workflow that names someone else as the requester is refused …")
+    refused = _run_step(stack, "send_reward", {**anniversary, "requester": "UAPPROVER"}, fails=True)
+    if refused["state"] != "failed":
+        raise DemoFailed("a workflow spent someone else's budget")
 
 
 def _sim(stack: LocalStack, method: str, control: str, body: dict[str, Any] | None = None) -> Any:

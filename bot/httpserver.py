@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 WSGIApp = Callable[..., Any]
@@ -29,6 +31,35 @@ IDLE_TIMEOUT_S = 20
 CLEANUP_INTERVAL_S = 10
 MAX_BODY = 1_048_576  # Slack and Xoxoday never send large bodies
 MAX_HEADERS = 65_536
+# A request must arrive whole within this many seconds of its first byte. waitress's idle
+# timeout counts any byte as activity, so a client trickling one header byte every few
+# seconds would hold a connection for ever, and ~1,000 of them keep Slack out ("slowloris").
+# Slack and Xoxoday send their small requests at once; Slack itself gives up after 3 s.
+REQUEST_DEADLINE_S = 10.0
+
+
+class DeadlineChannel(HTTPChannel):
+    """waitress's channel, closed when a request is still incomplete REQUEST_DEADLINE_S after
+    its first byte arrived (checked each time the loop polls, at least once a second)."""
+
+    request_deadline_s = REQUEST_DEADLINE_S
+    _began: float | None = None
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and data:
+            self._began = time.monotonic()  # the first byte of a new request
+        result = super().received(data)
+        if self.request is None:  # nothing partial left: every request is whole
+            self._began = None
+        return result
+
+    def readable(self) -> bool:
+        began = self._began
+        if began is not None and time.monotonic() - began > self.request_deadline_s:
+            log.info("closing a connection whose request did not arrive in time")
+            self._began = None
+            self.will_close = True  # waitress closes it at the next write check
+        return bool(super().readable())
 
 
 class ServerThread:
@@ -43,6 +74,7 @@ class ServerThread:
         *,
         idle_timeout_s: int = IDLE_TIMEOUT_S,
         cleanup_interval_s: int = CLEANUP_INTERVAL_S,
+        request_deadline_s: float = REQUEST_DEADLINE_S,
     ) -> None:
         self._server = create_server(
             app,
@@ -59,6 +91,9 @@ class ServerThread:
             ident="rewards-bot",
             expose_tracebacks=False,
         )
+        # Every accepted connection gets a request deadline (see DeadlineChannel).
+        channel = type("Channel", (DeadlineChannel,), {"request_deadline_s": request_deadline_s})
+        self._server.channel_class = channel  # type: ignore[union-attr]
         self.host = host
         self.port: int = self._server.effective_port  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._run, name=f"http-{self.port}", daemon=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.config import Settings
+from bot.account import check_account
+from bot.config import ConfigError, Settings
 from services.catalog import Catalog
 from services.delivery import Delivery, WebhookReceiver
 from services.metrics import Instruments
@@ -21,7 +23,7 @@ from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.tokens import TokenSet
 from storage.api_calls import ApiCallLog
 from storage.db import Database
-from storage.migrations import migrate
+from storage.migrations import SchemaTooNew, migrate
 from storage.tokens import SqliteTokenStore
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,21 @@ def _secret(value: object) -> str:
 
 
 def open_db(settings: Settings) -> Database:
-    database = Database(settings.rewards_db)
-    migrate(database)
+    """The database, migrated; a path that cannot be one (a folder, a file of something else,
+    a newer release's file) is one line naming REWARDS_DB."""
+    path = settings.rewards_db
+    try:
+        database = Database(path)
+    except OSError as exc:
+        raise ConfigError(f"REWARDS_DB: cannot create {path} ({exc.strerror or exc})") from None
+    try:
+        migrate(database)
+    except SchemaTooNew as exc:
+        database.close()
+        raise ConfigError(f"REWARDS_DB: {exc}") from None
+    except (OSError, sqlite3.DatabaseError) as exc:
+        database.close()
+        raise ConfigError(f"REWARDS_DB: cannot use {path} ({exc})") from None
     return database
 
 
@@ -115,7 +130,15 @@ def build_runtime(
     database = open_db(settings)
     # This process's counters, in a registry of its own (several stacks can share a process).
     metrics = metrics if metrics is not None else Instruments()
-    client = build_client(settings, database, metrics)
+    client: XoxodayClient | None = None
+    try:
+        client = build_client(settings, database, metrics)  # the credentials are set
+        check_account(database, settings)  # before anything could place an order
+    except ConfigError:
+        if client is not None:
+            client.close()
+        database.close()
+        raise
     wallet = Wallet(client, database)
     catalog = Catalog(database, client, wallet=wallet)
     vouchers = VoucherSource(client)

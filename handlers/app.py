@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, reward_form
+from handlers import approvals, commands, reward_form, shortcuts, workflow_steps
 from handlers.deps import Deps
 from handlers.errors import handle_error
 
@@ -132,5 +132,7 @@ def build_app(
     commands.register(app, deps)
     reward_form.register(app, deps)
     approvals.register(app, deps)
+    shortcuts.register(app, deps)
+    workflow_steps.register(app, deps)
     app.error(handle_error)
     return app

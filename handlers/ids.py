@@ -44,3 +44,16 @@ class Callback(StrEnum):
 
 
 COMMAND = "/reward"
+
+
+class Step(StrEnum):
+    """Workflow Builder custom steps (manifest `functions`)."""
+
+    SEND_REWARD = "send_reward"
+    REWARD_STATUS = "reward_status"
+
+
+class Shortcut(StrEnum):
+    """Message shortcuts (manifest `features.shortcuts`)."""
+
+    REWARD_MESSAGE = "reward_message"

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from handlers import mrkdwn as md
+from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
 from services.money import fmt_amount, fmt_money
@@ -219,8 +220,22 @@ def status_message(request: RequestRow, orders: list[OrderRow]) -> tuple[str, Bl
         blocks.append(_section("\n".join(lines)))
     elif len(orders) == 1 and orders[0].state == "failed":
         blocks.append(_section(order_line(orders[0])))
-    blocks.append(_context(approval_line(request), f"Requested {slack_date(request.created_at)}"))
+    blocks.append(
+        _context(
+            approval_line(request),
+            f"Requested {slack_date(request.created_at)}",
+            source_line(request),
+        )
+    )
     return f"Reward request {request.ref}: {status}", blocks
+
+
+def source_line(request: RequestRow) -> str:
+    """A link back to the Slack message the request was made from ("Reward this message");
+    "" for any other request, or a stored link that is not a plain Slack permalink."""
+    link = permalinks.checked(request.source_link)
+    shown = md.link(link, "the message it rewards") if link else None
+    return f"💬 For {shown}" if shown else ""
 
 
 def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
@@ -290,13 +305,19 @@ def approval_message(
             }
         )
         budget_note = budget_line(request, *budget) if budget else ""
-        blocks.append(_context(budget_note, f"Requested {slack_date(request.created_at)}"))
+        blocks.append(
+            _context(
+                budget_note, f"Requested {slack_date(request.created_at)}", source_line(request)
+            )
+        )
         return (
             f"{request.ref} needs approval: {money(request.total_cost, request.currency)}",
             blocks,
         )
     # Decided: the reject reason is the requester's (their DM), not the channel's.
     blocks.append(_section(approval_line(request)))
+    if source_line(request):
+        blocks.append(_context(source_line(request)))
     return f"{request.ref}: {approval_line(request)}", blocks
 
 
@@ -313,7 +334,8 @@ def event_line(
     if kind == "request.cancelled":
         return "➖ Cancelled by the requester"
     if kind == "request.needs_approval":
-        return f"⏳ Not approved automatically: {md.escape(reason or '')}"
+        why = f": {md.escape(reason)}" if reason else ""
+        return f"⏳ Not approved automatically{why}; an approver will decide"
     if order is None:
         return None
     if kind == "order.placed":
@@ -382,6 +404,26 @@ def recipient_delivered(
     return f"You've received a reward from {sender}", blocks
 
 
+def undelivered_code(order: OrderRow, request: RequestRow, why: str) -> str:
+    """To the requester: a delivered reward whose code reached nobody, and how to fix it."""
+    return (
+        f"⚠️ {reward_phrase(order)} for {who(order)} ({request.ref}) was delivered, but I "
+        f"cannot give its code to them in Slack ({md.escape(why)}) and Xoxoday was not asked "
+        "to email it. An operator can have Xoxoday email it: "
+        f"`rewards-bot orders resend {md.escape(order.po_number)}`."
+    )
+
+
+def undelivered_alert(order: OrderRow, why: str) -> str:
+    """For the operators (plain text; the alert builder escapes it)."""
+    return (
+        f"order {order.po_number} ({order.product_name or order.product_id} for "
+        f"{order.email or order.recipient_id}) was delivered but its code reached nobody: {why}, "
+        f"and Xoxoday was not asked to email it. Send it with `rewards-bot orders resend "
+        f"{order.po_number}`."
+    )
+
+
 def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
     return (
         f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "
@@ -401,7 +443,8 @@ def requester_update(
         why = md.escape(request.decision_reason or "")
         return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
     if kind == "request.needs_approval":
-        return f"⏳ Your reward request {ref} needs an approver: {md.escape(reason or '')}"
+        why = f": {md.escape(reason)}" if reason else ""
+        return f"⏳ Your reward request {ref} needs an approver{why}"
     if order is None:
         return None
     if kind == "order.failed":

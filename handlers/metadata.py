@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from handlers import permalinks
 from services.reward_types import kind_or_default
 
 
@@ -29,11 +30,19 @@ class RewardModalMeta(_Meta):
     # Empty, or a kind this release does not have: the first kind of the registry.
     reward_type: str = Field(default="", validate_default=True)
     product_id: int | None = None
+    # "Reward this message": the message's permalink. Sent back by the client, so anything
+    # but a plain Slack permalink is dropped (handlers/permalinks.py).
+    source_link: str | None = None
 
     @field_validator("reward_type", mode="before")
     @classmethod
     def _known(cls, value: str) -> str:
         return kind_or_default(value).key
+
+    @field_validator("source_link", mode="before")
+    @classmethod
+    def _permalink(cls, value: object) -> str | None:
+        return permalinks.checked(value)
 
 
 class RequestRef(_Meta):

@@ -30,7 +30,7 @@ from handlers.users import UserDirectory
 from services.notify import Steps
 from services.policy import Policy
 from services.vouchers import VoucherSource
-from storage import ledger
+from storage import events, ledger
 from storage import messages as refs
 from storage import orders as order_store
 from storage import requests as request_store
@@ -84,6 +84,14 @@ def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
             replies.append([line])
             size = len(line)
     return replies
+
+
+def _public_reason(event: EventRow) -> str | None:
+    """What everyone but the approvers may read about an event (the approvers' note can
+    carry the wallet's figures); older events without it show nothing more."""
+    if event.kind == "request.needs_approval":
+        return str(event.data.get("public") or "")
+    return event.reason
 
 
 def _shown(target: str) -> str:
@@ -145,9 +153,8 @@ class SlackNotifier:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == "request.needs_approval":
             self._ask_approvers(event, request, note=event.reason or "")
-            self._thread_now(
-                event, request, msg.event_line(event.kind, None, request, event.reason)
-            )
+            public = _public_reason(event)
+            self._thread_now(event, request, msg.event_line(event.kind, None, request, public))
         elif event.kind.startswith("request."):
             self._decided(event, request)
         elif order is not None:
@@ -373,7 +380,7 @@ class SlackNotifier:
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
-                msg.requester_update(event.kind, request, None, event.reason),
+                msg.requester_update(event.kind, request, None, _public_reason(event)),
             )
 
     # --- orders ---------------------------------------------------------------------------------
@@ -390,8 +397,8 @@ class SlackNotifier:
         if event.kind == "order.delivered":
             self._deliver_to_recipient(event, request, order)
         elif event.kind == "order.placed" and order.state == "placed":
-            recipient = self._recipient_id(order)
-            if recipient:
+            found, recipient = self._find_recipient(order)
+            if found and recipient:
                 self._dm(
                     f"e{event.id}:dm:{recipient}",
                     request,
@@ -407,9 +414,15 @@ class SlackNotifier:
             )
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
-        recipient = self._recipient_id(order)
+        """The code to the recipient's DM; when that cannot be, and Xoxoday was not asked to
+        email it either, the requester and the operators are told, so a paid reward never
+        silently reaches nobody."""
+        found, recipient = self._find_recipient(order)
+        if not found:
+            return  # Slack did not answer: the event comes back, this step with it
         if recipient is None or not is_slack_user(recipient):
-            return  # not in Slack: Xoxoday emails them when asked to
+            self._undelivered(event, request, order, "they are not in this Slack workspace")
+            return
 
         def send() -> None:
             vouchers = self.vouchers.for_order(order)
@@ -418,12 +431,39 @@ class SlackNotifier:
                 channel=recipient, text=text, blocks=blocks, unfurl_links=False
             )
 
-        self._step(f"e{event.id}:dm:{recipient}", request, recipient, send)
+        outcome, _ = self._attempt(f"e{event.id}:dm:{recipient}", request, recipient, send)
+        if outcome == "gone":
+            self._undelivered(event, request, order, "Slack will not let me message them")
 
-    def _recipient_id(self, order: OrderRow) -> str | None:
+    def _find_recipient(self, order: OrderRow) -> tuple[bool, str | None]:
+        """(answered, Slack user id or None). A CSV recipient is found by email; when Slack
+        fails to answer, the failure is noted so the event is tried again later."""
         if order.recipient_id:
-            return order.recipient_id
-        return self.users.by_email(order.email) if order.email else None
+            return True, order.recipient_id
+        if not order.email:
+            return True, None
+        try:
+            return True, self.users.by_email(order.email)
+        except Exception as exc:  # Slack unreachable or failing: not "no such person"
+            self._local.failed.append(exc)
+            return False, None
+
+    def _undelivered(self, event: EventRow, request: RequestRow, order: OrderRow, why: str) -> None:
+        if order.notify_receiver_email:
+            return  # Xoxoday emails the voucher to them
+        warning = msg.undelivered_code(order, request, why)
+
+        with self.database.tx() as db:  # the alert and its step in one transaction: once
+            if self.steps.settle(f"e{event.id}:undelivered:alert", "done"):
+                events.append(
+                    db,
+                    "system.alert",
+                    request_id=request.id,
+                    order_id=order.id,
+                    actor=CONSUMER,
+                    reason=msg.undelivered_alert(order, why),
+                )
+        self._dm(f"e{event.id}:undelivered", request, request.requester_id, warning)
 
     # --- Slack calls ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Xoxoday: products come from the cached catalog, and the operator lookup runs in 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,8 @@ from handlers.users import SlackUser
 from handlers.views import PhoneNote, product_label, reward_modal
 from services.errors import InvalidReward, PolicyRefusal, RewardError
 from services.reward_types import kind_or_default
-from services.rewards import RewardSpec
+from services.rewards import Decision, RewardSpec
+from services.xoxoday import errors as xe
 from services.xoxoday.models import Product, parse_phone
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def register(app: App, deps: Deps) -> None:
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         chosen = kind_or_default((action.get("selected_option") or {}).get("value")).key
         if chosen != meta.reward_type:
-            meta = RewardModalMeta(channel_id=meta.channel_id, reward_type=chosen)
+            # Another kind: its own products; where the form came from stays.
+            meta = meta.model_copy(update={"reward_type": chosen, "product_id": None})
             refresh_view(client, view, meta)
 
     @app.action(Action.PRODUCT)
@@ -144,38 +147,78 @@ def register(app: App, deps: Deps) -> None:
 
     @app.view(Callback.REWARD)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = body["user"]["id"]
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         form = read_form(view.get("state"), meta.reward_type)
-        errors, specs = check_form(deps, form, meta, user_id)
-        if not errors and deps.wallet.known_currency() is None:
-            # Costs are in the wallet's currency; learning it means asking Xoxoday, later.
+        recorded = record_request(
+            deps, body["user"]["id"], form, meta, idempotency_key=f"slack:view:{view['id']}"
+        )
+        if recorded.errors:
+            ack(response_action="errors", errors=shown_on(view, recorded.errors))
+            return
+        ack()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of a filled form: the recorded request, or why not (inline errors, keyed
+    by the modal's input block ids)."""
+
+    decision: Decision | None
+    errors: dict[str, str]
+
+
+def record_request(
+    deps: Deps,
+    requester_id: str,
+    form: RewardForm,
+    meta: RewardModalMeta,
+    *,
+    idempotency_key: str,
+    may_wait: bool = False,
+) -> Recorded:
+    """Check a filled form and record it: the one path of every way to ask for a reward (the
+    /reward modal, the modal a message shortcut opens, the Workflow Builder step), so each
+    goes through the same checks, policy, budget and approval. Within the auto-approve limit
+    the approval follows in the background.
+
+    `may_wait`: nobody is waiting on a 3-second answer (a workflow step), so the wallet's
+    currency may be asked of Xoxoday now instead of "try again in a minute".
+    """
+    errors, specs = check_form(deps, form, meta, requester_id)
+    if not errors and deps.wallet.known_currency() is None:
+        # Costs are in the wallet's currency; learning it means asking Xoxoday.
+        if may_wait:
+            try:
+                deps.wallet.currency()
+            except xe.XoxodayError as exc:
+                errors = {
+                    Block.PRODUCT: f"The Xoxoday wallet is not reachable ({exc.message}); "
+                    "try again in a minute."
+                }
+        else:
             deps.background.submit(deps.wallet.currency)
             errors = {
                 Block.PRODUCT: "The Xoxoday wallet is not reachable yet; try again in a minute."
             }
-        if errors:
-            ack(response_action="errors", errors=shown_on(view, errors))
-            return
-        requester = deps.users.known(user_id)  # looked up with the recipients, never waited on
-        requester_name = requester.name if requester is not None else None
-        try:
-            decision = deps.rewards.create(
-                user_id,
-                specs,
-                requester_name=requester_name,
-                source="slack",
-                channel_id=meta.channel_id,
-                message=form.message,
-                idempotency_key=f"slack:view:{view['id']}",
-            )
-        except (InvalidReward, PolicyRefusal) as exc:
-            errors = {_block_for(exc.field, meta, deps): exc.message}
-            ack(response_action="errors", errors=shown_on(view, errors))
-            return
-        ack()
-        if decision.auto_approvable:
-            deps.background.submit(auto_approve, deps, decision.request.id)
+    if errors:
+        return Recorded(None, errors)
+    requester = deps.users.known(requester_id)  # looked up with the recipients, never waited on
+    try:
+        decision = deps.rewards.create(
+            requester_id,
+            specs,
+            requester_name=requester.name if requester is not None else None,
+            source="slack",
+            channel_id=meta.channel_id,
+            message=form.message,
+            idempotency_key=idempotency_key,
+            source_link=meta.source_link,
+        )
+    except (InvalidReward, PolicyRefusal) as exc:
+        return Recorded(None, {_block_for(exc.field, meta, deps): exc.message})
+    if decision.auto_approvable:
+        deps.background.submit(auto_approve, deps, decision.request.id)
+    return Recorded(decision, {})
 
 
 def shown_on(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:

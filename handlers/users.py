@@ -236,7 +236,8 @@ class UserDirectory:
         return result
 
     def by_email(self, email: str) -> str | None:
-        """The Slack user id for an email (recipients who came from a CSV file), or None.
+        """The Slack user id for an email (recipients who came from a CSV file), or None when
+        Slack says nobody has it. Slack's other errors propagate: the caller tries again later.
 
         Used after the ack, so it may wait: the directory is read first when it is older than
         `refresh_s` (a worker without the background refresh, a bulk import of hundreds), then
@@ -263,9 +264,10 @@ class UserDirectory:
         try:
             data = self.client.users_lookupByEmail(email=email)["user"]
         except SlackApiError as exc:
-            if exc.response.get("error") == "users_not_found":
-                with self._lock:
-                    self._no_email[key] = self._clock()
+            if exc.response.get("error") != "users_not_found":
+                raise  # Slack failed to answer: that says nothing about the person
+            with self._lock:
+                self._no_email[key] = self._clock()
             return None
         user = _user(data)
         with self._lock:

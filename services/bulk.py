@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from services.errors import RewardError
@@ -153,8 +155,28 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
         loyalty_member_id=cells.get(LOYALTY_ID.csv_columns[0]) or None,
         phone=phone,
         tag=cells.get("tag") or None,
-        notify_receiver_email=notify in ("1", "true", "yes"),
+        # A file names people by email, and some may not be in Slack to get their code by DM:
+        # Xoxoday emails it unless the file says 0.
+        notify_receiver_email=notify not in ("0", "false", "no"),
     )
+
+
+def import_key(requester: str, specs: list[RewardSpec]) -> str:
+    """The idempotency key of an import: the requester and the rows as read, in file order.
+
+    Hashing the parsed rows rather than the bytes makes a file re-saved by a spreadsheet (CRLF
+    line endings, a trailing newline or blank line, a BOM, quoted cells, spaces around cells,
+    25.00 for 25, columns in another order) the same import, so it is not paid twice.
+    """
+    rows = [
+        {
+            name: format(value.normalize(), "f") if isinstance(value, Decimal) else value
+            for name, value in asdict(spec).items()
+        }
+        for spec in specs
+    ]
+    canonical = json.dumps([requester, rows], sort_keys=True, separators=(",", ":"))
+    return f"csv:rows:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
 
 
 def import_csv(
@@ -168,8 +190,9 @@ def import_csv(
 ) -> Decision:
     """Check every row against the catalog, then record the file as one request.
 
-    The same file for the same requester is imported once: running the command twice by
-    mistake returns the first request instead of paying everyone again (`again` overrides).
+    The same rows for the same requester are imported once (see `import_key`): running the
+    command twice by mistake, or on the file re-saved, raises AlreadyImported instead of
+    paying everyone again (`again` overrides).
     `progress(checked, rows)` is told as the rows are checked.
     """
     rows, errors = parse_rows(text)
@@ -182,12 +205,14 @@ def import_csv(
             progress(checked, len(rows))
     if errors:
         raise BulkImportError(sorted(errors, key=lambda e: e.line))
-    digest = hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
-    key = None if again else f"csv:{digest}"
-    if key and request_store.by_idempotency_key(rewards.database, key):
-        existing = request_store.by_idempotency_key(rewards.database, key)
-        assert existing is not None
-        raise AlreadyImported(existing.ref, existing.created_at)
+    key = None if again else import_key(requester, [spec for _, spec in rows])
+    if key is not None:
+        # Before rows were compared, the raw text was: a file imported then is still known.
+        legacy = "csv:" + hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
+        for known in (key, legacy):
+            existing = request_store.by_idempotency_key(rewards.database, known)
+            if existing is not None:
+                raise AlreadyImported(existing.ref, existing.created_at)
     return rewards.create(
         requester,
         [spec for _, spec in rows],

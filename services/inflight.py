@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 CONFIRM_AFTER_S = 5.0  # "a few seconds" between the two lookups that must agree
+# Xoxoday places realtime orders "within 120 seconds" (placeOrder page); a window shorter than
+# that believes a "not found" while the first attempt may still commit, and pays twice. Start-up
+# refuses less than this against any Xoxoday that is not on this machine (bot/config.py).
+MIN_WINDOW_S = 125.0
 
 
 def confirm_delay(window_s: float, preferred_s: float = CONFIRM_AFTER_S) -> float:

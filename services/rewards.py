@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # What people type to name a request: R-12, r12 or 12 (else it is read as a poNumber).
 REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
+WALLET_SHORT = "the Xoxoday wallet cannot cover it right now"
 STATE_WORDS = {
     "pending_approval": "waiting for approval",
     "approved": "approved",
@@ -251,12 +252,14 @@ class RewardService:
         message: str = "",
         idempotency_key: str | None = None,
         trusted: bool = False,
+        source_link: str | None = None,
     ) -> Decision:
         """Check and record a request with one order per spec.
 
         `trusted` (an operator at the shell) skips the approval step and the spending
         limits, never the catalog checks. Re-submitting the same idempotency key returns
-        the request recorded the first time.
+        the request recorded the first time. `source_link`: the chat message the request
+        was made from (checked by the caller), shown beside it.
         """
         if not specs:
             raise InvalidReward("add at least one recipient", field="recipients")
@@ -294,6 +297,7 @@ class RewardService:
                 channel_id=channel_id,
                 message=message,
                 idempotency_key=idempotency_key,
+                source_link=source_link,
             )
             events.append(
                 db,
@@ -352,7 +356,8 @@ class RewardService:
                     self._ensure_funds(balance, request.total_cost, currency)
                 self._approve_in(db, request_id, actor="policy", reason=reason, auto=True)
         except InsufficientFunds as exc:
-            self.to_approvers(request_id, exc.message)
+            # The figures are for the approvers; everyone else reads that the wallet is short.
+            self.to_approvers(request_id, exc.message, public=WALLET_SHORT)
             raise
         self._wake()
         return self._decision(request_id)
@@ -486,14 +491,23 @@ class RewardService:
                 fields={"next_attempt_at": 0},
             )
 
-    def to_approvers(self, request_id: int, reason: str) -> None:
-        """Automatic approval did not happen: ask the approvers (if still pending)."""
+    def to_approvers(self, request_id: int, reason: str, *, public: str | None = None) -> None:
+        """Automatic approval did not happen: ask the approvers (if still pending).
+
+        `reason` is shown to the approvers only; `public` (default: `reason`) is what the
+        requester and the request's channel read, so a wallet balance never reaches them.
+        """
         request = self._get(request_id)
         if request.state != "pending_approval":
             return
         with self.database.tx() as db:
             events.append(
-                db, "request.needs_approval", request_id=request_id, actor="policy", reason=reason
+                db,
+                "request.needs_approval",
+                request_id=request_id,
+                actor="policy",
+                reason=reason,
+                data={"public": public if public is not None else reason},
             )
 
     def stranded_auto_approvals(self) -> list[int]:

@@ -16,7 +16,10 @@ Placement outcomes:
   -> unknown, looked up, then placed again with a backoff. PLE10010 fails early only when a
   fresh getBalance shows the wallet cannot pay for the order.
 An unknown order is failed only once Xoxoday says it has no order with that poNumber; while
-the lookup itself fails, it stays unknown: the money may be spent.
+the lookup itself fails, it stays unknown: the money may be spent. It is then looked up less
+and less often (backoff on the failed lookups, capped at BACKOFF_MAX_S), and one
+`system.alert` naming its poNumber tells the operators after LOOKUP_ALERT_AFTER failures or
+LOOKUP_ALERT_AFTER_S.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from services.xoxoday.client import PLACE_ORDER_TIMEOUT_S, XoxodayClient
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
-from storage.db import Database
+from storage.db import Database, fetch_one
 from storage.models import OrderRow
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,10 @@ BACKOFF_MAX_S = 600.0
 RECONCILE_AFTER_S = 2.0  # give a slow Xoxoday a moment before asking about a lost answer
 AUTH_RETRY_S = 300.0
 ALERT_EVERY_S = 600.0
+# An unknown order whose lookups keep failing: the operators hear of it after this many failed
+# lookups in a row, or this long after the first, whichever comes first (once per streak).
+LOOKUP_ALERT_AFTER = 6
+LOOKUP_ALERT_AFTER_S = 900.0
 
 
 # Refusals Xoxoday gives before an order exists: failing them cannot lose a placed order.
@@ -88,6 +95,8 @@ class Worker:
         auth_retry_s: float = AUTH_RETRY_S,
         inflight_window_s: float = PLACE_ORDER_TIMEOUT_S,
         confirm_after_s: float | None = None,
+        lookup_alert_after: int = LOOKUP_ALERT_AFTER,
+        lookup_alert_after_s: float = LOOKUP_ALERT_AFTER_S,
         wallet: Wallet | None = None,
         metrics: Instruments | None = None,
         name: str | None = None,
@@ -109,6 +118,8 @@ class Worker:
         if confirm_after_s is None:
             confirm_after_s = inflight.confirm_delay(inflight_window_s)
         self.confirm_after_s = confirm_after_s
+        self.lookup_alert_after = lookup_alert_after
+        self.lookup_alert_after_s = lookup_alert_after_s
         self.wallet = wallet
         # Placements and reconciliations are counted here; /metrics shows them.
         self.metrics = metrics if metrics is not None else Instruments()
@@ -450,21 +461,72 @@ class Worker:
             return
         except xe.XoxodayError as exc:
             self.metrics.reconciliation("lookup_failed")
-            delay = (
-                exc.retry_after
-                if isinstance(exc, xe.RateLimited)
-                else backoff(order.attempts + 1, self.backoff_first_s)
-            )
-            with self.database.tx() as db:
-                db.execute(
-                    "UPDATE orders SET next_attempt_at = ?, last_error = ? "
-                    "WHERE id = ? AND state = 'unknown'",
-                    [self._clock() + delay, f"lookup failed: {exc}", order.id],
-                )
-            log.warning("could not look up %s yet: %s", order.po_number, exc)
+            self._lookup_failed(order, exc)
             return
         self.metrics.reconciliation("adopted")
         self.delivery.adopt(order, found, from_state="unknown", actor=self.name)
+
+    def _lookup_failed(self, order: OrderRow, exc: xe.XoxodayError) -> None:
+        """getOrderDetails itself failed: the order stays unknown (the money may be spent), is
+        looked up again after a delay that grows with the failures in a row (capped at
+        BACKOFF_MAX_S), and the operators are told once per streak, naming the poNumber."""
+        now = self._clock()
+        alerted = None
+        with self.database.tx() as db:
+            row = fetch_one(
+                db,
+                "SELECT lookup_failures, lookup_failed_since, lookup_alerted_at FROM orders "
+                "WHERE id = ? AND state = 'unknown'",
+                [order.id],
+            )
+            if row is None:
+                return  # settled meanwhile
+            failures = (row["lookup_failures"] or 0) + 1
+            since = row["lookup_failed_since"] or now
+            delay = backoff(failures, self.backoff_first_s)
+            if isinstance(exc, xe.RateLimited):
+                delay = max(delay, exc.retry_after)
+            if row["lookup_alerted_at"] is None and (
+                failures >= self.lookup_alert_after or now - since >= self.lookup_alert_after_s
+            ):
+                alerted = (
+                    f"order {order.po_number}: Xoxoday could not be asked whether it placed this "
+                    f"order ({failures} failed lookups in {_duration(now - since)}; last: {exc}). "
+                    "It stays unknown, since it may be paid, and is looked up again at most "
+                    f"every {_duration(BACKOFF_MAX_S)}: check it with Xoxoday and "
+                    f"`rewards-bot orders show {order.po_number}`"
+                )
+                events.append(
+                    db,
+                    "system.alert",
+                    request_id=order.request_id,
+                    order_id=order.id,
+                    actor=self.name,
+                    reason=alerted,
+                )
+            db.execute(
+                "UPDATE orders SET next_attempt_at = ?, last_error = ?, lookup_failures = ?, "
+                "lookup_failed_since = ?, lookup_alerted_at = COALESCE(lookup_alerted_at, ?) "
+                "WHERE id = ? AND state = 'unknown'",
+                [
+                    now + delay,
+                    f"lookup failed: {exc}",
+                    failures,
+                    since,
+                    now if alerted else None,
+                    order.id,
+                ],
+            )
+        if alerted:
+            log.error(alerted)
+        else:
+            log.warning(
+                "could not look up %s yet (%d in a row, next in %.0f s): %s",
+                order.po_number,
+                failures,
+                delay,
+                exc,
+            )
 
     def _not_found(self, order: OrderRow) -> None:
         """Xoxoday has no order with this poNumber, for now: the in-flight window decides."""
@@ -483,7 +545,9 @@ class Worker:
         with self.database.tx() as db:
             changed = db.execute(
                 "UPDATE orders SET next_attempt_at = ?, not_found_at = ?, "
-                "sent_at = COALESCE(sent_at, ?), last_error = ? "
+                "sent_at = COALESCE(sent_at, ?), last_error = ?, "
+                # Xoxoday answered: a streak of failed lookups is over.
+                "lookup_failures = 0, lookup_failed_since = NULL, lookup_alerted_at = NULL "
                 "WHERE id = ? AND state = 'unknown'",
                 [verdict.next_lookup_at, verdict.not_found_at, now, verdict.why, order.id],
             ).rowcount
@@ -590,6 +654,9 @@ class Worker:
                     "failure_reason": reason or order.failure_reason,
                     "next_attempt_at": self._clock() + self.reconcile_after_s,
                     "not_found_at": None,
+                    "lookup_failures": 0,
+                    "lookup_failed_since": None,
+                    "lookup_alerted_at": None,
                 },
             )
 
@@ -651,3 +718,12 @@ class Worker:
         self._last_alert = now
         with self.database.tx() as db:
             events.append(db, "system.alert", actor=self.name, reason=message)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as people read them in an alert: 45 s, 12 min, 3 h."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"

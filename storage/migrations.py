@@ -17,6 +17,10 @@ from storage.db import Database
 Migration = Callable[[sqlite_utils.Database], None]
 
 
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer release (a rollback, or the wrong REWARDS_DB)."""
+
+
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["requests"].create(
         {
@@ -299,7 +303,29 @@ def m006_chat_message_targets(db: sqlite_utils.Database) -> None:
     db["chat_messages"].add_column("target", str)
 
 
-def m007_order_discount(db: sqlite_utils.Database) -> None:
+def m007_request_source_link(db: sqlite_utils.Database) -> None:
+    """The Slack message a request was made from ("Reward this message"): its permalink, so
+    the approval ask and the status message link back to it. Checked as a Slack permalink
+    before it is stored; NULL for every other request."""
+    db["requests"].add_column("source_link", str)
+
+
+def m008_order_lookup_failures(db: sqlite_utils.Database) -> None:
+    """Failed lookups of an `unknown` order (getOrderDetails itself failing), so the worker
+    looks less and less often (capped) and tells the operators once, instead of asking at a
+    fixed interval for ever in silence (services/worker.py `_lookup_failed`).
+
+    - `lookup_failures`: failed lookups in a row since the order became unknown;
+    - `lookup_failed_since`: when the first of them failed (epoch seconds);
+    - `lookup_alerted_at`: when the operators were alerted about it (once per streak).
+    """
+    orders = db["orders"]
+    orders.add_column("lookup_failures", int, not_null_default=0)
+    orders.add_column("lookup_failed_since", float)
+    orders.add_column("lookup_alerted_at", float)
+
+
+def m009_order_discount(db: sqlite_utils.Database) -> None:
     """`order_discount`: the discount Xoxoday gave on the order (its `orderDiscount`, in the
     wallet's currency), for the finance export. Orders placed before this migration get it
     from the stored placeOrder / getOrderDetails answers (api_calls), where there is one."""
@@ -325,7 +351,9 @@ MIGRATIONS: list[Migration] = [
     m004_order_inflight_window_and_statuses,
     m005_notification_steps,
     m006_chat_message_targets,
-    m007_order_discount,
+    m007_request_source_link,
+    m008_order_lookup_failures,
+    m009_order_discount,
 ]
 
 
@@ -339,7 +367,7 @@ def migrate(database: Database, target: int | None = None) -> int:
     with database.tx() as db:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"{database.path} is at schema version {version}, newer than this release "
                 f"({len(MIGRATIONS)}); upgrade rewards-bot"
             )

@@ -47,6 +47,7 @@ class RequestRow(_Row):
     decided_at: str | None = None
     decision_reason: str | None = None
     idempotency_key: str | None = None
+    source_link: str | None = None  # the Slack message it was made from (a permalink)
     created_at: str
     updated_at: str
 
@@ -94,6 +95,9 @@ class OrderRow(_Row):
     last_error_id: str | None = None
     cancelled_quantity: int = 0
     odd_status_polls: int = 0
+    lookup_failures: int = 0  # failed lookups in a row of this unknown order
+    lookup_failed_since: float | None = None
+    lookup_alerted_at: float | None = None
     failure_reason: str | None = None
     last_error: str | None = None
     created_at: str
@@ -112,6 +116,7 @@ class OrderRow(_Row):
         "polls",
         "cancelled_quantity",
         "odd_status_polls",
+        "lookup_failures",
         mode="before",
     )
     @classmethod

@@ -24,6 +24,7 @@ def insert(
     message: str = "",
     idempotency_key: str | None = None,
     created_at: str | None = None,
+    source_link: str | None = None,
 ) -> int:
     now = created_at or utcnow()
     table = db.table("requests")
@@ -38,6 +39,7 @@ def insert(
             "total_cost": str(total_cost),
             "currency": currency,
             "idempotency_key": idempotency_key,
+            "source_link": source_link,
             "created_at": now,
             "updated_at": now,
         }

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager
+
 from services.xoxoday.tokens import TokenSet
+from storage import filelock
 from storage.db import Database, utcnow
 
 
@@ -12,6 +16,16 @@ class SqliteTokenStore:
     def __init__(self, database: Database, name: str = "xoxoday") -> None:
         self.database = database
         self.name = name
+        self._memory_lock = threading.Lock()  # a ":memory:" database has no file to lock
+
+    def exclusive(self, wait_s: float) -> AbstractContextManager[None]:
+        """One refresh at a time across every process on this database: a lock file beside
+        it (`rewards.db.xoxoday-tokens.lock`), not SQLite's write lock, which would stall every
+        writer for as long as Xoxoday takes to answer the refresh."""
+        if str(self.database.path) == ":memory:":
+            return filelock.within_process(self._memory_lock, wait_s=wait_s)
+        lock = self.database.path.with_name(f"{self.database.path.name}.{self.name}-tokens.lock")
+        return filelock.exclusive(lock, wait_s=wait_s)
 
     def load(self) -> TokenSet | None:
         row = self.database.one("SELECT * FROM tokens WHERE name = ?", [self.name])

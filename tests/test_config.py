@@ -141,6 +141,13 @@ SAFE = {
             {"XOXODAY_REFRESH_TOKEN": "demo-refresh-token"},
             "XOXODAY_REFRESH_TOKEN: the demo credentials work only with the bundled simulator",
         ),
+        (
+            # Also the in-flight window: shorter than Xoxoday's 120 s pays for late commits
+            # twice (tests/lifecycle/test_real_shapes.py row 8 shows the window at work).
+            {"XOXODAY_PLACE_ORDER_TIMEOUT_S": "30"},
+            "XOXODAY_PLACE_ORDER_TIMEOUT_S: at least 125 s with a Xoxoday that is not on this",
+        ),
+        ({"XOXODAY_PLACE_ORDER_TIMEOUT_S": "124.9"}, "XOXODAY_PLACE_ORDER_TIMEOUT_S: at least"),
         ({"HOST": "every interface"}, "HOST: an IP address to listen on"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
     ],
@@ -165,6 +172,8 @@ def test_safe_settings_and_the_loopback_exceptions_are_accepted(tmp_path: Path) 
     env.write_text("".join(f"{k}={v}\n" for k, v in SAFE.items()))
     settings = load_settings(env)
     assert settings.host == "0.0.0.0"  # the documented default
+    assert settings.xoxoday_place_order_timeout_s == 130  # the default passes its own check
+    assert load_settings(env, xoxoday_place_order_timeout_s=125).xoxoday_place_order_timeout_s
     for base in ("http://127.0.0.1:8700/chef", "http://localhost:8700/chef", "http://[::1]/chef"):
         local = load_settings(
             None,
@@ -174,6 +183,7 @@ def test_safe_settings_and_the_loopback_exceptions_are_accepted(tmp_path: Path) 
             xoxoday_client_secret="demo-secret",
             xoxoday_access_token="demo-access-token",
             xoxoday_refresh_token="demo-refresh-token",
+            xoxoday_place_order_timeout_s=1,  # the simulator and the tests: a short window
         )
         assert local.xoxoday_base_url == base
     budgeted = load_settings(None, rewards_auto_approve_max="20", rewards_monthly_budget="100")
@@ -195,4 +205,37 @@ def test_a_short_signing_secret_stops_run_in_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "rewards-bot: configuration error: SLACK_SIGNING_SECRET: too short; "
         "a secret has at least 16 characters"
+    ]
+
+
+def test_an_unusable_rewards_db_is_one_line_naming_it(tmp_path: Path) -> None:
+    """Not a database, a folder, a file of a newer release: ConfigError (one line at the CLI,
+    as test_malformed_variable_stops_the_command_without_a_traceback shows), no traceback."""
+    import sqlite3
+
+    from bot.runtime import open_db
+
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("shopping list\n")
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    cases = {
+        not_a_db: f"REWARDS_DB: cannot use {not_a_db} (file is not a database)",
+        tmp_path: f"REWARDS_DB: cannot create {tmp_path} (Is a directory)",
+        newer: f"REWARDS_DB: {newer} is at schema version 999, newer than this release",
+    }
+    for path, expected in cases.items():
+        with pytest.raises(ConfigError) as info:
+            open_db(load_settings(None, rewards_db=path))
+        assert str(info.value).startswith(expected), info.value
+
+
+def test_a_latin1_env_file_is_one_line(tmp_path: Path) -> None:
+    latin1 = tmp_path / "none.env"  # the file run_cli reads
+    latin1.write_bytes(b"REWARDS_APPROVERS=U012AB\n# Jos\xe9's approvers\n")
+    result = run_cli("orders", "list", "--db", str(tmp_path / "r.db"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"rewards-bot: configuration error: {latin1}: not UTF-8 text; save the file as UTF-8"
     ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
+from bot.local import LocalStack
 from bot.logs import QUIET_LOGGERS, RedactingFormatter, scrub, setup_logging
+from tests.slack.conftest import fake_slack, make_stack, stack  # noqa: F401  (fixtures)
+from tests.support import SimControl, wait_for
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlMTIz"
 
@@ -71,3 +75,56 @@ def test_chatty_libraries_stay_quiet_unless_trace() -> None:
         root.setLevel(saved[1])
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+class RawRecords(logging.Handler):
+    """Every record as logged, before any formatter (so before the redaction) sees it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        self.lines.append(f"{record.name}: {text}")
+
+
+def test_no_raw_record_carries_a_code_pin_or_link_at_debug(
+    stack: LocalStack,  # noqa: F811  (the fixture imported above)
+    xo: SimControl,
+) -> None:
+    """The redacting formatter is the last line of defence, not the first: at DEBUG, no record
+    holds a voucher code, PIN or link even before it is formatted. (tests/test_run.py greps
+    the formatted log, where the scrubber's DEMO-… pattern would hide a simulator code that
+    a real Xoxoday code would not match.)"""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    setup_logging("DEBUG")
+    raw = RawRecords()
+    root.addHandler(raw)
+    try:
+        assert stack.request("UREQUESTER", ["UANA"], product_id=27222).text == ""
+        assert stack.request("UREQUESTER", ["UBEN"], product_id=29877, amount="30").text == ""
+        for ref in ("R-1", "R-2"):
+            stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message(ref))
+        for person in ("UANA", "UBEN"):
+            wait_for(
+                lambda p=person: any(
+                    "Keep your code private" in str(m) for m in stack.slack.dms(p)
+                ),
+                timeout=20,
+            )
+    finally:
+        root.removeHandler(raw)
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    codes = {c for o in xo.orders() for c in o["vouchers"]}
+    assert len(codes) == 2 and any(c.startswith("https://") for c in codes)  # a code, a link
+    assert any("placeOrder" in line for line in raw.lines)  # DEBUG was on
+    secrets = codes | {"DEMO-PIN"}
+    hits = [line for line in raw.lines if any(s in line for s in secrets)]
+    assert not hits, hits[:3]

@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from handlers.ids import COMMAND
+from handlers.ids import COMMAND, Shortcut, Step
+from handlers.workflow_steps import TITLES
 from simulator.slack.channels import DEFAULT_SCOPES
 
 MANIFEST: dict[str, Any] = yaml.safe_load(
@@ -52,3 +53,73 @@ def test_messages_tab_on_so_recipients_can_read_the_bots_dms() -> None:
 def test_the_slack_stand_in_grants_what_the_manifest_asks_for() -> None:
     # The stand-in refuses calls the app's scopes do not cover, as Slack does.
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == set(DEFAULT_SCOPES)
+
+
+# --- Workflow Builder steps and the message shortcut (issue 11) -------------------------------
+
+USER_ID, STRING, NUMBER = "slack#/types/user_id", "string", "number"
+USER_CONTEXT = "slack#/types/user_context"
+# design.md's contract: (type, required) of each input and output.
+STEP_INPUTS = {
+    "send_reward": {
+        "recipient": (USER_ID, True),
+        "reward_type": (STRING, True),
+        "product_id": (NUMBER, True),
+        "amount": (NUMBER, True),
+        "message": (STRING, True),
+        "requester": (USER_ID, False),
+        "loyalty_member_id": (STRING, False),
+        "phone": (STRING, False),
+        # Slack's word for who ran the workflow: whose budget pays (see the README)
+        "runner": (USER_CONTEXT, False),
+    },
+    "reward_status": {"request_ref": (STRING, True), "runner": (USER_CONTEXT, False)},
+}
+STEP_OUTPUTS = {
+    "send_reward": {
+        "request_ref": STRING,
+        "state": STRING,
+        "cost": NUMBER,
+        "currency": STRING,
+    },
+    "reward_status": {"state": STRING},
+}
+
+
+def test_both_steps_are_declared_with_their_parameter_types() -> None:
+    functions = MANIFEST["functions"]
+    assert set(functions) == {step.value for step in Step} == set(STEP_INPUTS)
+    for name, step in functions.items():
+        assert step["title"] and step["description"], name
+        inputs = {k: (v["type"], v["is_required"]) for k, v in step["input_parameters"].items()}
+        assert inputs == STEP_INPUTS[name], name
+        outputs = {k: v["type"] for k, v in step["output_parameters"].items()}
+        assert outputs == STEP_OUTPUTS[name], name
+        assert all(v["is_required"] for v in step["output_parameters"].values())
+        assert all(v["title"] for v in step["input_parameters"].values())
+
+
+def test_the_step_names_its_inputs_as_workflow_builder_shows_them() -> None:
+    inputs = MANIFEST["functions"][Step.SEND_REWARD]["input_parameters"]
+    assert {name: inputs[name]["title"] for name in TITLES} == TITLES
+
+
+def test_custom_steps_run_in_this_bot_and_the_app_is_org_ready() -> None:
+    settings = MANIFEST["settings"]
+    assert settings["function_runtime"] == "remote"
+    assert settings["org_deploy_enabled"] is True  # custom steps need an org-ready app
+    events = settings["event_subscriptions"]
+    assert "function_executed" in events["bot_events"]
+    assert events["request_url"].endswith("/slack/events")
+
+
+def test_the_reward_message_shortcut() -> None:
+    [shortcut] = MANIFEST["features"]["shortcuts"]
+    assert shortcut == {
+        "name": "Reward this message",
+        "type": "message",
+        "callback_id": Shortcut.REWARD_MESSAGE.value,
+        "description": shortcut["description"],
+    }
+    # short, as the shortcut menu shows them on one line
+    assert 0 < len(shortcut["description"]) <= 50 and len(shortcut["name"]) <= 24

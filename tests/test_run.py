@@ -6,6 +6,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -138,6 +139,47 @@ def test_an_idle_connection_is_closed_by_the_server() -> None:
             assert sock.recv(1) == b""  # closed by the server, not by us
         finally:
             sock.close()
+
+
+def test_a_request_trickling_in_is_cut_off_and_a_whole_one_is_not() -> None:
+    """waitress counts any byte as activity, so a client sending a header byte now and then
+    would hold a connection for ever (slowloris): a request must arrive whole in time."""
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with ServerThread(app, idle_timeout_s=30, request_deadline_s=1) as server:
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        whole = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        try:
+            slow.sendall(b"POST /xoxoday/webhook HTTP/1.1\r\nHost: bot\r\n")
+            closed = False
+            for _ in range(40):  # one byte every 0.2 s: never idle, never whole
+                time.sleep(0.2)
+                try:
+                    slow.sendall(b"X")
+                except OSError:
+                    closed = True
+                    break
+                slow.setblocking(False)
+                try:
+                    closed = slow.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                finally:
+                    slow.setblocking(True)
+                if closed:
+                    break
+            assert closed, "a request that never completes kept its connection"
+            # A request sent in pieces but whole within the deadline is answered.
+            for piece in (b"GET / HTTP/1.1\r\n", b"Host: bot\r\n", b"\r\n"):
+                whole.sendall(piece)
+                time.sleep(0.2)
+            assert whole.recv(100).startswith(b"HTTP/1.1 200")
+        finally:
+            slow.close()
+            whole.close()
 
 
 def test_run_with_slack_unreachable_says_so_in_one_line(

@@ -231,16 +231,23 @@ class XoxodayClient:
             ) from None
 
     def get_order_details(
-        self, *, po_number: str | None = None, order_id: int | None = None
+        self,
+        *,
+        po_number: str | None = None,
+        order_id: int | None = None,
+        email_voucher: bool = False,
     ) -> Order:
-        """Look an order up by poNumber or orderId; OrderNotFound when Xoxoday has none."""
+        """Look an order up by poNumber or orderId; OrderNotFound when Xoxoday has none.
+
+        `email_voucher` asks Xoxoday to email the voucher to the order's address again
+        (`sendMailToReceiver: 1`, reference §3.7; PLE10034 when it cannot)."""
         if po_number:
             data: dict[str, Any] = {"poNumber": po_number, "orderId": 0}
         elif order_id:
             data = {"poNumber": "", "orderId": int(order_id)}
         else:
             raise ValueError("get_order_details needs a po_number or an order_id")
-        data["sendMailToReceiver"] = 0
+        data["sendMailToReceiver"] = int(email_voucher)
         payload = self._call("getOrderDetails", data, po_number=po_number)
         return _parse("getOrderDetails", Order, self._data(payload))
 

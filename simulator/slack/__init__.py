@@ -7,6 +7,10 @@ the bot signed requests as people in Slack would (commands, clicks, modal input,
     view = fake.latest_view("UREQUESTER")
     fake.stop()
 
+Workflow steps: `driver.run_step("send_reward", inputs, runner="UREQUESTER")` sends
+function_executed; `fake.execution(id)` says how the app ended it. A message shortcut:
+`driver.message_shortcut(user, fake.post_as(author, channel, text), "reward_message")`.
+
 Socket Mode: `start_fake_slack(app_token="xapp-demo")`, the bot connects with that app token,
 then `SocketDriver(fake)` sends the same interactions as envelopes and returns the acks.
 """

@@ -10,6 +10,7 @@ channel, scopes, violations; with Socket Mode: envelope, disconnect).
                              {"id", "archived"? , "bot_member"?, "private"?} changes one
     POST /_fake/scopes       {"scopes": [...]}
     GET  /_fake/violations   what the app did that Slack refuses; POST takes (claims) them
+    GET  /_fake/executions   the custom steps' executions (state, outputs, error)
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def handle(fake: FakeSlack, req: Request, name: str) -> tuple[int, Any]:
         if name == "scopes":
             fake.set_scopes(body["scopes"])
             return 200, {"ok": True}
+        if name == "executions":
+            return 200, {"ok": True, "executions": fake.executions()}
         if name == "violations":
             found = fake.take_violations() if req.method == "POST" else fake.violations()
             return 200, {"ok": True, "violations": [dataclasses.asdict(v) for v in found]}

@@ -13,6 +13,7 @@ bot gives is handed to the fake, which judges it as Slack does and records when 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 import time
@@ -74,6 +75,13 @@ class BaseDriver:
         raise NotImplementedError
 
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
+        raise NotImplementedError
+
+    def send_event(
+        self, body: dict[str, Any], *, retry_num: int | None = None, retry_reason: str = ""
+    ) -> httpx.Response:
+        """Deliver an Events API body (again, with `retry_num`, as Slack retries an event it
+        thinks was not received: https://docs.slack.dev/apis/events-api/#retries)."""
         raise NotImplementedError
 
     # ---- payload pieces --------------------------------------------------------------------
@@ -217,6 +225,48 @@ class BaseDriver:
         if not ephemeral:  # Slack leaves the message out for ephemeral containers
             payload["message"] = public_message(message)
         return self._send_payload(payload)
+
+    def message_shortcut(
+        self, user: str, message: dict[str, Any], callback_id: str
+    ) -> httpx.Response:
+        """`user` picks the app's message shortcut `callback_id` on `message` (a stored message
+        from the fake): a `message_action` payload, as
+        https://docs.slack.dev/interactivity/implementing-shortcuts describes it."""
+        if "channel" not in message:
+            raise ValueError("message must be a stored message from the fake (it has 'channel')")
+        channel = message["channel"]
+        payload = self._base("message_action", user) | {
+            "callback_id": callback_id,
+            "trigger_id": self._trigger(user),
+            "message_ts": message["ts"],
+            # A message shortcut's response_url posts in the channel; it never edits the
+            # message the shortcut was used on (someone else's).
+            "response_url": self.fake.issue_response_url(user, channel, kind="actions"),
+            "message": public_message(message),
+            "channel": {"id": channel, "name": _channel_name(channel)},
+            "action_ts": _action_ts(),
+        }
+        return self._send_payload(payload)
+
+    def run_step(
+        self,
+        callback_id: str,
+        inputs: dict[str, Any],
+        *,
+        runner: str | None = None,
+        workflow_execution_id: str | None = None,
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """A workflow reaches the app's custom step: Slack starts an execution and sends
+        function_executed. `runner` is the person who ran the workflow: Slack fills every input
+        of type slack#/types/user_context with them (Workflow Builder lets no one type one in).
+        Returns the app's answer and the event body (to replay it)."""
+        filled = dict(inputs)
+        if runner is not None:
+            for name, param in self.fake.function(callback_id).inputs.items():
+                if param.type == "slack#/types/user_context":
+                    filled[name] = {"id": runner, "secret": _secret_for(runner)}
+        body = self.fake.start_execution(callback_id, filled, workflow_execution_id)
+        return self.send_event(body), body
 
     def fill(self, view_id: str, block_id: str, action_id: str, value: Any) -> dict[str, Any]:
         """Type into / pick in a modal field without sending anything; returns the entry."""
@@ -380,6 +430,22 @@ class SlackDriver(BaseDriver):
     def _send_form(self, fields: Mapping[str, str]) -> httpx.Response:
         return self._send("slash_commands", dict(fields), fields)
 
+    def send_event(
+        self, body: dict[str, Any], *, retry_num: int | None = None, retry_reason: str = ""
+    ) -> httpx.Response:
+        raw = json.dumps(body).encode("utf-8")
+        headers = {**self.signed_headers(raw), "Content-Type": "application/json"}
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
+        began = time.monotonic()
+        response = self.post_raw(raw, headers)
+        acked_after = time.monotonic() - began
+        self.fake.record_ack(
+            str(body.get("type")), body, response.status_code, _answer(response), acked_after
+        )
+        return response
+
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
         return self._send(str(payload.get("type")), payload, {"payload": json.dumps(payload)})
 
@@ -410,9 +476,27 @@ class SocketDriver(BaseDriver):
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
         return self._deliver("interactive", payload)
 
+    def send_event(
+        self, body: dict[str, Any], *, retry_num: int | None = None, retry_reason: str = ""
+    ) -> httpx.Response:
+        ack = self.fake.send_envelope(
+            "events_api",
+            body,
+            timeout=self.timeout,
+            retry_attempt=retry_num,
+            retry_reason=(retry_reason or "timeout") if retry_num else None,
+        )
+        self.last_ack = ack
+        return httpx.Response(200, content=b"")
+
     def acks(self) -> list[dict[str, Any]]:
         """Every ack recorded by the fake since its last reset, oldest first."""
         return [call.params for call in self.fake.calls(SOCKET_ACK)]
+
+
+def _secret_for(user_id: str) -> str:
+    """A user_context's `secret`: opaque to the app, as Slack's is."""
+    return hashlib.sha256(f"fake-user-context:{user_id}".encode()).hexdigest()
 
 
 def _answer(response: httpx.Response) -> Any:

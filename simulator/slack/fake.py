@@ -15,6 +15,10 @@ to commands, submissions and options loads, over HTTP or Socket Mode) is validat
 latency and Slack's rate-limit tiers (pace.py), channel membership and scopes (channels.py),
 and people who can no longer get a DM (deactivated users, bots) can be switched on.
 
+Workflow Builder custom steps (functions.py): `start_execution` runs one of the steps the app's
+manifest declares and gives the function_executed body (the drivers' `run_step` sends it);
+the step's `xwfp-` token and functions.completeSuccess / completeError follow Slack's rules.
+
 With an app-level token (`start_fake_slack(app_token="xapp-demo")`) it also speaks Socket Mode:
 apps.connections.open hands out ws:// URLs to its WebSocket side (socket_mode.py), and
 `send_envelope` plays Slack's side of a command, interaction or event over it.
@@ -38,9 +42,10 @@ from bot.wsgi import Request, StartResponse, json_response, respond
 from simulator.slack import controls, violations
 from simulator.slack.blocks import plain_text
 from simulator.slack.channels import DEFAULT_CHANNEL_IDS, Channel
+from simulator.slack.functions import FunctionDef
 from simulator.slack.pace import Pace
 from simulator.slack.socket_mode import ACK_TIMEOUT_S, SOCKET_ACK, SocketModeServer
-from simulator.slack.users import default_users
+from simulator.slack.users import TEAM_ID, default_users
 from simulator.slack.validate import answer_problems
 from simulator.slack.violations import Violation
 from simulator.slack.workspace import (
@@ -56,7 +61,7 @@ from simulator.slack.workspace import (
 log = logging.getLogger(__name__)
 
 # Params Slack accepts as JSON text inside form bodies.
-_JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
+_JSON_PARAMS = ("blocks", "view", "attachments", "metadata", "outputs")
 DEMO_BOT_TOKEN = "xoxb-demo"  # noqa: S105 - a fixed local token, never a real credential
 RESPONSE_URL = "response_url"  # the method name recorded for posts to /hooks/...
 HTTP_ACK = "http_ack"  # the method name recorded for the app's HTTP answers (via the driver)
@@ -192,8 +197,16 @@ class FakeSlack:
             return self._connections_open(token)
         if token == self.app_token:  # app-level tokens open connections, nothing else
             return 200, {"ok": False, "error": "not_allowed_token_type"}, []
+        execution = None
         if token != self.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, []
+            # A custom step's bot_access_token (Bolt puts it on the step listener's client)
+            # works like the bot token until the step completes or 15 minutes pass.
+            execution = self.ws.execution_token(token)
+            if execution is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, []
+            expired = self.ws.token_problem(execution)
+            if expired:
+                return 200, {"ok": False, "error": expired}, []
         failed = self._injected_failure(method)
         if failed is not None:
             return failed
@@ -201,7 +214,7 @@ class FakeSlack:
         if retry_after is not None:
             return 429, {"ok": False, "error": "ratelimited"}, [("Retry-After", str(retry_after))]
         try:
-            return 200, self.ws.call(method, params), []
+            return 200, self.ws.call(method, params, execution), []
         except PayloadRefused as exc:
             self._violate(method, exc.error, exc.messages)
             return 200, exc.body(), []
@@ -447,6 +460,44 @@ class FakeSlack:
     ) -> str:
         with self._cond:
             return self.base_url + self.ws.issue_hook(kind, user_id, channel, message_ts)
+
+    def post_as(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Any:
+        """A message `user` wrote in `channel` (what a message shortcut is used on)."""
+        with self._cond:
+            return copy.deepcopy(self.ws.post_as(user, channel, text, thread_ts))
+
+    # ---- custom steps ----------------------------------------------------------------------
+
+    def start_execution(
+        self, callback_id: str, inputs: dict[str, Any], workflow_execution_id: str | None = None
+    ) -> dict[str, Any]:
+        """A workflow reaches the app's step `callback_id`: a new execution, and the
+        function_executed event body that delivers it (SlackDriver.run_step sends it).
+        ValueError when the manifest declares no such step or its inputs could not hold
+        these values."""
+        with self._cond:
+            execution = self.ws.start_execution(callback_id, inputs, workflow_execution_id)
+            return execution.event_body(TEAM_ID, APP_ID)
+
+    def function(self, callback_id: str) -> FunctionDef:
+        """A custom step as the app's manifest declares it."""
+        with self._cond:
+            found = self.ws.functions.get(callback_id)
+        if found is None:
+            raise LookupError(f"the app's manifest declares no function {callback_id!r}")
+        return found
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        """An execution as a test reads it: state (running, completed, failed), outputs, error."""
+        with self._cond:
+            found = self.ws.executions.get(execution_id)
+            if found is None:
+                raise LookupError(f"no function execution {execution_id!r}")
+            return found.public()
+
+    def executions(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e.public() for e in self.ws.executions.values()]
 
     def apply_submission_ack(self, view_id: str, ack: dict[str, Any] | None) -> None:
         """Used by the driver: how the bot's view_submission answer changes the modal."""

@@ -31,8 +31,11 @@ METHOD_TIERS = {
     "conversations.open": 3,
     "conversations.info": 3,
     "users.lookupByEmail": 3,
+    "functions.completeSuccess": 3,
+    "functions.completeError": 3,
     "auth.test": 4,  # "Special" on its page; generous, so treated as Tier 4
     "chat.postEphemeral": 4,
+    "chat.getPermalink": 4,  # "Special": hundreds a minute; treated as Tier 4
     "users.info": 4,
     "views.open": 4,
     "views.update": 4,

@@ -20,6 +20,14 @@ from typing import Any
 
 from simulator.slack.blocks import with_ids
 from simulator.slack.channels import DEFAULT_SCOPES, Channel, default_channels
+from simulator.slack.functions import (
+    MAX_ERROR,
+    Execution,
+    FunctionDef,
+    load_functions,
+    new_id,
+    value_problems,
+)
 from simulator.slack.users import BOT_ID, BOT_USER_ID, TEAM_ID
 from simulator.slack.validate import (
     MAX_TEXT,
@@ -39,6 +47,9 @@ MAX_VIEW_STACK = 3  # views.push fails beyond three stacked modals
 HOOK_USES = 5
 HOOK_TTL_S = 30 * 60
 USERS_PAGE_MAX = 1000  # users.list answers at most this many per page
+# A custom step's bot_access_token expires 15 minutes after it was issued, or as soon as the
+# step completes, whichever comes first (Slack's answer in slackapi/bolt-python#1075).
+FUNCTION_TOKEN_TTL_S = 15 * 60
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -125,6 +136,9 @@ class Workspace:
     latest: dict[str, str] = field(default_factory=dict)  # user -> last opened/pushed view
     triggers: dict[str, Trigger] = field(default_factory=dict)
     hooks: dict[str, Hook] = field(default_factory=dict)
+    # Custom steps: the app's function definitions (its manifest), and every execution.
+    functions: dict[str, FunctionDef] = field(default_factory=load_functions)
+    executions: dict[str, Execution] = field(default_factory=dict)
     _last_us: int = 0
     _serial: int = 0
 
@@ -144,18 +158,21 @@ class Workspace:
 
     # ---- dispatch --------------------------------------------------------------------------
 
-    def call(self, method: str, params: Params) -> Answer:
-        handler = self._methods().get(method)
+    def call(self, method: str, params: Params, execution: Execution | None = None) -> Answer:
+        """`execution`: the custom step whose bot_access_token made the call (None: the bot
+        token)."""
+        handler = self._methods(execution).get(method)
         if handler is None:
             raise SlackError("unknown_method")
         return handler(params)
 
-    def _methods(self) -> dict[str, Callable[[Params], Answer]]:
+    def _methods(self, execution: Execution | None = None) -> dict[str, Callable[[Params], Answer]]:
         return {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.getPermalink": self.chat_get_permalink,
             "conversations.open": self.conversations_open,
             "views.open": self.views_open,
             "views.push": self.views_push,
@@ -164,6 +181,8 @@ class Workspace:
             "users.info": self.users_info,
             "users.list": self.users_list,
             "users.lookupByEmail": self.users_lookup_by_email,
+            "functions.completeSuccess": lambda p: self.complete_function(p, execution, True),
+            "functions.completeError": lambda p: self.complete_function(p, execution, False),
         }
 
     def _require(self, scope: str) -> None:
@@ -414,6 +433,45 @@ class Workspace:
             )
         return found
 
+    def post_as(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Any:
+        """A message a person wrote (not the bot): what a message shortcut is used on."""
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        if not (channel.startswith("D") or channel in self.channels):
+            raise SlackError("channel_not_found")
+        msg: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": self.next_ts(),
+            "user": user,
+            "team": TEAM_ID,
+            "text": text,
+            "blocks": [],
+            "edits": [],
+        }
+        if thread_ts:
+            msg["thread_ts"] = thread_ts
+        self.messages[(channel, msg["ts"])] = msg
+        return msg
+
+    def chat_get_permalink(self, params: Params) -> Answer:
+        """https://docs.slack.dev/reference/methods/chat.getPermalink: no scope needed; a
+        reply in a thread links with `thread_ts` and `cid`."""
+        channel = str(params.get("channel") or "")
+        ts = str(params.get("message_ts") or "")
+        found = self.channels.get(channel)
+        if not channel.startswith("D") and (
+            found is None or (found.is_private and not found.bot_member)
+        ):
+            raise SlackError("channel_not_found")
+        msg = self.messages.get((channel, ts))
+        if msg is None:
+            raise SlackError("message_not_found")
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if msg.get("thread_ts") and msg["thread_ts"] != ts:
+            link += f"?thread_ts={msg['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
     # ---- triggers and modals ---------------------------------------------------------------
 
     def issue_trigger(self, user: str) -> str:
@@ -617,6 +675,93 @@ class Workspace:
             self.post(hook.channel, content, body.get("thread_ts"))
         else:
             self.post_ephemeral(hook.channel, hook.user, content, "response_url")
+
+    # ---- custom steps (Workflow Builder) ---------------------------------------------------
+
+    def start_execution(
+        self, callback_id: str, inputs: dict[str, Any], workflow_execution_id: str | None = None
+    ) -> Execution:
+        """A workflow reaches the app's step `callback_id` with `inputs`: a new execution.
+        ValueError when Slack could not run it (no such function in the manifest, or inputs
+        its declared parameters cannot hold)."""
+        function = self.functions.get(callback_id)
+        if function is None:
+            raise ValueError(
+                f"the app's manifest declares no function {callback_id!r}; "
+                f"it declares {sorted(self.functions)}"
+            )
+        problems = value_problems(function.inputs, inputs, "inputs")
+        if problems:
+            raise ValueError(f"Slack would not run {callback_id} with these inputs: {problems}")
+        execution = Execution(
+            id=new_id("Fx"),
+            function=function,
+            inputs=copy.deepcopy(inputs),
+            token=f"xwfp-{new_id('')}-{uuid.uuid4().hex}",
+            workflow_execution_id=workflow_execution_id or new_id("Wx"),
+            event_id=new_id("Ev"),
+            event_ts=self.next_ts(),
+        )
+        self.executions[execution.id] = execution
+        return execution
+
+    def execution_token(self, token: str) -> Execution | None:
+        """The execution whose bot_access_token this is (None: not one)."""
+        return next((e for e in self.executions.values() if e.token == token), None)
+
+    @staticmethod
+    def token_problem(execution: Execution) -> str | None:
+        """Why an execution's token no longer works (None: it does)."""
+        if execution.state != "running":
+            return "token_revoked"
+        if time.time() - execution.started > FUNCTION_TOKEN_TTL_S:
+            return "token_expired"
+        return None
+
+    def complete_function(self, params: Params, caller: Execution | None, success: bool) -> Answer:
+        """functions.completeSuccess / completeError: once per execution, outputs as declared."""
+        method = "functions.completeSuccess" if success else "functions.completeError"
+        execution_id = str(params.get("function_execution_id") or "")
+        if not execution_id:
+            raise PayloadRefused(
+                "invalid_arguments", ["[ERROR] missing required field: function_execution_id"]
+            )
+        execution = self.executions.get(execution_id)
+        if execution is None:
+            raise PayloadRefused(
+                "function_execution_not_found",
+                [f"[ERROR] {method}: no function execution {execution_id!r} was started"],
+            )
+        if caller is not None and caller.id != execution.id:
+            raise PayloadRefused(
+                "access_denied",
+                [f"[ERROR] {method}: the token of {caller.id} cannot complete {execution.id}"],
+            )
+        if execution.state != "running":
+            raise PayloadRefused(
+                "execution_not_in_running_state",
+                [f"[ERROR] {method}: {execution.id} already {execution.state}"],
+            )
+        if success:
+            outputs = params.get("outputs")
+            problems = value_problems(execution.function.outputs, outputs, "outputs")
+            if problems:
+                raise PayloadRefused("parameter_validation_failed", problems)
+            execution.outputs = copy.deepcopy(outputs)
+            execution.state = "completed"
+        else:
+            error = params.get("error")
+            if not isinstance(error, str) or not error.strip():
+                raise PayloadRefused("invalid_arguments", ["[ERROR] missing required field: error"])
+            if len(error) > MAX_ERROR:
+                raise PayloadRefused(
+                    "invalid_arguments",
+                    [f"[ERROR] error must be less than {MAX_ERROR + 1} characters"],
+                )
+            execution.error = error
+            execution.state = "failed"
+        execution.ended = time.time()
+        return {"ok": True}
 
 
 def _flag(value: Any) -> bool:

@@ -257,6 +257,16 @@ def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
         order = state.orders_by_po.get(po_number)
     if order is None:
         raise ApiError(404, "PLE10016", "Failed to get Order details", "Order Details Not Found")
+    if _flag(data.get("sendMailToReceiver")):
+        # Re-send the voucher email (reference §3.7); a failure there is 502 PLE10034.
+        if not order.email or order.delivery_status != "delivered":
+            raise ApiError(
+                502,
+                "PLE10034",
+                "Failed to process resendVoucher",
+                "The order has no delivered voucher to email",
+            )
+        order.emails_resent += 1
     return order.details_json()
 
 

@@ -82,6 +82,7 @@ class Order:
     order_status: str = "complete"  # processing, then complete / refunded / failed
     delivered_at: datetime | None = None
     cancelled_quantity: int = 0
+    emails_resent: int = 0  # getOrderDetails with sendMailToReceiver: 1
     vouchers: list[Voucher] = field(default_factory=list)
 
     @property
@@ -264,6 +265,7 @@ class Order:
             "userMeta": self.user_meta,
             "createdAt": stamp(self.created),
             "vouchers": [v.code for v in self.vouchers],
+            "emailsResent": self.emails_resent,
         }
 
 

@@ -108,6 +108,51 @@ def test_the_same_file_is_imported_once(runtime: Runtime) -> None:
     assert again.request.id != first.request.id
 
 
+def test_the_same_rows_saved_again_by_a_spreadsheet_are_imported_once(runtime: Runtime) -> None:
+    from services.bulk import AlreadyImported
+
+    rows = ["productId,denomination,email", "27222,25,ana@example.com", "29877,10,ben@example.com"]
+    first = import_csv(runtime.rewards, "\n".join(rows), "ops-alice")
+    resaved = {
+        "CRLF and a trailing newline": "\r\n".join(rows) + "\r\n",
+        "a trailing blank line": "\n".join(rows) + "\n\n",
+        "quoted cells, spaces, 25.00": (
+            'productId, denomination ,email\n"27222",25.00, ana@example.com\n29877,10.0,ben@example.com'
+        ),
+        "columns in another order": (
+            "email,productId,denomination\nana@example.com,27222,25\nben@example.com,29877,10\n"
+        ),
+    }
+    for why, text in resaved.items():
+        with pytest.raises(AlreadyImported, match=first.request.ref):
+            import_csv(runtime.rewards, text, "ops-alice")
+        assert len(runtime.database.query("SELECT id FROM requests")) == 1, why
+    # Other rows, the same rows in another order, or another requester: a new import.
+    swapped = "\n".join([rows[0], rows[2], rows[1]])
+    for text, requester in (("\n".join(rows[:2]), "ops-alice"), (swapped, "ops-alice")):
+        assert import_csv(runtime.rewards, text, requester).request.id != first.request.id
+    assert import_csv(runtime.rewards, "\n".join(rows), "ops-bob").request.id != first.request.id
+
+
+def test_a_file_imported_before_rows_were_compared_is_still_known(runtime: Runtime) -> None:
+    """Requests recorded by the raw-text key of the previous release still stop a repeat."""
+    import hashlib
+
+    from services.bulk import AlreadyImported
+
+    text = csv_rows(2)
+    legacy = "csv:" + hashlib.sha256(("ops-alice\n" + text).encode()).hexdigest()[:32]
+    old = runtime.rewards.create(
+        "ops-alice",
+        [gift(), gift("ben@example.com")],
+        source="csv",
+        idempotency_key=legacy,
+        trusted=True,
+    )
+    with pytest.raises(AlreadyImported, match=old.request.ref):
+        import_csv(runtime.rewards, text, "ops-alice")
+
+
 def test_needs_approval_keeps_the_file_waiting(runtime: Runtime) -> None:
     decision = import_csv(runtime.rewards, csv_rows(2), "UREQUESTER", needs_approval=True)
     assert decision.request.state == "pending_approval"
@@ -162,15 +207,61 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     runtime.rewards.approve(decision.request.id, APPROVER)
     claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time())
     assert claimed is not None and claimed.state == "placing"
-    result = cli(xo, runtime.settings.rewards_db, "orders", "reconcile")
-    assert result.returncode == 0, result.stderr
-    assert "recovered 1 interrupted order(s)" in result.stdout
-    # Not found, but the attempt may still be in flight (cli_env: a 2 s window): not trusted.
-    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(2.1)
-    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # first trusted "not found"
-    assert order_store.get(runtime.database, claimed.id).state == "unknown"  # type: ignore[union-attr]
-    time.sleep(0.6)
-    cli(xo, runtime.settings.rewards_db, "orders", "reconcile")  # the second one agrees
-    assert order_store.get(runtime.database, claimed.id).state == "queued"  # type: ignore[union-attr]
+    db = runtime.settings.rewards_db
+    # A 60 s in-flight window, and time moved by rewriting when things were heard, so the
+    # steps do not depend on how fast the machine starts a process.
+    env = cli_env(xo.base_url, db, XOXODAY_PLACE_ORDER_TIMEOUT_S="60")
+
+    def reconcile() -> str:
+        result = rewards_bot(env, "orders", "reconcile")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def state() -> str:
+        return order_store.get(runtime.database, claimed.id).state  # type: ignore[union-attr]
+
+    def earlier(column: str, seconds: float) -> None:
+        runtime.database.execute(
+            f"UPDATE orders SET {column} = {column} - ? WHERE id = ?", [seconds, claimed.id]
+        )
+
+    assert "recovered 1 interrupted order(s)" in reconcile()
+    assert state() == "unknown"  # not found, but the attempt may still be in flight
+    earlier("sent_at", 61)
+    reconcile()  # the first trusted "not found"
+    assert state() == "unknown"
+    reconcile()  # asked again at once: too soon to confirm
+    assert state() == "unknown"
+    earlier("not_found_at", 10)
+    earlier("sent_at", 10)
+    reconcile()  # the second one, a few seconds later, agrees
+    assert state() == "queued"
     assert xo.orders() == []  # not found at Xoxoday: queued again, same poNumber
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line an operator's mistake is worth, with a failing exit code."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-600:]
+    return lines[0]
+
+
+def test_a_csv_saved_as_latin1_is_one_line_asking_for_utf8(xo: SimControl, tmp_path: Path) -> None:
+    csv_file = tmp_path / "payroll.csv"  # Excel's plain "CSV": Windows-1252
+    csv_file.write_bytes(b"productId,denomination,email\n27222,25,jos\xe9@example.com\n")
+    db = tmp_path / "r.db"
+    line = one_line(cli(xo, db, "orders", "import", str(csv_file), "--requester", "ops"))
+    assert line == (
+        f"cannot read {csv_file}: line 2 is not UTF-8 text; save the file as UTF-8 "
+        "(in a spreadsheet: Save As > CSV UTF-8)"
+    )
+    folder = one_line(cli(xo, db, "orders", "import", str(tmp_path), "--requester", "ops"))
+    assert folder == f"cannot read {tmp_path}: Is a directory"
+    assert xo.orders() == []
+
+
+def test_an_export_to_a_missing_folder_is_one_line(xo: SimControl, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "out.csv"
+    line = one_line(cli(xo, tmp_path / "r.db", "orders", "export", "-o", str(target)))
+    assert line == f"cannot write {target}: No such file or directory"

@@ -11,8 +11,10 @@ import pytest
 
 from bot.runtime import Runtime
 from services import errors as domain
+from services.worker import Worker
 from storage import events, ledger
 from storage import orders as order_store
+from storage.models import OrderRow
 from tests.lifecycle.conftest import (
     APPROVER,
     REQUESTER,
@@ -218,6 +220,92 @@ def test_unknown_outcome_is_never_failed_while_the_lookup_fails(
     runtime.worker.run(until_idle=True)
     assert states(runtime, request_id) == ["delivered"]
     assert len(xo.orders()) == 1
+
+
+def alerts(runtime: Runtime) -> list[str]:
+    rows = runtime.database.query("SELECT reason FROM events WHERE kind = 'system.alert'")
+    return [row["reason"] for row in rows]
+
+
+def lost_order(runtime: Runtime, xo: SimControl) -> OrderRow:
+    """An order whose placeOrder answer was lost, while getOrderDetails keeps failing."""
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_after_commit")
+    xo.fault("getOrderDetails", "http_500_before_commit", times=10_000)
+    runtime.worker.step()
+    runtime.worker.drain()
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "unknown"
+    return order
+
+
+def test_failed_lookups_back_off_to_a_cap_and_alert_once_naming_the_po_number(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    order = lost_order(runtime, xo)
+    now = 1_000_000.0
+    worker = Worker(
+        runtime.database,
+        runtime.client,
+        runtime.catalog,
+        runtime.delivery,
+        backoff_first_s=5,
+        lookup_alert_after=6,
+        clock=lambda: now,
+    )
+    delays = []
+    try:
+        for _ in range(10):
+            worker.recover()  # one lookup of every unknown order
+            current = order_store.get(runtime.database, order.id)
+            assert current is not None and current.state == "unknown"  # maybe paid: never failed
+            delays.append(current.next_attempt_at - now)
+            now += delays[-1]
+    finally:
+        worker.stop()
+    assert delays == [5, 10, 20, 40, 80, 160, 320, 600, 600, 600]  # capped at 10 minutes
+    assert current.lookup_failures == 10  # persisted: a restart does not start over
+    [alert] = alerts(runtime)  # once, at the 6th failure, not once per lookup
+    assert order.po_number in alert and "6 failed lookups" in alert
+    assert xo.calls("placeOrder") == 1
+
+
+def test_failed_lookups_alert_after_a_while_even_when_few(runtime: Runtime, xo: SimControl) -> None:
+    order = lost_order(runtime, xo)
+    now = 1_000_000.0
+    worker = Worker(
+        runtime.database,
+        runtime.client,
+        runtime.catalog,
+        runtime.delivery,
+        lookup_alert_after=100,
+        lookup_alert_after_s=900,
+        clock=lambda: now,
+    )
+    try:
+        worker.recover()
+        assert alerts(runtime) == []
+        now += 901  # e.g. Xoxoday's rate limit asked for long waits
+        worker.recover()
+    finally:
+        worker.stop()
+    [alert] = alerts(runtime)
+    assert order.po_number in alert and "2 failed lookups in 15 min" in alert
+
+
+def test_an_unknown_order_is_alerted_then_adopted_once_lookups_work(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    """The reviewer's case end to end: the worker thread, getOrderDetails failing six times."""
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_after_commit")
+    xo.fault("getOrderDetails", "http_500_before_commit", times=6)
+    runtime.worker.start()
+    [alert] = wait_for(lambda: alerts(runtime), timeout=10)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.po_number in alert
+    wait_for(lambda: states(runtime, request_id) == ["delivered"], timeout=15)
+    assert len(alerts(runtime)) == 1 and len(xo.orders()) == 1
 
 
 def test_a_worker_stopped_while_waiting_for_the_lease_touches_nothing(

@@ -5,6 +5,7 @@ up once, with one log line and one note to the requester."""
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,14 @@ import pytest
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
 from handlers.notifier import REPLY_MAX, _replies
+from services.bulk import import_csv
 from services.notify import Steps
+from simulator.slack.users import make_user
 from storage import kv
 from storage import orders as order_store
 from storage.db import Database
 from storage.migrations import migrate
-from tests.support import wait_for
+from tests.support import SimControl, cli_env, rewards_bot, wait_for
 
 
 @pytest.fixture
@@ -122,13 +125,15 @@ def test_a_status_shown_in_a_dm_is_known_by_its_person_not_its_opaque_channel_id
     stack.slack.deactivate_user("UREQUESTER")
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
 
-    wait_for(lambda: order_states(stack) == ["delivered"])
-    wait_for(lambda: nothing_owed(stack), timeout=15)
-    refused = [
+    refusals = lambda: [  # noqa: E731
         c
         for c in stack.slack.calls()
         if c.params.get("channel") in (dm, "UREQUESTER") and c.response.get("error")
     ]
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    delivered = lambda: any("Code:" in str(m) for m in stack.slack.dms("UBEN"))  # noqa: E731
+    wait_for(lambda: bool(refusals()) and delivered() and nothing_owed(stack), timeout=15)
+    refused = refusals()
     assert len(refused) == 1 and refused[0].response["error"] == "user_disabled"
     shown = " ".join(str(c.params) for c in stack.slack.calls())
     assert f"<#{dm}>" not in shown
@@ -226,3 +231,60 @@ def test_a_long_batch_of_changes_is_split_into_replies_slack_shows_whole() -> No
     assert [line for reply in replies for line in reply] == lines  # all, in order
     assert all(len("\n".join(reply)) <= REPLY_MAX for reply in replies) and len(replies) == 2
     assert _replies(["x" * 5000]) == [["x" * REPLY_MAX]]
+
+
+CSV_HEADER = "productId,denomination,email,notifyReceiverEmail\n"
+
+
+def test_a_slack_error_finding_a_csv_recipient_is_tried_again(fast_retries: LocalStack) -> None:
+    """Only `users_not_found` means "not in Slack": any other error leaves the DM owed."""
+    stack = fast_retries
+    stack.slack.add_user(make_user("ULATE", "Late Joiner", "late@example.com"))
+    stack.slack.fail_next("users.lookupByEmail", status=200, error="internal_error")
+    import_csv(stack.bot.runtime.rewards, CSV_HEADER + "27222,25,late@example.com,0\n", "ops")
+    wait_for(lambda: any("Code:" in str(m) for m in stack.slack.dms("ULATE")), timeout=15)
+    assert any(
+        c.response.get("error") == "internal_error"
+        for c in stack.slack.calls("users.lookupByEmail")
+    )
+
+
+def test_a_code_that_reaches_nobody_raises_an_alert_and_can_be_emailed_again(
+    fast_retries: LocalStack, xo: SimControl
+) -> None:
+    """Paid and delivered, but the recipient is not in Slack and the file said not to email:
+    the approvers are alerted with the command that has Xoxoday email it, and it works."""
+    stack = fast_retries
+    runtime = stack.bot.runtime
+    decision = import_csv(runtime.rewards, CSV_HEADER + "27222,25,zed@outside.example,0\n", "ops")
+    [order] = order_store.for_request(runtime.database, decision.request.id)
+    alert = f"order {order.po_number}"
+    alerts = lambda: [  # noqa: E731
+        m for m in stack.slack.messages(APPROVAL_CHANNEL) if alert in stack.slack.plain_text(m)
+    ]
+    wait_for(lambda: bool(alerts()), timeout=15)
+    [shown] = alerts()
+    assert f"rewards-bot orders resend {order.po_number}" in stack.slack.plain_text(shown)
+    time.sleep(0.5)  # a retried event must not alert twice
+    assert len(alerts()) == 1
+
+    resent = rewards_bot(
+        cli_env(xo.base_url, runtime.settings.rewards_db), "orders", "resend", order.po_number
+    )
+    assert resent.returncode == 0, resent.stderr
+    [at_xoxoday] = [o for o in xo.orders() if o["poNumber"] == order.po_number]
+    assert at_xoxoday["emailsResent"] == 1
+
+
+def test_a_csv_row_is_emailed_by_xoxoday_unless_it_says_not_to(stack: LocalStack) -> None:
+    runtime = stack.bot.runtime
+    import_csv(
+        runtime.rewards,
+        "productId,denomination,email\n27222,25,zed@outside.example\n",
+        "ops",
+    )
+    [order] = order_store.for_request(runtime.database, 1)
+    assert order.notify_receiver_email
+    wait_for(lambda: order_store.get(runtime.database, order.id).state == "delivered")  # type: ignore[union-attr]
+    time.sleep(0.5)
+    assert not [m for m in stack.slack.messages(APPROVAL_CHANNEL) if "reached nobody" in str(m)]

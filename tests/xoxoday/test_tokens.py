@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -120,3 +121,119 @@ def test_no_token_or_secret_in_log_lines(xo: SimControl, caplog: pytest.LogCaptu
         DEMO_CREDENTIALS["client_secret"],
     ):
         assert secret not in text  # …by fingerprint only
+
+
+# --- several processes on one database (the bot and an operator's command) ----------------------
+
+
+def week_old_pair(xo: SimControl, db: Path) -> None:
+    """A database whose stored pair is 8 days old: Xoxoday's weekly rotation is due."""
+    from bot.runtime import build_runtime
+    from tests.lifecycle.conftest import settings_for
+
+    seed = build_runtime(settings_for(xo, db))
+    seed.client.tokens.current()  # first start: the configured pair is stored
+    seed.database.execute("UPDATE tokens SET obtained_at = ?", [time.time() - 8 * 86400])
+    seed.close()
+
+
+def test_the_bot_adopts_a_pair_another_process_rotated_instead_of_refreshing_again(
+    xo: SimControl, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The review's case: `catalog refresh` rotates the tokens while the bot holds the old pair
+    in memory; with no grace for the old refresh token, refreshing from that copy locked the
+    bot out and told the operator to generate new tokens."""
+    from bot.runtime import build_runtime
+    from tests.lifecycle.conftest import settings_for
+    from tests.support import cli_env, rewards_bot
+
+    caplog.set_level(logging.INFO, logger="services.xoxoday.tokens")
+    xo.config(token_grace_s=0)  # the auth spec: a rotated refresh token dies at once
+    db = tmp_path / "rewards.db"
+    week_old_pair(xo, db)
+    bot = build_runtime(settings_for(xo, db))
+    try:
+        held = bot.client.tokens.current()  # `rewards-bot run`, up for a week
+        other = rewards_bot(cli_env(xo.base_url, db), "catalog", "refresh")
+        assert other.returncode == 0, other.stderr  # a process of its own rotated the pair
+        stored = bot.database.one("SELECT refresh_token FROM tokens")
+        assert stored is not None and stored["refresh_token"] != held.refresh_token
+        assert bot.client.get_balance().amount > 0  # due by its copy: adopts the stored pair
+        assert bot.client.get_balance().amount > 0
+        assert bot.client.tokens.current().refresh_token == stored["refresh_token"]
+    finally:
+        bot.close()
+    assert "refreshed by another process" in caplog.text
+    assert "Xoxoday tokens refreshed (" not in caplog.text  # this process never refreshed
+
+
+def test_two_processes_due_at_once_refresh_once(
+    xo: SimControl, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both due at the same moment: one refreshes, the other waits for it and adopts its pair
+    (each runtime has its own connections and lock-file descriptor, as a process would)."""
+    import threading
+
+    from bot.runtime import build_runtime
+    from tests.lifecycle.conftest import settings_for
+
+    caplog.set_level(logging.INFO, logger="services.xoxoday.tokens")
+    xo.config(token_grace_s=0, latency_ms=300)  # both refreshes would be in flight together
+    db = tmp_path / "rewards.db"
+    week_old_pair(xo, db)
+    runtimes = [build_runtime(settings_for(xo, db)) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def call(runtime: object) -> None:
+        barrier.wait()
+        try:
+            runtime.client.get_balance()  # type: ignore[attr-defined]
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(r,)) for r in runtimes]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert errors == []
+        pairs = {r.client.tokens.current().refresh_token for r in runtimes}
+        stored = runtimes[0].database.one("SELECT refresh_token FROM tokens")
+        assert stored is not None and pairs == {stored["refresh_token"]}
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+    assert caplog.text.count("Xoxoday tokens refreshed (") == 1
+    assert caplog.text.count("refreshed by another process") == 1
+
+
+def test_a_refused_refresh_token_adopts_a_good_pair_another_process_stored(
+    xo: SimControl, tmp_path: Path
+) -> None:
+    """A process that rotates without the lock (an older release, mid-upgrade) spends the
+    refresh token between our read and our refresh: before telling the operator to generate
+    new tokens, the store is read again, and its good pair is used."""
+    from services.xoxoday.tokens import TokenManager
+    from storage.db import Database
+    from storage.migrations import migrate
+    from storage.tokens import SqliteTokenStore
+
+    xo.config(token_grace_s=0)
+    database = Database(tmp_path / "rewards.db")
+    migrate(database)
+    store = SqliteTokenStore(database)
+    rotated: list[TokenSet] = []
+    with make_client(xo.base_url, store) as client:
+
+        def rotated_elsewhere_first(refresh_token: str) -> TokenSet:
+            answer = refresh_raw(xo, refresh_token).json()  # the lock-less process
+            rotated.append(TokenSet(answer["access_token"], answer["refresh_token"]))
+            store.save(replace(rotated[0], seed=store.load().seed))  # type: ignore[union-attr]
+            return client._refresh_tokens(refresh_token)  # ours, with the spent token
+
+        manager = TokenManager(store, rotated_elsewhere_first, DEMO_TOKENS)
+        assert manager.refresh() == rotated[0].access_token
+    assert manager.current().refresh_token == rotated[0].refresh_token
+    database.close()

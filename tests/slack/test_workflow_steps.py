@@ -1,0 +1,310 @@
+"""Workflow Builder steps end to end: the Slack stand-in starts executions of the manifest's
+steps and sends `function_executed` (signed HTTP or Socket Mode) to the bot's real endpoint,
+which completes or fails them with functions.completeSuccess / completeError."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.local import LocalStack, start_local_stack
+from handlers.workflow_steps import NO_RUNNER, NO_RUNNER_STATUS
+from simulator.slack import SocketDriver, start_fake_slack
+from storage import orders as order_store
+from storage import requests as request_store
+from tests.support import SimControl, wait_for
+
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+GIFT = {
+    "recipient": "UANA",
+    "reward_type": "gift_card",
+    "product_id": 27222,  # Amazon.com eGift Card: 10, 25, 50, 100 USD
+    "amount": 25,
+    "message": "Happy work anniversary!",
+}
+
+
+def run(
+    stack: LocalStack, inputs: dict[str, Any], runner: str | None = "UREQUESTER", **extra: Any
+) -> dict[str, Any]:
+    """Run send_reward once and wait for the bot to end the execution; returns it."""
+    return run_step(stack, "send_reward", {**GIFT, **inputs}, runner, **extra)
+
+
+def run_step(
+    stack: LocalStack, step: str, inputs: dict[str, Any], runner: str | None, **extra: Any
+) -> dict[str, Any]:
+    response, body = stack.driver.run_step(step, inputs, runner=runner, **extra)
+    assert response.status_code == 200 and response.text == ""  # acked at once, as an event
+    execution_id = body["event"]["function_execution_id"]
+    return wait_for(lambda: (e := stack.slack.execution(execution_id))["state"] != "running" and e)
+
+
+def requests(stack: LocalStack) -> list[Any]:
+    rows = stack.bot.runtime.database.query("SELECT id FROM requests ORDER BY id")
+    return [request_store.get(stack.bot.runtime.database, row["id"]) for row in rows]
+
+
+def order_states(stack: LocalStack, request_id: int) -> list[str]:
+    return [o.state for o in order_store.for_request(stack.bot.runtime.database, request_id)]
+
+
+def test_a_step_records_a_request_completes_with_its_outputs_and_approval_places_one_order(
+    stack: LocalStack, xo: SimControl
+) -> None:
+    done = run(stack, {})
+    assert done["state"] == "completed", done
+    [request] = requests(stack)
+    assert done["outputs"] == {
+        "request_ref": "R-1",
+        "state": "pending_approval",
+        "cost": float(request.total_cost),
+        "currency": "USD",
+    }
+    assert request.requester_id == "UREQUESTER"  # the person who ran the workflow
+    assert request.requester_name == "Riya Kapoor"
+    assert request.idempotency_key == f"slack:function:{done['id']}"
+    assert request.message == "Happy work anniversary!"
+    [order] = order_store.for_request(stack.bot.runtime.database, 1)
+    assert (order.recipient_id, order.email, order.state) == (
+        "UANA",
+        "ana@example.com",
+        "pending_approval",
+    )
+
+    # Over the auto-approve limit (none here): the approvers are asked, as from /reward.
+    approval = stack.approval_message("R-1")
+    assert "<@UREQUESTER> is sending *Amazon.com eGift Card* (25 USD) to <@UANA>" in (
+        stack.slack.plain_text(approval)
+    )
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    wait_for(lambda: order_states(stack, 1) == ["delivered"])
+    assert [o["poNumber"] for o in xo.orders()] == [order.po_number]  # exactly one order
+    wait_for(
+        lambda: any(
+            "received a reward" in stack.slack.plain_text(m) for m in stack.slack.dms("UANA")
+        )
+    )
+
+
+def test_each_kind_takes_the_detail_it_needs_from_the_input_of_the_same_name(
+    stack: LocalStack,
+) -> None:
+    miles = {"recipient": "UBEN", "reward_type": "airmiles", "product_id": 15365, "amount": 50}
+    topup = {"recipient": "UCHO", "reward_type": "topup", "product_id": 55133, "amount": 199}
+    assert run(stack, {**miles, "loyalty_member_id": "EK-324523423"})["state"] == "completed"
+    assert run(stack, {**topup, "phone": "+919876543210"})["state"] == "completed"
+    db = stack.bot.runtime.database
+    [miles_order], [topup_order] = order_store.for_request(db, 1), order_store.for_request(db, 2)
+    assert (miles_order.reward_type, miles_order.loyalty_member_id, miles_order.phone) == (
+        "airmiles",
+        "EK-324523423",
+        None,
+    )
+    assert (topup_order.reward_type, topup_order.phone, topup_order.loyalty_member_id) == (
+        "topup",
+        "+919876543210",
+        None,
+    )
+    refused = run(stack, {**topup, "phone": "98575 35678"})
+    assert refused["error"].startswith("Phone number: Write the phone number in international")
+
+
+REFUSALS: list[tuple[str, dict[str, Any], str | None, str]] = [
+    (
+        "unknown kind",
+        {"reward_type": "voucher"},
+        "UREQUESTER",
+        "Kind of reward: Unknown reward type 'voucher' (use gift_card, airmiles, charity, topup).",
+    ),
+    (
+        "not in the catalog",
+        {"product_id": 99999},
+        "UREQUESTER",
+        "Product ID: Product 99999 is not in the Xoxoday catalog.",
+    ),
+    (
+        "another kind's product",
+        {"product_id": 15365},
+        "UREQUESTER",
+        "Product ID: Emirates Skywards Miles (15365) is listed under Airline miles, not Gift card.",
+    ),
+    (
+        "an amount the product does not take",
+        {"amount": 30},
+        "UREQUESTER",
+        "Amount: Amazon.com eGift Card comes in 10, 25, 50, 100 USD, not 30.",
+    ),
+    (
+        "an amount written with three decimals",
+        {"amount": 25.125},
+        "UREQUESTER",
+        "Amount: Write the amount like 25 or 25.50 (digits, a dot before the cents; "
+        "no commas, spaces or other separators).",
+    ),
+    (
+        "a recipient without email",
+        {"recipient": "UNOMAIL"},
+        "UREQUESTER",
+        "Recipient: Noor Haddad has no email the bot can see (it is needed for the order).",
+    ),
+    (
+        "a reward to oneself",
+        {"recipient": "UREQUESTER"},
+        "UREQUESTER",
+        "Recipient: You cannot send a reward to yourself.",
+    ),
+    (
+        "miles without the loyalty ID",
+        {"reward_type": "airmiles", "product_id": 15365, "amount": 50},
+        "UREQUESTER",
+        "Loyalty member ID: Enter the recipient's loyalty member ID.",
+    ),
+    ("nobody ran it (a schedule)", {}, None, NO_RUNNER),
+    (
+        "someone else's budget",
+        {"requester": "UAPPROVER"},
+        "UREQUESTER",
+        "Requester: a reward is paid from the budget of the person who ran the workflow, "
+        "so Requester must be them or empty.",
+    ),
+]
+
+
+def test_each_refusal_fails_the_step_with_its_sentence_and_records_nothing(
+    stack: LocalStack,
+) -> None:
+    for name, inputs, runner, sentence in REFUSALS:
+        done = run(stack, inputs, runner)
+        assert (done["state"], done["error"]) == ("failed", sentence), name
+    assert requests(stack) == []
+    assert stack.slack.calls("functions.completeSuccess") == []
+    # the requester named explicitly is fine when it is the person who ran the workflow
+    assert run(stack, {"requester": "UREQUESTER"})["outputs"]["request_ref"] == "R-1"
+
+
+def test_policy_limits_and_automatic_approval_apply_as_from_the_modal(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack(
+        rewards_auto_approve_max="20", rewards_monthly_budget="50", rewards_max_order="40"
+    )
+    # Within the auto-approve limit: recorded, completed, then approved without an approver.
+    small = run(
+        stack, {"recipient": "UCHO", "reward_type": "charity", "product_id": 40001, "amount": 10}
+    )
+    assert small["outputs"]["request_ref"] == "R-1"
+    wait_for(lambda: order_states(stack, 1) == ["delivered"])
+    assert requests(stack)[0].auto_approved
+    # Over it: an approver is asked, whatever started the request.
+    assert run(stack, {})["outputs"]["state"] == "pending_approval"
+    stack.approval_message("R-2")
+    assert not any(
+        "R-1" in str(c.params.get("text"))
+        for c in stack.slack.calls("chat.postMessage")
+        if c.params.get("channel") == "CAPPROVALS"
+    )
+    # The single-order limit and the requester's monthly budget refuse before recording.
+    over = run(stack, {"amount": 50})
+    assert over["error"].startswith("Amount: Amazon.com eGift Card for Ana Silva costs ")
+    assert "over the 40 USD limit for a single order" in over["error"]
+    budget = run(stack, {})
+    assert "monthly budget is left" in budget["error"] and budget["error"].startswith("Amount: ")
+    assert len(requests(stack)) == 2
+
+
+def test_a_replayed_event_creates_nothing_new_and_is_answered_once(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.workflow_steps")
+    response, body = stack.driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+    # Slack retries an event it thinks was not received: same event id, same execution.
+    again = stack.driver.send_event(body, retry_num=1, retry_reason="http_timeout")
+    assert response.status_code == again.status_code == 200
+    wait_for(lambda: "answered already" in caplog.text)
+    assert len(requests(stack)) == 1
+    assert len(stack.slack.calls("functions.completeSuccess")) == 1
+    assert stack.slack.execution(body["event"]["function_execution_id"])["state"] == "completed"
+
+
+def test_a_replay_answers_a_step_whose_completion_was_lost_with_the_same_request(
+    stack: LocalStack,
+) -> None:
+    # Slack fails the call when the bot completes the step ...
+    stack.slack.fail_next("functions.completeSuccess", status=200, error="internal_error")
+    _response, body = stack.driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+    wait_for(lambda: len(stack.slack.calls("functions.completeSuccess")) == 1)
+    execution_id = body["event"]["function_execution_id"]
+    assert stack.slack.execution(execution_id)["state"] == "running"
+    # ... the event comes again: the request recorded the first time is the answer.
+    stack.driver.send_event(body, retry_num=1, retry_reason="http_error")
+    done = wait_for(lambda: (e := stack.slack.execution(execution_id))["state"] != "running" and e)
+    assert done["outputs"]["request_ref"] == "R-1"
+    assert len(requests(stack)) == 1
+
+
+def test_reward_status_tells_those_who_may_see_the_request(
+    stack: LocalStack, xo: SimControl
+) -> None:
+    assert run(stack, {})["state"] == "completed"
+
+    def status(runner: str | None, ref: str = "R-1") -> dict[str, Any]:
+        return run_step(stack, "reward_status", {"request_ref": ref}, runner)
+
+    for reader in ("UREQUESTER", "UAPPROVER", "UANA"):  # requester, an approver, the recipient
+        assert status(reader)["outputs"] == {"state": "pending_approval"}, reader
+    refused = status("UOTHER")
+    assert refused["error"] == (
+        "There is no request R-1 that the person who ran this workflow may see."
+    )
+    assert status("UOTHER", "R-99")["error"] == refused["error"].replace("R-1", "R-99")
+    assert status(None)["error"] == NO_RUNNER_STATUS
+
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-1"))
+    wait_for(lambda: order_states(stack, 1) == ["delivered"])
+    assert status("UREQUESTER")["outputs"] == {"state": "delivered"}
+
+
+@pytest.fixture
+def socket_stack(xo: SimControl, tmp_path: Path) -> Iterator[LocalStack]:
+    app_token = "xapp-1-A0REWARDS-steps"
+    slack = start_fake_slack(bot_token="xoxb-demo", app_token=app_token)
+    stack = start_local_stack(
+        tmp_path / "socket.db", sim=xo.running, slack=slack, xoxoday_rate_scale=0
+    )
+    stack.owns_slack = True
+    with pytest.MonkeyPatch.context() as patch:
+        for name in PROXY_VARS:  # slack_sdk's socket client would send 127.0.0.1 to a proxy
+            patch.delenv(name, raising=False)
+        handler = SocketModeHandler(stack.bot.app, app_token)
+        handler.connect()
+        try:
+            assert slack.socket_connected(timeout=10)
+            yield stack
+        finally:
+            handler.close()
+            stack.stop()
+
+
+def test_over_socket_mode_a_step_completes_and_a_replay_creates_nothing(
+    socket_stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.workflow_steps")
+    slack = socket_stack.slack
+    with SocketDriver(slack) as driver:
+        _ack, body = driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+        execution_id = body["event"]["function_execution_id"]
+        done = wait_for(lambda: (e := slack.execution(execution_id))["state"] != "running" and e)
+        assert done["outputs"]["request_ref"] == "R-1"
+        driver.send_event(body, retry_num=1, retry_reason="timeout")
+        wait_for(lambda: "answered already" in caplog.text)
+        acks = [c.response for c in slack.calls("socket_mode_ack")]
+        assert [(a["ok"], a["type"]) for a in acks] == [(True, "events_api")] * 2
+    socket_stack.approval_message("R-1")
+    assert len(requests(socket_stack)) == 1
+    assert len(slack.calls("functions.completeSuccess")) == 1
