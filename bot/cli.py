@@ -40,8 +40,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         if value is not None
     )
     # The operator's commands print their results; only warnings belong beside them.
-    quiet = args.command in ("orders", "catalog")
-    setup_logging(args.log_level or ("WARNING" if quiet else settings.log_level), secrets)
+    quiet = args.command in ("orders", "catalog", "backup", "restore")
+    setup_logging(
+        args.log_level or ("WARNING" if quiet else settings.log_level),
+        secrets,
+        settings.log_format,
+    )
     return settings
 
 
@@ -76,14 +80,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from handlers.app import web_client
         from handlers.users import UserDirectory
 
-        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        client = web_client(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            on_error=runtime.metrics.slack_error,
+        )
         attach_slack_notifier(runtime, client, UserDirectory(client))
     stop = threading.Event()
     _stop_on_signals(stop)
     worker = runtime.worker
     threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
     try:
-        worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
+        if args.until_idle or args.until_settled:
+            from bot.progress import Watcher, placement_progress, reporter
+
+            # A bar in a terminal, a line per tenth otherwise (bot/progress.py).
+            progress = reporter("placing orders", log_format=settings.log_format)
+            with Watcher(placement_progress(runtime.database), progress):
+                worker.run(until_idle=args.until_idle, until_settled=args.until_settled)
+        else:
+            worker.run()
     finally:
         counts = _counts(runtime)
         print(f"worker stopped; orders by state: {counts}")
@@ -101,6 +117,9 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     if text is None:
         return 2
     runtime = build_runtime(settings)
+    from bot.progress import reporter
+
+    checking = reporter("checking rows", log_format=settings.log_format)
     try:
         runtime.catalog.ensure_fresh()
         decision = import_csv(
@@ -109,6 +128,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
             args.requester,
             needs_approval=args.needs_approval,
             again=args.again,
+            progress=checking.update,
         )
     except BulkImportError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
@@ -119,6 +139,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 1
     finally:
+        checking.close()
         runtime.close()
     request = decision.request
     print(
@@ -293,6 +314,11 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
     from services.csvcells import spreadsheet_safe
     from storage import orders
 
+    if args.month is not None:
+        return _finance_export(args)
+    if args.format != "csv":
+        print("rewards-bot orders export: --format json needs --month", file=sys.stderr)
+        return 2
     database = open_db(_settings(args))
     with contextlib.ExitStack() as stack:
         try:
@@ -312,6 +338,78 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
             count += 1
     if args.output:
         print(f"wrote {count} order(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    settings = _settings(args)
+    try:
+        summary = backup(Path(settings.rewards_db), Path(args.file), force=args.force)
+    except BackupError as exc:
+        print(f"rewards-bot backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {settings.rewards_db} to {args.file}")
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore
+
+    settings = _settings(args)
+    try:
+        restored = restore(Path(args.file), Path(settings.rewards_db))
+    except BackupError as exc:
+        print(f"rewards-bot restore: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    print(f"restored {args.file} to {settings.rewards_db}")
+    if restored.aside is not None:
+        print(f"the database it replaced is kept as {restored.aside}")
+    for line in restored.summary.lines():
+        print(line)
+    return 0
+
+
+def _finance_export(args: argparse.Namespace) -> int:
+    """`orders export --month YYYY-MM`: services/finance.py's rows and totals, as CSV (every
+    cell neutralised for spreadsheets) or JSON (money as exact numbers)."""
+    from bot.runtime import open_db
+    from services.csvcells import spreadsheet_safe
+    from services.finance import COLUMNS, TOTAL_COLUMNS, MonthError, month_export, parse_month
+    from services.jsonutil import dumps
+
+    try:
+        month = parse_month(args.month)
+    except MonthError as exc:
+        print(f"rewards-bot orders export: --month: {exc}", file=sys.stderr)
+        return 2
+    export = month_export(open_db(_settings(args)), month)
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        if args.format == "json":
+            summary = {
+                f"by_{by}": [t for t in export.totals if t["by"] == by]
+                for by in ("requester", "reward_type", "all")
+            }
+            out.write(dumps({"month": month, "orders": export.rows, "summary": summary}) + "\n")
+        else:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for row in export.rows:
+                writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
+            writer.writerow([])  # the totals follow, under their own header
+            writer.writerow(TOTAL_COLUMNS)
+            for total in export.totals:
+                writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+    if args.output:
+        print(f"wrote {len(export.rows)} order(s) of {month} to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -431,8 +529,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resend.add_argument("po", help="the order's poNumber")
 
-    export = orders_command("export", cmd_orders_export, "every order as CSV")
+    export = orders_command(
+        "export",
+        cmd_orders_export,
+        "every order as CSV; with --month, the finance export of that month with totals",
+    )
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "--month",
+        help="YYYY-MM: one row per order of the requests made that month (UTC), with "
+        "approver, delegate, costs, poNumber, then totals per requester and per type",
+    )
+    export.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="with --month (default csv)"
+    )
+
+    backup = command(
+        "backup", cmd_backup, "a consistent copy of the database, taken while the bot runs"
+    )
+    backup.add_argument("file", help="where to write the copy (a new file)")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
+    restore = command(
+        "restore",
+        cmd_restore,
+        "put a backup in place of the database (refused while a worker runs on it)",
+    )
+    restore.add_argument("file", help="a file written by `rewards-bot backup`")
+    restore.add_argument("--db", help="SQLite file to replace (default $REWARDS_DB)")
 
     catalog = command("catalog", lambda a: 2, "the cached Xoxoday catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

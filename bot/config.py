@@ -26,6 +26,7 @@ from services.inflight import MIN_WINDOW_S
 
 SANDBOX_URL = "https://stagingstores.xoxoday.com/chef"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 # Every secret the operator pastes in is at least this long; guessable ones are refused.
 MIN_SECRET = 16
 # Xoxoday's webhook header key: "alphanumeric, 13-60 chars" (xoxoday-api.md §5, Settings >
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
     log_level: str = "INFO"
+    log_format: str = "text"
+    rewards_metrics: str = "on"
 
     @field_validator(
         "slack_bot_token",
@@ -155,6 +158,22 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError("use DEBUG, INFO, WARNING or ERROR (or TRACE, which is unsafe)")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        form = (value or "text").strip().lower()
+        if form not in LOG_FORMATS:
+            raise ValueError("use text or json")
+        return form
+
+    @field_validator("rewards_metrics")
+    @classmethod
+    def _metrics(cls, value: str) -> str:
+        switch = (value or "on").strip().lower()
+        if switch not in ("on", "off"):
+            raise ValueError("use on or off")
+        return switch
 
     @field_validator("host")
     @classmethod

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
@@ -12,6 +13,7 @@ from services.catalog import Catalog
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
+from services.metrics import Instruments
 from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.reminders import Schedule, Scheduler
@@ -19,7 +21,7 @@ from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
 from services.worker import Worker
-from services.xoxoday.client import XoxodayClient
+from services.xoxoday.client import Exchange, XoxodayClient
 from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.tokens import TokenSet
 from storage.api_calls import ApiCallLog
@@ -53,7 +55,9 @@ def open_db(settings: Settings) -> Database:
     return database
 
 
-def build_client(settings: Settings, database: Database) -> XoxodayClient:
+def build_client(
+    settings: Settings, database: Database, metrics: Instruments | None = None
+) -> XoxodayClient:
     settings.require("xoxoday_client_id", "xoxoday_client_secret", "xoxoday_refresh_token")
     initial = TokenSet(
         access_token=_secret(settings.xoxoday_access_token),
@@ -67,9 +71,24 @@ def build_client(settings: Settings, database: Database) -> XoxodayClient:
         initial_tokens=initial,
         timeout_s=settings.xoxoday_timeout_s,
         place_order_timeout_s=settings.xoxoday_place_order_timeout_s,
-        limiter=RateLimiter(scale=settings.xoxoday_rate_scale),
-        on_exchange=ApiCallLog(database),
+        limiter=RateLimiter(
+            scale=settings.xoxoday_rate_scale,
+            on_wait=metrics.rate_limit_wait if metrics is not None else None,
+        ),
+        on_exchange=_exchange_hooks(ApiCallLog(database), metrics),
     )
+
+
+def _exchange_hooks(log: ApiCallLog, metrics: Instruments | None) -> Callable[[Exchange], None]:
+    """The request log, and the call counters when there are any."""
+    if metrics is None:
+        return log
+
+    def both(exchange: Exchange) -> None:
+        metrics.xoxoday_exchange(exchange)
+        log(exchange)
+
+    return both
 
 
 def build_policy(settings: Settings) -> Policy:
@@ -109,6 +128,7 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
+    metrics: Instruments = field(default_factory=Instruments)
 
     def close(self) -> None:
         self.client.close()
@@ -122,11 +142,14 @@ def build_runtime(
     people: PeopleDirectory | None = None,
     poll_first_s: float = 60.0,
     backoff_first_s: float = 5.0,
+    metrics: Instruments | None = None,
 ) -> Runtime:
     database = open_db(settings)
+    # This process's counters, in a registry of its own (several stacks can share a process).
+    metrics = metrics if metrics is not None else Instruments()
     client: XoxodayClient | None = None
     try:
-        client = build_client(settings, database)  # the credentials are set
+        client = build_client(settings, database, metrics)  # the credentials are set
         check_account(database, settings)  # before anything could place an order
     except ConfigError:
         if client is not None:
@@ -157,6 +180,7 @@ def build_runtime(
         # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
         inflight_window_s=settings.xoxoday_place_order_timeout_s,
         wallet=wallet,
+        metrics=metrics,
     )
     policy = build_policy(settings)
     delegations = Delegations(database, policy)
@@ -187,4 +211,5 @@ def build_runtime(
         deciders=deciders,
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
+        metrics=metrics,
     )

@@ -1,8 +1,8 @@
 """`rewards-bot run`: the Slack app, its HTTP endpoints and the worker, in one process.
 
-HTTP mode serves `POST /slack/events`, `POST /xoxoday/webhook` and `GET /healthz` on waitress.
-With SLACK_APP_TOKEN set, Slack's requests arrive over Socket Mode instead and the same
-server keeps serving the webhook and the health check.
+HTTP mode serves `POST /slack/events`, `POST /xoxoday/webhook`, `GET /healthz` and
+`GET /metrics` (unless REWARDS_METRICS=off) on waitress. With SLACK_APP_TOKEN set, Slack's
+requests arrive over Socket Mode instead and the same server keeps serving the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -21,6 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import ConfigError, Settings, is_loopback
 from bot.httpserver import CONNECTION_LIMIT, ServerThread
+from bot.metrics import build_registry, metrics_app
 from bot.runtime import Runtime, build_runtime
 from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
@@ -31,6 +33,7 @@ from handlers.people import SlackPeople
 from handlers.reward_form import auto_approve
 from handlers.users import UserDirectory
 from services.home import HomeService
+from services.metrics import Instruments
 from services.operators import OperatorCheck
 from storage import orders as order_store
 
@@ -49,11 +52,13 @@ class Bot:
     notifier: SlackNotifier
     background: LoggedExecutor
     deps: Deps
+    registry: CollectorRegistry
 
     def wsgi(self, *, with_slack: bool = True) -> Any:
         slack = SlackRequestHandler(self.app) if with_slack else None
         verifier = SignatureVerifier(_secret(self.runtime.settings.slack_signing_secret))
         runtime = self.runtime
+        metrics = metrics_app(self.registry) if runtime.settings.rewards_metrics != "off" else None
 
         def slack_events(environ: dict[str, Any], start_response: StartResponse) -> Any:
             # Checked here as well as in Bolt, because Bolt parses the body before it checks
@@ -86,6 +91,8 @@ class Bot:
                 return json_response(start_response, status, body)
             if path == "/healthz" and method == "GET":
                 return json_response(start_response, *self.health())
+            if path == "/metrics" and method == "GET" and metrics is not None:
+                return metrics(environ, start_response)
             return json_response(start_response, 404, {"error": "not found"})
 
         return application
@@ -156,14 +163,18 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
     """Everything `run` needs, without starting anything (tests and the demo use it too)."""
     settings.require("slack_bot_token", "slack_signing_secret")
     token = _secret(settings.slack_bot_token)
-    client = web_client(token, settings.slack_api_url)
+    metrics = Instruments()
+    client = web_client(token, settings.slack_api_url, on_error=metrics.slack_error)
     # One directory: filled with users.list by `client`; recipients (and deciders, see
     # SlackPeople) missing from it are looked up before an ack with a client that never
     # waits long.
     users = UserDirectory(
-        client, quick_client=web_client(token, settings.slack_api_url, quick=True)
+        client,
+        quick_client=web_client(
+            token, settings.slack_api_url, quick=True, on_error=metrics.slack_error
+        ),
     )
-    runtime = build_runtime(settings, people=SlackPeople(users), **runtime_options)
+    runtime = build_runtime(settings, people=SlackPeople(users), metrics=metrics, **runtime_options)
     home = build_home_tabs(runtime, client)
     notifier = attach_slack_notifier(runtime, client, users, home)
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
@@ -180,8 +191,18 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         duplicates=runtime.duplicates,
         home=home,
     )
-    app = build_app(client, _secret(settings.slack_signing_secret), deps)
-    return Bot(runtime=runtime, app=app, notifier=notifier, background=background, deps=deps)
+    app = build_app(
+        client, _secret(settings.slack_signing_secret), deps, on_slack_error=metrics.slack_error
+    )
+    registry = build_registry(runtime.database, metrics.registry, runtime.wallet.last_known)
+    return Bot(
+        runtime=runtime,
+        app=app,
+        notifier=notifier,
+        background=background,
+        deps=deps,
+        registry=registry,
+    )
 
 
 def _check_slack_token(bot: Bot) -> None:
@@ -274,9 +295,10 @@ def run_bot(settings: Settings) -> int:
             )
         else:
             log.info(
-                "listening on port %s (%s) for /slack/events, /xoxoday/webhook, /healthz",
+                "listening on port %s (%s) for /slack/events, /xoxoday/webhook, /healthz%s",
                 server.port,
                 settings.host,
+                ", /metrics" if settings.rewards_metrics != "off" else "",
             )
         while not stop.wait(1.0):
             pass

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -41,32 +42,77 @@ class LoggedExecutor(ThreadPoolExecutor):
         return super().submit(run)
 
 
-def web_client(token: str, base_url: str, *, quick: bool = False) -> WebClient:
+# Told about each Slack Web API call that failed: (method, Slack's error or "connection").
+SlackErrorHook = Callable[[str, str], None]
+
+
+def count_errors(client: WebClient, on_error: SlackErrorHook | None) -> WebClient:
+    """Report every failed call of `client` to `on_error` (for /metrics), then raise as before.
+
+    Every WebClient method goes through `api_call`, so wrapping it on the instance sees them
+    all, after slack_sdk's retry handlers have had their turn (a 429 retried into a success
+    is not an error). Bolt builds a plain WebClient per request, so `build_app` wraps those
+    too, in a middleware.
+    """
+    if on_error is None or getattr(client, "_counts_errors", False):
+        return client
+    call = client.api_call
+
+    def api_call(api_method: str, **kwargs: Any) -> Any:
+        try:
+            return call(api_method, **kwargs)
+        except SlackApiError as exc:
+            on_error(api_method, str(exc.response.get("error") or "unknown"))
+            raise
+        except (SlackClientError, OSError):
+            on_error(api_method, "connection")
+            raise
+
+    client.api_call = api_call  # type: ignore[method-assign]
+    client._counts_errors = True  # type: ignore[attr-defined]
+    return client
+
+
+def web_client(
+    token: str, base_url: str, *, quick: bool = False, on_error: SlackErrorHook | None = None
+) -> WebClient:
     """slack_sdk retries only connection errors by default; 429s and 5xx are retried too.
 
     A `quick` client serves calls made before an ack: it never sleeps on Retry-After and
     gives up after 2 s, so Slack's 3-second window holds.
     """
     if quick:
-        return WebClient(
+        return count_errors(
+            WebClient(
+                token=token,
+                base_url=base_url,
+                timeout=2,
+                retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+            ),
+            on_error,
+        )
+    return count_errors(
+        WebClient(
             token=token,
             base_url=base_url,
-            timeout=2,
-            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
-        )
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=15,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+            timeout=15,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=2),
+                RateLimitErrorRetryHandler(max_retry_count=3),
+                ServerErrorRetryHandler(max_retry_count=2),
+            ],
+        ),
+        on_error,
     )
 
 
-def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
+def build_app(
+    client: WebClient,
+    signing_secret: str,
+    deps: Deps,
+    *,
+    on_slack_error: SlackErrorHook | None = None,
+) -> App:
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -74,6 +120,15 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
         raise_error_for_unhandled_request=False,
     )
+    if on_slack_error is not None:
+
+        @app.middleware
+        def count_slack_errors(context: Any, next: Callable[[], Any]) -> Any:
+            # The listener's own client (Bolt makes one per request) reports its errors too.
+            if context.client is not None:
+                count_errors(context.client, on_slack_error)
+            return next()
+
     commands.register(app, deps)
     reward_form.register(app, deps)
     approvals.register(app, deps)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -185,19 +186,23 @@ def import_csv(
     *,
     needs_approval: bool = False,
     again: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Decision:
     """Check every row against the catalog, then record the file as one request.
 
     The same rows for the same requester are imported once (see `import_key`): running the
     command twice by mistake, or on the file re-saved, raises AlreadyImported instead of
     paying everyone again (`again` overrides).
+    `progress(checked, rows)` is told as the rows are checked.
     """
     rows, errors = parse_rows(text)
-    for line, spec in rows:
+    for checked, (line, spec) in enumerate(rows, start=1):
         try:
             rewards.check(spec)
         except RewardError as exc:
             errors.append(RowError(line, exc.message))
+        if progress is not None:
+            progress(checked, len(rows))
     if errors:
         raise BulkImportError(sorted(errors, key=lambda e: e.line))
     key = None if again else import_key(requester, [spec for _, spec in rows])

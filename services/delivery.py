@@ -89,6 +89,10 @@ class Delivery:
                     "amount_charged": str(xo.amount_charged)
                     if xo.amount_charged is not None
                     else None,
+                    # For the finance export; "" (none given) stays empty.
+                    "order_discount": str(xo.order_discount)
+                    if xo.order_discount is not None
+                    else None,
                     "delivery_status": outcome.state,
                     "placed_at": utcnow(),
                     "next_poll_at": self._clock() + self.poll_first_s,

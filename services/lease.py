@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from storage import kv
 from storage.db import Database
@@ -38,8 +39,11 @@ class Lease:
         *,
         ttl_s: float = LEASE_S,
         clock: Callable[[], float] = time.time,
+        details: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.database = database
+        # More facts stored with each renewal (the worker's last round, for /metrics).
+        self._details = details
         self.holder = holder
         self.ttl_s = ttl_s
         self._clock = clock
@@ -52,6 +56,7 @@ class Lease:
                 "host": self._host,
                 "pid": os.getpid(),
                 "expires_at": self._clock() + self.ttl_s,
+                **(self._details() if self._details else {}),
             }
         )
 
@@ -69,6 +74,13 @@ class Lease:
         if raw is not None and not self._free(json.loads(raw)):
             return False
         return kv.compare_and_set(self.database, LEASE_KEY, raw, self._value())
+
+    def live_holder(self) -> dict | None:
+        """Who holds the lease now, if a live worker does (not expired, process not gone)."""
+        info = self.holder_info()
+        if not info or not info.get("holder") or info.get("holder") == self.holder:
+            return None
+        return None if self._free(info) else info
 
     def holder_info(self) -> dict | None:
         raw = kv.get(self.database, LEASE_KEY)

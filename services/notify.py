@@ -99,6 +99,23 @@ class LoggingNotifier:
         self.log.info("%s %s by %s%s", event.kind, subject, event.actor or "?", why)
 
 
+def backlog(database: Database) -> dict[str, int]:
+    """Per consumer (slack, log): the events people should hear about that it has not handed
+    over yet, plus those waiting for another try. Read from the database (for /metrics)."""
+    counts: dict[str, int] = {}
+    for key, value in kv.with_prefix(database, "cursor."):
+        consumer = key.removeprefix("cursor.")
+        kinds = sorted(NOTIFIED_KINDS)
+        marks = ", ".join("?" for _ in kinds)
+        waiting = database.scalar(
+            f"SELECT COUNT(*) FROM events WHERE id > ? AND kind IN ({marks})",
+            [int(value or 0), *kinds],
+        )
+        retrying = json.loads(kv.get(database, f"retry.{consumer}") or "{}")
+        counts[consumer] = int(waiting or 0) + len(retrying)
+    return counts
+
+
 class NotificationDispatcher:
     """Hands new events to a notifier, once each, surviving restarts and Slack outages.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from storage.db import Database
 from storage.models import IN_FLIGHT_STATES
 
 BALANCE_TTL_S = 30.0
+BALANCE_KEY = "wallet.balance"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class Wallet:
             balance = self.client.get_balance()
             # `points` is the balance in the wallet's currency; `value` is documented as INR.
             self._cached = (balance.amount, balance.currency, self._clock())
+            # Kept for other processes (/metrics reads it; getBalance is never asked there).
+            kv.put(
+                self.database,
+                BALANCE_KEY,
+                json.dumps(
+                    {
+                        "amount": str(balance.amount),
+                        "currency": balance.currency,
+                        "fetched_at": self._cached[2],
+                    }
+                ),
+            )
             if balance.currency and balance.currency != self._currency:
                 self._currency = balance.currency
                 kv.put(self.database, "wallet.currency", balance.currency)
@@ -66,6 +80,18 @@ class Wallet:
             if self._cached is not None:
                 value, currency, fetched = self._cached
                 self._cached = (value - amount, currency, fetched)
+
+    def last_known(self) -> tuple[Decimal, str, float] | None:
+        """(balance, currency, fetched_at) as last known, never asking Xoxoday: this
+        process's cache (with the charges since), else the last fetch any process stored."""
+        with self._lock:
+            if self._cached is not None:
+                return self._cached
+        raw = kv.get(self.database, BALANCE_KEY)
+        if not raw:
+            return None
+        stored = json.loads(raw)
+        return Decimal(stored["amount"]), stored["currency"], float(stored["fetched_at"])
 
     def invalidate(self) -> None:
         with self._lock:

@@ -37,6 +37,8 @@ from services.catalog import Catalog
 from services.delivery import Delivery
 from services.errors import RewardError
 from services.lease import Lease
+from services.logcontext import log_refs
+from services.metrics import Instruments
 from services.notify import NotificationDispatcher
 from services.rewards import order_request, spec_from_order
 from services.wallet import Wallet
@@ -100,6 +102,7 @@ class Worker:
         lookup_alert_after: int = LOOKUP_ALERT_AFTER,
         lookup_alert_after_s: float = LOOKUP_ALERT_AFTER_S,
         wallet: Wallet | None = None,
+        metrics: Instruments | None = None,
         name: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -122,6 +125,8 @@ class Worker:
         self.lookup_alert_after = lookup_alert_after
         self.lookup_alert_after_s = lookup_alert_after_s
         self.wallet = wallet
+        # Placements and reconciliations are counted here; /metrics shows them.
+        self.metrics = metrics if metrics is not None else Instruments()
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place")
@@ -132,7 +137,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lease = Lease(database, self.name)
+        self.lease = Lease(database, self.name, details=self._lease_details)
         self._last_housekeeping = 0.0
         self._last_alert = -ALERT_EVERY_S
         self._lease_lost = threading.Event()
@@ -244,6 +249,11 @@ class Worker:
                 self._lease_lost.set()
                 self._wake.set()
                 return
+
+    def _lease_details(self) -> dict[str, float]:
+        """Stored with each lease renewal: when the last round began, as wall-clock time, so
+        any process can tell a worker that holds the lease but no longer works (/metrics)."""
+        return {"last_round_at": time.time() - (time.monotonic() - self.last_round)}
 
     def drain(self) -> None:
         """Wait for the work already started (tests and shutdown)."""
@@ -364,11 +374,17 @@ class Worker:
             return None
         with self._in_flight_lock:
             self._busy_orders.add(order.id)
-        future = self._pool.submit(work, order)
+        future = self._pool.submit(self._work_on, work, order)
         with self._in_flight_lock:
             self._in_flight.add(future)
         future.add_done_callback(lambda f, order_id=order.id: self._done(f, order_id))
         return True
+
+    @staticmethod
+    def _work_on(work: Callable[[OrderRow], None], order: OrderRow) -> None:
+        # Every line logged meanwhile names the order (LOG_FORMAT=json shows it).
+        with log_refs(request=f"R-{order.request_id}", order=order.id, po=order.po_number):
+            work(order)
 
     def _done(self, future: Future[None], order_id: int) -> None:
         with self._in_flight_lock:
@@ -396,6 +412,7 @@ class Worker:
             self._place(order)
         except Exception as exc:  # a bug: we cannot tell whether the call went out
             log.exception("placing %s failed unexpectedly", order.po_number)
+            self.metrics.placement("unknown")
             self._to_unknown(order, "placing", f"unexpected error: {type(exc).__name__}")
 
     def _place(self, order: OrderRow) -> None:
@@ -404,6 +421,7 @@ class Worker:
             _, product = self.catalog.product(order.product_id, refresh=True)
             request = order_request(order.reward_type, spec_from_order(order), order.po_number)
         except RewardError as exc:
+            self.metrics.placement("failed")
             self._fail(order, exc.message, str(exc))
             return
 
@@ -414,23 +432,30 @@ class Worker:
         try:
             result = self.client.place_order(request, product, on_send=sent)
         except xe.InvalidOrder as exc:
+            self.metrics.placement("failed")
             self._fail(order, exc.message, str(exc))
         except xe.RateLimited as exc:
             # Refused before any work: it does not count as an attempt.
+            self.metrics.placement("retry")
             self._requeue(order, exc.retry_after, str(exc), "Xoxoday's rate limit", count=False)
         except xe.AuthError as exc:  # refused at the door: nothing was created
+            self.metrics.placement("retry")
             self._alert(f"Xoxoday refused the bot's credentials: {exc}")
             self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=self.auth_retry_s)
         except xe.TransportError as exc:  # never reached Xoxoday
+            self.metrics.placement("retry")
             self._requeue_or_fail(order, str(exc), "Xoxoday could not be reached")
         except REFUSED as exc:
+            self.metrics.placement("failed")
             self._fail(order, xe.plain_reason(exc), str(exc))
         except xe.XoxodayError as exc:
             # Anything else may have created the order (a 5xx, a timeout, "failed to confirm
             # order"…): look it up by poNumber before deciding anything.
+            self.metrics.placement("unknown")
             cause = exc.__cause__ if isinstance(exc, xe.OutcomeUnknown) and exc.__cause__ else exc
             self._to_unknown(order, "placing", str(exc), cause=cause)
         else:
+            self.metrics.placement("placed")
             failpoints.hit(failpoints.AFTER_PLACE)
             self.delivery.adopt(order, result, from_state="placing", actor=self.name)
             failpoints.hit(failpoints.AFTER_STORE)
@@ -454,8 +479,10 @@ class Worker:
             self._not_found(order)
             return
         except xe.XoxodayError as exc:
+            self.metrics.reconciliation("lookup_failed")
             self._lookup_failed(order, exc)
             return
+        self.metrics.reconciliation("adopted")
         self.delivery.adopt(order, found, from_state="unknown", actor=self.name)
 
     def _lookup_failed(self, order: OrderRow, exc: xe.XoxodayError) -> None:
@@ -533,6 +560,7 @@ class Worker:
         if verdict.action == "place_again":
             self._place_again(order)
             return
+        self.metrics.reconciliation("not_found")
         with self.database.tx() as db:
             changed = db.execute(
                 "UPDATE orders SET next_attempt_at = ?, not_found_at = ?, "
@@ -558,10 +586,12 @@ class Worker:
         """Two lookups after the window agree there is no order: place it again, same poNumber."""
         cause = order.failure_reason or "an earlier attempt got no answer"
         if order.attempts >= self.max_attempts:
+            self.metrics.reconciliation("gave_up")
             self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
             return
         refused_as = xe.ERROR_CLASSES.get(order.last_error_id or "")
         if refused_as is xe.InsufficientBalance and self._wallet_cannot_pay(order):
+            self.metrics.reconciliation("gave_up")
             self._fail(
                 order,
                 xe.PLAIN_REASONS[xe.InsufficientBalance],
@@ -569,6 +599,7 @@ class Worker:
                 "unknown",
             )
             return
+        self.metrics.reconciliation("placed_again")
         with self.database.tx() as db:
             order_store.transition(
                 db,

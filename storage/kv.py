@@ -9,6 +9,15 @@ def get(database: Database, key: str) -> str | None:
     return database.scalar("SELECT value FROM kv WHERE key = ?", [key])
 
 
+def with_prefix(database: Database, prefix: str) -> list[tuple[str, str]]:
+    """Every (key, value) whose key starts with `prefix`, by key."""
+    rows = database.db.execute(
+        "SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
+        [len(prefix), prefix],
+    ).fetchall()
+    return [(key, value) for key, value in rows]
+
+
 def put(database: Database, key: str, value: str) -> None:
     database.execute(
         "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "

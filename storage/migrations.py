@@ -373,6 +373,25 @@ def m009_reminders_delegation_home(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_orders_email_lower ON orders (lower(email))")
 
 
+def m010_order_discount(db: sqlite_utils.Database) -> None:
+    """`order_discount`: the discount Xoxoday gave on the order (its `orderDiscount`, in the
+    wallet's currency), for the finance export. Orders placed before this migration get it
+    from the stored placeOrder / getOrderDetails answers (api_calls), where there is one."""
+    db["orders"].add_column("order_discount", str)
+    answer = (
+        "COALESCE(json_extract(a.response, '$.data.placeOrder.data.orderDiscount'), "
+        "json_extract(a.response, '$.data.getOrderDetails.data.orderDiscount'))"
+    )
+    db.execute(
+        "UPDATE orders SET order_discount = ("
+        f"  SELECT NULLIF(CAST({answer} AS TEXT), '') FROM api_calls a"
+        "   WHERE a.po_number = orders.po_number AND a.status = 200"
+        f"    AND json_valid(a.response) AND {answer} IS NOT NULL"
+        "   ORDER BY a.id DESC LIMIT 1"
+        ") WHERE xoxoday_order_id IS NOT NULL"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -383,6 +402,7 @@ MIGRATIONS: list[Migration] = [
     m007_request_source_link,
     m008_order_lookup_failures,
     m009_reminders_delegation_home,
+    m010_order_discount,
 ]
 
 

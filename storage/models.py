@@ -95,6 +95,7 @@ class OrderRow(_Row):
     tag: str | None = None
     xoxoday_order_id: int | None = None
     amount_charged: Decimal | None = None
+    order_discount: Decimal | None = None  # Xoxoday's orderDiscount, wallet currency
     wallet_currency: str | None = None
     delivery_status: str | None = None
     attempts: int = 0
@@ -117,9 +118,9 @@ class OrderRow(_Row):
     placed_at: str | None = None
     settled_at: str | None = None
 
-    _money = field_validator("denomination", "cost_estimate", "amount_charged", mode="before")(
-        _money
-    )
+    _money = field_validator(
+        "denomination", "cost_estimate", "amount_charged", "order_discount", mode="before"
+    )(_money)
 
     @field_validator(
         "operator_validation",

@@ -72,6 +72,9 @@ def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
         )
         assert refused.status_code == 401
         assert httpx.post(f"{url}/slack/events", content=b"{}").status_code == 404
+        # and /metrics, in Socket Mode too
+        scraped = httpx.get(f"{url}/metrics")
+        assert scraped.status_code == 200 and "rewards_worker_lease_held 1.0" in scraped.text
     finally:
         output = bot.stop()
     assert bot.process.returncode == 0, output

@@ -35,12 +35,15 @@ class RateLimiter:
         window_s: float = 61.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._limits = dict(DOCUMENTED_LIMITS if limits is None else limits)
         self._scale = scale
         self._window = window_s
         self._clock = clock
         self._sleep = sleep
+        # Told once per call that had to wait, with how long it waited (metrics).
+        self._on_wait = on_wait
         self._lock = threading.Lock()
         self._calls: dict[str, deque[float]] = {}
         self._paused_until: dict[str, float] = {}
@@ -68,13 +71,19 @@ class RateLimiter:
 
     def acquire(self, op: str, max_wait: float | None = None) -> None:
         """Block until `op` may be called; RateLimited if that would take over max_wait."""
+        began: float | None = None
         while True:
             with self._lock:
-                wait = self._wait_for(op, self._clock())
+                now = self._clock()
+                wait = self._wait_for(op, now)
             if wait <= 0:
+                if began is not None and self._on_wait is not None:
+                    self._on_wait(op, now - began)
                 return
             if max_wait is not None and wait > max_wait:
                 raise RateLimited(f"{op} is over its rate limit", retry_after=wait, op=op)
+            if began is None:
+                began = now
             self._sleep(min(wait, 1.0))
 
     def penalize(self, op: str, seconds: float) -> None:

@@ -1,0 +1,224 @@
+"""`rewards-bot backup FILE` and `rewards-bot restore FILE`.
+
+A backup is taken with SQLite's online backup API (`sqlite3.Connection.backup`, i.e.
+sqlite3_backup_step, https://www.sqlite.org/backup.html) in a single step: one read
+transaction copies every page, so the copy is the database as it was at one instant, while
+the bot goes on writing (in WAL mode a reader never blocks the writer). The copy is switched
+to a rollback journal so it is one self-contained file, checked with `PRAGMA integrity_check`
+and counted, and only then moved to FILE, readable by its owner only: it holds OAuth tokens.
+
+A restore refuses while a live worker holds the database (services/lease.py): stop the bot
+and any `rewards-bot worker` first. It checks the file the same way before touching anything,
+keeps the database it replaces beside it (`rewards.db.before-restore-<time>`), and frees the
+worker lease recorded in the copy, so the next worker starts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.lease import LEASE_KEY, Lease
+from storage.db import BUSY_TIMEOUT_MS, Database
+from storage.migrations import MIGRATIONS
+
+# Tables a rewards database has from its first version on: a file without them is not one.
+REQUIRED_TABLES = ("requests", "orders", "events", "kv")
+
+
+class BackupError(Exception):
+    """One line for the operator: why the backup or restore did not happen."""
+
+
+@dataclass
+class Summary:
+    """What a database file holds."""
+
+    path: Path
+    size: int
+    schema_version: int
+    integrity: str
+    rows: dict[str, int] = field(default_factory=dict)
+    orders_by_state: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        rows = ", ".join(f"{name} {count}" for name, count in sorted(self.rows.items()))
+        states = ", ".join(f"{k} {v}" for k, v in sorted(self.orders_by_state.items()))
+        return [
+            f"{self.path}: {self.size} bytes, schema version {self.schema_version}",
+            f"integrity_check: {self.integrity}",
+            f"rows: {rows}",
+            f"orders by state: {states or 'none'}",
+        ]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def inspect(path: Path) -> Summary:
+    """integrity_check and row counts of a database file (BackupError when it is not a
+    sound rewards database)."""
+    conn = _connect(path)
+    try:
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{path} is not a readable SQLite database ({exc})") from None
+        integrity = "ok" if problems == ["ok"] else "; ".join(problems[:5])
+        if integrity != "ok":
+            raise BackupError(f"{path} fails integrity_check: {integrity}")
+        missing = [name for name in REQUIRED_TABLES if name not in tables]
+        if missing:
+            raise BackupError(f"{path} is not a rewards database (no {', '.join(missing)} table)")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        rows = {
+            name: int(conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
+            for name in tables
+        }
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
+    finally:
+        conn.close()
+    return Summary(path, path.stat().st_size, version, integrity, rows, states)
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty, readable and writable by its owner only (it will hold tokens)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A consistent copy of `source` into the new file `target`, as a single file."""
+    _private_file(target)
+    src = _connect(source)
+    dst = _connect(target)
+    try:
+        # pages=-1: every page in one step, inside one read transaction: a snapshot. In
+        # steps, a write by another connection between two steps restarts the copy, which
+        # under a busy worker could go on for ever.
+        src.backup(dst, pages=-1)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one file, no -wal beside it
+    except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full…
+        raise BackupError(f"could not copy {source} ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{source} is not a readable SQLite database ({exc})") from None
+    finally:
+        dst.close()
+        src.close()
+    with open(target, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
+def backup(source: Path, dest: Path, *, force: bool = False) -> Summary:
+    """Copy the live database `source` to `dest`, check it, and say what it holds."""
+    if not source.is_file():
+        raise BackupError(f"there is no database at {source} (REWARDS_DB)")
+    if dest.exists() and dest.resolve() == source.resolve():
+        raise BackupError(f"{dest} is the database itself; write the backup elsewhere")
+    if dest.exists() and not force:
+        raise BackupError(f"{dest} exists; choose another name or pass --force")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial(dest)
+    partial.unlink(missing_ok=True)
+    try:
+        _copy(source, partial)
+        summary = inspect(partial)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    summary.path = dest
+    return summary
+
+
+@dataclass
+class Restored:
+    summary: Summary
+    aside: Path | None  # where the database it replaced was kept
+
+
+def restore(backup_file: Path, target: Path) -> Restored:
+    """Put `backup_file` in place of the database `target`, unless a live worker holds it."""
+    if not backup_file.is_file():
+        raise BackupError(f"there is no file {backup_file}")
+    partial = _partial(target)
+    partial.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Checked as a copy: the file itself is never opened for writing (nor its -wal made).
+        _copy(backup_file, partial)
+        summary = inspect(partial)
+        if summary.schema_version > len(MIGRATIONS):
+            raise BackupError(
+                f"{backup_file} is at schema version {summary.schema_version}, newer than "
+                f"this release ({len(MIGRATIONS)}); restore it with a newer rewards-bot"
+            )
+        _free_lease(partial)
+        aside = _swap(partial, target) if target.exists() else _place(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    summary.path = target
+    return Restored(summary, aside)
+
+
+def _free_lease(path: Path) -> None:
+    """The copy may record the worker that held the database when it was taken: free it."""
+    conn = _connect(path)
+    try:
+        conn.execute(
+            "UPDATE kv SET value = ? WHERE key = ?",
+            [json.dumps({"holder": None, "expires_at": 0}), LEASE_KEY],
+        )
+    finally:
+        conn.close()
+
+
+def _place(partial: Path, target: Path) -> None:
+    os.replace(partial, target)
+    return None
+
+
+def _swap(partial: Path, target: Path) -> Path:
+    """Replace the database at `target` (keeping it aside) while holding its worker lease."""
+    database = Database(target)
+    lease = Lease(database, f"restore-{os.getpid()}")
+    try:
+        # A file without the kv table (empty, never migrated) has no lease to hold.
+        has_kv = database.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kv'")
+        if has_kv and not lease.try_acquire():
+            holder = lease.holder_info() or {}
+            raise BackupError(
+                f"a worker is running on {target} ({holder.get('holder')} on "
+                f"{holder.get('host')}, pid {holder.get('pid')}): stop the bot and any "
+                "`rewards-bot worker` first, then restore"
+            )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+        _copy(target, aside)  # the old database, its -wal included, as one file
+    finally:
+        database.close()
+    # The old -wal and -shm belong to the old file: a -wal left beside the new one would be
+    # replayed into it. No worker runs (we held the lease); nothing else writes.
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{target}{suffix}")
+    os.replace(partial, target)
+    return aside

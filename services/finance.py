@@ -1,0 +1,212 @@
+"""The finance export of one month: one row per order, and totals finance can book.
+
+An order belongs to the month its request was made (UTC), the month its requester's budget
+counts it in (storage/ledger.py), so every order is in exactly one month's export, whatever
+became of it: rejected, cancelled and failed orders are listed with nothing charged.
+
+Money per row, all in the wallet's currency except the face value:
+- `cost`: the bot's estimate when the request was made;
+- `amount_charged` and `discount`: what Xoxoday said it debited and took off (amountCharged,
+  orderDiscount), for orders Xoxoday placed;
+- `refunded`: what came back (a cancelled order, or the cancelled units of one), as booked
+  in the budget ledger;
+- `net`: amount_charged − refunded, what the order finally cost.
+Totals add up `orders`, `amount_charged`, `refunded` and `net` per requester and per reward
+type, each per wallet currency.
+
+The approver is who decided, on whose authority: when a delegate decided for an approver
+(issue 10's delegation records the approver stood in for, e.g. `decided_for`, on the request
+or in its decision event), `approver` is that approver and `delegate` the person who clicked.
+Automatic approvals show the approver `policy`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from services.jsonutil import loads
+from storage.db import Database
+
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+CHARGED_STATES = frozenset({"placed", "delivered", "canceled"})
+DECISION_KINDS = ("request.approved", "request.rejected", "request.cancelled", "request.expired")
+# Where a decision may name the approver a delegate stood in for (issue 10 chooses one).
+DELEGATION_KEYS = ("decided_for", "on_behalf_of", "delegate_for", "approver_for")
+
+COLUMNS = (
+    "request",
+    "requester",
+    "requester_id",
+    "decision",
+    "approver",
+    "delegate",
+    "decided_at",
+    "recipient",
+    "recipient_email",
+    "product_id",
+    "product",
+    "reward_type",
+    "denomination",
+    "quantity",
+    "face_value",
+    "face_currency",
+    "cost",
+    "amount_charged",
+    "discount",
+    "refunded",
+    "net",
+    "wallet_currency",
+    "po_number",
+    "xoxoday_order_id",
+    "state",
+    "placed_at",
+    "delivered_at",
+    "tag",
+)
+TOTAL_COLUMNS = ("by", "key", "wallet_currency", "orders", "amount_charged", "refunded", "net")
+SUMMED = ("amount_charged", "refunded", "net")
+
+
+class MonthError(ValueError):
+    pass
+
+
+@dataclass
+class MonthExport:
+    month: str
+    rows: list[dict[str, Any]]
+    totals: list[dict[str, Any]]  # by requester, by reward type, then all
+
+
+def parse_month(text: str) -> str:
+    if not MONTH.fullmatch(text.strip()):
+        raise MonthError(f"{text!r} is not a month; write it YYYY-MM, like 2026-11")
+    return text.strip()
+
+
+def _next_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def month_export(database: Database, month: str) -> MonthExport:
+    month = parse_month(month)
+    orders = database.query(
+        "SELECT o.*, r.requester_id AS r_requester_id, r.requester_name AS r_requester_name, "
+        "r.state AS r_state, r.auto_approved AS r_auto, r.decided_by AS r_decided_by, "
+        "r.decided_at AS r_decided_at "
+        "FROM orders o JOIN requests r ON r.id = o.request_id "
+        "WHERE r.created_at >= ? AND r.created_at < ? ORDER BY o.request_id, o.id",
+        [month, _next_month(month)],
+    )
+    request_ids = sorted({row["request_id"] for row in orders})
+    delegations = {rid: _delegation(database, rid) for rid in request_ids}
+    refunds = _refunds(database, [row["id"] for row in orders])
+    rows = [_row(order, delegations[order["request_id"]], refunds) for order in orders]
+    return MonthExport(month, rows, _totals(rows))
+
+
+def _delegation(database: Database, request_id: int) -> str | None:
+    """The approver a delegate stood in for, if the decision records one."""
+    request = database.one("SELECT * FROM requests WHERE id = ?", [request_id]) or {}
+    for key in DELEGATION_KEYS:
+        if request.get(key):
+            return str(request[key])
+    marks = ", ".join("?" for _ in DECISION_KINDS)
+    event = database.one(
+        f"SELECT data FROM events WHERE request_id = ? AND kind IN ({marks}) "
+        "ORDER BY id DESC LIMIT 1",
+        [request_id, *DECISION_KINDS],
+    )
+    data = loads(event["data"]) if event and event.get("data") else {}
+    for key in DELEGATION_KEYS:
+        if isinstance(data, dict) and data.get(key):
+            return str(data[key])
+    return None
+
+
+def _refunds(database: Database, order_ids: list[int]) -> dict[int, Decimal]:
+    """What came back per order: the refund rows of the budget ledger (signed negative)."""
+    refunds: dict[int, Decimal] = defaultdict(Decimal)
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for order_id, amount in database.db.execute(
+            f"SELECT order_id, amount FROM budget_ledger WHERE kind = 'refund' "
+            f"AND order_id IN ({marks})",
+            chunk,
+        ).fetchall():
+            refunds[order_id] -= Decimal(amount)
+    return refunds
+
+
+def _row(order: dict[str, Any], decided_for: str | None, refunds: dict[int, Decimal]) -> dict:
+    denomination = Decimal(str(order["denomination"]))
+    quantity = int(order["quantity"] or 1)
+    charged = _money(order["amount_charged"]) if order["state"] in CHARGED_STATES else None
+    refunded = refunds.get(order["id"], Decimal(0)) if charged is not None else Decimal(0)
+    decided_by = order["r_decided_by"]
+    decision = order["r_state"] + (" (automatic)" if order["r_auto"] else "")
+    recipient = (
+        order["recipient_name"] or order["email"] or order["phone"] or order["loyalty_member_id"]
+    )
+    return {
+        "request": f"R-{order['request_id']}",
+        "requester": order["r_requester_name"] or order["r_requester_id"],
+        "requester_id": order["r_requester_id"],
+        "decision": decision,
+        # A delegate decided for `decided_for`: the approver is the one stood in for.
+        "approver": decided_for or decided_by,
+        "delegate": decided_by if decided_for else None,
+        "decided_at": order["r_decided_at"],
+        "recipient": recipient,
+        "recipient_email": order["email"],
+        "product_id": order["product_id"],
+        "product": order["product_name"],
+        "reward_type": order["reward_type"],
+        "denomination": denomination,
+        "quantity": quantity,
+        "face_value": denomination * quantity,
+        "face_currency": order["product_currency"],
+        "cost": _money(order["cost_estimate"]),
+        "amount_charged": charged,
+        "discount": _money(order["order_discount"]) if charged is not None else None,
+        "refunded": refunded,
+        "net": (charged - refunded) if charged is not None else Decimal(0),
+        "wallet_currency": order["wallet_currency"],
+        "po_number": order["po_number"],
+        "xoxoday_order_id": order["xoxoday_order_id"],
+        "state": order["state"],
+        "placed_at": order["placed_at"],
+        "delivered_at": order["settled_at"] if order["state"] == "delivered" else None,
+        "tag": order["tag"],
+    }
+
+
+def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        currency = row["wallet_currency"] or ""
+        for by, key in (
+            ("requester", row["requester"]),
+            ("reward_type", row["reward_type"]),
+            ("all", ""),
+        ):
+            total = groups.setdefault(
+                (by, key, currency),
+                {"by": by, "key": key, "wallet_currency": currency, "orders": 0}
+                | {name: Decimal(0) for name in SUMMED},
+            )
+            total["orders"] += 1
+            for name in SUMMED:
+                total[name] += row[name] or Decimal(0)
+    order = {"requester": 0, "reward_type": 1, "all": 2}
+    return sorted(groups.values(), key=lambda t: (order[t["by"]], t["key"], t["wallet_currency"]))

@@ -1,0 +1,176 @@
+"""GET /metrics after a run of orders with faults: every family there, with the right values,
+parsed with prometheus_client's own parser; nothing about a person in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.local import LocalStack, start_local_stack
+from services.rewards import RewardSpec
+from storage import orders as order_store
+from tests.support import SimControl, make_client, wait_for
+
+REQUESTER = "UREQUESTER"
+APPROVER = "UAPPROVER"
+
+
+def scrape(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every sample of /metrics: {sample name: {sorted labels: value}}."""
+    response = httpx.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            key = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[key] = sample.value
+    return samples
+
+
+def value(samples: dict[str, Any], name: str, **labels: str) -> float:
+    return samples[name][tuple(sorted(labels.items()))]
+
+
+def gifts(prefix: str, n: int) -> list[RewardSpec]:
+    return [
+        RewardSpec(product_id=27222, denomination=Decimal(25), email=f"{prefix}{i}@example.com")
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def stack(xo: SimControl, tmp_path: Path) -> Iterator[LocalStack]:
+    running = start_local_stack(
+        tmp_path / "metrics.db",
+        sim=xo.running,
+        # The in-flight window: a lookup's "not found" is trusted after 1 s, not 130.
+        xoxoday_place_order_timeout_s=1,
+    )
+    yield running
+    running.stop()
+
+
+def test_metrics_after_a_run_of_orders_with_faults(xo: SimControl, stack: LocalStack) -> None:
+    rewards = stack.bot.runtime.rewards
+    xo.config(latency_ms=100)  # the later placements meet the penalty below while it holds
+    # The first placeOrder calls meet these, one each, whichever orders they are for.
+    xo.fault("placeOrder", "http_500_after_commit", 1)  # the order exists: adopted
+    xo.fault("placeOrder", "http_500_before_commit", 1)  # it does not: placed again
+    xo.fault("placeOrder", "rate_limit", 1, penalty_seconds=3)  # tried again after the wait
+    xo.fault("placeOrder", "out_of_stock", 1)  # a 502 (PLE10024): looked up, placed again
+    # Slack refuses the first message about the requests (retried later by the notifier).
+    stack.slack.fail_next("chat.postMessage", status=200, error="internal_error")
+
+    approved = rewards.create(REQUESTER, gifts("a", 8), requester_name="Requester")
+    rejected = rewards.create(REQUESTER, gifts("r", 1), requester_name="Requester")
+    rewards.create(REQUESTER, gifts("p", 1), requester_name="Requester")  # left pending
+    rewards.approve(approved.request.id, APPROVER)
+    rewards.reject(rejected.request.id, APPROVER, "not this time")
+    database = stack.bot.runtime.database
+    wait_for(
+        lambda: (
+            order_store.count_by_state(database)
+            == {
+                "delivered": 8,
+                "withdrawn": 1,
+                "pending_approval": 1,
+            }
+        ),
+        timeout=30,
+    )
+    wait_for(lambda: stack.slack.calls("chat.postMessage"), timeout=10)
+    samples = scrape(stack.url)
+
+    # read from the database at scrape time
+    assert value(samples, "rewards_database_ok") == 1
+    orders = {dict(k)["state"]: v for k, v in samples["rewards_orders"].items()}
+    assert orders == {
+        "pending_approval": 1,
+        "queued": 0,
+        "placing": 0,
+        "unknown": 0,
+        "placed": 0,
+        "delivered": 8,
+        "canceled": 0,
+        "failed": 0,
+        "withdrawn": 1,
+    }
+    requests = {dict(k)["state"]: v for k, v in samples["rewards_requests"].items()}
+    assert requests == {
+        "pending_approval": 1,
+        "approved": 1,
+        "rejected": 1,
+        "cancelled": 0,
+        "expired": 0,
+    }
+    worker = stack.bot.runtime.worker
+    assert value(samples, "rewards_worker_lease_held") == 1
+    [(holder_labels, held)] = samples["rewards_worker_lease_holder"].items()
+    assert held == 1 and dict(holder_labels)["holder"] == worker.name
+    assert 0 <= value(samples, "rewards_worker_last_round_age_seconds") < 60
+    # The balance as last fetched, less what was charged since: what Xoxoday holds now.
+    with make_client(xo.base_url) as client:
+        actual = client.get_balance()
+    assert value(samples, "rewards_wallet_balance", currency="USD") == float(actual.amount)
+    assert value(samples, "rewards_wallet_balance_age_seconds") >= 0
+    # the refused message waits for another try
+    assert value(samples, "rewards_notification_backlog", consumer="slack") >= 1
+
+    # counted in the process
+    placed = xo.stats()["calls"]["placeOrder"]
+    assert placed == 11  # 8 orders, two placed again, one tried again after the rate limit
+    calls = {
+        tuple(dict(k)[n] for n in ("op", "outcome")): v
+        for k, v in samples["rewards_xoxoday_calls_total"].items()
+    }
+    assert calls[("placeOrder", "ok")] == 7
+    assert calls[("placeOrder", "server_error")] == 3
+    assert calls[("placeOrder", "rate_limited")] == 1
+    assert ("placeOrder", "refused") not in calls
+    lookups = sum(v for (op, _), v in calls.items() if op == "getOrderDetails")
+    assert lookups == xo.stats()["calls"]["getOrderDetails"] >= 3
+    assert value(samples, "rewards_xoxoday_call_seconds_count", op="placeOrder") == placed
+    slowest = value(samples, "rewards_xoxoday_call_seconds_bucket", op="placeOrder", le="0.05")
+    assert slowest < placed  # the simulator's 100 ms latency is in the histogram
+    assert value(samples, "rewards_placements_total", outcome="placed") == 7
+    assert value(samples, "rewards_placements_total", outcome="unknown") == 3
+    assert value(samples, "rewards_placements_total", outcome="failed") == 0
+    assert value(samples, "rewards_placements_total", outcome="retry") == 1
+    assert value(samples, "rewards_reconciliations_total", result="adopted") == 1
+    assert value(samples, "rewards_reconciliations_total", result="placed_again") == 2
+    assert value(samples, "rewards_reconciliations_total", result="not_found") >= 1
+    assert value(samples, "rewards_reconciliations_total", result="gave_up") == 0
+    assert value(samples, "rewards_xoxoday_rate_limit_waits_total", op="placeOrder") >= 1
+    assert value(samples, "rewards_xoxoday_rate_limit_wait_seconds_total", op="placeOrder") > 0
+    assert (
+        value(
+            samples,
+            "rewards_slack_api_errors_total",
+            method="chat.postMessage",
+            error="internal_error",
+        )
+        == 1
+    )
+
+    # never people, codes, poNumbers or per-person amounts
+    text = httpx.get(f"{stack.url}/metrics").text
+    private = {REQUESTER, APPROVER, "Requester", "example.com"}
+    private |= {o["poNumber"] for o in xo.orders()}
+    private |= {code for o in xo.orders() for code in o["vouchers"]}
+    assert [p for p in private if p in text] == []
+
+
+def test_metrics_off_hides_the_route(xo: SimControl, tmp_path: Path) -> None:
+    running = start_local_stack(tmp_path / "off.db", sim=xo.running, rewards_metrics="off")
+    try:
+        assert httpx.get(f"{running.url}/metrics").status_code == 404
+        assert httpx.get(f"{running.url}/healthz").status_code == 200
+    finally:
+        running.stop()
