@@ -191,6 +191,35 @@ def _free_lease(path: Path) -> None:
         conn.close()
 
 
+def _keep_newer_tokens(current: Path, restored: Path) -> None:
+    """The Xoxoday token pair is not history to roll back: every refresh rotates the refresh
+    token and Xoxoday honours the old one for 6 hours at most (xoxoday-api.md §2.5, §12 row
+    10), so the backup's pair may be dead. Where the database being replaced holds a newer
+    pair (by when it was obtained), the restored one gets it."""
+    has_tokens = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'"
+    old, new = _connect(current), _connect(restored)
+    try:
+        if not (old.execute(has_tokens).fetchone() and new.execute(has_tokens).fetchone()):
+            return
+        old.row_factory = sqlite3.Row
+        for row in old.execute("SELECT * FROM tokens").fetchall():
+            mine = new.execute(
+                "SELECT obtained_at FROM tokens WHERE name = ?", [row["name"]]
+            ).fetchone()
+            if mine is not None and (mine[0] or 0) >= (row["obtained_at"] or 0):
+                continue
+            columns = list(row.keys())
+            marks = ", ".join("?" for _ in columns)
+            new.execute(
+                f"INSERT OR REPLACE INTO tokens ({', '.join(columns)}) VALUES ({marks})",
+                [row[c] for c in columns],
+            )
+        new.commit()
+    finally:
+        old.close()
+        new.close()
+
+
 def _place(partial: Path, target: Path) -> None:
     os.replace(partial, target)
     return None
@@ -213,6 +242,7 @@ def _swap(partial: Path, target: Path) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = target.with_name(f"{target.name}.before-restore-{stamp}")
         _copy(target, aside)  # the old database, its -wal included, as one file
+        _keep_newer_tokens(aside, partial)
     finally:
         database.close()
     # The old -wal and -shm belong to the old file: a -wal left beside the new one would be

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -309,6 +310,12 @@ def cmd_orders_resend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _private_file(path: str) -> Any:
+    """A file only its owner can read: exports hold names, emails and amounts."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
 def cmd_orders_export(args: argparse.Namespace) -> int:
     from bot.runtime import open_db
     from services.csvcells import spreadsheet_safe
@@ -322,11 +329,7 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
     database = open_db(_settings(args))
     with contextlib.ExitStack() as stack:
         try:
-            out = (
-                stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
-                if args.output
-                else sys.stdout
-            )
+            out = stack.enter_context(_private_file(args.output)) if args.output else sys.stdout
         except OSError as exc:
             print(f"cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 2
@@ -388,11 +391,7 @@ def _finance_export(args: argparse.Namespace) -> int:
         return 2
     export = month_export(open_db(_settings(args)), month)
     with contextlib.ExitStack() as stack:
-        out = (
-            stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
-            if args.output
-            else sys.stdout
-        )
+        out = stack.enter_context(_private_file(args.output)) if args.output else sys.stdout
         if args.format == "json":
             summary = {
                 f"by_{by}": [t for t in export.totals if t["by"] == by]

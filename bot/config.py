@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "text"
     rewards_metrics: str = "on"
+    # Without it, /metrics answers this machine only (it shows the wallet balance); with it,
+    # any client that sends `Authorization: Bearer <token>` (Prometheus' `authorization`).
+    rewards_metrics_token: SecretStr | None = None
 
     @field_validator(
         "slack_bot_token",
@@ -95,6 +98,7 @@ class Settings(BaseSettings):
         "xoxoday_access_token",
         "xoxoday_refresh_token",
         "xoxoday_webhook_key",
+        "rewards_metrics_token",
         "rewards_approval_channel",
         "rewards_monthly_budget",
         "rewards_max_order",
@@ -256,6 +260,7 @@ def check_settings(settings: Settings) -> None:
             )
     secrets = {
         "SLACK_SIGNING_SECRET": _value(s.slack_signing_secret),
+        "REWARDS_METRICS_TOKEN": _value(s.rewards_metrics_token),
         **{k: v for k, v in xoxoday.items() if k != "XOXODAY_CLIENT_ID"},
     }
     for name, value in secrets.items():

@@ -298,6 +298,8 @@ def _workflow(stack: LocalStack) -> None:
         raise DemoFailed(f"send_reward failed: {sent['error']}")
     ref = sent["outputs"]["request_ref"]
     request_id = int(ref.removeprefix("R-"))
+    say("    … the workflow's author chose the reward, so an approver looks at it: Alex approves …")
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message(ref))
     wait(lambda: _states(stack, request_id) == ["delivered"], "the anniversary donation")
     say("    … a later step of the workflow branches on reward_status …")
     status = _run_step(stack, "reward_status", {"request_ref": ref})

@@ -24,6 +24,7 @@ _PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs (Xoxoday's)
     re.compile(r"\bxox[abpors]-[A-Za-z0-9-]+"),
     re.compile(r"\bxapp-[A-Za-z0-9-]+"),
+    re.compile(r"\bxwfp-[A-Za-z0-9-]+"),  # a workflow step's token (function_executed)
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     # "voucherCode": "…", 'pin': '…', voucher_code=…, PIN: `…` (JSON, escaped JSON, reprs)
     re.compile(

@@ -7,7 +7,9 @@ requests arrive over Socket Mode instead and the same server keeps serving the r
 
 from __future__ import annotations
 
+import hmac
 import io
+import ipaddress
 import logging
 import signal
 import threading
@@ -39,6 +41,16 @@ from storage import orders as order_store
 
 log = logging.getLogger("rewards-bot")
 HTTP_THREADS = 32
+
+
+def is_loopback_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1
+    return ip.is_loopback
 
 
 def _secret(value: Any) -> str:
@@ -92,10 +104,27 @@ class Bot:
             if path == "/healthz" and method == "GET":
                 return json_response(start_response, *self.health())
             if path == "/metrics" and method == "GET" and metrics is not None:
+                if not self.may_scrape(environ):
+                    return json_response(
+                        start_response,
+                        403,
+                        {"error": "metrics answer this machine, or a bearer REWARDS_METRICS_TOKEN"},
+                    )
                 return metrics(environ, start_response)
             return json_response(start_response, 404, {"error": "not found"})
 
         return application
+
+    def may_scrape(self, environ: dict[str, Any]) -> bool:
+        """/metrics shows the wallet balance and the worker's host, and this port faces the
+        internet in HTTP mode (Slack must reach /slack/events): without REWARDS_METRICS_TOKEN
+        only this machine is answered (a scraper or an agent beside the bot); with it, a client
+        that presents it as a bearer token, compared in constant time."""
+        token = _secret(self.runtime.settings.rewards_metrics_token)
+        if token:
+            given = str(environ.get("HTTP_AUTHORIZATION") or "")
+            return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        return is_loopback_address(str(environ.get("REMOTE_ADDR") or ""))
 
     def health(self) -> tuple[int, dict[str, Any]]:
         try:

@@ -51,9 +51,10 @@ def register(app: App, deps: Deps) -> None:
         """
         ref = RequestRef.load(action.get("value"))
         request = request_store.get(deps.database, ref.request_id) if ref else None
-        if request is None:
+        if ref is None or not ref.names(request):
             ephemeral(client, body, "This request no longer exists.")
             return None
+        assert request is not None
         try:
             deps.rewards.check_decider(request.id, body["user"]["id"])
         except RewardError as exc:
@@ -91,13 +92,16 @@ def register(app: App, deps: Deps) -> None:
         assert request is not None
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=reject_modal(RejectModalMeta(request_id=request_id), request.ref),
+            view=reject_modal(
+                RejectModalMeta(request_id=request_id, made=request.created_at), request.ref
+            ),
         )
 
     @app.view(Callback.REJECT)
     def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = RejectModalMeta.load(view.get("private_metadata"))
-        if meta is None:
+        request = request_store.get(deps.database, meta.request_id) if meta else None
+        if meta is None or request is None or meta.made not in (None, request.created_at):
             ack(
                 response_action="errors",
                 errors={Block.REASON: "This form is out of date; click Reject again."},

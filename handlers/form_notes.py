@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 class FormNotes:
     budget: BudgetView | None = None
     earlier: Sequence[EarlierReward] = field(default_factory=tuple)
+    # Request ids whose details the person filling the form may see (/reward status rules).
+    visible: frozenset[int] = frozenset()
 
     def budget_blocks(self) -> list[dict[str, Any]]:
         if self.budget is None:
@@ -33,7 +35,10 @@ class FormNotes:
     def duplicate_blocks(self) -> list[dict[str, Any]]:
         if not self.earlier:
             return []
-        lines = [msg.duplicate_line(e) for e in self.earlier[: msg.MAX_LISTED]]
+        lines = [
+            msg.duplicate_line(e, detailed=e.request.id in self.visible)
+            for e in self.earlier[: msg.MAX_LISTED]
+        ]
         return [
             msg._section("\n".join(lines)),
             msg._context("You can still send it; the approvers see this note too."),
@@ -57,4 +62,10 @@ def budget_line(budget: BudgetView) -> str:
 
 def form_notes(deps: Deps, user_id: str, recipients: Sequence[str]) -> FormNotes:
     earlier = deps.duplicates.earlier(recipients) if deps.duplicates and recipients else []
-    return FormNotes(deps.budget(user_id), tuple(earlier))
+    # Decided without Slack (this runs before an ack): the earlier request's requester and
+    # the approvers see what it was; anyone else only that there was one.
+    approver = deps.policy.may_approve(user_id, escalated=True)
+    visible = frozenset(
+        e.request.id for e in earlier if approver or e.request.requester_id == user_id
+    )
+    return FormNotes(deps.budget(user_id), tuple(earlier), visible)

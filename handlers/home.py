@@ -28,6 +28,7 @@ from handlers.metadata import RequestRef
 from services.errors import RewardError
 from services.home import HomeService
 from storage import home_tabs
+from storage import requests as request_store
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         user = body["user"]["id"]
         ref = RequestRef.load(action.get("value"))
-        if ref is None:
+        if ref is None or not ref.names(request_store.get(deps.database, ref.request_id)):
             client.chat_postMessage(channel=user, text="This request no longer exists.")
             return
         try:

@@ -66,7 +66,7 @@ def _request_block(request: RequestRow, orders: list[OrderRow]) -> Block:
             "type": "button",
             "action_id": Action.CANCEL,
             "text": {"type": "plain_text", "text": "Cancel"},
-            "value": RequestRef(request_id=request.id).dump(),
+            "value": RequestRef.of(request).dump(),
             "confirm": {
                 "title": {"type": "plain_text", "text": f"Cancel {request.ref}?"},
                 "text": {

@@ -26,7 +26,7 @@ from services.delegation import Delegation
 from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
 from services.reward_types import kind_or_default
-from services.rewards import STATE_WORDS
+from services.rewards import SLACK_SOURCES, STATE_WORDS, UNATTENDED_SOURCES
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -65,7 +65,7 @@ def decider(request: RequestRow) -> str:
 
 
 def requester(request: RequestRow) -> str:
-    if request.source == "slack":
+    if request.source in SLACK_SOURCES:
         return md.mention(request.requester_id)
     return md.escape(request.requester_name or request.requester_id)
 
@@ -277,7 +277,7 @@ def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
 def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dict[str, Any]:
     """Approve and Reject for a waiting request; the same wherever they are shown (a channel,
     a DM, a reminder, the Home tab), so one handler decides them all."""
-    value = RequestRef(request_id=request.id).dump()
+    value = RequestRef.of(request).dump()
     return {
         "type": "actions",
         "block_id": block_id,
@@ -341,6 +341,13 @@ def approval_message(
         blocks.append(_section("\n".join(details)))
     if note:
         blocks.append(_context(f"⚠️ {md.escape(note)}"))
+    if request.source in UNATTENDED_SOURCES:
+        blocks.append(
+            _context(
+                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran: the "
+                "workflow's author chose the reward, so it always waits for an approver."
+            )
+        )
     if request.state == "pending_approval":
         if earlier:
             blocks.append(_section("\n".join(duplicate_line(e) for e in earlier[:MAX_LISTED])))
@@ -586,9 +593,13 @@ def alert_message(text: str) -> tuple[str, Blocks]:
 # --- the approval schedule, delegation, earlier rewards -------------------------------------------
 
 
-def duplicate_line(earlier: EarlierReward) -> str:
-    """A warning, not a refusal: the recipient was rewarded a moment ago, in which request."""
+def duplicate_line(earlier: EarlierReward, *, detailed: bool = True) -> str:
+    """A warning, not a refusal: the recipient was rewarded a moment ago, in which request.
+    What it was, who asked and where it stands only for those who may see that request (its
+    requester, the approvers): to anyone else it names the request and nothing more."""
     order, request = earlier.order, earlier.request
+    if not detailed:
+        return f"⚠️ {who(order)} was already rewarded recently ({request.ref})"
     state = STATE_WORDS.get(request.state, request.state)
     return (
         f"⚠️ {who(order)} was already rewarded in {request.ref} ({reward_phrase(order)}, "

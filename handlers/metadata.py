@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from handlers import permalinks
 from services.reward_types import kind_or_default
+from storage.models import RequestRow
 
 
 class _Meta(BaseModel):
@@ -46,10 +47,25 @@ class RewardModalMeta(_Meta):
 
 
 class RequestRef(_Meta):
-    """A button's value: which request it decides."""
+    """A button's value: which request it decides, and when that request was made.
+
+    Request numbers can come back: a database restored from a backup gives the requests made
+    after it the numbers of those it lost, while their asks stay in Slack with live buttons.
+    `made` (the request's created_at) tells the request a button was drawn for from a later
+    one with the same number. Buttons drawn before it was added carry none."""
 
     request_id: int = Field(gt=0)
+    made: str | None = None
+
+    @classmethod
+    def of(cls, request: RequestRow) -> RequestRef:
+        return cls(request_id=request.id, made=request.created_at)
+
+    def names(self, request: RequestRow | None) -> bool:
+        """The button was drawn for this very request (not another with its number)."""
+        return request is not None and self.made in (None, request.created_at)
 
 
 class RejectModalMeta(_Meta):
     request_id: int = Field(gt=0)
+    made: str | None = None  # as RequestRef

@@ -32,6 +32,7 @@ from services.delegation import Deciders, Delegation, Delegations
 from services.duplicates import Duplicates, EarlierReward
 from services.notify import Steps
 from services.policy import Policy
+from services.rewards import SLACK_SOURCES
 from services.vouchers import VoucherSource
 from storage import events, ledger
 from storage import messages as refs
@@ -543,7 +544,7 @@ class SlackNotifier:
 
     def _budget(self, request: RequestRow) -> tuple[Decimal, Decimal] | None:
         """(committed this month, monthly budget) of the requester, for the approvers."""
-        if self.policy.monthly_budget is None or request.source != "slack":
+        if self.policy.monthly_budget is None or request.source not in SLACK_SOURCES:
             return None
         spent = ledger.spent(
             self.database, request.requester_id, ledger.month_of(request.created_at)

@@ -191,6 +191,7 @@ def record_request(
     *,
     idempotency_key: str,
     may_wait: bool = False,
+    source: str = "slack",
 ) -> Recorded:
     """Check a filled form and record it: the one path of every way to ask for a reward (the
     /reward modal, the modal a message shortcut opens, the Workflow Builder step), so each
@@ -198,7 +199,8 @@ def record_request(
     the approval follows in the background.
 
     `may_wait`: nobody is waiting on a 3-second answer (a workflow step), so the wallet's
-    currency may be asked of Xoxoday now instead of "try again in a minute".
+    currency may be asked of Xoxoday now instead of "try again in a minute". `source` is
+    "workflow" for the step: such a request always waits for an approver (services/rewards.py).
     """
     errors, specs = check_form(deps, form, meta, requester_id)
     if not errors and deps.wallet.known_currency() is None:
@@ -224,7 +226,7 @@ def record_request(
             requester_id,
             specs,
             requester_name=requester.name if requester is not None else None,
-            source="slack",
+            source=source,
             channel_id=meta.channel_id,
             message=form.message,
             idempotency_key=idempotency_key,

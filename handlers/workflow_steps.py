@@ -348,7 +348,9 @@ def send_reward(deps: Deps, execution_id: str, inputs: dict[str, Any]) -> dict[s
     if found.late:
         raise StepRefused("Slack did not answer in time about the people involved; run it again.")
     form, meta = form_of(step)
-    recorded = record_request(deps, requester, form, meta, idempotency_key=key, may_wait=True)
+    recorded = record_request(
+        deps, requester, form, meta, idempotency_key=key, may_wait=True, source="workflow"
+    )
     if recorded.decision is None:
         raise StepRefused(refusal(recorded.errors))
     return outputs_of(recorded.decision.request, recorded.decision.orders)

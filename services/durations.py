@@ -12,6 +12,9 @@ from datetime import timedelta
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _FORM = re.compile(r"(\d{1,9})([smhd])")
 EXPECTED = "write a whole number and a unit, like 90s, 30m, 4h or 7d"
+# Ten years: longer than anything the bot schedules or looks back on, and far inside what date
+# arithmetic can hold ("now minus 999999 days" overflows, and a warning or a reminder with it).
+LONGEST = timedelta(days=3650)
 
 
 class DurationError(ValueError):
@@ -26,6 +29,8 @@ def parse_duration(text: str) -> timedelta:
     value = int(found.group(1)) * UNITS[found.group(2)]
     if value <= 0:
         raise DurationError(f"must be more than 0; {EXPECTED}")
+    if value > LONGEST.total_seconds():
+        raise DurationError(f"must be at most {format_duration(LONGEST)}")
     return timedelta(seconds=value)
 
 

@@ -67,7 +67,18 @@ COLUMNS = (
     "delivered_at",
     "tag",
 )
-TOTAL_COLUMNS = ("by", "key", "wallet_currency", "orders", "amount_charged", "refunded", "net")
+# `key` is what a total is grouped by (a requester's member id: two people may share a name,
+# and a name can be changed); `label` is how people read it.
+TOTAL_COLUMNS = (
+    "by",
+    "key",
+    "label",
+    "wallet_currency",
+    "orders",
+    "amount_charged",
+    "refunded",
+    "net",
+)
 SUMMED = ("amount_charged", "refunded", "net")
 
 
@@ -195,14 +206,14 @@ def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
         currency = row["wallet_currency"] or ""
-        for by, key in (
-            ("requester", row["requester"]),
-            ("reward_type", row["reward_type"]),
-            ("all", ""),
+        for by, key, label in (
+            ("requester", row["requester_id"], row["requester"]),
+            ("reward_type", row["reward_type"], row["reward_type"]),
+            ("all", "", ""),
         ):
             total = groups.setdefault(
                 (by, key, currency),
-                {"by": by, "key": key, "wallet_currency": currency, "orders": 0}
+                {"by": by, "key": key, "label": label, "wallet_currency": currency, "orders": 0}
                 | {name: Decimal(0) for name in SUMMED},
             )
             total["orders"] += 1

@@ -96,7 +96,11 @@ class HomeService:
         return (
             user_id in self.policy.approvers
             or user_id in self.policy.escalation_approvers
-            or bool(self.delegations.standing_in_for(user_id))
+            or any(
+                # a delegation counts while the one who made it may still approve
+                self.policy.may_approve(d.approver_id, escalated=True)
+                for d in self.delegations.standing_in_for(user_id)
+            )
         )
 
     def build(self, user_id: str) -> HomeData:

@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
 WALLET_SHORT = "the Xoxoday wallet cannot cover it right now"
+# Where a request comes from. Its requester is a Slack member for the first two; a CSV import
+# names an operator. A workflow's request was filled in by the workflow's author, not by the
+# person whose budget pays (whoever ran it): it is never approved automatically, so a person
+# always looks at it (a shared link that rewards its author cannot spend every clicker's
+# budget unseen).
+SLACK_SOURCES = frozenset({"slack", "workflow"})
+UNATTENDED_SOURCES = frozenset({"workflow"})
 STATE_WORDS = {
     "pending_approval": "waiting for approval",
     "approved": "approved",
@@ -281,9 +288,15 @@ class RewardService:
             for item in checked:
                 label = f"{item.product.name} for {_who(item.spec)}"
                 self.policy.check_order(item.cost, currency, label)
-        auto = not trusted and self.policy.auto_approves(total)
+        auto = not trusted and source not in UNATTENDED_SOURCES and self.policy.auto_approves(total)
         balance = self._balance(total) if trusted and self.wallet else None
         with self.database.tx() as db:
+            if idempotency_key:
+                # Again inside the write transaction: another process (a Slack retry that
+                # reached a second bot) may have recorded it since the check above.
+                existing = request_store.by_idempotency_key(self.database, idempotency_key)
+                if existing:
+                    return Decision(existing, order_store.for_request(self.database, existing.id))
             # One timestamp: the request's month is the month its budget is counted in.
             created_at = utcnow()
             month = ledger.month_of(created_at)

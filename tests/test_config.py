@@ -101,6 +101,11 @@ def test_durations_are_written_90s_30m_4h_7d(tmp_path: Path, text: str, seconds:
             )
         ],
         (
+            # "warn for ever" would overflow the date arithmetic: ten years at most
+            "REWARDS_DUPLICATE_WINDOW=999999d",
+            "REWARDS_DUPLICATE_WINDOW: must be at most 3650d (got '999999d')",
+        ),
+        (
             "REWARDS_ESCALATION_APPROVERS=UBOSS,boss",
             "REWARDS_ESCALATION_APPROVERS: 'boss' is not a Slack user ID",
         ),
@@ -167,6 +172,7 @@ SAFE = {
             "SLACK_SIGNING_SECRET: too short; a secret has at least 16",
         ),
         ({"XOXODAY_CLIENT_SECRET": "short-secret"}, "XOXODAY_CLIENT_SECRET: too short"),
+        ({"REWARDS_METRICS_TOKEN": "letmein"}, "REWARDS_METRICS_TOKEN: too short"),
         ({"XOXODAY_WEBHOOK_KEY": "Z9"}, "XOXODAY_WEBHOOK_KEY: use 16 to 60 letters and digits"),
         (
             {"XOXODAY_WEBHOOK_KEY": "abc123abc123a"},

@@ -14,11 +14,14 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlMTIz"
 
 
 def test_scrub_known_shapes_and_configured_secrets() -> None:
-    line = f"token xoxb-123-456-abc app xapp-1-A0-xyz Bearer {JWT} refresh_token=abcdef123 my-webhook-key-99"
+    line = (
+        f"token xoxb-123-456-abc app xapp-1-A0-xyz Bearer {JWT} refresh_token=abcdef123 "
+        "my-webhook-key-99 step xwfp-123-abc456"
+    )
     cleaned = scrub(line, secrets=("my-webhook-key-99",))
-    for secret in ("xoxb-123", "xapp-1", JWT, "abcdef123", "my-webhook-key-99"):
+    for secret in ("xoxb-123", "xapp-1", JWT, "abcdef123", "my-webhook-key-99", "xwfp-123"):
         assert secret not in cleaned
-    assert cleaned.count("[redacted]") >= 5
+    assert cleaned.count("[redacted]") >= 6
 
 
 def test_tracebacks_are_scrubbed_too() -> None:

@@ -40,6 +40,7 @@ def test_the_export_neutralises_every_formula_cell(
     env = cli_env(xo.base_url, runtime.settings.rewards_db)
     result = rewards_bot(env, "orders", "export", "-o", str(out))
     assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600  # names, emails and amounts: the owner's only
     [row] = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
     for column, value in HOSTILE_CELLS.items():
         assert row[column] == "'" + value, column

@@ -174,3 +174,32 @@ def test_metrics_off_hides_the_route(xo: SimControl, tmp_path: Path) -> None:
         assert httpx.get(f"{running.url}/healthz").status_code == 200
     finally:
         running.stop()
+
+
+def test_metrics_answer_this_machine_or_the_bearer_token_only(
+    xo: SimControl, stack: LocalStack, tmp_path: Path
+) -> None:
+    """/metrics shows the wallet balance, and in HTTP mode its port faces the internet for
+    Slack (review finding): another address gets 403 unless it brings REWARDS_METRICS_TOKEN.
+    The bot's own WSGI app is called with the client address a socket would give it."""
+
+    def get(running: LocalStack, address: str, **headers: str) -> httpx.Response:
+        transport = httpx.WSGITransport(app=running.bot.wsgi(), remote_addr=address)
+        with httpx.Client(transport=transport, base_url="http://bot") as client:
+            return client.get("/metrics", headers=headers)
+
+    assert get(stack, "127.0.0.1").status_code == 200
+    assert get(stack, "::ffff:127.0.0.1").status_code == 200
+    outside = get(stack, "203.0.113.9")
+    assert outside.status_code == 403 and "rewards_wallet_balance" not in outside.text
+
+    token = "metrics-token-0123456789"
+    guarded = start_local_stack(tmp_path / "token.db", sim=xo.running, rewards_metrics_token=token)
+    try:
+        assert get(guarded, "203.0.113.9").status_code == 403
+        assert get(guarded, "203.0.113.9", Authorization="Bearer wrong").status_code == 403
+        answer = get(guarded, "203.0.113.9", Authorization=f"Bearer {token}")
+        assert answer.status_code == 200 and "rewards_orders" in answer.text
+        assert get(guarded, "127.0.0.1").status_code == 403  # with a token, everyone shows it
+    finally:
+        guarded.stop()

@@ -11,6 +11,7 @@ from typing import Any
 from bot.local import LocalStack
 from storage import orders as order_store
 from storage import requests as request_store
+from tests.slack.test_e2e_commands import reply
 from tests.support import SimControl, wait_for
 
 
@@ -152,3 +153,18 @@ def test_events_url_verification_for_http_mode(stack: LocalStack) -> None:
     assert answer.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
     forged = stack.driver.post_raw(body, {**headers, "X-Slack-Signature": "v0=0"})
     assert forged.status_code == 401
+
+
+def test_the_modal_tells_others_only_that_a_recipient_was_rewarded(stack: LocalStack) -> None:
+    """`/reward status R-1` refuses someone who is neither requester, recipient nor approver;
+    the modal's duplicate warning must not show them what R-1 was either (review finding)."""
+    assert stack.request("UREQUESTER", ["UANA"], amount="100").text == ""
+    stack.approval_message("R-1")
+    assert reply(stack, "UOTHER", "status R-1").startswith("I found no request")
+    view_id = stack.open_form("UOTHER")
+    since = len(stack.slack.calls())
+    stack.driver.select("UOTHER", view_id, "recipients", "recipients", ["UANA"])
+    stack.slack.wait_for("views.update", lambda c: c.params["view_id"] == view_id, since=since)
+    shown = stack.slack.plain_text(stack.slack.view(view_id))
+    assert "<@UANA> was already rewarded recently (R-1)" in shown
+    assert not [s for s in ("100 USD", "<@UREQUESTER>", "waiting for approval") if s in shown]

@@ -73,8 +73,8 @@ def test_the_home_tab_buttons_are_the_channels_own() -> None:
     by_id = {b.get("block_id"): b for b in view["blocks"]}
     decision = by_id[f"decision:{data.waiting[0].request.id}"]
     assert [e["action_id"] for e in decision["elements"]] == [Action.APPROVE, Action.REJECT]
-    assert RequestRef.load(decision["elements"][0]["value"]) == RequestRef(
-        request_id=data.waiting[0].request.id
+    assert RequestRef.load(decision["elements"][0]["value"]) == RequestRef.of(
+        data.waiting[0].request
     )
     cancel = [b for b in view["blocks"] if b.get("accessory", {}).get("action_id") == Action.CANCEL]
     assert [b["block_id"] for b in cancel] == ["request:1"]  # only the waiting one
@@ -175,7 +175,9 @@ def test_decisions_name_the_delegate_and_whom_they_stood_in_for() -> None:
 
 def test_the_modal_shows_the_budget_on_top_and_earlier_rewards_under_the_recipients() -> None:
     earlier = [EarlierReward("U0003", hostile_order(3, "delivered"), hostile_request())]
-    view = reward_modal(RewardModalMeta(), notes=FormNotes(BUDGET, tuple(earlier)))
+    # Shown to someone who may see R-12 (its requester, an approver): what it was.
+    seen = frozenset({earlier[0].request.id})
+    view = reward_modal(RewardModalMeta(), notes=FormNotes(BUDGET, tuple(earlier), seen))
     assert view_problems(view) == []
     assert_inert(view["blocks"])
     kinds = [b.get("block_id") or b["type"] for b in view["blocks"]]
@@ -185,3 +187,9 @@ def test_the_modal_shows_the_budget_on_top_and_earlier_rewards_under_the_recipie
     assert "was already rewarded in R-12" in plain_text(view["blocks"])
     recipients = next(b for b in view["blocks"] if b.get("block_id") == "recipients")
     assert recipients["dispatch_action"] is True  # each choice is sent: the warning follows
+    # Anyone else reads that there was one, and nothing of what, for how much or by whom.
+    other = plain_text(
+        reward_modal(RewardModalMeta(), notes=FormNotes(BUDGET, tuple(earlier)))["blocks"]
+    )
+    assert "was already rewarded recently (R-12)" in other
+    assert "asked by" not in other and "USD (" not in other

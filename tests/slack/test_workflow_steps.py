@@ -5,6 +5,7 @@ which completes or fails them with functions.completeSuccess / completeError."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -188,27 +189,33 @@ def test_each_refusal_fails_the_step_with_its_sentence_and_records_nothing(
     assert run(stack, {"requester": "UREQUESTER"})["outputs"]["request_ref"] == "R-1"
 
 
-def test_policy_limits_and_automatic_approval_apply_as_from_the_modal(
+def test_policy_limits_apply_and_a_workflow_request_always_waits_for_an_approver(
     make_stack: Callable[..., LocalStack],
 ) -> None:
+    """The step's reward was chosen by the workflow's author, not by the person whose budget
+    pays (whoever ran it): within the auto-approve limit too, an approver looks at it, told
+    where it came from (review finding: a shared link that rewards its author would otherwise
+    spend every clicker's budget unseen)."""
     stack = make_stack(
         rewards_auto_approve_max="20", rewards_monthly_budget="50", rewards_max_order="40"
     )
-    # Within the auto-approve limit: recorded, completed, then approved without an approver.
     small = run(
         stack, {"recipient": "UCHO", "reward_type": "charity", "product_id": 40001, "amount": 10}
     )
-    assert small["outputs"]["request_ref"] == "R-1"
+    assert (small["outputs"]["request_ref"], small["outputs"]["state"]) == (
+        "R-1",
+        "pending_approval",
+    )
+    ask = stack.approval_message("R-1")
+    assert "Asked by a Workflow Builder step that <@UREQUESTER> ran" in stack.slack.plain_text(ask)
+    time.sleep(0.5)  # no automatic approval follows
+    assert requests(stack)[0].state == "pending_approval" and not requests(stack)[0].auto_approved
+    assert order_states(stack, 1) == ["pending_approval"]
+    stack.driver.click("UAPPROVER", "approve_request", message=ask)
     wait_for(lambda: order_states(stack, 1) == ["delivered"])
-    assert requests(stack)[0].auto_approved
-    # Over it: an approver is asked, whatever started the request.
+    # Over the limit: the same.
     assert run(stack, {})["outputs"]["state"] == "pending_approval"
     stack.approval_message("R-2")
-    assert not any(
-        "R-1" in str(c.params.get("text"))
-        for c in stack.slack.calls("chat.postMessage")
-        if c.params.get("channel") == "CAPPROVALS"
-    )
     # The single-order limit and the requester's monthly budget refuse before recording.
     over = run(stack, {"amount": 50})
     assert over["error"].startswith("Amount: Amazon.com eGift Card for Ana Silva costs ")
