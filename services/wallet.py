@@ -43,36 +43,60 @@ class Wallet:
         self.database = database
         self.ttl_s = ttl_s
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the cached figures (see balance())
+        self._fetch_lock = threading.Lock()  # one getBalance at a time
         self._cached: tuple[Decimal, str, float] | None = None
         self._currency: str | None = None
 
     def balance(self, max_age_s: float | None = None) -> tuple[Decimal, str]:
-        """(value, currency), from cache when younger than max_age_s (default: the TTL)."""
+        """(value, currency), from cache when younger than max_age_s (default: the TTL).
+
+        Locks, in this order only: `_fetch_lock` makes one getBalance at a time; `_lock`
+        guards the cached figures and is never held across a call to Xoxoday or SQLite. A
+        placement records its charge with `_lock` from inside a database transaction, so
+        holding it while waiting on Xoxoday's 10-a-minute limit, or on the database, would
+        hold that transaction, and every other writer, behind it.
+        """
         age_limit = self.ttl_s if max_age_s is None else max_age_s
+        asked_at = self._clock()
+        fresh = self._fresh(age_limit)
+        if fresh is not None:
+            return fresh
+        with self._fetch_lock:
+            # Another thread fetched while this one waited: an answer newer than this call is
+            # as fresh as any caller can ask (max_age_s=0 included).
+            with self._lock:
+                cached = self._cached
+                if cached and cached[2] >= asked_at:
+                    return cached[0], cached[1]
+            balance = self.client.get_balance()
+            # `points` is the balance in the wallet's currency; `value` is documented as INR.
+            fetched = (balance.amount, balance.currency, self._clock())
+            with self._lock:
+                self._cached = fetched
+        # Kept for other processes (/metrics reads it; getBalance is never asked there).
+        kv.put(
+            self.database,
+            BALANCE_KEY,
+            json.dumps(
+                {
+                    "amount": str(balance.amount),
+                    "currency": balance.currency,
+                    "fetched_at": fetched[2],
+                }
+            ),
+        )
+        if balance.currency and balance.currency != self._currency:
+            self._currency = balance.currency
+            kv.put(self.database, "wallet.currency", balance.currency)
+        return balance.amount, balance.currency
+
+    def _fresh(self, age_limit: float) -> tuple[Decimal, str] | None:
         with self._lock:
             cached = self._cached
             if cached and self._clock() - cached[2] <= age_limit:
                 return cached[0], cached[1]
-            balance = self.client.get_balance()
-            # `points` is the balance in the wallet's currency; `value` is documented as INR.
-            self._cached = (balance.amount, balance.currency, self._clock())
-            # Kept for other processes (/metrics reads it; getBalance is never asked there).
-            kv.put(
-                self.database,
-                BALANCE_KEY,
-                json.dumps(
-                    {
-                        "amount": str(balance.amount),
-                        "currency": balance.currency,
-                        "fetched_at": self._cached[2],
-                    }
-                ),
-            )
-            if balance.currency and balance.currency != self._currency:
-                self._currency = balance.currency
-                kv.put(self.database, "wallet.currency", balance.currency)
-            return balance.amount, balance.currency
+        return None
 
     def record_charge(self, amount: Decimal) -> None:
         """An order was just charged: the cached balance drops by as much, without a call."""

@@ -133,6 +133,7 @@ class Worker:
         self._slots = threading.Semaphore(concurrency)
         self._in_flight: set[Future[None]] = set()
         self._busy_orders: set[int] = set()  # orders a pool thread is working on
+        self._orphans: set[int] = set()  # orders whose task raised (see _recover_orphans)
         self._in_flight_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -321,6 +322,7 @@ class Worker:
         """
         now = self._clock()
         busy = False
+        self._recover_orphans()
         for order in order_store.due(self.database, "unknown", "next_attempt_at", now, limit=50):
             started = self._start(order, self._reconcile)
             if started is None:
@@ -387,13 +389,38 @@ class Worker:
             work(order)
 
     def _done(self, future: Future[None], order_id: int) -> None:
+        failed = not future.cancelled() and future.exception() is not None
         with self._in_flight_lock:
             self._in_flight.discard(future)
             self._busy_orders.discard(order_id)
+            if failed:
+                self._orphans.add(order_id)
         self._slots.release()
-        if not future.cancelled() and future.exception() is not None:
+        if failed:
             log.error("worker task failed", exc_info=future.exception())
         self._wake.set()
+
+    def _recover_orphans(self) -> None:
+        """Orders whose task ended in an exception before recording any outcome (the database
+        locked for longer than its busy timeout, a bug): one left in `placing` would wait for
+        the next start of the worker, and `--until-idle` for ever. Its placeOrder may have gone
+        out, so it becomes `unknown` and is looked up, as after a crash."""
+        with self._in_flight_lock:
+            orphans = sorted(self._orphans - self._busy_orders)
+        for order_id in orphans:
+            with self.database.tx() as db:
+                order_store.transition(
+                    db,
+                    order_id,
+                    "placing",
+                    "unknown",
+                    actor=self.name,
+                    kind="order.recovered",
+                    reason="placing it ended in an error before its outcome was recorded",
+                    fields={"next_attempt_at": 0},
+                )
+            with self._in_flight_lock:
+                self._orphans.discard(order_id)
 
     def _housekeeping(self, now: float) -> None:
         if now - self._last_housekeeping < 300:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +104,32 @@ def test_lost_answer_after_commit_adopts_the_existing_order(
         "placeOrder",
         "getOrderDetails",
     ]
+
+
+def test_an_order_whose_task_failed_is_looked_up_not_left_placing(
+    runtime: Runtime, xo: SimControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is lost after Xoxoday committed, and recording that fails too (the database
+    locked past its busy timeout, twice): the task ends in an exception with the order still
+    `placing`. The worker takes it as it takes a crash: unknown, looked up, adopted, once;
+    `until_idle` ends instead of waiting for ever."""
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_after_commit")
+    real, locked = Worker._to_unknown, iter([True, True])
+
+    def database_locked(self: Worker, *args: object, **kwargs: object) -> None:
+        if next(locked, False):
+            raise sqlite3.OperationalError("database is locked")
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Worker, "_to_unknown", database_locked)
+    done = threading.Thread(target=runtime.worker.run, kwargs={"until_idle": True}, daemon=True)
+    done.start()
+    done.join(timeout=30)
+    assert not done.is_alive(), "the worker waited for ever on an order left placing"
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1 and xo.calls("placeOrder") == 1
+    assert "order.recovered" in kinds(runtime, request_id)
 
 
 def test_lost_answer_before_commit_places_again_with_the_same_po_number(
@@ -363,3 +390,35 @@ def test_placed_orders_are_taken_off_the_cached_balance(runtime: Runtime, xo: Si
     with pytest.raises(domain.InsufficientFunds, match="52 USD available"):
         runtime.rewards.approve(second.request.id, APPROVER)  # without asking Xoxoday again
     assert xo.calls("getBalance") == asked
+
+
+def test_a_charge_is_recorded_while_a_balance_fetch_waits_on_xoxoday(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    """A placement records its charge on the cached balance from inside its database
+    transaction; the wallet must not keep that lock (or the database) while getBalance waits on
+    Xoxoday (slow, or held back by its 10-a-minute limit). Holding it stalled every writer past
+    SQLite's busy timeout in the 1,000-order soak ("database is locked")."""
+    wallet = runtime.wallet
+    wallet.balance(max_age_s=0)
+    xo.config(latency_ms=1500)  # Xoxoday answers slowly from now on
+    before = xo.calls("getBalance")
+    outcome: list[object] = []
+
+    def fetch_balance() -> None:
+        try:
+            outcome.append(wallet.balance(max_age_s=0))
+        except Exception as exc:  # the assertion below says what it was
+            outcome.append(exc)
+
+    fetch = threading.Thread(target=fetch_balance, daemon=True)
+    fetch.start()
+    wait_for(lambda: xo.calls("getBalance") > before)  # the call is out, its answer held
+    with runtime.database.tx():  # as Delivery.adopt records a placement
+        wallet.record_charge(Decimal(1))
+        runtime.database.execute("UPDATE kv SET value = value WHERE key = 'none'")
+        charged_while_fetching = fetch.is_alive()
+    fetch.join(timeout=30)
+    xo.config(latency_ms=0)
+    assert charged_while_fetching, "the charge waited for Xoxoday's answer"
+    assert outcome and isinstance(outcome[0], tuple), outcome  # the fetch was not starved
