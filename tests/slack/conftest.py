@@ -19,6 +19,20 @@ def fake_slack() -> Iterator[RunningFakeSlack]:
         yield running
 
 
+def stack_on(db: Path, xo: SimControl, slack: RunningFakeSlack, **overrides: Any) -> LocalStack:
+    """The bot on database file `db` against the shared simulator and Slack stand-in, with
+    short retries (several stacks may share one file: two processes, or a restart)."""
+    return start_local_stack(
+        db,
+        sim=xo.running,
+        slack=slack,
+        poll_first_s=0.2,
+        backoff_first_s=0.05,
+        xoxoday_rate_scale=0,
+        **overrides,
+    )
+
+
 @pytest.fixture
 def make_stack(
     xo: SimControl, fake_slack: RunningFakeSlack, tmp_path: Path
@@ -27,15 +41,7 @@ def make_stack(
 
     def make(**overrides: Any) -> LocalStack:
         fake_slack.reset()
-        stack = start_local_stack(
-            tmp_path / f"rewards-{len(stacks)}.db",
-            sim=xo.running,
-            slack=fake_slack,
-            poll_first_s=0.2,
-            backoff_first_s=0.05,
-            xoxoday_rate_scale=0,
-            **overrides,
-        )
+        stack = stack_on(tmp_path / f"rewards-{len(stacks)}.db", xo, fake_slack, **overrides)
         stacks.append(stack)
         return stack
 

@@ -8,23 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.local import LocalStack, start_local_stack
 from simulator.slack.fake import RunningFakeSlack
+from tests.slack.conftest import stack_on
 from tests.slack.test_e2e_commands import reply
 from tests.slack.test_e2e_home import open_home, text_of
 from tests.support import SimControl
-
-
-def _stack(db: Path, xo: SimControl, slack: RunningFakeSlack, approvers: list[str]) -> LocalStack:
-    return start_local_stack(
-        db,
-        sim=xo.running,
-        slack=slack,
-        poll_first_s=0.2,
-        backoff_first_s=0.05,
-        xoxoday_rate_scale=0,
-        rewards_approvers=approvers,
-    )
 
 
 def test_a_removed_approvers_delegate_loses_the_wallet_and_company_spend(
@@ -33,14 +21,14 @@ def test_a_removed_approvers_delegate_loses_the_wallet_and_company_spend(
     fake_slack.reset()
     db = tmp_path / "rewards.db"
     until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
-    before = _stack(db, xo, fake_slack, ["UAPPROVER", "UAPPROVER2"])
+    before = stack_on(db, xo, fake_slack, rewards_approvers=["UAPPROVER", "UAPPROVER2"])
     try:
         assert reply(before, "UAPPROVER", f"delegate @ben until {until}").startswith("🔁 <@UBEN>")
     finally:
         before.stop()
 
     # UAPPROVER leaves; the operator removes them from REWARDS_APPROVERS and restarts.
-    after = _stack(db, xo, fake_slack, ["UAPPROVER2"])
+    after = stack_on(db, xo, fake_slack, rewards_approvers=["UAPPROVER2"])
     try:
         assert reply(after, "UBEN", "balance") == "Only approvers can see the wallet balance."
         open_home(after, "UBEN")

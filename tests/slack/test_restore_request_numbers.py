@@ -9,22 +9,12 @@ import contextlib
 from pathlib import Path
 
 from bot.backup import backup, restore
-from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
+from bot.local import APPROVAL_CHANNEL, LocalStack
 from simulator.slack.fake import RunningFakeSlack
 from storage import orders as order_store
 from storage import requests as request_store
+from tests.slack.conftest import stack_on
 from tests.support import SimControl, wait_for
-
-
-def _stack(db: Path, xo: SimControl, slack: RunningFakeSlack) -> LocalStack:
-    return start_local_stack(
-        db,
-        sim=xo.running,
-        slack=slack,
-        poll_first_s=0.2,
-        backoff_first_s=0.05,
-        xoxoday_rate_scale=0,
-    )
 
 
 def _approval(stack: LocalStack, ref: str, since: int) -> dict:
@@ -43,7 +33,7 @@ def test_an_old_approval_ask_cannot_decide_the_new_request_with_its_number(
 ) -> None:
     fake_slack.reset()
     db, copy = tmp_path / "rewards.db", tmp_path / "nightly.db"
-    first = _stack(db, xo, fake_slack)
+    first = stack_on(db, xo, fake_slack)
     try:
         assert first.request("UREQUESTER", ["UANA"], amount="25").text == ""
         _approval(first, "R-1", 0)
@@ -57,7 +47,7 @@ def test_an_old_approval_ask_cannot_decide_the_new_request_with_its_number(
 
     restore(copy, db)  # the operator restores last night's backup
 
-    second = _stack(db, xo, fake_slack)
+    second = stack_on(db, xo, fake_slack)
     try:
         since = len(fake_slack.calls())
         assert second.request("UOTHER", ["UBEN"], amount="100").text == ""

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.local import LocalStack, start_local_stack
 from simulator.slack.fake import RunningFakeSlack
 from storage import orders as order_store
 from storage import requests as request_store
+from tests.slack.conftest import stack_on
 from tests.support import SimControl, wait_for
 
 GIFT = {
@@ -30,25 +30,14 @@ GIFT = {
 }
 
 
-def _stack(db: Path, xo: SimControl, slack: RunningFakeSlack) -> LocalStack:
-    return start_local_stack(
-        db,
-        sim=xo.running,
-        slack=slack,
-        poll_first_s=0.2,
-        backoff_first_s=0.05,
-        xoxoday_rate_scale=0,
-        rewards_auto_approve_max="50",
-        rewards_monthly_budget="500",
-    )
-
-
 def test_a_retry_on_a_second_process_answers_with_the_request_the_first_recorded(
     xo: SimControl, fake_slack: RunningFakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_slack.reset()
     db = tmp_path / "rewards.db"
-    first, second = _stack(db, xo, fake_slack), _stack(db, xo, fake_slack)
+    options = {"rewards_auto_approve_max": "50", "rewards_monthly_budget": "500"}
+    first = stack_on(db, xo, fake_slack, **options)
+    second = stack_on(db, xo, fake_slack, **options)
     try:
         fake_slack.set_latency("functions.completeSuccess", 1.5)  # Slack a little slow
         execution = fake_slack.start_execution(
