@@ -166,18 +166,12 @@ class Settings(BaseSettings):
     @field_validator("log_format")
     @classmethod
     def _log_format(cls, value: str) -> str:
-        form = (value or "text").strip().lower()
-        if form not in LOG_FORMATS:
-            raise ValueError("use text or json")
-        return form
+        return _one_of(value, LOG_FORMATS)
 
     @field_validator("rewards_metrics")
     @classmethod
     def _metrics(cls, value: str) -> str:
-        switch = (value or "on").strip().lower()
-        if switch not in ("on", "off"):
-            raise ValueError("use on or off")
-        return switch
+        return _one_of(value, ("on", "off"))
 
     @field_validator("host")
     @classmethod
@@ -201,15 +195,29 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing {noun} {', '.join(missing)} (see .env.example)")
 
 
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    """A word setting, in any case; empty is the first choice."""
+    word = (value or choices[0]).strip().lower()
+    if word not in choices:
+        raise ValueError(f"use {' or '.join(choices)}")
+    return word
+
+
 def is_loopback(url: str) -> bool:
     """The URL's host is this machine (127.0.0.0/8, ::1 or localhost)."""
     host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
+    return host == "localhost" or is_loopback_address(host)
+
+
+def is_loopback_address(address: str) -> bool:
+    """An IP address of this machine, IPv4-mapped IPv6 (::ffff:127.0.0.1) included."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def is_demo_credential(value: str | None) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import ipaddress
 import logging
 import signal
 import threading
@@ -22,7 +21,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import ConfigError, Settings, is_loopback
+from bot.config import ConfigError, Settings, is_loopback, is_loopback_address
 from bot.httpserver import CONNECTION_LIMIT, ServerThread
 from bot.metrics import build_registry, metrics_app
 from bot.runtime import Runtime, build_runtime
@@ -41,16 +40,6 @@ from storage import orders as order_store
 
 log = logging.getLogger("rewards-bot")
 HTTP_THREADS = 32
-
-
-def is_loopback_address(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1
-    return ip.is_loopback
 
 
 def _secret(value: Any) -> str:
