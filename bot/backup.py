@@ -123,8 +123,12 @@ def _quoted(name: str) -> str:
 
 
 def _private_file(path: Path) -> None:
-    """Create `path` empty, readable and writable by its owner only (it will hold tokens)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    """Create `path` empty, readable and writable by its owner only (it will hold tokens): a
+    new file, never an existing one or a link (it is renamed over the target once checked)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise BackupError(f"cannot create {path} ({exc.strerror or exc})") from None
     os.close(fd)
 
 
