@@ -388,9 +388,9 @@ def _finance_export(args: argparse.Namespace) -> int:
     """`orders export --month YYYY-MM`: services/finance.py's rows and totals, as CSV (every
     cell neutralised for spreadsheets) or JSON (money as exact numbers)."""
     from bot.runtime import open_db
+    from plumbing.jsonutil import dumps
     from services.csvcells import spreadsheet_safe
     from services.finance import COLUMNS, TOTAL_COLUMNS, MonthError, month_export, parse_month
-    from services.jsonutil import dumps
 
     try:
         month = parse_month(args.month)

@@ -22,10 +22,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import ConfigError, Settings, is_loopback, is_loopback_address
-from bot.httpserver import CONNECTION_LIMIT, ServerThread
 from bot.metrics import build_registry, metrics_app
 from bot.runtime import Runtime, build_runtime
-from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
 from handlers.deps import Deps
 from handlers.home import HomeTabs
@@ -33,6 +31,8 @@ from handlers.notifier import SlackNotifier
 from handlers.people import SlackPeople
 from handlers.reward_form import auto_approve
 from handlers.users import UserDirectory
+from plumbing.httpserver import CONNECTION_LIMIT, ServerThread
+from plumbing.wsgi import Request, StartResponse, json_response
 from services.home import HomeService
 from services.metrics import Instruments
 from services.operators import OperatorCheck
