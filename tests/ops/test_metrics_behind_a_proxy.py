@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.httpserver import ServerThread
+from plumbing.httpserver import ServerThread
 from bot.local import LocalStack, start_local_stack
 from tests.support import SimControl
 
