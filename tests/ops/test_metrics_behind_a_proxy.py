@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from plumbing.httpserver import ServerThread
 from bot.local import LocalStack, start_local_stack
+from plumbing.httpserver import ServerThread
 from tests.support import SimControl
 
 
