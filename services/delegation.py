@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from services.deadlines import Schedule, is_escalated
 from services.errors import InvalidDelegation, NotAnApprover, PolicyRefusal, SelfApproval
 from services.policy import Policy
 from storage import delegations as store
@@ -109,35 +110,54 @@ class Delegations:
 
 
 class Deciders:
-    """Who may decide a request now, and on whose behalf (see the module's docstring)."""
+    """Who may decide a request now, and on whose behalf (see the module's docstring).
 
-    def __init__(self, policy: Policy, delegations: Delegations | None = None) -> None:
+    "Now" is the clock's (services/deadlines.py): escalation approvers decide from the
+    escalation time whether or not the scheduler has marked the request escalated."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        delegations: Delegations | None = None,
+        *,
+        schedule: Schedule | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy
         self.delegations = delegations
+        self.schedule = schedule
+        self._clock = clock
 
-    def _own_right(self, user_id: str, request: RequestRow) -> bool:
+    def _own_right(self, user_id: str, request: RequestRow, now: float) -> bool:
         return user_id != request.requester_id and self.policy.may_approve(
-            user_id, escalated=request.escalated_at is not None
+            user_id, escalated=is_escalated(request, self.schedule, now)
         )
 
     def acting_for(
-        self, user_id: str, request: RequestRow, rewarded: Collection[str | None] = ()
+        self,
+        user_id: str,
+        request: RequestRow,
+        rewarded: Collection[str | None] = (),
+        *,
+        now: float | None = None,
     ) -> str | None:
         """None when `user_id` decides as an approver; the approver they stand in for when
-        they decide as a delegate. PolicyRefusal when they may not decide `request`.
+        they decide as a delegate. PolicyRefusal when they may not decide `request` at `now`
+        (default: the clock's time).
 
         `rewarded` are the recipients' member ids: an approver among them is never stood in
         for. The person deciding is checked against the recipients by the caller
         (RewardService.check_decider), and so is the approver stood in for, by email too.
         """
+        now = self._clock() if now is None else now
         if user_id == request.requester_id:
             raise SelfApproval("you cannot approve or reject your own request")
-        if self._own_right(user_id, request):
+        if self._own_right(user_id, request, now):
             return None
         standing = self.delegations.standing_in_for(user_id) if self.delegations else []
         for delegation in standing:
             principal = delegation.approver_id
-            if principal not in rewarded and self._own_right(principal, request):
+            if principal not in rewarded and self._own_right(principal, request, now):
                 return principal
         if any(d.approver_id == request.requester_id for d in standing):
             raise SelfApproval(
@@ -150,7 +170,7 @@ class Deciders:
         waiting_escalation = user_id in self.policy.escalation_approvers or any(
             d.approver_id in self.policy.escalation_approvers for d in standing
         )
-        if waiting_escalation and request.escalated_at is None:
+        if waiting_escalation and not is_escalated(request, self.schedule, now):
             raise NotAnApprover(
                 f"R-{request.id} has not been escalated; its approvers decide it for now"
             )
@@ -168,9 +188,10 @@ class Deciders:
             people |= {d.delegate_id for d in self.delegations.running()}
         rewarded = {r for r in recipient_ids if r}
         found: list[tuple[str, str | None]] = []
+        now = self._clock()
         for person in sorted(people - rewarded):
             try:
-                found.append((person, self.acting_for(person, request, rewarded)))
+                found.append((person, self.acting_for(person, request, rewarded, now=now)))
             except PolicyRefusal:
                 continue
         return found

@@ -27,34 +27,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
+from services.deadlines import MAX_REMINDERS, Schedule, waiting_since
 from services.durations import in_words
 from services.errors import RequestNotPending
 from services.rewards import RewardService
 from storage import events
 from storage import schedule as store
 from storage.db import Database
-from storage.models import RequestRow
 
 log = logging.getLogger(__name__)
 
-MAX_REMINDERS = 3
-
-
-@dataclass(frozen=True)
-class Schedule:
-    remind_after: timedelta = timedelta(hours=24)
-    escalate_after: timedelta = timedelta(hours=72)
-    expire_after: timedelta = timedelta(days=7)
-    escalates: bool = False  # REWARDS_ESCALATION_APPROVERS is not empty
-    max_reminders: int = MAX_REMINDERS
-
-
-def waiting_since(request: RequestRow) -> float:
-    """When the request's schedule starts (epoch seconds)."""
-    return datetime.fromisoformat(request.waiting_since or request.created_at).timestamp()
+__all__ = ["MAX_REMINDERS", "Schedule", "Scheduler", "waiting_since"]
 
 
 class Scheduler:
@@ -104,7 +88,7 @@ class Scheduler:
 
     def _expire(self, now: float) -> int:
         expired = 0
-        reason = f"nobody decided within {in_words(self.schedule.expire_after)}"
+        reason = self.schedule.expiry_reason()
         for request in store.due(self.database, "expires_at", now):
             try:
                 self.rewards.expire(request.id, reason, actor=self.name)

@@ -18,11 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 from services.catalog import Catalog
+from services.deadlines import Schedule, is_expired
 from services.delegation import Deciders
 from services.errors import (
     DeciderUnknown,
     InsufficientFunds,
     InvalidReward,
+    NotAnApprover,
     NotRequester,
     PolicyRefusal,
     RequestNotFound,
@@ -214,6 +216,7 @@ class RewardService:
         clock: Callable[[], float] = time.time,
         people: PeopleDirectory | None = None,
         deciders: Deciders | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.database = database
         self.catalog = catalog
@@ -223,7 +226,9 @@ class RewardService:
         # (a CSV row) from deciding their own reward. None: no chat, only member ids count.
         self.people = people
         # Who may decide a request, delegates included (services/delegation.py).
-        self.deciders = deciders or Deciders(policy)
+        self.deciders = deciders or Deciders(policy, schedule=schedule, clock=clock)
+        # When waiting requests expire (services/deadlines.py): a decision checks it itself.
+        self.schedule = schedule
         self._wake = wake or (lambda: None)
         self._clock = clock
 
@@ -476,19 +481,46 @@ class RewardService:
             )
         balance = self._balance(request.total_cost) if self.wallet else None
         with self.database.tx() as db:
-            if balance is not None:  # in the transaction: two approvals cannot share one euro
-                self._ensure_funds(balance, request.total_cost, request.currency or "")
-            # Checked again at approval: the budget may have been lowered since the request.
-            month = ledger.month_of(request.created_at)
-            spent = ledger.spent(self.database, request.requester_id, month)
-            self.policy.check_budget(
-                spent - request.total_cost, request.total_cost, request.currency or ""
-            )
-            self._approve_in(
-                db, request_id, actor=approver, reason=None, auto=False, acting_for=acting_for
-            )
+            if self._expired_now(db, request, approver, acting_for):
+                expired = True
+            else:
+                expired = False
+                if balance is not None:  # in the transaction: two approvals cannot share a euro
+                    self._ensure_funds(balance, request.total_cost, request.currency or "")
+                # Checked again at approval: the budget may have been lowered since the request.
+                month = ledger.month_of(request.created_at)
+                spent = ledger.spent(self.database, request.requester_id, month)
+                self.policy.check_budget(
+                    spent - request.total_cost, request.total_cost, request.currency or ""
+                )
+                self._approve_in(
+                    db, request_id, actor=approver, reason=None, auto=False, acting_for=acting_for
+                )
+        if expired:
+            raise self._not_pending(request_id)
         self._wake()
         return self._decision(request_id)
+
+    def _expired_now(
+        self, db: Any, request: RequestRow, user_id: str, acting_for: str | None
+    ) -> bool:
+        """Inside the decision's write transaction, with the clock's time: True when the
+        request's time ran out (it is expired here and now, as the scheduler would have done,
+        and the decision must be refused after the commit). Raises when it was decided
+        meanwhile, or when `user_id` may no longer decide it as they could a moment ago (a
+        delegation ended, escalation time not reached: services/deadlines.py)."""
+        now = self._clock()
+        current = request_store.get(self.database, request.id)
+        if current is None or current.state != "pending_approval":
+            raise self._not_pending(request.id, current)
+        if is_expired(current, self.schedule, now):
+            reason = self.schedule.expiry_reason() if self.schedule else "its time ran out"
+            self._close_in(db, current, "expired", "clock", reason, "request.expired", None, False)
+            return True
+        ids = [o.recipient_id for o in order_store.for_request(self.database, request.id)]
+        if self.deciders.acting_for(user_id, current, ids, now=now) != acting_for:
+            raise NotAnApprover("who you may stand in for changed a moment ago; try again")
+        return False
 
     def _approve_in(
         self,
@@ -568,7 +600,13 @@ class RewardService:
             raise InvalidReward("say why the request is rejected", field="reason")
         request, acting_for = self.decider(request_id, approver)
         return self._close(
-            request, "rejected", approver, reason, "request.rejected", acting_for=acting_for
+            request,
+            "rejected",
+            approver,
+            reason,
+            "request.rejected",
+            acting_for=acting_for,
+            decision=True,
         )
 
     def cancel(
@@ -595,41 +633,63 @@ class RewardService:
         *,
         acting_for: str | None = None,
         by_person: bool = True,
+        decision: bool = False,
     ) -> Decision:
+        """Close a waiting request as `state`. A `decision` (an approver's reject) is checked
+        against the clock in the same transaction, like an approval."""
         self._ensure_pending(request)
+        expired = False
+        with self.database.tx() as db:
+            if decision and self._expired_now(db, request, actor, acting_for):
+                expired = True
+            else:
+                self._close_in(db, request, state, actor, reason, kind, acting_for, by_person)
+        if expired:
+            raise self._not_pending(request.id)
+        return self._decision(request.id)
+
+    def _close_in(
+        self,
+        db: Any,
+        request: RequestRow,
+        state: str,
+        actor: str,
+        reason: str,
+        kind: str,
+        acting_for: str | None,
+        by_person: bool,
+    ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         decided_by = actor if by_person else None
-        with self.database.tx() as db:
-            updated = request_store.transition(
+        updated = request_store.transition(
+            db,
+            request.id,
+            "pending_approval",
+            state,
+            actor=actor,
+            kind=kind,
+            reason=reason,
+            fields={
+                "decided_by": decided_by,
+                "decided_for": acting_for,
+                "decided_at": now,
+                "decision_reason": reason,
+            },
+            data={"decided_by": decided_by, "decided_for": acting_for},
+        )
+        if updated is None:
+            raise self._not_pending(request.id)
+        for order in order_store.for_request(self.database, request.id):
+            order_store.transition(
                 db,
-                request.id,
+                order.id,
                 "pending_approval",
-                state,
+                "withdrawn",
                 actor=actor,
-                kind=kind,
+                kind="order.withdrawn",
                 reason=reason,
-                fields={
-                    "decided_by": decided_by,
-                    "decided_for": acting_for,
-                    "decided_at": now,
-                    "decision_reason": reason,
-                },
-                data={"decided_by": decided_by, "decided_for": acting_for},
             )
-            if updated is None:
-                raise self._not_pending(request.id)
-            for order in order_store.for_request(self.database, request.id):
-                order_store.transition(
-                    db,
-                    order.id,
-                    "pending_approval",
-                    "withdrawn",
-                    actor=actor,
-                    kind="order.withdrawn",
-                    reason=reason,
-                )
-                ledger.give_back(db, self.database, order, request, "release")
-        return self._decision(request.id)
+            ledger.give_back(db, self.database, order, request, "release")
 
     # --- helpers ----------------------------------------------------------------------------
 
