@@ -198,7 +198,14 @@ def build_runtime(
     )
     # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
     # decision checks the same times itself (services/deadlines.py).
-    scheduler = Scheduler(database, rewards, schedule, name=f"{worker.name}")
+    scheduler = Scheduler(
+        database,
+        rewards,
+        schedule,
+        name=f"{worker.name}",
+        delegations=delegations,
+        people=people,
+    )
     worker.scheduler = scheduler
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake

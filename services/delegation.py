@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from services.deadlines import Schedule, is_escalated
 from services.errors import InvalidDelegation, NotAnApprover, PolicyRefusal, SelfApproval
@@ -28,6 +29,12 @@ from storage.delegations import DelegationRow
 from storage.models import RequestRow
 
 MAX_DAYS = 366  # a delegation ends within a year: a mistyped year is refused, not kept
+
+# Why a delegation ended, in words for the delegate's DM (storage keeps them in the event).
+REPLACED = "they named someone else to stand in for them"
+LAST_DAY_PASSED = "its last day, {day}, has passed"
+NO_LONGER_APPROVER = "they are no longer an approver"
+DEACTIVATED = "their Slack account is deactivated"
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,10 @@ class Delegations:
                 f"{(today + timedelta(days=MAX_DAYS)).isoformat()}"
             )
         with self.database.tx() as db:
+            before = store.current(self.database, approver_id)
+            if before is not None and before.delegate_id != delegate_id:
+                # The one it replaces is told, and their Home changes (services/notify.py).
+                self._ended(db, before, approver_id, self._why_replaced(before))
             row = store.put(db, approver_id, delegate_id, until.isoformat())
             events.append(
                 db,
@@ -85,18 +96,60 @@ class Delegations:
             row = store.remove(db, approver_id)
             if row is None:
                 return None
-            events.append(
-                db,
-                "delegation.ended",
-                actor=approver_id,
-                data={"approver": approver_id, "delegate": row.delegate_id, "until": row.until},
-            )
+            self._ended(db, row, approver_id, None)
         return Delegation.of(row)
+
+    def end(self, row: DelegationRow, reason: str, actor: str = "policy") -> bool:
+        """End the delegation `row` for `reason` (words for the delegate), if it is still the
+        one recorded; False when it changed or ended meanwhile."""
+        with self.database.tx() as db:
+            if not store.remove_exactly(db, row):
+                return False
+            self._ended(db, row, actor, reason)
+        return True
+
+    def end_lapsed(self, is_active: Callable[[str], bool | None] | None = None) -> int:
+        """End every delegation that no longer holds: its last day has passed, its approver is
+        no longer an approver (REWARDS_APPROVERS or REWARDS_ESCALATION_APPROVERS changed), or,
+        as far as `is_active` knows, their account was deactivated. Each delegate is told and
+        their Home changes (a delegation.ended event). Returns how many ended."""
+        today = self.today().isoformat()
+        ended = 0
+        for row in store.every(self.database):
+            reason = None
+            if row.until < today:
+                reason = LAST_DAY_PASSED.format(day=row.until)
+            elif not self.may_delegate(row.approver_id):
+                reason = NO_LONGER_APPROVER
+            elif is_active is not None and is_active(row.approver_id) is False:
+                reason = DEACTIVATED
+            if reason is not None and self.end(row, reason):
+                ended += 1
+        return ended
+
+    def _why_replaced(self, before: DelegationRow) -> str:
+        if before.until < self.today().isoformat():
+            return LAST_DAY_PASSED.format(day=before.until)
+        return REPLACED
+
+    @staticmethod
+    def _ended(db: Any, row: DelegationRow, actor: str, reason: str | None) -> None:
+        events.append(
+            db,
+            "delegation.ended",
+            actor=actor,
+            reason=reason,
+            data={"approver": row.approver_id, "delegate": row.delegate_id, "until": row.until},
+        )
 
     def of(self, approver_id: str) -> Delegation | None:
         """The approver's running delegation."""
         row = store.of(self.database, approver_id, self.today().isoformat())
         return Delegation.of(row) if row else None
+
+    def row_of(self, approver_id: str) -> DelegationRow | None:
+        """The approver's delegation as recorded (to end it exactly), dated out or not."""
+        return store.current(self.database, approver_id)
 
     def standing_in_for(self, delegate_id: str) -> list[Delegation]:
         """The running delegations that name `delegate_id`."""

@@ -13,6 +13,8 @@ REWARDS_EXPIRE_AFTER = X:
   after a stop, one late reminder is sent and the next comes an interval later, not a burst;
 - escalation at T+E, once: REWARDS_ESCALATION_APPROVERS are asked too, and may decide from then
   on (without escalation approvers there is nothing to escalate);
+- delegations that no longer hold (last day passed, approver no longer one or deactivated)
+  end first, each round, and their delegates are told (services/delegation.py);
 - expiry at T+X: the request becomes `expired`, its orders are withdrawn and its budget given
   back (RewardService.expire). Whatever is due at once, expiry comes first: a request that
   expires is not reminded.
@@ -29,8 +31,10 @@ import time
 from collections.abc import Callable
 
 from services.deadlines import MAX_REMINDERS, Schedule, waiting_since
+from services.delegation import Delegations
 from services.durations import in_words
 from services.errors import RequestNotPending
+from services.policy import PeopleDirectory
 from services.rewards import RewardService
 from storage import events
 from storage import schedule as store
@@ -50,17 +54,23 @@ class Scheduler:
         *,
         name: str = "scheduler",
         clock: Callable[[], float] = time.time,
+        delegations: Delegations | None = None,
+        people: PeopleDirectory | None = None,
     ) -> None:
         self.database = database
         self.rewards = rewards
         self.schedule = schedule
         self.name = name
         self._clock = clock
+        # Delegations that no longer hold end here, each round (services/delegation.py).
+        self.delegations = delegations
+        self.people = people
 
     def tick(self) -> int:
         """One round: schedule new waiting requests, then expire, escalate and remind what is
         due. Returns how many requests were expired, escalated or reminded by this caller."""
         now = self._clock()
+        self._end_delegations()
         self._schedule_new()
         done = self._expire(now)
         done += self._escalate(now)
@@ -72,6 +82,16 @@ class Scheduler:
         return store.next_due(self.database)
 
     # --- the steps ------------------------------------------------------------------------------
+
+    def _end_delegations(self) -> None:
+        """Dated out, their approver no longer one or deactivated (as the directory already
+        knows, without asking Slack here): ended, and each delegate told."""
+        if self.delegations is None:
+            return
+        people = self.people
+        ended = self.delegations.end_lapsed(people.is_active if people is not None else None)
+        if ended:
+            log.info("%d delegation(s) ended", ended)
 
     def _schedule_new(self) -> None:
         s = self.schedule

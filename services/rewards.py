@@ -19,7 +19,7 @@ from typing import Any
 
 from services.catalog import Catalog
 from services.deadlines import Schedule, is_expired
-from services.delegation import Deciders
+from services.delegation import DEACTIVATED, Deciders
 from services.errors import (
     DeciderUnknown,
     InsufficientFunds,
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
 WALLET_SHORT = "the Xoxoday wallet cannot cover it right now"
+# A delegate may stand in for several approvers: each one found deactivated is ended in turn.
+MAX_STAND_IN_CHECKS = 10
 # Where a request comes from. Its requester is a Slack member for the first two; a CSV import
 # names an operator. A workflow's request was filled in by the workflow's author, not by the
 # person whose budget pays (whoever ran it): it is never approved automatically, so a person
@@ -428,7 +430,7 @@ class RewardService:
         request = self._get(request_id)
         orders = order_store.for_request(self.database, request_id)
         ids = [o.recipient_id for o in orders]
-        acting_for = self.deciders.acting_for(user_id, request, ids)
+        acting_for = self._stand_in_check(user_id, request, ids)
         emails = [o.email for o in orders if not o.recipient_id]
         email_of = self.people.email_of if self.people is not None else None
         self.policy.check_not_rewarded(user_id, ids, emails, email_of)
@@ -441,6 +443,31 @@ class RewardService:
                 ) from None
         self._ensure_pending(request)
         return request, acting_for
+
+    def _stand_in_check(
+        self, user_id: str, request: RequestRow, ids: list[str | None]
+    ) -> str | None:
+        """Deciders.acting_for, and for a delegate, the approver they stand in for asked
+        about afresh: a delegation whose approver's account was deactivated ends here (the
+        delegate is told) and is not used, and when the workspace cannot say, the decision
+        waits (a departed approver's stand-in decides nothing)."""
+        delegations = self.deciders.delegations
+        for _ in range(MAX_STAND_IN_CHECKS):
+            acting_for = self.deciders.acting_for(user_id, request, ids)
+            if acting_for is None or self.people is None or delegations is None:
+                return acting_for
+            active = self.people.is_active(acting_for, fresh=True)
+            if active:
+                return acting_for
+            if active is None:
+                raise DeciderUnknown(
+                    f"Slack did not say whether <@{acting_for}>, whom you stand in for, is "
+                    "still in the workspace; try again in a moment"
+                )
+            row = delegations.row_of(acting_for)
+            if row is not None and row.delegate_id == user_id:
+                delegations.end(row, DEACTIVATED)
+        raise NotAnApprover("only the configured approvers can approve or reject rewards")
 
     def view_for(self, user_id: str, reference: str) -> RequestView | None:
         """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
