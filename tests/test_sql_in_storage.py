@@ -26,7 +26,7 @@ SQL_TEXT = re.compile(
 
 # path -> how many lines of SQL it may still hold. Empty when all SQL is in storage/.
 ALLOWED: dict[str, int] = {
-    "bot/backup.py": 18,
+    "bot/backup.py": 17,
     "services/budget.py": 4,
     "services/delivery.py": 6,
     "services/duplicates.py": 4,
