@@ -201,19 +201,17 @@ def _denoms_text(values: tuple[Decimal, ...]) -> str:
 
 
 def product_json(
-    p: Product, wallet_currency: str, with_rate: bool, real_rates: bool = False
+    p: Product, wallet_currency: str, with_rate: bool, inr_rule: bool = False
 ) -> dict[str, Any]:
     """The full product object of getVouchers, field for field as Xoxoday sends it.
 
-    `real_rates` (the staging fixture): exchangeRate stays null for a product in the wallet's
-    own currency even when asked for, and exchangeRateRule is an INR rate, not the
-    product-to-wallet one (§12 row 1).
+    `inr_rule` (the staging fixture): exchangeRateRule is an INR rate, units of the product's
+    currency per rupee, not the product-to-wallet one (§12 row 1). exchangeRate comes as
+    text when asked for, null otherwise (§13 row 1).
     """
     country = p.country
     rate = p.fx / FX_TO_USD.get(wallet_currency, Decimal(1))
-    rule = FX_TO_USD["INR"] / p.fx if real_rates else rate
-    if real_rates and p.currency == wallet_currency:
-        with_rate = False
+    rule = FX_TO_USD["INR"] / p.fx if inr_rule else rate
     return {
         "productId": p.product_id,
         "name": p.name,

@@ -234,7 +234,9 @@ def commit_order(state: SimState, order: Order) -> bool:
     return True
 
 
-def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+def get_order_details(
+    state: SimState, data: dict[str, Any], per_unit: bool = False
+) -> dict[str, Any]:
     po_number = _text(data.get("poNumber"))
     raw_id = data.get("orderId")
     order_id = None if raw_id in (None, "", 0, "0") else parse_int(raw_id)
@@ -267,7 +269,7 @@ def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
                 "The order has no delivered voucher to email",
             )
         order.emails_resent += 1
-    return order.details_json()
+    return order.details_json(per_unit)
 
 
 def _date_range(data: dict[str, Any], error: ApiError) -> tuple[date, date]:
