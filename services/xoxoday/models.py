@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from services.xoxoday.errors import InvalidOrder, MalformedResponse, MobileLookupFailed
-from services.xoxoday.status import DeliveryOutcome
+from services.xoxoday.status import DeliveryOutcome, cancelled_units
 from services.xoxoday.status import outcome as status_outcome
 
 # --- lenient scalar types -------------------------------------------------------------------
@@ -362,13 +362,16 @@ class Order(_Response):
     @property
     def outcome(self) -> DeliveryOutcome:
         """What the statuses add up to (services.xoxoday.status holds the one mapping)."""
+        statuses = [d.product_status for d in self.voucher_details]
         from_details = sum(d.cancelled_quantity or 0 for d in self.voucher_details)
+        # A partial cancel may show only in productStatus (§13 row 4): read it alike.
+        from_statuses = cancelled_units(statuses, self.quantity, len(self.vouchers))
         return status_outcome(
             self.order_status,
             self.delivery_status,
-            [d.product_status for d in self.voucher_details],
+            statuses,
             quantity=self.quantity,
-            cancelled_quantity=max(self.cancelled_quantity or 0, from_details),
+            cancelled_quantity=max(self.cancelled_quantity or 0, from_details, from_statuses),
         )
 
     @property

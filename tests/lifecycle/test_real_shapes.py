@@ -34,7 +34,9 @@ from tests.support import SimControl
 
 REAL = {
     "real_shapes": True,
-    # Every quirk on, none at random: each test triggers the one it shows.
+    # Every quirk on, none at random: each test triggers the one it shows. Every realtime
+    # order answers processing first here (the real shapes: a share of them).
+    "processing_share": 1,
     "refund_share": 0,
     "fail_share": 0,
     "partial_cancel_share": 0,
@@ -79,15 +81,15 @@ def spent(runtime: Runtime) -> Decimal:
     return ledger.spent(runtime.database, REQUESTER, runtime.rewards._month())
 
 
-# --- row 1: exchangeRate null; exchangeRateRule is not the wallet rate ---------------------------
+# --- row 1: exchangeRateRule is not the wallet rate; the rate comes when asked (§13 row 1) --------
 
 
-def test_row01_a_wallet_currency_product_without_a_rate_costs_its_face_value(
+def test_row01_the_rate_asked_for_prices_orders_never_the_inr_rule(
     real: Runtime, xo: SimControl
 ) -> None:
     amazon = real.catalog.product(27222)[1]
     flipkart = real.catalog.product(31001)[1]
-    assert amazon.exchange_rate is None and amazon.exchange_rate_rule == Decimal("0.012")
+    assert amazon.exchange_rate == 1 and amazon.exchange_rate_rule == Decimal("0.012")
     assert flipkart.exchange_rate == Decimal("0.012")  # other currency: its rate, as asked
     orders = approved(real, gift(amount="25"), gift("b@example.com", "500", product=31001))
     assert [o.cost_estimate for o in orders] == [Decimal("24.50"), Decimal("6.00")]
@@ -107,15 +109,31 @@ def test_row02_the_wallet_balance_is_points_not_the_inr_value(
     xo.config(balance="100")
     real.wallet.invalidate()
     raw = real.client.get_balance()
-    assert (raw.points, raw.value) == (Decimal(100), Decimal(7098))
+    assert (raw.points, raw.value) == (Decimal(100), Decimal(8333))
     assert real.wallet.balance() == (Decimal(100), "USD")
     too_much = real.rewards.create(REQUESTER, [gift(amount="100"), gift("b@example.com", "100")])
     with pytest.raises(domain.InsufficientFunds, match="100 USD available"):
-        real.rewards.approve(too_much.request.id, APPROVER)  # 196 > 100 (not > 7,098)
+        real.rewards.approve(too_much.request.id, APPROVER)  # 196 > 100 (not > 8,333)
     assert xo.orders() == []
 
 
 # --- row 3: statuses beyond complete ------------------------------------------------------------
+
+
+def test_row03_most_realtime_orders_are_delivered_in_the_answer_with_their_codes(
+    real: Runtime, xo: SimControl
+) -> None:
+    """§13 row 3: every captured realtime answer is complete with its codes; the real shapes
+    answer processing first for a share only (here none)."""
+    xo.config(processing_share=0)
+    orders = approved(real, gift(), gift("b@example.com"), gift("c@example.com"))
+    real.worker.run(until_idle=True)  # no polling needed
+    done = [fresh(real, o) for o in orders]
+    assert [o.state for o in done] == ["delivered"] * 3
+    assert all(o.polls == 0 for o in done)
+    assert xo.calls("getOrderDetails") == 0  # nothing looked up: the answers were whole
+    assert all(len(o["vouchers"]) == 1 for o in xo.orders())
+    assert sim_po_counts(xo) == {o.po_number: 1 for o in orders}
 
 
 def test_row03_processing_with_an_empty_delivery_status_waits_then_is_delivered(
@@ -159,10 +177,13 @@ def test_row03_refunded_failed_or_cancelled_at_xoxoday_ends_the_order_budget_rel
     assert told and "went back to your budget" in told
 
 
+@pytest.mark.parametrize("shown_only_in_product_status", [False, True])
 def test_row03_a_partial_cancel_gives_back_that_share_and_the_rest_is_delivered(
-    real: Runtime, xo: SimControl
+    real: Runtime, xo: SimControl, shown_only_in_product_status: bool
 ) -> None:
-    xo.config(status_delay_s=-1)
+    """With cancelledQuantity, or (§13 row 4) only in productStatus: a row per unit, the
+    cancelled ones "Cancelled", no cancelledQuantity; read alike."""
+    xo.config(status_delay_s=-1, cancel_in_product_status=shown_only_in_product_status)
     [order] = approved(real, gift(amount="10", quantity=3))  # 3 × 10 USD, 2 % off: 29.40
     real.worker.run(until_idle=True)
     response = httpx.post(
