@@ -17,6 +17,7 @@ from services.reward_types import RewardKind, all_kinds, is_kind, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.client import XoxodayClient
+from services.xoxoday.inr import implied_inr_rate
 from services.xoxoday.models import Product
 from storage import catalog as store
 from storage import kv
@@ -56,16 +57,22 @@ class Catalog:
         if self.client is None:
             raise CatalogUnavailable("the catalog cannot be refreshed: no Xoxoday client")
         counts: dict[str, int] = {}
+        fetched: list[dict] = []
         with self._lock:
             for reward_type in reward_types or [k.key for k in all_kinds()]:
                 products = self._fetch(reward_type)
                 store.replace_type(self.database, reward_type, products)
                 counts[reward_type] = len(products)
+                fetched.extend(products)
             kv.put(self.database, "catalog.refreshed_at", str(self._clock()))
         if self.wallet is not None:
-            # Xoxoday may send `exchangeRate: null` (§12 row 1): prices then need the wallet's
-            # currency, learned here, where waiting on Xoxoday is fine, never in a Slack request.
+            # A product may come without `exchangeRate` (§12 row 1): prices then need the
+            # wallet's currency, learned here, where waiting on Xoxoday is fine, never in a
+            # Slack request; and the rupee rate the rates imply, to check the balance by.
             self.wallet.learn_currency()
+            self.wallet.note_inr_rate(
+                implied_inr_rate(Product.model_validate(data) for data in fetched)
+            )
         log.info("catalog refreshed: %s", counts)
         return counts
 

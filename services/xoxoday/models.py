@@ -144,7 +144,8 @@ class Product(_Response):
     ) -> Decimal | None:
         """Estimated cost in the wallet's currency, or None when no rate is known.
 
-        Xoxoday sends `exchangeRate: null` even when asked for it (the staging fixture: ten
+        `exchangeRate` comes when asked for (the client asks; reference §13 row 1), but an
+        answer without it exists (the staging fixture, captured before its client asked: ten
         USD products for a USD wallet, all null). A product in the wallet's own currency
         costs its face value then. `exchangeRateRule` is never used: it is an INR rate, not
         the product-to-wallet one (reference §12 row 1).

@@ -115,6 +115,28 @@ def test_row02_the_wallet_balance_is_points_not_the_inr_value(
     with pytest.raises(domain.InsufficientFunds, match="100 USD available"):
         real.rewards.approve(too_much.request.id, APPROVER)  # 196 > 100 (not > 8,333)
     assert xo.orders() == []
+    assert alerts(real) == []  # 8,333 rupees for 100 USD: the catalog's rupee rate
+
+
+def test_row02_points_and_value_no_rupee_rate_explains_raise_one_alert(
+    real: Runtime, xo: SimControl
+) -> None:
+    """§13 row 5: both fields come and value / points matches no rupee rate of the wallet's
+    currency (the catalog implies 83.33 per USD): the balance is still points, and the
+    approvers hear of it once, not at every fetch."""
+    xo.config(balance_inr_rate="0.5")  # value 5,000 for 10,000 USD
+    assert real.wallet.balance(max_age_s=0) == (Decimal(10000), "USD")
+    assert real.wallet.balance(max_age_s=0) == (Decimal(10000), "USD")
+    [alert] = alerts(real)
+    assert "points 10000" in alert and "value 5000" in alert and "83.33" in alert
+    xo.config(balance_inr_rate="83.33")  # agrees again
+    real.wallet.balance(max_age_s=0)
+    xo.config(balance_inr_rate="1")  # value = points for a USD wallet: agrees (one amount)
+    real.wallet.balance(max_age_s=0)
+    assert len(alerts(real)) == 1
+    xo.config(balance_inr_rate="200")  # disagrees again: told again
+    real.wallet.balance(max_age_s=0)
+    assert len(alerts(real)) == 2
 
 
 # --- row 3: statuses beyond complete ------------------------------------------------------------
