@@ -2,7 +2,9 @@
 
 Xoxoday updates its catalog four times a day and allows 50 getVouchers calls a minute, so
 the bot reads products from the cache and refreshes every 6 hours or when asked. Top-up is
-two-level: operators, then each operator's plans (the plans are what gets ordered).
+two-level: operators, then each operator's plans (the plans are what gets ordered). A product
+whose productMeta asks for checkout fields no form collects is left out (it would fail at
+placeOrder, after approval), and the reason is logged once per product.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from services.errors import CatalogUnavailable, InvalidReward
 from services.reward_types import RewardKind, all_kinds, is_kind, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
+from services.xoxoday.checkout_fields import UnreadableMeta, missing_fields
 from services.xoxoday.client import XoxodayClient
 from services.xoxoday.inr import implied_inr_rate
 from services.xoxoday.models import Product
@@ -49,6 +52,8 @@ class Catalog:
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._logged: set[int] = set()  # products whose exclusion was logged (once each)
+        self._logged_lock = threading.Lock()
 
     # --- refreshing -------------------------------------------------------------------------
 
@@ -81,7 +86,9 @@ class Catalog:
         reward_kind = kind(reward_type)
         products = self.client.all_vouchers(category_type=reward_kind.category_type)
         if not reward_kind.operators_and_plans:
-            return [p.model_dump(by_alias=True, mode="json") for p in products]
+            return [
+                p.model_dump(by_alias=True, mode="json") for p in products if self._orderable(p)
+            ]
         operators = [p for p in products if p.parent_product_id is None]
         store.replace_type(
             self.database,
@@ -93,10 +100,35 @@ class Catalog:
             for plan in self.client.all_vouchers(
                 category_type=reward_kind.category_type, parent_product_id=operator.product_id
             ):
+                if not self._orderable(plan):
+                    continue
                 data = plan.model_dump(by_alias=True, mode="json")
                 data["parentProductId"] = data.get("parentProductId") or operator.product_id
                 plans.append(data)
         return plans
+
+    def _orderable(self, product: Product) -> bool:
+        """False for a product whose productMeta requires checkout fields no form collects:
+        placeOrder would refuse it after approval (§13 row 6). Logged once per product."""
+        try:
+            missing = missing_fields(product.product_meta)
+        except UnreadableMeta:
+            self._log_once(product, "its productMeta is not JSON; offered as it is")
+            return True
+        if missing:
+            self._log_once(
+                product,
+                f"left out of the catalog: its productMeta requires {', '.join(missing)}, "
+                "which the bot does not collect",
+            )
+        return not missing
+
+    def _log_once(self, product: Product, why: str) -> None:
+        with self._logged_lock:
+            if product.product_id in self._logged:
+                return
+            self._logged.add(product.product_id)
+        log.warning("product %s (%s): %s", product.product_id, product.name, why)
 
     def refreshed_at(self) -> float | None:
         value = kv.get(self.database, "catalog.refreshed_at")

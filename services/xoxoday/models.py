@@ -130,6 +130,7 @@ class Product(_Response):
     image_url: LenientStr = ""
     tat_in_days: LenientStr = ""
     expiry_and_validity: LenientStr = ""
+    product_meta: Any = None  # checkout fields (services/xoxoday/checkout_fields.py)
 
     @property
     def is_open_value(self) -> bool:

@@ -169,6 +169,10 @@ def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datet
         )
     if product.phone_mandatory and not fields["contact"]:
         raise order_invalid("contact is mandatory for this product")
+    for name in product.checkout_fields:  # its productMeta's fields
+        given = _text(data.get(name)) or _text(fields["user_meta"].get(name))
+        if not given or not given.strip():
+            raise order_invalid(f"{name} is required for this product")
     if product.kind == "topup" and fields["validate_operator"]:
         code, number = fields["phone"]
         digits = "".join(ch for ch in code + number if ch.isdigit())

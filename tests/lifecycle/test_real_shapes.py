@@ -469,3 +469,36 @@ def test_row10_the_rotated_refresh_token_is_saved_before_use_and_survives_a_rest
     restarted.worker.run(until_settled=True)
     assert fresh(restarted, two).state == "delivered"
     assert sim_po_counts(xo) == {one.po_number: 1, two.po_number: 1}
+
+
+# --- §13 row 6: products asking for checkout fields the bot does not collect -------------------
+
+
+def test_products_needing_checkout_fields_we_do_not_collect_are_left_out_logged_once(
+    real: Runtime, xo: SimControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator's Airbnb card's productMeta asks for dateOfBirth, which no form asks
+    for: offered, it would fail at placeOrder (PLE10001). It is left out of the catalog, with
+    the reason logged once, however often the catalog is refreshed."""
+    with pytest.raises(domain.InvalidReward, match="not in the Xoxoday catalog"):
+        real.catalog.product(31008)
+    assert real.catalog.search("gift_card", "airbnb") == []
+    real.catalog.refresh()
+    real.catalog.refresh()
+    records = caplog.get_records("setup") + caplog.get_records("call")  # 3 refreshes
+    [line] = [r.getMessage() for r in records if "31008" in r.getMessage()]
+    assert "dateOfBirth" in line and "left out" in line
+    assert real.catalog.product(27222)[1].name  # products asking nothing stay
+    placed = httpx.post(  # what offering it would have led to
+        f"{xo.base_url}/v1/oauth/api",
+        headers={"Authorization": f"Bearer {DEMO_CREDENTIALS['access_token']}"},
+        json={
+            "query": "plumProAPI.mutation.placeOrder",
+            "tag": "plumProAPI",
+            "variables": {
+                "data": {"productId": 31008, "quantity": 1, "denomination": 25, "poNumber": "M-1"}
+            },
+        },
+    )
+    assert (placed.status_code, placed.json()["errorId"]) == (400, "PLE10001")
+    assert "dateOfBirth" in placed.json()["error"]
