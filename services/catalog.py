@@ -29,6 +29,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY_S = 6 * 3600
+LEFT_OUT_PREFIX = "catalog.left_out."  # + product id: why it was left out, as last logged
 
 
 def operators_key(reward_kind: RewardKind) -> str:
@@ -52,7 +53,7 @@ class Catalog:
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._logged: set[int] = set()  # products whose exclusion was logged (once each)
+        self._logged: set[str] = set()  # products whose exclusion this process has seen
         self._logged_lock = threading.Lock()
 
     # --- refreshing -------------------------------------------------------------------------
@@ -124,11 +125,19 @@ class Catalog:
         return not missing
 
     def _log_once(self, product: Product, why: str) -> None:
+        """Once per product and reason for the database, across processes and restarts (the
+        operator's commands refresh the catalog too). INFO: nothing is wrong, a product is
+        simply not offered."""
+        key = f"{LEFT_OUT_PREFIX}{product.product_id}"
         with self._logged_lock:
-            if product.product_id in self._logged:
+            if key in self._logged:
                 return
-            self._logged.add(product.product_id)
-        log.warning("product %s (%s): %s", product.product_id, product.name, why)
+            self._logged.add(key)
+        if kv.get(self.database, key) == why or not kv.compare_and_set(
+            self.database, key, kv.get(self.database, key), why
+        ):
+            return
+        log.info("product %s (%s): %s", product.product_id, product.name, why)
 
     def refreshed_at(self) -> float | None:
         value = kv.get(self.database, "catalog.refreshed_at")
