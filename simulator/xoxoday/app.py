@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.wsgi import Request, StartResponse, json_response, respond
-from services.jsonutil import dumps
+from plumbing.jsonutil import dumps
+from plumbing.wsgi import Request, StartResponse, json_response, respond
 from simulator.xoxoday import controls
 from simulator.xoxoday.config import SimConfig
 from simulator.xoxoday.envelope import Call, parse_call

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
 from simulator.xoxoday import catalog
 from tests.simulator.conftest import Api
 
