@@ -232,6 +232,10 @@ class RewardService:
     def check(self, spec: RewardSpec) -> CheckedReward:
         """Everything that can be known before recording: product, amount, recipient, cost."""
         reward_type, product = self.catalog.product(spec.product_id)
+        return self.price(spec, reward_type, product)
+
+    def price(self, spec: RewardSpec, reward_type: str, product: Product) -> CheckedReward:
+        """check() with the product already looked up (services/intake.py looks it up once)."""
         if spec.reward_type and spec.reward_type != reward_type:
             raise InvalidReward(
                 f"{product.name} is not a {_label(spec.reward_type)} product",
@@ -278,10 +282,45 @@ class RewardService:
         if not specs:
             raise InvalidReward("add at least one recipient", field="recipients")
         if idempotency_key:
-            existing = request_store.by_idempotency_key(self.database, idempotency_key)
+            existing = self.recorded(idempotency_key)
             if existing:
-                return Decision(existing, order_store.for_request(self.database, existing.id))
-        checked = [self.check(spec) for spec in specs]
+                return existing
+        return self.record(
+            requester_id,
+            [self.check(spec) for spec in specs],
+            requester_name=requester_name,
+            source=source,
+            channel_id=channel_id,
+            message=message,
+            idempotency_key=idempotency_key,
+            trusted=trusted,
+            source_link=source_link,
+        )
+
+    def recorded(self, idempotency_key: str) -> Decision | None:
+        """The request recorded under this key, if any (a retry, a replay, a file again)."""
+        existing = request_store.by_idempotency_key(self.database, idempotency_key)
+        if existing is None:
+            return None
+        return Decision(existing, order_store.for_request(self.database, existing.id))
+
+    def record(
+        self,
+        requester_id: str,
+        checked: Sequence[CheckedReward],
+        *,
+        requester_name: str | None = None,
+        source: str = "slack",
+        channel_id: str | None = None,
+        message: str = "",
+        idempotency_key: str | None = None,
+        trusted: bool = False,
+        source_link: str | None = None,
+    ) -> Decision:
+        """Record checked rewards as one request (create() without the checks): the policy's
+        limits, the budget and the wallet are checked here, once, with the record."""
+        if not checked:
+            raise InvalidReward("add at least one recipient", field="recipients")
         currency = self.wallet.currency() if self.wallet else ""
         total = sum((c.cost for c in checked), Decimal(0))
         if not trusted:
@@ -294,9 +333,9 @@ class RewardService:
             if idempotency_key:
                 # Again inside the write transaction: another process (a Slack retry that
                 # reached a second bot) may have recorded it since the check above.
-                existing = request_store.by_idempotency_key(self.database, idempotency_key)
-                if existing:
-                    return Decision(existing, order_store.for_request(self.database, existing.id))
+                existing_decision = self.recorded(idempotency_key)
+                if existing_decision:
+                    return existing_decision
             # One timestamp: the request's month is the month its budget is counted in.
             created_at = utcnow()
             month = ledger.month_of(created_at)
