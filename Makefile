@@ -17,6 +17,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Four workers: most tests wait on loopback servers and subprocesses, not on the CPU.
 test: lint

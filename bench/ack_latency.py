@@ -22,11 +22,11 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bench.common import Table, machine, ms, percentile, save
-from bot.httpserver import ServerThread
 from bot.local import SIGNING_SECRET, LocalStack, start_local_stack
 from bot.logs import setup_logging
 from handlers.app import web_client
-from services.jsonutil import dumps
+from plumbing.httpserver import ServerThread
+from plumbing.jsonutil import dumps
 from simulator.slack.driver import SlackDriver
 
 GOAL_RATIO = 1.2

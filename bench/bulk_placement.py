@@ -19,8 +19,8 @@ from bench.common import Table, machine, save
 from bot.config import load_settings
 from bot.logs import setup_logging
 from bot.runtime import build_runtime
+from plumbing.jsonutil import loads
 from services.bulk import import_csv
-from services.jsonutil import loads
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
 from storage import orders as order_store
 

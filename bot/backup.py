@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.lease import LEASE_KEY, Lease
+from storage import schema
 from storage.db import BUSY_TIMEOUT_MS, Database
 from storage.migrations import MIGRATIONS
 
@@ -63,42 +64,71 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def inspect(path: Path) -> Summary:
+def inspect(path: Path, *, exact_schema: bool = False, named: Path | None = None) -> Summary:
     """integrity_check and row counts of a database file (BackupError when it is not a
-    sound rewards database)."""
-    conn = _connect(path)
+    sound rewards database; with `exact_schema`, also when its schema is not exactly the one
+    its version has, storage/schema.py). Messages call the file `named` (the operator's file
+    rather than the private copy being checked)."""
+    shown = named or path
     try:
+        conn = _connect(path)
         try:
-            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            tables = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-                )
-            ]
-        except sqlite3.DatabaseError as exc:
-            raise BackupError(f"{path} is not a readable SQLite database ({exc})") from None
-        integrity = "ok" if problems == ["ok"] else "; ".join(problems[:5])
-        if integrity != "ok":
-            raise BackupError(f"{path} fails integrity_check: {integrity}")
-        missing = [name for name in REQUIRED_TABLES if name not in tables]
-        if missing:
-            raise BackupError(f"{path} is not a rewards database (no {', '.join(missing)} table)")
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        rows = {
-            name: int(conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
-            for name in tables
-        }
-        states = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
-    finally:
-        conn.close()
-    return Summary(path, path.stat().st_size, version, integrity, rows, states)
+            summary = _summarise(conn, shown, exact_schema)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:  # every malformed file is one line, never a traceback
+        raise BackupError(f"{shown} is not a readable SQLite database ({exc})") from None
+    summary.size = path.stat().st_size
+    return summary
+
+
+def _summarise(conn: sqlite3.Connection, path: Path, exact_schema: bool) -> Summary:
+    problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    integrity = "ok" if problems == ["ok"] else "; ".join(str(p) for p in problems[:5])
+    if integrity != "ok":
+        raise BackupError(f"{path} fails integrity_check: {integrity}")
+    tables = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    missing = [name for name in REQUIRED_TABLES if name not in tables]
+    if missing:
+        raise BackupError(f"{path} is not a rewards database (no {', '.join(missing)} table)")
+    version = schema.schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise BackupError(
+            f"{path} is at schema version {version}, newer than this release "
+            f"({len(MIGRATIONS)}); restore it with a newer rewards-bot"
+        )
+    if exact_schema:
+        found = schema.differences(conn)
+        if found:
+            shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+            raise BackupError(
+                f"{path} is not a database this release writes at schema version {version}: {shown}"
+            )
+    rows = {
+        name: int(conn.execute(f"SELECT COUNT(*) FROM {_quoted(name)}").fetchone()[0])
+        for name in tables
+    }
+    states = dict(conn.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall())
+    return Summary(path, 0, version, integrity, rows, states)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _private_file(path: Path) -> None:
-    """Create `path` empty, readable and writable by its owner only (it will hold tokens)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    """Create `path` empty, readable and writable by its owner only (it will hold tokens): a
+    new file, never an existing one or a link (it is renamed over the target once checked)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise BackupError(f"cannot create {path} ({exc.strerror or exc})") from None
     os.close(fd)
 
 
@@ -165,12 +195,7 @@ def restore(backup_file: Path, target: Path) -> Restored:
     try:
         # Checked as a copy: the file itself is never opened for writing (nor its -wal made).
         _copy(backup_file, partial)
-        summary = inspect(partial)
-        if summary.schema_version > len(MIGRATIONS):
-            raise BackupError(
-                f"{backup_file} is at schema version {summary.schema_version}, newer than "
-                f"this release ({len(MIGRATIONS)}); restore it with a newer rewards-bot"
-            )
+        summary = inspect(partial, exact_schema=True, named=backup_file)
         _free_lease(partial)
         aside = _swap(partial, target) if target.exists() else _place(partial, target)
     finally:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import LOG_LEVELS, ConfigError, Settings, load_settings
+from bot.files import private_text_file
 from bot.logs import setup_logging
 from services.xoxoday.errors import XoxodayError
 
@@ -316,10 +315,19 @@ def cmd_orders_resend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _private_file(path: str) -> Any:
-    """A file only its owner can read: exports hold names, emails and amounts."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+def _write_output(path: str | None, write: Callable[[Any], None]) -> bool:
+    """`write` to standard output, or to a new private file at `path` (bot/files.py: exports
+    hold names, emails and amounts). False, after one line, when the file cannot be written."""
+    if not path:
+        write(sys.stdout)
+        return True
+    try:
+        with private_text_file(path) as handle:
+            write(handle)
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_orders_export(args: argparse.Namespace) -> int:
@@ -333,18 +341,18 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
         print("rewards-bot orders export: --format json needs --month", file=sys.stderr)
         return 2
     database = open_db(_settings(args))
-    with contextlib.ExitStack() as stack:
-        try:
-            out = stack.enter_context(_private_file(args.output)) if args.output else sys.stdout
-        except OSError as exc:
-            print(f"cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+    count = 0
+
+    def write(out: Any) -> None:
+        nonlocal count
         writer = csv.writer(out)
         writer.writerow(ORDER_COLUMNS)
-        count = 0
         for row in orders.iter_all(database):
             writer.writerow([spreadsheet_safe(getattr(row, name)) for name in ORDER_COLUMNS])
             count += 1
+
+    if not _write_output(args.output, write):
+        return 2
     if args.output:
         print(f"wrote {count} order(s) to {args.output}", file=sys.stderr)
     return 0
@@ -386,9 +394,9 @@ def _finance_export(args: argparse.Namespace) -> int:
     """`orders export --month YYYY-MM`: services/finance.py's rows and totals, as CSV (every
     cell neutralised for spreadsheets) or JSON (money as exact numbers)."""
     from bot.runtime import open_db
+    from plumbing.jsonutil import dumps
     from services.csvcells import spreadsheet_safe
     from services.finance import COLUMNS, TOTAL_COLUMNS, MonthError, month_export, parse_month
-    from services.jsonutil import dumps
 
     try:
         month = parse_month(args.month)
@@ -396,23 +404,26 @@ def _finance_export(args: argparse.Namespace) -> int:
         print(f"rewards-bot orders export: --month: {exc}", file=sys.stderr)
         return 2
     export = month_export(open_db(_settings(args)), month)
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(_private_file(args.output)) if args.output else sys.stdout
+
+    def write(out: Any) -> None:
         if args.format == "json":
             summary = {
                 f"by_{by}": [t for t in export.totals if t["by"] == by]
                 for by in ("requester", "reward_type", "all")
             }
             out.write(dumps({"month": month, "orders": export.rows, "summary": summary}) + "\n")
-        else:
-            writer = csv.writer(out)
-            writer.writerow(COLUMNS)
-            for row in export.rows:
-                writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
-            writer.writerow([])  # the totals follow, under their own header
-            writer.writerow(TOTAL_COLUMNS)
-            for total in export.totals:
-                writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+            return
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for row in export.rows:
+            writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
+        writer.writerow([])  # the totals follow, under their own header
+        writer.writerow(TOTAL_COLUMNS)
+        for total in export.totals:
+            writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+
+    if not _write_output(args.output, write):
+        return 2
     if args.output:
         print(f"wrote {len(export.rows)} order(s) of {month} to {args.output}", file=sys.stderr)
     return 0

@@ -23,7 +23,7 @@ import httpx
 
 from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
 from bot.logs import setup_logging
-from services.jsonutil import dumps, loads
+from plumbing.jsonutil import dumps, loads
 from simulator.slack.fake import Call
 from simulator.slack.users import make_user
 from storage import orders as order_store

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 
 from bot.config import Settings, load_settings
-from bot.httpserver import ServerThread
 from bot.serve import HTTP_THREADS, Bot, build_bot
 from handlers.metadata import RewardModalMeta
-from services.jsonutil import dumps
+from plumbing.httpserver import ServerThread
+from plumbing.jsonutil import dumps
 from simulator.slack.driver import SlackDriver
 from simulator.slack.fake import RunningFakeSlack, start_fake_slack
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start

@@ -22,10 +22,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import ConfigError, Settings, is_loopback, is_loopback_address
-from bot.httpserver import CONNECTION_LIMIT, ServerThread
 from bot.metrics import build_registry, metrics_app
 from bot.runtime import Runtime, build_runtime
-from bot.wsgi import Request, StartResponse, json_response
 from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, delivery_client, web_client
 from handlers.delivery import DeliveryRoom
 from handlers.deps import Deps
@@ -35,6 +33,8 @@ from handlers.people import SlackPeople
 from handlers.reward_form import auto_approve
 from handlers.sender import SlackSender
 from handlers.users import UserDirectory
+from plumbing.httpserver import CONNECTION_LIMIT, ServerThread
+from plumbing.wsgi import Request, StartResponse, json_response
 from services.home import HomeService
 from services.metrics import Instruments
 from services.notices import Notices
@@ -45,6 +45,19 @@ from storage import orders as order_store
 
 log = logging.getLogger("rewards-bot")
 HTTP_THREADS = 32
+# Headers a proxy, tunnel or CDN adds on someone else's behalf (WSGI names; any
+# X-Forwarded-* too): RFC 7239 Forwarded, the de facto X-Forwarded-For / X-Real-IP, Via
+# (RFC 9110 §7.6.3), and the client-address headers of common CDNs and tunnels.
+FORWARDING_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_REAL_IP",
+    "HTTP_VIA",
+    "HTTP_CF_CONNECTING_IP",
+    "HTTP_TRUE_CLIENT_IP",
+    "HTTP_X_CLIENT_IP",
+    "HTTP_X_CLUSTER_CLIENT_IP",
+    "HTTP_FASTLY_CLIENT_IP",
+)
 
 
 def _secret(value: Any) -> str:
@@ -112,22 +125,31 @@ class Bot:
     def may_scrape(self, environ: dict[str, Any]) -> bool:
         """/metrics shows the wallet balance and the worker's host, and this port faces the
         internet in HTTP mode (Slack must reach /slack/events): without REWARDS_METRICS_TOKEN
-        only this machine is answered (a scraper or an agent beside the bot); with it, a client
-        that presents it as a bearer token, compared in constant time."""
+        only a direct connection from this machine is answered (a scraper or an agent beside
+        the bot); with it, a client that presents it as a bearer token, compared in constant
+        time. A reverse proxy or tunnel on this machine (the README suggests one) connects
+        from 127.0.0.1 on behalf of anyone, so a request carrying a forwarding header is not
+        direct, whatever address it comes from."""
         token = _secret(self.runtime.settings.rewards_metrics_token)
         if token:
             given = str(environ.get("HTTP_AUTHORIZATION") or "")
             return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        if any(key in environ for key in FORWARDING_HEADERS) or any(
+            key.startswith("HTTP_X_FORWARDED_") for key in environ
+        ):
+            return False
         return is_loopback_address(str(environ.get("REMOTE_ADDR") or ""))
 
     def health(self) -> tuple[int, dict[str, Any]]:
+        """Whether the bot and its worker are healthy, and nothing else: the route answers
+        anyone, so it tells no counts, states or hosts (the operator's are in /metrics)."""
         try:
-            counts = order_store.count_by_state(self.runtime.database)
-        except Exception as exc:  # the database is the one thing we cannot run without
-            return 503, {"ok": False, "error": f"database: {type(exc).__name__}"}
-        worker = self.runtime.worker.status
-        ok = worker in ("active", "standby")
-        return (200 if ok else 503), {"ok": ok, "worker": worker, "orders": counts}
+            order_store.count_by_state(self.runtime.database)  # reads a few rows
+        except Exception:  # the database is the one thing we cannot run without
+            log.warning("health check: the database did not answer", exc_info=True)
+            return 503, {"ok": False}
+        ok = self.runtime.worker.status in ("active", "standby")
+        return (200 if ok else 503), {"ok": ok}
 
     def start(self) -> None:
         self.deps.users.start()  # reads Slack's directory in the background, and keeps it fresh

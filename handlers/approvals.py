@@ -13,23 +13,16 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from handlers import mrkdwn as md
 from handlers.deps import Deps
+from handlers.errors import refusal_text
 from handlers.forms import read_reason
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef
 from handlers.views import reject_modal
-from services.errors import RequestNotPending, RewardError
+from services.errors import RewardError
 from storage import requests as request_store
 
 log = logging.getLogger(__name__)
-
-
-def refusal_text(exc: RewardError) -> str:
-    """A refusal as an ephemeral message (mrkdwn): the service's sentence, escaped."""
-    if isinstance(exc, RequestNotPending) and exc.decided_by and exc.decided_by != "policy":
-        return f"{md.escape(exc.message)} by {md.mention(exc.decided_by)}."
-    return md.escape(exc.message[:1].upper() + exc.message[1:]) + "."
 
 
 def register(app: App, deps: Deps) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from handlers.users import UserDirectory
 from services.budget import BudgetView, budget_of
@@ -18,8 +18,12 @@ from services.rewards import RewardService
 from services.wallet import Wallet
 from storage.db import Database
 
-if TYPE_CHECKING:
-    from handlers.home import HomeTabs
+
+class HomeOpener(Protocol):
+    """What the handlers need of the Home tabs (handlers.home.HomeTabs): typed here, not
+    imported, so deps stays below the modules that use it (no import circle)."""
+
+    def opened(self, user_id: str) -> None: ...
 
 
 @dataclass
@@ -35,7 +39,7 @@ class Deps:
     background: Executor
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
-    home: HomeTabs | None = None
+    home: HomeOpener | None = None
 
     def budget(self, requester_id: str) -> BudgetView:
         """The requester's budget this month (SQLite only: fine before an ack)."""

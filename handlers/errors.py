@@ -15,7 +15,7 @@ from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 
 from handlers import mrkdwn as md
-from services.errors import RewardError
+from services.errors import RequestNotPending, RewardError
 
 log = logging.getLogger("rewards.slack")
 
@@ -26,6 +26,13 @@ def user_message(error: Exception) -> str:
     reference = secrets.token_hex(3).upper()
     log.error("unexpected error (reference %s)", reference, exc_info=error)
     return f"Sorry, something went wrong (reference {reference}). The bot's log has the details."
+
+
+def refusal_text(exc: RewardError) -> str:
+    """A refusal as an ephemeral message (mrkdwn): the service's sentence, escaped."""
+    if isinstance(exc, RequestNotPending) and exc.decided_by and exc.decided_by != "policy":
+        return f"{md.escape(exc.message)} by {md.mention(exc.decided_by)}."
+    return md.escape(exc.message[:1].upper() + exc.message[1:]) + "."
 
 
 def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -18,8 +18,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from handlers.approvals import refusal_text
 from handlers.deps import Deps
+from handlers.errors import refusal_text
 from handlers.home_view import home_view
 from handlers.ids import Action
 from handlers.metadata import RequestRef

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.jsonutil import dumps, loads
+from plumbing.jsonutil import dumps, loads
 from services.vouchers import VoucherSource
 from services.xoxoday.models import Order, normalize_status
 from services.xoxoday.status import DeliveryOutcome, webhook_outcome

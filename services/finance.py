@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
 from storage.db import Database
 
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")

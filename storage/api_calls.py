@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from services.jsonutil import dumps
-from services.xoxoday.client import Exchange
+from plumbing.jsonutil import dumps
 from storage.db import Database
 
 LOGGED_OPS = frozenset({"placeOrder", "getOrderDetails"})
+
+
+class Exchange(Protocol):
+    """What the log keeps of one HTTP round trip (services.xoxoday.client.Exchange has it)."""
+
+    @property
+    def op(self) -> str: ...
+    @property
+    def po_number(self) -> str | None: ...
+    @property
+    def request(self) -> dict[str, Any]: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def response(self) -> Any: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def duration_ms(self) -> int: ...
 
 
 class ApiCallLog:

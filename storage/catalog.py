@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.jsonutil import dumps, loads
+from plumbing.jsonutil import dumps, loads
 from storage.db import Database, utcnow
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from services.jsonutil import dumps
+from plumbing.jsonutil import dumps
 from storage.db import Database, utcnow
 from storage.models import EventRow
 

@@ -1,13 +1,49 @@
-"""The Xoxoday token pair in SQLite, so a rotated refresh token survives any restart."""
+"""The Xoxoday token pair in SQLite, so a rotated refresh token survives any restart.
+
+TokenSet is the pair as it is kept (here, in a file, in memory); it lives with its storage so
+that storage imports nothing from services (services/xoxoday/tokens.py decides when to refresh).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
 
-from services.xoxoday.tokens import TokenSet
 from storage import filelock
 from storage.db import Database, utcnow
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible id for a token, safe to log and to compare."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    access_expires_at: float | None = None  # epoch seconds
+    refresh_expires_at: float | None = None
+    obtained_at: float = 0.0
+    # fingerprint of the configured refresh token these were derived from: when the operator
+    # puts freshly generated tokens in the environment, those win over the stored chain.
+    seed: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(access={fingerprint(self.access_token)}, "
+            f"refresh={fingerprint(self.refresh_token)}, expires_at={self.access_expires_at})"
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        return cls(**json.loads(text))
 
 
 class SqliteTokenStore:

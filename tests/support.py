@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.jsonutil import dumps, loads
+from plumbing.jsonutil import dumps, loads
 from services.xoxoday import MemoryTokenStore, RateLimiter, TokenSet, XoxodayClient
 from services.xoxoday.tokens import TokenStore
 from simulator.xoxoday import DEMO_CREDENTIALS

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.httpserver import CLEANUP_INTERVAL_S, CONNECTION_LIMIT, IDLE_TIMEOUT_S, ServerThread
 from bot.local import BOT_TOKEN, SIGNING_SECRET, BotProcess, SlackScript, free_port, process_env
+from plumbing.httpserver import CLEANUP_INTERVAL_S, CONNECTION_LIMIT, IDLE_TIMEOUT_S, ServerThread
 from simulator.slack.driver import SlackDriver
 from simulator.slack.fake import RunningFakeSlack, start_fake_slack
 from tests.support import SimControl, wait_for

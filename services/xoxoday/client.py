@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from services.jsonutil import dumps, loads
+from plumbing.jsonutil import dumps, loads
 from services.xoxoday import errors as E
 from services.xoxoday.models import (
     Balance,

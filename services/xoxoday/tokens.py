@@ -13,8 +13,6 @@ issues 8/9, finding 2).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -22,12 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from services.xoxoday import errors as E
 from storage import filelock
+from storage.tokens import TokenSet, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -36,36 +35,6 @@ ROTATE_EVERY_S = 7 * 24 * 3600  # Xoxoday suggests refreshing weekly, keeping th
 # How long to wait for another process's refresh: longer than one refresh call can take
 # (connect and read timeouts), so a waiter gives up only when the holder is stuck.
 REFRESH_LOCK_WAIT_S = 120.0
-
-
-def fingerprint(secret: str) -> str:
-    """A short, non-reversible id for a token, safe to log and to compare."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: str
-    refresh_token: str
-    access_expires_at: float | None = None  # epoch seconds
-    refresh_expires_at: float | None = None
-    obtained_at: float = 0.0
-    # fingerprint of the configured refresh token these were derived from: when the operator
-    # puts freshly generated tokens in the environment, those win over the stored chain.
-    seed: str = ""
-
-    def __repr__(self) -> str:
-        return (
-            f"TokenSet(access={fingerprint(self.access_token)}, "
-            f"refresh={fingerprint(self.refresh_token)}, expires_at={self.access_expires_at})"
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> TokenSet:
-        return cls(**json.loads(text))
 
 
 class TokenStore(Protocol):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from bot.wsgi import Request
+from plumbing.wsgi import Request
 
 if TYPE_CHECKING:
     from simulator.slack.fake import FakeSlack

@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.httpserver import ServerThread
-from bot.wsgi import Request, StartResponse, json_response, respond
+from plumbing.httpserver import ServerThread
+from plumbing.wsgi import Request, StartResponse, json_response, respond
 from simulator.slack import controls, violations
 from simulator.slack.blocks import plain_text
 from simulator.slack.channels import DEFAULT_CHANNEL_IDS, Channel

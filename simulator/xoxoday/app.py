@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.wsgi import Request, StartResponse, json_response, respond
-from services.jsonutil import dumps
+from plumbing.jsonutil import dumps
+from plumbing.wsgi import Request, StartResponse, json_response, respond
 from simulator.xoxoday import controls
 from simulator.xoxoday.config import SimConfig
 from simulator.xoxoday.envelope import Call, parse_call

@@ -6,19 +6,32 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from bot.wsgi import Request
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
+from plumbing.wsgi import Request
 from simulator.xoxoday.config import SimConfig, coerce_field, real_shapes
 from simulator.xoxoday.envelope import OPS, canonical_op
 from simulator.xoxoday.faults import KINDS, LATE_COMMIT, REFRESH_KINDS, REFRESH_OP, Fault
 from simulator.xoxoday.money import as_number, parse_decimal, parse_int
-from simulator.xoxoday.orders import CANCELED, DELIVERED, FAILED, REFUNDED, utcnow
+from simulator.xoxoday.orders import CANCELED, DELIVERED, FAILED, REFUNDED, Order, utcnow
 from simulator.xoxoday.ratelimit import limit_for
+from simulator.xoxoday.state import SimState
 
-if TYPE_CHECKING:
-    from simulator.xoxoday.app import SimulatorApp
+
+class SimulatorApp(Protocol):
+    """What the controls steer (simulator.xoxoday.app.SimulatorApp): named here rather than
+    imported, since the app imports these routes (no import circle)."""
+
+    lock: AbstractContextManager[Any]  # a threading.RLock
+    state: SimState
+    config: SimConfig
+
+    def reset(self) -> None: ...
+
+    def deliver(self, order: Order, status: str, cancelled_quantity: int = 0) -> dict[str, Any]: ...
+
 
 Result = tuple[int, Any]
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(SimConfig)}

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.wsgi import Request
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
+from plumbing.wsgi import Request
 from simulator.xoxoday.errors import bad_request
 
 OPS = (

@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import unquote_plus
 
-from bot.wsgi import Request
+from plumbing.wsgi import Request
 from simulator.xoxoday.config import SimConfig
 from simulator.xoxoday.errors import OAuthError, invalid_token, missing_auth
 from simulator.xoxoday.tokens import TokenPair, TokenStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.httpserver import ServerThread, serve_forever
+from plumbing.httpserver import ServerThread, serve_forever
 from simulator.xoxoday.app import SimulatorApp
 from simulator.xoxoday.config import REAL_SHAPES, SimConfig
 from simulator.xoxoday.tokens import DEMO_CREDENTIALS

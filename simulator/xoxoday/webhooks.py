@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.jsonutil import dumps
+from plumbing.jsonutil import dumps
 from simulator.xoxoday.config import SimConfig
 from simulator.xoxoday.orders import Order, stamp, utcnow
 from simulator.xoxoday.scheduler import Scheduler

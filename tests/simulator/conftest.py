@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.httpserver import ServerThread
-from bot.wsgi import Request, json_response
-from services.jsonutil import dumps, loads
+from plumbing.httpserver import ServerThread
+from plumbing.jsonutil import dumps, loads
+from plumbing.wsgi import Request, json_response
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
 from simulator.xoxoday.server import RunningSimulator
 

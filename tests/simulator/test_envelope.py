@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
 from tests.simulator.conftest import API, Api
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.cli import build_parser
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, config_from_args
 from simulator.xoxoday.config import REAL_SHAPES
 from tests.simulator.conftest import Api

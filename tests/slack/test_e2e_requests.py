@@ -204,12 +204,11 @@ def test_health_and_unknown_routes(stack: LocalStack) -> None:
     import httpx
 
     health = httpx.get(f"{stack.url}/healthz")
-    assert health.status_code == 200 and health.json()["ok"] is True
-    assert health.json()["worker"] == "active"
+    assert health.status_code == 200 and health.json() == {"ok": True}
     assert httpx.get(f"{stack.url}/nope").status_code == 404
     stack.bot.runtime.worker.stop()  # a bot whose worker has stopped is not healthy
     stopped = httpx.get(f"{stack.url}/healthz")
-    assert stopped.status_code == 503 and stopped.json()["worker"] == "stopped"
+    assert stopped.status_code == 503 and stopped.json() == {"ok": False}
 
 
 def test_approval_requests_go_to_each_approver_by_dm_without_a_channel(

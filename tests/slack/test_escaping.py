@@ -18,8 +18,7 @@ from slack_bolt import BoltResponse
 from handlers import dm_messages
 from handlers import messages as msg
 from handlers import mrkdwn as md
-from handlers.approvals import refusal_text
-from handlers.errors import handle_error
+from handlers.errors import handle_error, refusal_text
 from handlers.metadata import RejectModalMeta, RewardModalMeta
 from handlers.views import PhoneNote, reject_modal, reward_modal
 from services.errors import InvalidReward, RequestNotPending

@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.httpserver import ServerThread
+from plumbing.httpserver import ServerThread
 from simulator.slack import RunningFakeSlack, SlackDriver, start_fake_slack
 
 TOKEN = "xoxb-test"

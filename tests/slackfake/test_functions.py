@@ -14,7 +14,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.httpserver import ServerThread
+from plumbing.httpserver import ServerThread
 from simulator.slack import RunningFakeSlack, SlackDriver
 from simulator.slack.functions import load_functions, parse_functions, value_problems
 from tests.slackfake.conftest import SECRET, TOKEN

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from websockets.sync.client import connect as ws_connect
 
-from bot.httpserver import ServerThread
+from plumbing.httpserver import ServerThread
 from simulator.slack import RunningFakeSlack, SlackDriver, start_fake_slack
 from simulator.slack.fake import HTTP_ACK
 from simulator.slack.validate import (

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from bot.httpserver import ServerThread
-from bot.wsgi import Request, respond
-from services.jsonutil import loads
+from plumbing.httpserver import ServerThread
+from plumbing.jsonutil import loads
+from plumbing.wsgi import Request, respond
 from services.xoxoday import XoxodayClient, build_order
 from services.xoxoday import errors as E
 from services.xoxoday.models import Product

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.jsonutil import loads
+from plumbing.jsonutil import loads
 from services.xoxoday.models import Order
 from simulator.xoxoday import DEMO_CREDENTIALS
 from tests.support import SimControl

@@ -90,6 +90,11 @@ class ServerThread:
             asyncore_use_poll=True,
             ident="rewards-bot",
             expose_tracebacks=False,
+            # waitress 3 deletes Forwarded and X-Forwarded-* from untrusted peers before the
+            # app sees them, which made a request relayed by a proxy on this machine look
+            # like a direct local one to /metrics (issue 16). No proxy is trusted to rewrite
+            # the client's address, and the headers reach the app as sent.
+            clear_untrusted_proxy_headers=False,
         )
         # Every accepted connection gets a request deadline (see DeadlineChannel).
         channel = type("Channel", (DeadlineChannel,), {"request_deadline_s": request_deadline_s})

@@ -1,7 +1,11 @@
 """The few WSGI helpers our HTTP endpoints share: a parsed request and a JSON response.
 
-Small on purpose: the bot has three plain routes beside Bolt, and the simulators a handful more,
-so a web framework would add more than it saves.
+Small on purpose. Every HTTP surface is already a table: the bot's four routes, the Xoxoday
+simulator's /_sim/ routes and its one RPC endpoint (the operation is in the body), the Slack
+fake's /api/<method> table. A routing library (werkzeug's Map and Request) would replace a few
+dictionary lookups and bring a second request type with its own body limits and header
+handling, which the stand-ins' strictness tests rely on. Plumbing: the bot and both stand-ins
+use it, so it imports nothing of theirs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from services.jsonutil import dumps
+from plumbing.jsonutil import dumps
 
 StartResponse = Callable[..., Any]
 
