@@ -212,6 +212,7 @@ class SlackSender:
                 )
             if posted:
                 self.notices.save_ref(request.id, "status", *posted)
+                self.targets.shown(posted[0], posted[1], text, blocks)
             if outcome != "later":
                 self.steps.settle(STATUS_SHOWN.format(request.id), "done")
                 self.outbox.mark(f"status:R{request.id}", request_id=request.id)

@@ -43,8 +43,12 @@ def error_of(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or "")
 
 
-def shown(target: str) -> str:
+def named(target: str) -> str:
     return f"<@{target}>" if is_slack_user(target) else f"<#{target}>"
+
+
+def _content(text: str, blocks: msg.Blocks) -> str:
+    return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()
 
 
 class Pending(Exception):
@@ -147,14 +151,14 @@ class Targets:
         why = GONE.get(error, error)
         if target != request.requester_id:
             text = (
-                f"⚠️ I cannot message {shown(target)} about your reward request {request.ref}: "
+                f"⚠️ I cannot message {named(target)} about your reward request {request.ref}: "
                 f"{why}. The request itself goes on."
             )
             self.dm(f"R{request.id}:note:{target}", request, request.requester_id, text)
             return
         # The requester is the one who cannot be reached: say so where the request is shown.
         text = (
-            f"⚠️ I cannot message {shown(target)} about {request.ref}: {why}. "
+            f"⚠️ I cannot message {named(target)} about {request.ref}: {why}. "
             "Updates stay in this thread."
         )
         for ref in self.notices.refs(request.id, "status"):
@@ -204,7 +208,7 @@ class Targets:
         when it failed for now."""
         if self.given_up(request, ref.addressee):
             return True
-        content = hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()
+        content = _content(text, blocks)
         with self._shown_lock:
             if self._shown.get((ref.channel, ref.ts)) == content:
                 return True
@@ -229,6 +233,11 @@ class Targets:
         with self._shown_lock:
             self._shown[(ref.channel, ref.ts)] = content
         return True
+
+    def shown(self, channel: str, ts: str, text: str, blocks: msg.Blocks) -> None:
+        """A message was just posted with this content: an update to the same is not made."""
+        with self._shown_lock:
+            self._shown[(channel, ts)] = _content(text, blocks)
 
     def dm(self, key: str, request: RequestRow | None, user_id: str, text: str | None) -> str:
         """A DM, posted to the person's id, which Slack delivers in the app's DM with them
