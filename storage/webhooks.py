@@ -16,10 +16,7 @@ def record(
     delivery_status: str,
     body: str,
 ) -> bool:
-    """Store a delivery; False when this id was seen before (a retry or a replay). An order id
-    past SQLite's 64-bit integers is not one of Xoxoday's: it is kept in the body only."""
-    if xoxoday_order_id is not None and not -(2**63) <= xoxoday_order_id < 2**63:
-        xoxoday_order_id = None
+    """Store a delivery; False when this id was seen before (a retry or a replay)."""
     cursor = db.execute(
         "INSERT INTO webhooks (webhook_id, received_at, po_number, xoxoday_order_id, "
         "delivery_status, outcome, body) VALUES (?, ?, ?, ?, ?, 'received', ?) "
