@@ -30,12 +30,12 @@ from handlers.deps import Deps
 from handlers.home import HomeTabs
 from handlers.notifier import SlackNotifier, digest_gather
 from handlers.people import SlackPeople
-from handlers.reward_form import auto_approve
 from handlers.sender import SlackSender
 from handlers.users import UserDirectory
 from plumbing.httpserver import CONNECTION_LIMIT, ServerThread
 from plumbing.wsgi import Request, StartResponse, json_response
 from services.home import HomeService
+from services.intake import auto_approve
 from services.metrics import Instruments
 from services.notices import Notices
 from services.operators import OperatorCheck
@@ -157,7 +157,7 @@ class Bot:
         self.room.start()
         # Requests recorded as auto-approvable just before a stop are approved now.
         for request_id in self.runtime.rewards.stranded_auto_approvals():
-            self.background.submit(auto_approve, self.deps, request_id)
+            self.background.submit(auto_approve, self.runtime.rewards, request_id)
 
     def stop(self) -> None:
         self.runtime.worker.stop(timeout=30)  # lets in-flight placements finish and be stored

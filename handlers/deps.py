@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -12,6 +12,7 @@ from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
 from services.delegation import Delegations
 from services.duplicates import Duplicates
+from services.intake import Intake
 from services.operators import OperatorCheck
 from services.policy import Policy
 from services.rewards import RewardService
@@ -40,6 +41,16 @@ class Deps:
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
+    # Every surface that asks for a reward hands it to this one intake.
+    intake: Intake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(
+            self.rewards,
+            members=self.users,
+            operators=self.operators,
+            background=self.background,
+        )
 
     def budget(self, requester_id: str) -> BudgetView:
         """The requester's budget this month (SQLite only: fine before an ack)."""

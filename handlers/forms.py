@@ -10,8 +10,6 @@ from pydantic import BaseModel
 from handlers.ids import Action, Block
 from services.money import AmountError, parse_amount
 
-MAX_RECIPIENTS = 50
-
 
 class RewardForm(BaseModel):
     """What a person has entered so far (every field may still be empty)."""

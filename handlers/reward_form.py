@@ -1,14 +1,15 @@
-"""The /reward modal: open it at once, follow the reward type, search the catalog, check it all.
+"""The /reward modal: open it at once, follow the reward type, search the catalog, and hand
+the filled form to the intake (services/intake.py), which checks and records it.
 
-Every invalid field gets an inline error (`response_action: errors`). Nothing here waits on
-Xoxoday: products come from the cached catalog, and the operator lookup runs in the background.
+Every invalid field gets an inline error (`response_action: errors`) under the block that
+shows it. Nothing here waits on Xoxoday: products come from the cached catalog, and the
+operator lookup runs in the background.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -17,28 +18,16 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
 from handlers.form_notes import FormNotes, form_notes
-from handlers.forms import MAX_RECIPIENTS, RewardForm, read_form
+from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
-from handlers.users import SlackUser
 from handlers.views import PhoneNote, product_label, reward_modal
-from services.errors import InvalidReward, PolicyRefusal, RewardError
+from services.errors import RewardError
+from services.intake import Ask, Field, FieldError, Line, Source
 from services.reward_types import kind_or_default
-from services.rewards import Decision, RewardSpec
-from services.xoxoday import errors as xe
-from services.xoxoday.models import Product, parse_phone
+from services.xoxoday.models import Product
 
 log = logging.getLogger(__name__)
-
-# Where a service error about a field is shown in the modal.
-FIELD_BLOCKS = {
-    "product": Block.PRODUCT,
-    "email": Block.RECIPIENTS,
-    "recipients": Block.RECIPIENTS,
-    "phone": Block.PHONE,
-    "contact": Block.PHONE,
-    "loyalty_member_id": Block.LOYALTY_ID,
-}
 
 
 def open_modal(
@@ -165,252 +154,73 @@ def register(app: App, deps: Deps) -> None:
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         form = read_form(view.get("state"), meta.reward_type)
-        recorded = record_request(
-            deps, body["user"]["id"], form, meta, idempotency_key=f"slack:view:{view['id']}"
-        )
-        if recorded.errors:
-            ack(response_action="errors", errors=shown_on(view, recorded.errors))
+        submitted = deps.intake.submit(ask_of(body["user"]["id"], form, meta, view_id=view["id"]))
+        if submitted.errors:
+            ack(response_action="errors", errors=modal_errors(view, submitted.errors))
             return
         ack()
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """What became of a filled form: the recorded request, or why not (inline errors, keyed
-    by the modal's input block ids)."""
-
-    decision: Decision | None
-    errors: dict[str, str]
-
-
-def record_request(
-    deps: Deps,
-    requester_id: str,
-    form: RewardForm,
-    meta: RewardModalMeta,
-    *,
-    idempotency_key: str,
-    may_wait: bool = False,
-    source: str = "slack",
-) -> Recorded:
-    """Check a filled form and record it: the one path of every way to ask for a reward (the
-    /reward modal, the modal a message shortcut opens, the Workflow Builder step), so each
-    goes through the same checks, policy, budget and approval. Within the auto-approve limit
-    the approval follows in the background.
-
-    `may_wait`: nobody is waiting on a 3-second answer (a workflow step), so the wallet's
-    currency may be asked of Xoxoday now instead of "try again in a minute". `source` is
-    "workflow" for the step: such a request always waits for an approver (services/rewards.py).
-    """
-    errors, specs = check_form(deps, form, meta, requester_id)
-    if not errors and deps.wallet.known_currency() is None:
-        # Costs are in the wallet's currency; learning it means asking Xoxoday.
-        if may_wait:
-            try:
-                deps.wallet.currency()
-            except xe.XoxodayError as exc:
-                errors = {
-                    Block.PRODUCT: f"The Xoxoday wallet is not reachable ({exc.message}); "
-                    "try again in a minute."
-                }
-        else:
-            deps.background.submit(deps.wallet.currency)
-            errors = {
-                Block.PRODUCT: "The Xoxoday wallet is not reachable yet; try again in a minute."
-            }
-    if errors:
-        return Recorded(None, errors)
-    requester = deps.users.known(requester_id)  # looked up with the recipients, never waited on
-    try:
-        decision = deps.rewards.create(
-            requester_id,
-            specs,
-            requester_name=requester.name if requester is not None else None,
-            source=source,
-            channel_id=meta.channel_id,
-            message=form.message,
-            idempotency_key=idempotency_key,
-            source_link=meta.source_link,
-        )
-    except (InvalidReward, PolicyRefusal) as exc:
-        return Recorded(None, {_block_for(exc.field, meta, deps): exc.message})
-    if decision.auto_approvable:
-        deps.background.submit(auto_approve, deps, decision.request.id)
-    return Recorded(decision, {})
+def ask_of(requester_id: str, form: RewardForm, meta: RewardModalMeta, *, view_id: str) -> Ask:
+    """What the filled modal asks for, in the intake's terms (services/intake.py)."""
+    reward_kind = kind_or_default(form.reward_type or meta.reward_type)
+    return Ask(
+        requester_id=requester_id,
+        lines=[
+            Line(
+                product_id=form.product_id,
+                amount=form.denomination,
+                reward_type=reward_kind.key,
+                members=form.recipients,
+                details={"loyalty_member_id": form.loyalty_member_id, "phone": form.phone},
+                operator_check=form.operator_check,
+                notify_receiver_email=form.notify_email,
+            )
+        ],
+        source=Source.SLACK,
+        idempotency_key=f"slack:view:{view_id}",
+        message=form.message,
+        channel_id=meta.channel_id,
+        source_link=meta.source_link,
+    )
 
 
-def shown_on(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
-    """Errors keyed by input blocks the submitted view has: Slack refuses any other key.
+# Where the modal shows an error about each field: the first of these blocks the view has.
+FIELD_BLOCKS: dict[str, tuple[Block, ...]] = {
+    Field.REWARD_TYPE: (Block.REWARD_TYPE,),
+    Field.PRODUCT: (Block.PRODUCT,),
+    Field.AMOUNT: (Block.DENOMINATION_AMOUNT, Block.DENOMINATION_CHOICE, Block.PRODUCT),
+    Field.QUANTITY: (Block.DENOMINATION_AMOUNT, Block.DENOMINATION_CHOICE, Block.PRODUCT),
+    Field.RECIPIENTS: (Block.RECIPIENTS,),
+    Field.EMAIL: (Block.RECIPIENTS,),
+    Field.CONTACT: (Block.PHONE,),
+    Field.MESSAGE: (Block.MESSAGE,),
+    Field.REQUEST: (Block.PRODUCT,),
+    "phone": (Block.PHONE,),
+    "loyalty_member_id": (Block.LOYALTY_ID,),
+}
 
-    A form that changed under the person (or a forged one) can produce an error for a field
-    it does not show; that error goes to the first input instead of being lost.
-    """
+
+def modal_errors(view: dict[str, Any], errors: Sequence[FieldError]) -> dict[str, str]:
+    """The intake's errors under the input blocks the submitted view has (Slack refuses any
+    other key). An error whose block is not shown (a form that changed under the person, or
+    a forged one) goes to the first input instead of being lost."""
     inputs = [b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"]
-    shown = {block: text for block, text in errors.items() if block in inputs}
-    lost = [text for block, text in errors.items() if block not in inputs]
+    shown: dict[str, str] = {}
+    lost: list[str] = []
+    for error in errors:
+        block = next((b for b in FIELD_BLOCKS.get(error.field, ()) if b in inputs), None)
+        if block is None:
+            lost.append(error.message)
+        else:
+            shown.setdefault(block, error.message)
     if lost and inputs:
         first = str(inputs[0])
         shown[first] = " ".join(filter(None, [shown.get(first), *lost]))[:2000]
     return shown
 
 
-def auto_approve(deps: Deps, request_id: int) -> None:
-    """After the ack: approve within the limit, or else make sure the approvers are asked."""
-    try:
-        deps.rewards.auto_approve(request_id)
-    except RewardError as exc:
-        log.info("R-%s not approved automatically: %s", request_id, exc)
-    except Exception:
-        log.exception("automatic approval of R-%s failed", request_id)
-        deps.rewards.to_approvers(request_id, "automatic approval failed; please decide by hand")
-
-
 def _operator_name(deps: Deps, reward_type: str, product: Product) -> str | None:
     if product.parent_product_id is None:
         return None
     return deps.catalog.operator_names(reward_type).get(product.parent_product_id)
-
-
-def _block_for(field: str | None, meta: RewardModalMeta, deps: Deps) -> str:
-    if field in ("amount", "denomination", "quantity", None):
-        product = None
-        if meta.product_id:
-            try:
-                product = deps.catalog.product(meta.product_id)[1]
-            except RewardError:
-                product = None
-        if product is not None and product.is_open_value:
-            return Block.DENOMINATION_AMOUNT
-        return Block.DENOMINATION_CHOICE if product is not None else Block.PRODUCT
-    return FIELD_BLOCKS.get(field, Block.PRODUCT)
-
-
-def check_form(
-    deps: Deps,
-    form: RewardForm,
-    meta: RewardModalMeta,
-    requester_id: str,
-) -> tuple[dict[str, str], list[RewardSpec]]:
-    """Inline errors keyed by block id, or the specs of a request that can be recorded."""
-    errors: dict[str, str] = {}
-    product: Product | None = None
-    reward_kind = kind_or_default(form.reward_type or meta.reward_type)
-    reward_type = reward_kind.key
-    if form.product_id is None:
-        errors[Block.PRODUCT] = "Choose what to send."
-    else:
-        try:
-            found_type, product = deps.catalog.product(form.product_id)
-        except InvalidReward as exc:
-            errors[Block.PRODUCT] = exc.message
-        else:
-            if found_type != reward_type:
-                errors[Block.PRODUCT] = "Choose one of the listed products for this kind of reward."
-                product = None
-    amount_block = (
-        Block.DENOMINATION_AMOUNT
-        if product and product.is_open_value
-        else Block.DENOMINATION_CHOICE
-    )
-    amount = form.amount
-    if product is not None:
-        if not (form.denomination or "").strip():
-            errors[amount_block] = (
-                "Enter an amount." if product.is_open_value else "Choose an amount."
-            )
-        elif amount is None:  # "1,5", "1 000", "1e3"…: refused, never guessed
-            errors[amount_block] = form.amount_problem or "Enter an amount."
-
-    users: list[SlackUser] = []
-    if not form.recipients:
-        errors[Block.RECIPIENTS] = "Choose who receives it."
-    elif reward_kind.one_recipient and len(form.recipients) > 1:
-        errors[Block.RECIPIENTS] = "This kind of reward goes to one person; choose one recipient."
-    elif len(form.recipients) > MAX_RECIPIENTS:
-        errors[Block.RECIPIENTS] = (
-            f"At most {MAX_RECIPIENTS} recipients at a time; use the CSV import for more."
-        )
-    elif requester_id in form.recipients:
-        errors[Block.RECIPIENTS] = "You cannot send a reward to yourself."
-    else:
-        # One concurrent round of lookups under a deadline, the requester's too: the ack waits
-        # on Slack at most LOOKUP_DEADLINE_S, however many recipients (handlers/users.py).
-        found = deps.users.lookup([*form.recipients, requester_id])
-        problems = []
-        late = [u for u in form.recipients if u in found.late]
-        if late:
-            # Nothing is recorded unchecked: the modal stays open with everything typed, and
-            # the lookups finish in the background, so the next press finds everyone.
-            problems.append(
-                f"Slack was slow to tell me about {len(late)} of the recipients; "
-                "press Request again in a moment"
-            )
-        for user_id in form.recipients:
-            if user_id in late:
-                continue
-            user = found.users.get(user_id)
-            if user is None or user.deleted:
-                problems.append(f"<@{user_id}> is not an active member of this workspace")
-            elif user.is_bot:
-                problems.append(f"{user.name} is a bot")
-            elif not user.email:
-                problems.append(
-                    f"{user.name} has no email the bot can see (it is needed for the order)"
-                )
-            else:
-                users.append(user)
-        if problems:
-            errors[Block.RECIPIENTS] = "; ".join(problems)[:2000]
-
-    phone = (form.phone or "").strip() or None
-    topup_phone = reward_kind.needs("phone")
-    if topup_phone or (product is not None and product.is_phone_number_mandatory):
-        if not phone:
-            errors[Block.PHONE] = "Enter the phone number, starting with + and the country code."
-        else:
-            try:
-                parse_phone(phone)
-            except ValueError as exc:
-                errors[Block.PHONE] = str(exc)
-            else:
-                if (
-                    reward_kind.operators_and_plans
-                    and product is not None
-                    and form.operator_check
-                    and deps.operators
-                ):
-                    operator = _operator_name(deps, reward_type, product) or "this plan's operator"
-                    problem = deps.operators.mismatch(phone, product, operator)
-                    if problem:
-                        errors[Block.PHONE] = problem
-    loyalty = (form.loyalty_member_id or "").strip() or None
-    if reward_kind.needs("loyalty_member_id") and not loyalty and reward_kind.detail:
-        errors[Block.LOYALTY_ID] = reward_kind.detail.missing
-    if errors or product is None or amount is None:
-        return errors, []
-    specs = [
-        RewardSpec(
-            product_id=product.product_id,
-            denomination=Decimal(amount),
-            reward_type=reward_type,
-            email=user.email,
-            recipient_id=user.id,
-            recipient_name=user.name,
-            contact=phone if product.is_phone_number_mandatory else None,
-            loyalty_member_id=loyalty if reward_kind.needs("loyalty_member_id") else None,
-            phone=phone if topup_phone else None,
-            operator_validation=form.operator_check,
-            notify_receiver_email=form.notify_email,
-        )
-        for user in users
-    ]
-    # What the catalog and the policy say about each reward, per field.
-    for spec in specs:
-        try:
-            deps.rewards.check(spec)
-        except InvalidReward as exc:
-            errors.setdefault(
-                _block_for(exc.field, meta, deps) if exc.field != "amount" else amount_block,
-                exc.message,
-            )
-    return errors, specs

@@ -369,7 +369,7 @@ class SlackSender:
         delegate = str(event.data.get("delegate") or "")
         approver = str(event.data.get("approver") or "")
         until = date.fromisoformat(str(event.data.get("until")))
-        text = msg.delegation_text(event.kind, approver, until)
+        text = msg.delegation_text(event.kind, approver, until, event.reason)
         self.targets.dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
 
     def _alert(self, event: EventRow, text: str) -> None:

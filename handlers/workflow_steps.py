@@ -13,9 +13,9 @@ Rules, in the order they are applied:
   (https://docs.slack.dev/reference/types/user_context-type). A workflow author could put
   anyone in `requester`, so `requester` must be that same person; without a runner (a
   scheduled workflow with no click) nobody's budget can be spent and the step fails.
-* Then exactly what /reward does: the form's checks, the policy, the budget and the approval
-  (reward_form.record_request), the approvers asked unless the request is within the
-  auto-approve limit, which is then approved in the background as from the modal.
+* Then exactly what /reward does, through the same intake (services/intake.py): the checks,
+  the policy, the budget and the approval; its errors come back by field and are said here
+  naming the step's inputs.
 * One request per execution: the execution id is the request's idempotency key, so Slack
   replaying the event (same event, same execution) finds the request already recorded, and
   each execution is answered (completed or failed) once.
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,16 +44,12 @@ from slack_bolt.context.fail import Fail
 from handlers import mrkdwn as md
 from handlers.deps import Deps
 from handlers.errors import user_message
-from handlers.forms import RewardForm
-from handlers.ids import Block, Step
-from handlers.metadata import RewardModalMeta
-from handlers.reward_form import record_request
+from handlers.ids import Step
 from services.errors import RewardError
+from services.intake import Ask, Field, FieldError, Line, Source
 from services.money import AmountError, cents, parse_amount
 from services.notify import Steps
 from services.reward_types import kind
-from storage import orders as order_store
-from storage import requests as request_store
 from storage.models import OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
@@ -75,15 +71,19 @@ TITLES = {
     "loyalty_member_id": "Loyalty member ID",
     "phone": "Phone number",
 }
-INPUT_OF_BLOCK = {
-    Block.REWARD_TYPE: "reward_type",
-    Block.PRODUCT: "product_id",
-    Block.DENOMINATION_CHOICE: "amount",
-    Block.DENOMINATION_AMOUNT: "amount",
-    Block.RECIPIENTS: "recipient",
-    Block.LOYALTY_ID: "loyalty_member_id",
-    Block.PHONE: "phone",
-    Block.MESSAGE: "message",
+# Which input each of the intake's fields is (services/intake.py); a field not here (the
+# request as a whole: the wallet) is said without an input's name.
+INPUT_OF_FIELD = {
+    Field.REWARD_TYPE: "reward_type",
+    Field.PRODUCT: "product_id",
+    Field.AMOUNT: "amount",
+    Field.QUANTITY: "amount",
+    Field.RECIPIENTS: "recipient",
+    Field.EMAIL: "recipient",
+    Field.CONTACT: "phone",
+    Field.MESSAGE: "message",
+    "loyalty_member_id": "loyalty_member_id",
+    "phone": "phone",
 }
 
 NO_RUNNER = (
@@ -115,12 +115,14 @@ def sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def refusal(errors: dict[str, str]) -> str:
-    """The form's inline errors (keyed by block id) as sentences naming the step's inputs."""
+def refusal(errors: Sequence[FieldError]) -> str:
+    """The intake's errors as sentences naming the step's inputs."""
     parts = []
-    for block, message in errors.items():
-        title = TITLES.get(INPUT_OF_BLOCK.get(block, ""), "")
-        parts.append(f"{title}: {sentence(message)}" if title else sentence(message))
+    for error in errors:
+        title = TITLES.get(INPUT_OF_FIELD.get(error.field, ""), "")
+        said = f"{title}: {sentence(error.message)}" if title else sentence(error.message)
+        if said not in parts:
+            parts.append(said)
     return " ".join(parts)
 
 
@@ -246,18 +248,26 @@ def requester_of(step: SendReward) -> str:
     return step.runner
 
 
-def form_of(step: SendReward) -> tuple[RewardForm, RewardModalMeta]:
-    """The step as the /reward modal would have been filled in."""
-    form = RewardForm(
-        reward_type=step.reward_type,
-        product_id=step.product_id,
-        denomination=step.amount,
-        recipients=[step.recipient],
-        loyalty_member_id=step.loyalty_member_id,
-        phone=step.phone,
+def ask_of(step: SendReward, requester: str, execution_id: str) -> Ask:
+    """What the step asks for, in the intake's terms (services/intake.py). Nobody waits on
+    a 3-second answer, so the intake may ask Xoxoday for the wallet's currency; such a request
+    always waits for an approver (services/rewards.py, UNATTENDED_SOURCES)."""
+    return Ask(
+        requester_id=requester,
+        lines=[
+            Line(
+                product_id=step.product_id,
+                amount=step.amount,
+                reward_type=step.reward_type,
+                members=[step.recipient],
+                details={"loyalty_member_id": step.loyalty_member_id, "phone": step.phone},
+            )
+        ],
+        source=Source.WORKFLOW,
+        idempotency_key=idempotency_key(execution_id),
         message=step.message,
+        may_wait=True,
     )
-    return form, RewardModalMeta(reward_type=step.reward_type, product_id=step.product_id)
 
 
 # --- answering each execution once ---------------------------------------------------------
@@ -336,39 +346,21 @@ def outputs_of(request: RequestRow, orders: list[OrderRow]) -> dict[str, Any]:
 
 def send_reward(deps: Deps, execution_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Record the request the step asks for (once per execution); its outputs."""
-    key = idempotency_key(execution_id)
-    existing = request_store.by_idempotency_key(deps.database, key)
+    existing = deps.rewards.recorded(idempotency_key(execution_id))
     if existing is not None:  # recorded before a crash or a replay: the same request
-        return outputs_of(existing, order_store.for_request(deps.database, existing.id))
+        return outputs_of(existing.request, existing.orders)
     step = read_send_reward(inputs)
     requester = requester_of(step)
-    _kind_matches(deps, step)
-    # Fill the directory now, so the form's checks (which wait 1.5 s at most) find everyone.
+    if deps.catalog.refreshed_at() is None:
+        deps.catalog.ensure_fresh()  # the first use after a start: fill the cache
+    # Fill the directory now, waiting longer than a modal may, so the intake finds everyone.
     found = deps.users.lookup([step.recipient, requester], deadline_s=STEP_LOOKUP_DEADLINE_S)
     if found.late:
         raise StepRefused("Slack did not answer in time about the people involved; run it again.")
-    form, meta = form_of(step)
-    recorded = record_request(
-        deps, requester, form, meta, idempotency_key=key, may_wait=True, source="workflow"
-    )
-    if recorded.decision is None:
-        raise StepRefused(refusal(recorded.errors))
-    return outputs_of(recorded.decision.request, recorded.decision.orders)
-
-
-def _kind_matches(deps: Deps, step: SendReward) -> None:
-    """A product of another kind, said in the step's words (the modal lists only the kind's)."""
-    if deps.catalog.refreshed_at() is None:
-        deps.catalog.ensure_fresh()  # the first use after a start: fill the cache
-    try:
-        found_type, product = deps.catalog.product(step.product_id)
-    except RewardError:
-        return  # the form's checks say so
-    if found_type != step.reward_type:
-        raise StepRefused(
-            f"{TITLES['product_id']}: {product.name} ({step.product_id}) is listed under "
-            f"{kind(found_type).label}, not {kind(step.reward_type).label}."
-        )
+    submitted = deps.intake.submit(ask_of(step, requester, execution_id))
+    if submitted.decision is None:
+        raise StepRefused(refusal(submitted.errors))
+    return outputs_of(submitted.decision.request, submitted.decision.orders)
 
 
 def reward_status(deps: Deps, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -11,16 +11,16 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from services.errors import RewardError
+from services.intake import Ask, FieldError, Intake, Line, Source
 from services.money import AmountError, parse_amount
 from services.reward_types import LOYALTY_ID, TOPUP_PHONE, csv_columns
 from services.rewards import Decision, RewardService, RewardSpec
-from storage import requests as request_store
 
 REQUIRED = ("productId", "denomination", "email")
 
@@ -179,6 +179,22 @@ def import_key(requester: str, specs: list[RewardSpec]) -> str:
     return f"csv:rows:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
 
 
+def line_of(spec: RewardSpec) -> Line:
+    """A row as read, in the intake's terms (services/intake.py)."""
+    return Line(
+        product_id=spec.product_id,
+        amount=spec.denomination,
+        reward_type=spec.reward_type,
+        email=spec.email,
+        details={"loyalty_member_id": spec.loyalty_member_id, "phone": spec.phone},
+        contact=spec.contact,
+        quantity=spec.quantity,
+        tag=spec.tag,
+        notify_receiver_email=spec.notify_receiver_email,
+        operator_check=spec.operator_validation,
+    )
+
+
 def import_csv(
     rewards: RewardService,
     text: str,
@@ -188,7 +204,8 @@ def import_csv(
     again: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Decision:
-    """Check every row against the catalog, then record the file as one request.
+    """Check every row against the catalog, then record the file as one request, through the
+    one intake every way of asking for a reward uses; its errors are told by line number.
 
     The same rows for the same requester are imported once (see `import_key`): running the
     command twice by mistake, or on the file re-saved, raises AlreadyImported instead of
@@ -196,32 +213,45 @@ def import_csv(
     `progress(checked, rows)` is told as the rows are checked.
     """
     rows, errors = parse_rows(text)
-    for checked, (line, spec) in enumerate(rows, start=1):
-        try:
-            rewards.check(spec)
-        except RewardError as exc:
-            errors.append(RowError(line, exc.message))
-        if progress is not None:
-            progress(checked, len(rows))
-    if errors:
-        raise BulkImportError(sorted(errors, key=lambda e: e.line))
-    key = None if again else import_key(requester, [spec for _, spec in rows])
+    specs = [spec for _, spec in rows]
+    key = None if again else import_key(requester, specs)
+    ask = Ask(
+        requester_id=requester,
+        lines=[line_of(spec) for spec in specs],
+        source=Source.CSV,
+        idempotency_key=key,
+        message=f"bulk import of {len(rows)} row(s)",
+        requester_name=requester,
+        trusted=not needs_approval,
+        may_wait=True,  # an operator at the shell
+    )
+    intake = Intake(rewards)
+    if errors:  # unreadable rows: the readable ones are still checked, to tell all at once
+        found = intake.check(ask, progress) if rows else ()
+        raise BulkImportError(_by_line(errors, rows, found))
     if key is not None:
         # Before rows were compared, the raw text was: a file imported then is still known.
         legacy = "csv:" + hashlib.sha256(f"{requester}\n{text}".encode()).hexdigest()[:32]
         for known in (key, legacy):
-            existing = request_store.by_idempotency_key(rewards.database, known)
+            existing = rewards.recorded(known)
             if existing is not None:
-                raise AlreadyImported(existing.ref, existing.created_at)
-    return rewards.create(
-        requester,
-        [spec for _, spec in rows],
-        requester_name=requester,
-        source="csv",
-        message=f"bulk import of {len(rows)} row(s)",
-        idempotency_key=key,
-        trusted=not needs_approval,
-    )
+                raise AlreadyImported(existing.request.ref, existing.request.created_at)
+    submitted = intake.submit(ask, progress)
+    if submitted.decision is None:
+        raise BulkImportError(_by_line([], rows, submitted.errors))
+    return submitted.decision
+
+
+def _by_line(
+    errors: list[RowError], rows: list[tuple[int, RewardSpec]], found: Sequence[FieldError]
+) -> list[RowError]:
+    """The intake's errors at the file's line numbers; one about the whole request (the
+    wallet, the budget) is raised as it is."""
+    whole = [error for error in found if error.line is None]
+    if whole:
+        raise RewardError(whole[0].message)
+    told = errors + [RowError(rows[e.line][0], e.message) for e in found if e.line is not None]
+    return sorted(told, key=lambda e: e.line)
 
 
 class AlreadyImported(Exception):

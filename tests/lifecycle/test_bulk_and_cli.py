@@ -90,7 +90,7 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_queued(
     assert [line for line in lines if not line.startswith("checking rows: ")] == [
         f"{path}: 3 problem(s) in the file; nothing was queued",
         "  line 3: Amazon.com eGift Card comes in 10, 25, 50, 100 USD, not 30",
-        "  line 6: enter the recipient's loyalty member ID (letters, digits and dashes)",
+        "  line 6: Enter the recipient's loyalty member ID.",
         "  line 8: productId 'abc' is not a number",
     ]
     assert cli(xo, db, "orders", "list").stdout.strip().endswith("0 order(s):")

@@ -19,7 +19,7 @@ from handlers.views import reward_modal
 from handlers.workflow_steps import (
     NO_RUNNER,
     StepRefused,
-    form_of,
+    ask_of,
     outputs_of,
     read_send_reward,
     refusal,
@@ -27,6 +27,7 @@ from handlers.workflow_steps import (
     step_error,
     step_state,
 )
+from services.intake import Field, FieldError, Source
 from tests.hostile import HOSTILE, HOSTILE_TOKENS, mrkdwn_of, stray_markup
 from tests.slack.test_blocks import order, request
 from tests.slack.test_escaping import MEMBERS, assert_inert, hostile_order, hostile_request
@@ -127,13 +128,17 @@ def test_nobody_is_prefilled_but_a_person_who_wrote_the_message(payload: dict[st
 # --- the steps ---------------------------------------------------------------------------------
 
 
-def test_the_steps_inputs_become_the_modals_fields() -> None:
+def test_the_steps_inputs_become_what_the_intake_is_asked() -> None:
+    """The step asks the one intake in its own terms: no pretend modal form in between."""
     step = read_send_reward({**STEP, "amount": 25.5, "loyalty_member_id": " ", "phone": None})
     assert requester_of(step) == "UREQ"
-    form, meta = form_of(step)
-    assert (form.recipients, form.product_id, form.denomination) == (["UANA"], 27222, "25.5")
-    assert form.amount == Decimal("25.5") and form.loyalty_member_id is None
-    assert (meta.reward_type, meta.product_id, meta.channel_id) == ("gift_card", 27222, None)
+    ask = ask_of(step, "UREQ", "Fx1")
+    (line,) = ask.lines
+    assert (line.members, line.product_id, line.amount) == (["UANA"], 27222, "25.5")
+    assert line.reward_type == "gift_card" and line.details["loyalty_member_id"] is None
+    assert (ask.requester_id, ask.source, ask.channel_id) == ("UREQ", Source.WORKFLOW, None)
+    assert ask.idempotency_key == "slack:function:Fx1" and ask.may_wait
+    assert ask.message == "Happy anniversary"
     assert read_send_reward({**STEP, "amount": 25.0, "product_id": 27222.0}).amount == "25"
 
 
@@ -174,15 +179,19 @@ def test_whose_budget_pays_is_for_slack_to_say() -> None:
 
 
 def test_the_forms_errors_name_the_steps_inputs_and_stay_inert() -> None:
-    errors = {
-        Block.DENOMINATION_CHOICE: f"{HOSTILE} comes in 10, 25 USD, not 30",
-        Block.RECIPIENTS: "You cannot send a reward to yourself.",
-        Block.PRODUCT: "product 9 is not in the Xoxoday catalog",
-    }
+    errors = [
+        FieldError(Field.AMOUNT, f"{HOSTILE} comes in 10, 25 USD, not 30"),
+        FieldError(Field.RECIPIENTS, "You cannot send a reward to yourself."),
+        FieldError(Field.PRODUCT, "product 9 is not in the Xoxoday catalog"),
+        FieldError("loyalty_member_id", "Enter the recipient's loyalty member ID."),
+        FieldError(Field.REQUEST, "the Xoxoday wallet is not reachable yet"),
+    ]
     text = refusal(errors)
     assert text.startswith("Amount: ")
     assert " Recipient: You cannot send a reward to yourself. " in text
-    assert text.endswith("Product ID: Product 9 is not in the Xoxoday catalog.")
+    assert " Product ID: Product 9 is not in the Xoxoday catalog. " in text
+    assert " Loyalty member ID: Enter the recipient's loyalty member ID. " in text
+    assert text.endswith(" The Xoxoday wallet is not reachable yet.")
     shown = step_error(text)
     assert all(token not in shown for token in HOSTILE_TOKENS) and "&lt;!channel&gt;" in shown
     assert stray_markup([shown], MEMBERS) == []
