@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from simulator.xoxoday.money import as_number
@@ -129,7 +130,7 @@ class Product:
     def country(self) -> Country:
         return COUNTRY_BY_ISO[self.country_iso]
 
-    @property
+    @cached_property
     def countries(self) -> tuple[Country, ...]:
         """Every country it is sold in, its own first."""
         return (self.country, *(COUNTRY_BY_ISO[iso] for iso in self.also_sold_in))
