@@ -99,6 +99,7 @@ def build_policy(settings: Settings) -> Policy:
         auto_approve_max=settings.rewards_auto_approve_max,
         monthly_budget=settings.rewards_monthly_budget,
         max_order=settings.rewards_max_order,
+        max_waiting=settings.rewards_max_waiting,
     )
 
 

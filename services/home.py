@@ -116,32 +116,38 @@ class HomeService:
         )
         if not self.decides(user_id):
             return data
-        waiting = self.waiting_for(user_id)
+        waiting, total = self.waiting_for(user_id)
         return replace(
             data,
             decides=True,
-            waiting=waiting[:WAITING_SHOWN],
-            waiting_total=len(waiting),
+            waiting=waiting,
+            waiting_total=total,
             wallet=self.wallet_view(),
             low_balance=self.low_balance,
             spend=spend_by_type(self.database, month),
         )
 
-    def waiting_for(self, user_id: str) -> list[Waiting]:
-        """Waiting requests `user_id` may decide, oldest first (the service checks again at
-        the click, emails of CSV recipients included)."""
-        found = []
+    def waiting_for(self, user_id: str, shown: int = WAITING_SHOWN) -> tuple[list[Waiting], int]:
+        """The oldest `shown` waiting requests `user_id` may decide now, and how many they may
+        decide in all, counted exactly (the service checks again at the click, emails of CSV
+        recipients included)."""
+        recipients = order_store.recipients_of_waiting(self.database)
+        now = self._clock()
+        found: list[Waiting] = []
+        total = 0
         for request in request_store.waiting(self.database):
-            orders = order_store.for_request(self.database, request.id)
-            ids = [o.recipient_id for o in orders]
+            ids = recipients.get(request.id, [])
             if user_id in ids:
                 continue
             try:
-                acting_for = self.deciders.acting_for(user_id, request, ids)
+                acting_for = self.deciders.acting_for(user_id, request, ids, now=now)
             except PolicyRefusal:
                 continue
-            found.append(Waiting(request, orders, acting_for))
-        return found
+            total += 1
+            if len(found) < shown:
+                orders = order_store.for_request(self.database, request.id)
+                found.append(Waiting(request, orders, acting_for))
+        return found, total
 
     def _received(self, user_id: str) -> list[Received]:
         rows = self.database.query(

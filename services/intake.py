@@ -15,7 +15,9 @@ What is checked, in order (each step only when the ones before found nothing):
 2. the wallet's currency, which every cost is in (learning it means asking Xoxoday, which a
    3-second answer to Slack cannot wait for: `Ask.may_wait`);
 3. each reward against its product: denomination, quantity, cost (RewardService.price);
-4. the policy, the budget and the record itself (RewardService.record), in one transaction.
+4. the policy, the budget, the requester's waiting requests (at most REWARDS_MAX_WAITING, also
+   checked first of all, before any lookup) and the record itself (RewardService.record), in
+   one transaction.
 A request within the auto-approve limit is then approved in the background.
 """
 
@@ -177,6 +179,11 @@ class Intake:
             existing = self.rewards.recorded(ask.idempotency_key)
             if existing is not None:
                 return Submitted(existing)
+        if not ask.trusted:  # before any lookup: a flood is refused at its cheapest
+            try:
+                self.rewards.check_waiting(ask.requester_id)
+            except PolicyRefusal as exc:
+                return Submitted(None, (FieldError(Field.REQUEST, exc.message),))
         checked, errors = self._check(ask, progress)
         if errors:
             return Submitted(None, errors)

@@ -311,6 +311,10 @@ class RewardService:
             return None
         return Decision(existing, order_store.for_request(self.database, existing.id))
 
+    def check_waiting(self, requester_id: str) -> None:
+        """TooManyWaiting when `requester_id` has REWARDS_MAX_WAITING requests waiting."""
+        self.policy.check_waiting(request_store.waiting_count(self.database, requester_id))
+
     def record(
         self,
         requester_id: str,
@@ -349,7 +353,9 @@ class RewardService:
             if balance is not None:
                 self._ensure_funds(balance, total, currency)
             if not trusted:
-                # Inside the write transaction, so two requests cannot both fit the last euro.
+                # Inside the write transaction, so two requests cannot both fit the last euro
+                # (nor the last place among the requester's waiting requests).
+                self.check_waiting(requester_id)
                 spent = ledger.spent(self.database, requester_id, month)
                 self.policy.check_budget(spent, total, currency)
             request_id = request_store.insert(
