@@ -34,6 +34,9 @@ class RewardModalMeta(_Meta):
     # "Reward this message": the message's permalink. Sent back by the client, so anything
     # but a plain Slack permalink is dropped (handlers/permalinks.py).
     source_link: str | None = None
+    # Who wrote that message: the request keeps the link only while they are a recipient
+    # (services/intake.py).
+    source_author: str | None = None
 
     @field_validator("reward_type", mode="before")
     @classmethod

@@ -101,6 +101,8 @@ class Ask:
     message: str = ""
     channel_id: str | None = None  # where the request's status is posted
     source_link: str | None = None  # the chat message it was made from (checked by the caller)
+    # The author of that message: the link is kept only while they are among the recipients.
+    source_author: str | None = None
     requester_name: str | None = None  # else the Members port's name for the requester
     trusted: bool = False  # an operator at the shell: no approval, no spending limits
     may_wait: bool = False  # nobody waits on a 3-second answer: Xoxoday may be asked
@@ -462,6 +464,12 @@ class Intake:
 
     # --- 4. the record ------------------------------------------------------------------------
 
+    @staticmethod
+    def _link(ask: Ask) -> str | None:
+        """The message the request is "for" (Reward this message): only while the message's
+        author is among its recipients, else the ask would show someone else beside it."""
+        return ask.source_link if _rewards_author(ask) else None
+
     def _record(self, ask: Ask, checked: list[CheckedReward]) -> Submitted:
         name = ask.requester_name
         if name is None and self.members is not None:
@@ -477,13 +485,18 @@ class Intake:
                 message=ask.message,
                 idempotency_key=ask.idempotency_key,
                 trusted=ask.trusted,
-                source_link=ask.source_link,
+                source_link=self._link(ask),
             )
         except (InvalidReward, PolicyRefusal) as exc:
             return Submitted(None, (FieldError(field_of(exc.field), exc.message),))
         if decision.auto_approvable and self.background is not None:
             self.background.submit(auto_approve, self.rewards, decision.request.id)
         return Submitted(decision)
+
+
+def _rewards_author(ask: Ask) -> bool:
+    author = ask.source_author
+    return author is not None and any(author in line.members for line in ask.lines)
 
 
 def field_of(name: str | None) -> str:
