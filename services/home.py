@@ -19,6 +19,7 @@ from services.budget import BudgetView, budget_of, spend_by_type
 from services.delegation import Deciders, Delegation, Delegations
 from services.errors import PolicyRefusal
 from services.policy import Policy
+from services.visibility import Visibility
 from services.wallet import WalletView
 from storage import orders as order_store
 from storage import requests as request_store
@@ -78,6 +79,7 @@ class HomeService:
         currency: Callable[[], str | None] = lambda: None,
         low_balance: Decimal | None = None,
         clock: Callable[[], float] = time.time,
+        visibility: Visibility | None = None,
     ) -> None:
         self.database = database
         self.policy = policy
@@ -87,21 +89,15 @@ class HomeService:
         self.currency = currency
         self.low_balance = low_balance
         self._clock = clock
+        self.visibility = visibility or Visibility(database, policy, deciders, clock=clock)
 
     def month(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
 
     def decides(self, user_id: str) -> bool:
-        """Whether the approver part of the Home is shown to `user_id`."""
-        return (
-            user_id in self.policy.approvers
-            or user_id in self.policy.escalation_approvers
-            or any(
-                # a delegation counts while the one who made it may still approve
-                self.policy.may_approve(d.approver_id, escalated=True)
-                for d in self.delegations.standing_in_for(user_id)
-            )
-        )
+        """Whether the approver part of the Home (what waits, the wallet, the company's spend)
+        is shown to `user_id`: the one rule of services/visibility.py."""
+        return self.visibility.sees_company(user_id)
 
     def build(self, user_id: str) -> HomeData:
         month = self.month()

@@ -34,6 +34,7 @@ from services.errors import (
 from services.money import fmt_money
 from services.policy import PeopleDirectory, Policy, same_email
 from services.reward_types import DETAIL_FIELDS, kind
+from services.visibility import Visibility
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import OrderRequest, Product, make_order
@@ -229,6 +230,8 @@ class RewardService:
         self.people = people
         # Who may decide a request, delegates included (services/delegation.py).
         self.deciders = deciders or Deciders(policy, schedule=schedule, clock=clock)
+        # Who may see what (services/visibility.py): one rule for every surface.
+        self.visibility = Visibility(database, policy, self.deciders)
         # When waiting requests expire (services/deadlines.py): a decision checks it itself.
         self.schedule = schedule
         self._wake = wake or (lambda: None)
@@ -514,6 +517,10 @@ class RewardService:
                 delegations.end(row, DEACTIVATED)
         raise NotAnApprover("only the configured approvers can approve or reject rewards")
 
+    def recipient_ids(self, request_id: int) -> list[str | None]:
+        """The member ids of a request's recipients (None for one known by email only)."""
+        return [o.recipient_id for o in order_store.for_request(self.database, request_id)]
+
     def view_for(self, user_id: str, reference: str) -> RequestView | None:
         """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
         not exist or is none of their business (the two are not told apart)."""
@@ -525,7 +532,7 @@ class RewardService:
         if request is None:
             return None
         orders = order_store.for_request(self.database, request.id)
-        if user_id == request.requester_id or self.policy.is_approver(user_id):
+        if self.visibility.sees_request(user_id, request, [o.recipient_id for o in orders]):
             return RequestView(request, orders, whole=True)
         mine = [o for o in orders if o.recipient_id == user_id]
         by_email = [o for o in orders if not o.recipient_id and o.email]
