@@ -230,9 +230,13 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     earlier("sent_at", 61)
     reconcile()  # the first trusted "not found"
     assert state() == "unknown"
-    reconcile()  # asked again at once: too soon to confirm
+    # Asked again before the few seconds a confirmation needs: the first "not found" is moved
+    # a minute ahead, so a process that takes seconds to start on a loaded machine is still
+    # too soon (it failed at load average 12 when it had to start within 5 s).
+    earlier("not_found_at", -60)
+    reconcile()
     assert state() == "unknown"
-    earlier("not_found_at", 10)
+    earlier("not_found_at", 70)
     earlier("sent_at", 10)
     reconcile()  # the second one, a few seconds later, agrees
     assert state() == "queued"
