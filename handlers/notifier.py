@@ -39,7 +39,7 @@ from storage import messages as refs
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database
-from storage.models import EventRow, OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 if TYPE_CHECKING:
     from handlers.home import HomeTabs
@@ -69,18 +69,23 @@ CONSUMER = "slack"
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
 WAITING_CHANGES = frozenset(
     {
-        "request.created",
-        "request.needs_approval",
-        "request.approved",
-        "request.rejected",
-        "request.cancelled",
-        "request.expired",
-        "request.escalated",
+        EventKind.REQUEST_CREATED,
+        EventKind.REQUEST_NEEDS_APPROVAL,
+        EventKind.REQUEST_APPROVED,
+        EventKind.REQUEST_REJECTED,
+        EventKind.REQUEST_CANCELLED,
+        EventKind.REQUEST_EXPIRED,
+        EventKind.REQUEST_ESCALATED,
     }
 )
 # What a recipient's Home shows ("Rewards you received").
 RECEIVED_CHANGES = frozenset(
-    {"order.placed", "order.delivered", "order.canceled", "order.partially_canceled"}
+    {
+        EventKind.ORDER_PLACED,
+        EventKind.ORDER_DELIVERED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
+    }
 )
 # chat.postMessage cuts `text` beyond 4,000 characters (docs.slack.dev/reference/methods/
 # chat.postMessage#truncating): a long batch of changes goes out as several replies.
@@ -112,7 +117,7 @@ def _replies(lines: list[str], limit: int = REPLY_MAX) -> list[list[str]]:
 def _public_reason(event: EventRow) -> str | None:
     """What everyone but the approvers may read about an event (the approvers' note can
     carry the wallet's figures); older events without it show nothing more."""
-    if event.kind == "request.needs_approval":
+    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
         return str(event.data.get("public") or "")
     return event.reason
 
@@ -173,7 +178,7 @@ class SlackNotifier:
             raise Pending(f"{len(failed)} message(s) of event #{event.id} failed") from failed[0]
 
     def _notify(self, event: EventRow) -> None:
-        if event.kind == "system.alert":
+        if event.kind == EventKind.SYSTEM_ALERT:
             self._alert(event, event.reason or "")
             return
         if event.kind.startswith("delegation."):
@@ -185,15 +190,15 @@ class SlackNotifier:
         if request is None:
             return
         order = order_store.get(self.database, event.order_id) if event.order_id else None
-        if event.kind == "request.created":
+        if event.kind == EventKind.REQUEST_CREATED:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
-        elif event.kind == "request.needs_approval":
+        elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request, note=event.reason or "")
             public = _public_reason(event)
             self._thread_now(event, request, msg.event_line(event.kind, None, request, public))
-        elif event.kind == "request.reminded":
+        elif event.kind == EventKind.REQUEST_REMINDED:
             self._remind(event, request)
-        elif event.kind == "request.escalated":
+        elif event.kind == EventKind.REQUEST_ESCALATED:
             self._escalate(event, request)
         elif event.kind.startswith("request."):
             self._decided(event, request)
@@ -558,7 +563,7 @@ class SlackNotifier:
             self._update(request, ref, text, blocks, tell=False)
         self._update_status(request, orders)
         self._thread_now(event, request, msg.event_line(event.kind, None, request, event.reason))
-        if event.kind != "request.cancelled":
+        if event.kind != EventKind.REQUEST_CANCELLED:
             self._dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
@@ -577,9 +582,9 @@ class SlackNotifier:
                     self._lines.setdefault(request.id, []).append(line)
 
             self.steps.once(f"e{event.id}:line", collect)
-        if event.kind == "order.delivered":
+        if event.kind == EventKind.ORDER_DELIVERED:
             self._deliver_to_recipient(event, request, order)
-        elif event.kind == "order.placed" and order.state == "placed":
+        elif event.kind == EventKind.ORDER_PLACED and order.state == "placed":
             found, recipient = self._find_recipient(order)
             if found and recipient:
                 self._dm(
@@ -588,7 +593,11 @@ class SlackNotifier:
                     recipient,
                     msg.recipient_on_its_way(order, request),
                 )
-        elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
+        elif event.kind in (
+            EventKind.ORDER_FAILED,
+            EventKind.ORDER_CANCELED,
+            EventKind.ORDER_PARTIALLY_CANCELED,
+        ):
             self._dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
@@ -640,7 +649,7 @@ class SlackNotifier:
             if self.steps.settle(f"e{event.id}:undelivered:alert", "done"):
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=request.id,
                     order_id=order.id,
                     actor=CONSUMER,

@@ -36,7 +36,7 @@ from services.rewards import RewardService
 from storage import events
 from storage import schedule as store
 from storage.db import Database
-from storage.models import RequestRow
+from storage.models import EventKind, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Scheduler:
                     continue
                 events.append(
                     db,
-                    "request.escalated",
+                    EventKind.REQUEST_ESCALATED,
                     request_id=request.id,
                     actor=self.name,
                     reason=f"waiting for {in_words(self.schedule.escalate_after)}",
@@ -148,7 +148,7 @@ class Scheduler:
                     continue
                 events.append(
                     db,
-                    "request.reminded",
+                    EventKind.REQUEST_REMINDED,
                     request_id=request.id,
                     actor=self.name,
                     data={"round": count, "of": self.schedule.max_reminders},

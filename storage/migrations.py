@@ -392,6 +392,24 @@ def m010_order_discount(db: sqlite_utils.Database) -> None:
     )
 
 
+def m011_order_details(db: sqlite_utils.Database) -> None:
+    """`details`: a reward kind's extra fields as one JSON object by field name
+    (services/reward_types.py Detail.field), so a new kind with new fields (a lounge's
+    traveller name and departure date, merchandise's shipping address) needs no migration.
+    The two fields that had columns of their own move into it, and the columns go."""
+    db["orders"].add_column("details", str)
+    db.execute(
+        "UPDATE orders SET details = json_object('loyalty_member_id', loyalty_member_id) "
+        "WHERE loyalty_member_id IS NOT NULL"
+    )
+    db.execute(
+        "UPDATE orders SET details = json_object('phone', phone) "
+        "WHERE phone IS NOT NULL AND details IS NULL"
+    )
+    db.execute("ALTER TABLE orders DROP COLUMN loyalty_member_id")
+    db.execute("ALTER TABLE orders DROP COLUMN phone")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -403,6 +421,7 @@ MIGRATIONS: list[Migration] = [
     m008_order_lookup_failures,
     m009_reminders_delegation_home,
     m010_order_discount,
+    m011_order_details,
 ]
 
 
