@@ -184,12 +184,28 @@ def build_runtime(
     )
     policy = build_policy(settings)
     delegations = Delegations(database, policy)
-    deciders = Deciders(policy, delegations)
+    schedule = build_schedule(settings)
+    deciders = Deciders(policy, delegations, schedule=schedule)
     rewards = RewardService(
-        database, catalog, wallet, policy, wake=worker.wake, people=people, deciders=deciders
+        database,
+        catalog,
+        wallet,
+        policy,
+        wake=worker.wake,
+        people=people,
+        deciders=deciders,
+        schedule=schedule,
     )
-    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py).
-    scheduler = Scheduler(database, rewards, build_schedule(settings), name=f"{worker.name}")
+    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
+    # decision checks the same times itself (services/deadlines.py).
+    scheduler = Scheduler(
+        database,
+        rewards,
+        schedule,
+        name=f"{worker.name}",
+        delegations=delegations,
+        people=people,
+    )
     worker.scheduler = scheduler
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake

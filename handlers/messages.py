@@ -641,8 +641,9 @@ def standing_in_note(approver_id: str | None) -> str:
     return f"🔁 You stand in for {mention(approver_id)} here." if approver_id else ""
 
 
-def delegation_text(kind: str, approver_id: str, until: date) -> str:
-    """The delegate's DM when an approver names them, or ends it."""
+def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
+    """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
+    the approver did not end it themselves)."""
     if kind == EventKind.DELEGATION_SET:
         return (
             f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
@@ -650,7 +651,8 @@ def delegation_text(kind: str, approver_id: str, until: date) -> str:
             "the bot's Home tab shows what waits; the usual rules apply (never a request of "
             "yours or one that rewards you)."
         )
-    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver."
+    because = f": {md.escape(why)}" if why else ""
+    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver{because}."
 
 
 def delegate_reply(delegation: Delegation | None, *, ended: bool = False) -> str:

@@ -518,7 +518,7 @@ class SlackNotifier:
         delegate = str(event.data.get("delegate") or "")
         approver = str(event.data.get("approver") or "")
         until = date.fromisoformat(str(event.data.get("until")))
-        text = msg.delegation_text(event.kind, approver, until)
+        text = msg.delegation_text(event.kind, approver, until, event.reason)
         self._dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
 
     # --- Home tabs --------------------------------------------------------------------------------

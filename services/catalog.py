@@ -2,7 +2,9 @@
 
 Xoxoday updates its catalog four times a day and allows 50 getVouchers calls a minute, so
 the bot reads products from the cache and refreshes every 6 hours or when asked. Top-up is
-two-level: operators, then each operator's plans (the plans are what gets ordered).
+two-level: operators, then each operator's plans (the plans are what gets ordered). A product
+whose productMeta asks for checkout fields no form collects is left out (it would fail at
+placeOrder, after approval), and the reason is logged once per product.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from services.errors import CatalogUnavailable, InvalidReward
 from services.reward_types import RewardKind, all_kinds, is_kind, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
+from services.xoxoday.checkout_fields import UnreadableMeta, missing_fields
 from services.xoxoday.client import XoxodayClient
+from services.xoxoday.inr import implied_inr_rate
 from services.xoxoday.models import Product
 from storage import catalog as store
 from storage import kv
@@ -25,6 +29,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY_S = 6 * 3600
+LEFT_OUT_PREFIX = "catalog.left_out."  # + product id: why it was left out, as last logged
 
 
 def operators_key(reward_kind: RewardKind) -> str:
@@ -48,6 +53,8 @@ class Catalog:
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._logged: set[str] = set()  # products whose exclusion this process has seen
+        self._logged_lock = threading.Lock()
 
     # --- refreshing -------------------------------------------------------------------------
 
@@ -56,16 +63,22 @@ class Catalog:
         if self.client is None:
             raise CatalogUnavailable("the catalog cannot be refreshed: no Xoxoday client")
         counts: dict[str, int] = {}
+        fetched: list[dict] = []
         with self._lock:
             for reward_type in reward_types or [k.key for k in all_kinds()]:
                 products = self._fetch(reward_type)
                 store.replace_type(self.database, reward_type, products)
                 counts[reward_type] = len(products)
+                fetched.extend(products)
             kv.put(self.database, "catalog.refreshed_at", str(self._clock()))
         if self.wallet is not None:
-            # Xoxoday may send `exchangeRate: null` (§12 row 1): prices then need the wallet's
-            # currency, learned here, where waiting on Xoxoday is fine, never in a Slack request.
+            # A product may come without `exchangeRate` (§12 row 1): prices then need the
+            # wallet's currency, learned here, where waiting on Xoxoday is fine, never in a
+            # Slack request; and the rupee rate the rates imply, to check the balance by.
             self.wallet.learn_currency()
+            self.wallet.note_inr_rate(
+                implied_inr_rate(Product.model_validate(data) for data in fetched)
+            )
         log.info("catalog refreshed: %s", counts)
         return counts
 
@@ -74,7 +87,9 @@ class Catalog:
         reward_kind = kind(reward_type)
         products = self.client.all_vouchers(category_type=reward_kind.category_type)
         if not reward_kind.operators_and_plans:
-            return [p.model_dump(by_alias=True, mode="json") for p in products]
+            return [
+                p.model_dump(by_alias=True, mode="json") for p in products if self._orderable(p)
+            ]
         operators = [p for p in products if p.parent_product_id is None]
         store.replace_type(
             self.database,
@@ -86,10 +101,43 @@ class Catalog:
             for plan in self.client.all_vouchers(
                 category_type=reward_kind.category_type, parent_product_id=operator.product_id
             ):
+                if not self._orderable(plan):
+                    continue
                 data = plan.model_dump(by_alias=True, mode="json")
                 data["parentProductId"] = data.get("parentProductId") or operator.product_id
                 plans.append(data)
         return plans
+
+    def _orderable(self, product: Product) -> bool:
+        """False for a product whose productMeta requires checkout fields no form collects:
+        placeOrder would refuse it after approval (§13 row 6). Logged once per product."""
+        try:
+            missing = missing_fields(product.product_meta)
+        except UnreadableMeta:
+            self._log_once(product, "its productMeta is not JSON; offered as it is")
+            return True
+        if missing:
+            self._log_once(
+                product,
+                f"left out of the catalog: its productMeta requires {', '.join(missing)}, "
+                "which the bot does not collect",
+            )
+        return not missing
+
+    def _log_once(self, product: Product, why: str) -> None:
+        """Once per product and reason for the database, across processes and restarts (the
+        operator's commands refresh the catalog too). INFO: nothing is wrong, a product is
+        simply not offered."""
+        key = f"{LEFT_OUT_PREFIX}{product.product_id}"
+        with self._logged_lock:
+            if key in self._logged:
+                return
+            self._logged.add(key)
+        if kv.get(self.database, key) == why or not kv.compare_and_set(
+            self.database, key, kv.get(self.database, key), why
+        ):
+            return
+        log.info("product %s (%s): %s", product.product_id, product.name, why)
 
     def refreshed_at(self) -> float | None:
         value = kv.get(self.database, "catalog.refreshed_at")

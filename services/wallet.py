@@ -1,8 +1,13 @@
-"""The Xoxoday wallet balance, cached: getBalance allows only 10 calls a minute."""
+"""The Xoxoday wallet balance, cached: getBalance allows only 10 calls a minute.
+
+A balance whose `points` and `value` no rupee rate reconciles is still read as `points`, and
+the approvers are told once (services/xoxoday/inr.py, reference §13 row 5).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,12 +15,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.xoxoday.client import XoxodayClient
-from storage import kv, orders
+from services.xoxoday.inr import balance_disagreement
+from services.xoxoday.models import Balance
+from storage import events, kv, orders
 from storage.db import Database
-from storage.models import IN_FLIGHT_STATES
+from storage.models import IN_FLIGHT_STATES, EventKind
+
+log = logging.getLogger(__name__)
 
 BALANCE_TTL_S = 30.0
 BALANCE_KEY = "wallet.balance"
+INR_RATE_KEY = "wallet.inr_rate"
+DISAGREES_KEY = "wallet.balance_disagrees"  # set while an alert about it stands
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class Wallet:
             fetched = (balance.amount, balance.currency, self._clock())
             with self._lock:
                 self._cached = fetched
+        self._check(balance)
         # Kept for other processes (/metrics reads it; getBalance is never asked there).
         kv.put(
             self.database,
@@ -90,6 +102,28 @@ class Wallet:
             self._currency = balance.currency
             kv.put(self.database, "wallet.currency", balance.currency)
         return balance.amount, balance.currency
+
+    def _check(self, balance: Balance) -> None:
+        """points and value that no rupee rate reconciles: one alert to the approvers, not
+        one per fetch; told again only after a balance that agrees (services/xoxoday/inr.py)."""
+        why = balance_disagreement(balance, self.inr_rate())
+        if why is None:
+            if kv.get(self.database, DISAGREES_KEY) is not None:
+                kv.delete(self.database, DISAGREES_KEY)
+            return
+        with self.database.tx() as db:
+            if kv.compare_and_set(self.database, DISAGREES_KEY, None, why):
+                events.append(db, EventKind.SYSTEM_ALERT, actor="wallet", reason=why)
+                log.error(why)
+
+    def note_inr_rate(self, rate: Decimal | None) -> None:
+        """The rupee rate of the wallet's currency the catalog implies (Catalog.refresh)."""
+        if rate is not None:
+            kv.put(self.database, INR_RATE_KEY, str(rate))
+
+    def inr_rate(self) -> Decimal | None:
+        stored = kv.get(self.database, INR_RATE_KEY)
+        return Decimal(stored) if stored else None
 
     def _fresh(self, age_limit: float) -> tuple[Decimal, str] | None:
         with self._lock:

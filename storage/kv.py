@@ -26,6 +26,10 @@ def put(database: Database, key: str, value: str) -> None:
     )
 
 
+def delete(database: Database, key: str) -> None:
+    database.execute("DELETE FROM kv WHERE key = ?", [key])
+
+
 def compare_and_set(database: Database, key: str, expected: str | None, value: str) -> bool:
     """Set `key` to `value` only if it still holds `expected` (None: absent)."""
     with database.tx() as db:

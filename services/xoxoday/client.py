@@ -337,20 +337,21 @@ class XoxodayClient:
                 http_status=response.status_code,
             )
         now = self._clock()
-        access_ms = _number(payload.get("access_token_expiry"))
-        refresh_ms = _number(payload.get("refresh_token_expiry"))
-        expires_in = _number(payload.get("expires_in"))
-        if access_ms is not None:
-            access_at: float | None = float(access_ms) / 1000
-        elif expires_in is not None:
-            access_at = now + float(expires_in)
-        else:
-            access_at = None
+        access_at, why = token_expiry(
+            payload.get("access_token_expiry"), payload.get("expires_in"), now
+        )
+        if why:
+            log.warning("token refresh: %s", why)
+        refresh_at, why = token_expiry(
+            payload.get("refresh_token_expiry"), None, now, name="refresh_token_expiry"
+        )
+        if why:
+            log.warning("token refresh: %s", why)
         return TokenSet(
             access_token=str(payload["access_token"]),
             refresh_token=str(payload.get("refresh_token") or refresh_token),
             access_expires_at=access_at,
-            refresh_expires_at=float(refresh_ms) / 1000 if refresh_ms is not None else None,
+            refresh_expires_at=refresh_at,
             obtained_at=now,
         )
 
@@ -621,6 +622,34 @@ def _unwrap(op: str, body: Any) -> dict[str, Any] | None:
         if isinstance(result, dict):
             return result
     return None
+
+
+def token_expiry(
+    expiry_ms: Any, expires_in: Any, now: float, *, name: str = "access_token_expiry"
+) -> tuple[float | None, str | None]:
+    """When a refreshed token expires (epoch seconds), and why the stated expiry was not
+    trusted (None when it was).
+
+    The auth spec's own example answers `access_token_expiry` "1718000000000" (2024) with
+    `expires_in` 1296000 (reference §13 row 2): an expiry in the past, or far from
+    `now + expires_in`, would make the client refresh before every call until Xoxoday's
+    refresh limit refuses them all. `expires_in` wins then; with neither, nothing is made up.
+    """
+    stated = _number(expiry_ms)
+    lifetime = _number(expires_in)
+    by_lifetime = now + float(lifetime) if lifetime is not None and lifetime > 0 else None
+    if stated is None:
+        return by_lifetime, None
+    at = float(stated) / 1000
+    if at <= now:
+        why = f"{name} {stated} is in the past"
+    elif by_lifetime is not None and abs(at - by_lifetime) > max(3600.0, (by_lifetime - now) / 10):
+        why = f"{name} {stated} is far from expires_in {lifetime} s"
+    else:
+        return at, None
+    if by_lifetime is None:
+        return None, f"{why}: not trusted, and no expires_in to go by"
+    return by_lifetime, f"{why}: using expires_in ({lifetime} s) instead"
 
 
 def _rate_limit_penalty(status: int, body: Any, default: float = DEFAULT_PENALTY_S) -> float | None:

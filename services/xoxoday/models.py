@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from services.xoxoday.errors import InvalidOrder, MalformedResponse, MobileLookupFailed
-from services.xoxoday.status import DeliveryOutcome
+from services.xoxoday.status import DeliveryOutcome, cancelled_units
 from services.xoxoday.status import outcome as status_outcome
 
 # --- lenient scalar types -------------------------------------------------------------------
@@ -130,6 +130,7 @@ class Product(_Response):
     image_url: LenientStr = ""
     tat_in_days: LenientStr = ""
     expiry_and_validity: LenientStr = ""
+    product_meta: Any = None  # checkout fields (services/xoxoday/checkout_fields.py)
 
     @property
     def is_open_value(self) -> bool:
@@ -144,7 +145,8 @@ class Product(_Response):
     ) -> Decimal | None:
         """Estimated cost in the wallet's currency, or None when no rate is known.
 
-        Xoxoday sends `exchangeRate: null` even when asked for it (the staging fixture: ten
+        `exchangeRate` comes when asked for (the client asks; reference §13 row 1), but an
+        answer without it exists (the staging fixture, captured before its client asked: ten
         USD products for a USD wallet, all null). A product in the wallet's own currency
         costs its face value then. `exchangeRateRule` is never used: it is an INR rate, not
         the product-to-wallet one (reference §12 row 1).
@@ -362,13 +364,16 @@ class Order(_Response):
     @property
     def outcome(self) -> DeliveryOutcome:
         """What the statuses add up to (services.xoxoday.status holds the one mapping)."""
+        statuses = [d.product_status for d in self.voucher_details]
         from_details = sum(d.cancelled_quantity or 0 for d in self.voucher_details)
+        # A partial cancel may show only in productStatus (§13 row 4): read it alike.
+        from_statuses = cancelled_units(statuses, self.quantity, len(self.vouchers))
         return status_outcome(
             self.order_status,
             self.delivery_status,
-            [d.product_status for d in self.voucher_details],
+            statuses,
             quantity=self.quantity,
-            cancelled_quantity=max(self.cancelled_quantity or 0, from_details),
+            cancelled_quantity=max(self.cancelled_quantity or 0, from_details, from_statuses),
         )
 
     @property

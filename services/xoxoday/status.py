@@ -1,9 +1,10 @@
 """Every status word Xoxoday may send about an order, mapped to what it means for us.
 
 The one place where `orderStatus`, `deliveryStatus` and `productStatus` are read (reference
-§4 and §12 row 3). Xoxoday documents only `complete` for orderStatus and
-delivered/pending/canceled for delivery, but its getOrderDetails field list and its internal
-order states (InProcess, Placed, Completed, Cancelled, Refunded) show that `processing`,
+§4, §12 row 3 and §13 row 4: a partial cancel may show only in productStatus). Xoxoday
+documents only `complete` for orderStatus and delivered/pending/canceled for delivery, but
+its getOrderDetails field list and its internal order states (InProcess, Placed, Completed,
+Cancelled, Refunded) show that `processing`,
 `pending`, `failed`, `cancelled` and `refunded` exist, and deliveryStatus may be empty or
 `failed`. Each value is either final (the order is over: delivered, or the money came back)
 or waiting (look again later). A value seen nowhere in the docs is `unrecognised`: the
@@ -146,6 +147,29 @@ def outcome(
     # Delivered, or (products without an order-level status) some delivered and some
     # cancelled: a partial cancel, whose share comes back through cancelled_quantity.
     return DeliveryOutcome("delivered", None, cancelled_quantity)
+
+
+def cancelled_units(
+    product_statuses: list[Any] | tuple[Any, ...], quantity: int | None, delivered_codes: int = 0
+) -> int:
+    """Units of a partial cancel shown only in productStatus, without cancelledQuantity
+    (reference §13 row 4), read as cancelledQuantity would be.
+
+    With a row per unit (as many voucherDetails rows as the quantity), each money-back row is
+    one unit; with one row saying cancelled beside delivered codes, the units without a code.
+    0 when nothing says how many.
+    """
+    if not quantity or quantity < 2:
+        return 0  # one unit: a cancel is the whole order, decided by `outcome`
+    words = [word(value) for value in product_statuses]
+    back = sum(1 for w in words if DELIVERY_STATUS.get(w) in MONEY_BACK)
+    if not back:
+        return 0
+    if len(words) == quantity:
+        return back
+    if 0 < delivered_codes < quantity:
+        return quantity - delivered_codes
+    return 0
 
 
 def webhook_outcome(delivery_status: Any) -> DeliveryOutcome:

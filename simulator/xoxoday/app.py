@@ -1,9 +1,9 @@
 """The simulator as a WSGI app: routing, auth, rate limits, faults, latency, settlement.
 
 With the real-shapes switches on (config.REAL_SHAPES) it also answers the way a real account
-was seen to (xoxoday-api.md §12): orders processing first and settling later (some
-refunded, failed or partly cancelled), late commits behind a gateway 504, PLE10010,
-auth.token_error, the refresh rate limit.
+was seen to (xoxoday-api.md §12, §13): most realtime orders complete with their codes, a
+share processing first and settling later (some refunded, failed or partly cancelled), late
+commits behind a gateway 504, PLE10010, auth.token_error, the refresh rate limit.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from plumbing.jsonutil import dumps
@@ -222,11 +223,11 @@ class SimulatorApp:
         elif call.op == "getFilters":
             result = get_filters(state, data)
         elif call.op == "getVouchers":
-            result = get_vouchers(state, data, wallet, self.config.exchange_rate_null)
+            result = get_vouchers(state, data, wallet, self.config.inr_rate_rule)
         elif call.op == "getBalance":
             result = get_balance(state, wallet, self.config.balance_inr_rate)
         elif call.op == "getOrderDetails":
-            result = get_order_details(state, data)
+            result = get_order_details(state, data, self.config.cancel_in_product_status)
         elif call.op == "getOrderHistory":
             result = get_order_history(state, data)
         else:
@@ -292,13 +293,27 @@ class SimulatorApp:
     # ---- settlement ---------------------------------------------------------------------
 
     def _placed(self, order: Order) -> None:
-        """A committed order starts its life: processing first (real shapes), pending (a
-        delayed product), or delivered at once. Under the lock."""
-        if order.delivery_status == DELIVERED and self.config.processing_first:
+        """A committed order starts its life: processing first (a share of them, in the real
+        shapes), pending (a delayed product), or delivered at once. Under the lock."""
+        if order.delivery_status == DELIVERED and self._processing_first():
             order.start_processing()
             self._settle_later(order, self.config.status_delay_s)
         elif order.delivery_status == PENDING:
             self._settle_later(order, self.config.delivery_delay_s)
+
+    def _processing_first(self) -> bool:
+        share = self.config.processing_share
+        return share >= 1 or (share > 0 and self.state.rng.random() < share)
+
+    def place_by_hand(self, data: dict[str, Any], when: datetime) -> Order:
+        """placeOrder as the dashboard would, outside the API (no token, no rate limit, no
+        fault): the audit's orphan. Raises ApiError as placeOrder would."""
+        with self.lock:
+            order = prepare_order(self.state, data, self.config.wallet_currency, when)
+            if not commit_order(self.state, order):
+                raise ApiError(422, "PLE10010", "Failed to redeem points", "Insufficient balance")
+            self._placed(order)
+            return order
 
     def _settle_later(self, order: Order, delay: float) -> None:
         generation = self.generation

@@ -5,6 +5,7 @@ Ids are named so tests and the demo can refer to "the delayed product" rather th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ ZALANDO_DE = 31002  # EUR, fixed, delayed, url once delivered
 UBER_US = 31003  # phone number mandatory
 AMAZON_IN_KYC = 31006  # blocked by KYC (PLE10015)
 LEGACY_BRAND = 31007  # listed but not activated (PLE10042)
+AIRBNB_US = 31008  # productMeta asks for a checkout field (dateOfBirth) placeOrder requires
 EMIRATES_MILES = 15365  # airmiles, needs userMeta.loyaltyMemberId, settles later
 GLOBALGIVING = 40001  # charity, open value, delivered at once without vouchers
 AIRTEL_IN = 55132  # top-up operator (India)
@@ -108,6 +110,8 @@ class Product:
     loyalty_conversion: Decimal | None = None
     usage_type: str = "online"
     is_operator: bool = False  # a top-up operator lists plans; it cannot be ordered itself
+    # Dynamic checkout fields its productMeta asks for, required by placeOrder (§13 row 6).
+    checkout_fields: tuple[str, ...] = ()
 
     @property
     def fx(self) -> Decimal:
@@ -164,6 +168,8 @@ PRODUCTS: tuple[Product, ...] = (
             **_fixed("500,1000")),
     Product(LEGACY_BRAND, "Legacy Brand Card", "giftcard", "USD", "US", activated=False,
             **_fixed("10,20")),
+    Product(AIRBNB_US, "Airbnb Gift Card", "giftcard", "USD", "US", voucher_category="travel",
+            checkout_fields=("dateOfBirth",), **_fixed("25,50,100")),
     Product(EMIRATES_MILES, "Emirates Skywards Miles", "miles", "USD", "AE", voucher_type=None,
             voucher_category="travel", quantity_limit=1, loyalty_name="Emirates Skywards",
             loyalty_conversion=Decimal(40), **_fixed("25,50,100")),
@@ -209,20 +215,28 @@ def _denoms_text(values: tuple[Decimal, ...]) -> str:
     return ",".join(str(as_number(v)) for v in values)
 
 
+def product_meta(p: Product) -> str:
+    """productMeta: "a JSON structure defining dynamic checkout fields" (get-vouchers-api.md);
+    its inner shape is undocumented, so this one is a guess the client reads leniently."""
+    fields = [
+        {"name": name, "label": name, "type": "text", "required": True}
+        for name in p.checkout_fields
+    ]
+    return json.dumps({"fields": fields}) if fields else "{}"
+
+
 def product_json(
-    p: Product, wallet_currency: str, with_rate: bool, real_rates: bool = False
+    p: Product, wallet_currency: str, with_rate: bool, inr_rule: bool = False
 ) -> dict[str, Any]:
     """The full product object of getVouchers, field for field as Xoxoday sends it.
 
-    `real_rates` (the staging fixture): exchangeRate stays null for a product in the wallet's
-    own currency even when asked for, and exchangeRateRule is an INR rate, not the
-    product-to-wallet one (§12 row 1).
+    `inr_rule` (the staging fixture): exchangeRateRule is an INR rate, units of the product's
+    currency per rupee, not the product-to-wallet one (§12 row 1). exchangeRate comes as
+    text when asked for, null otherwise (§13 row 1).
     """
     country = p.country
     rate = p.fx / FX_TO_USD.get(wallet_currency, Decimal(1))
-    rule = FX_TO_USD["INR"] / p.fx if real_rates else rate
-    if real_rates and p.currency == wallet_currency:
-        with_rate = False
+    rule = FX_TO_USD["INR"] / p.fx if inr_rule else rate
     return {
         "productId": p.product_id,
         "name": p.name,
@@ -258,7 +272,7 @@ def product_json(
         "filterGroupCode": "voucher_category",
         "brand": [],
         "variants": None,
-        "productMeta": "{}",
+        "productMeta": product_meta(p),
         "loyaltyName": p.loyalty_name,
         "loyaltyConversion": as_number(p.loyalty_conversion) if p.loyalty_conversion else None,
         "metaData": None,

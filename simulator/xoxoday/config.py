@@ -40,9 +40,11 @@ class SimConfig:
     # getBalance: `points` is the balance; `value` is its INR value (points × this rate).
     # None: value = points, the kind reading that hid the bug.
     balance_inr_rate: Decimal | None = None
-    # placeOrder answers orderStatus "processing" with an empty deliveryStatus and no codes;
-    # the order completes status_delay_s later (or as refunded/failed/partly cancelled).
-    processing_first: bool = False
+    # The share of realtime orders placeOrder answers orderStatus "processing" with an empty
+    # deliveryStatus and no codes, completing status_delay_s later (or as refunded, failed or
+    # partly cancelled). The rest answer complete with their codes, as every captured and
+    # documented realtime answer does (§13 row 3); 1 answers every one processing.
+    processing_share: float = 0.0
     status_delay_s: float = 2.0
     # Shares of the orders that settle by themselves and end refunded, failed, or (multi-unit
     # orders) with some units cancelled; drawn from a generator seeded with `seed`.
@@ -62,9 +64,16 @@ class SimConfig:
     # lookupMobileNumber: combined (both shapes at once), spec ({"status":1,"operator",…}) or
     # field_table ({"status":"success"|"failure","network_operator","parentProductId",…}).
     operator_shape: str = "combined"
-    # getVouchers: exchangeRate null for products in the wallet's currency even when asked,
-    # and exchangeRateRule an INR rate, as in the staging fixture.
-    exchange_rate_null: bool = False
+    # getVouchers: exchangeRateRule an INR rate (units of the product's currency per rupee),
+    # as in the staging fixture, not the product-to-wallet rate. exchangeRate itself comes
+    # when asked for (§13 row 1: "null even when asked" is supported by no source).
+    inr_rate_rule: bool = False
+    # Token refreshes answer the auth spec's own example expiries (access_token_expiry
+    # "1718000000000", in 2024) while expires_in says 15 days (§13 row 2).
+    token_expiry_in_past: bool = False
+    # A partly cancelled order shows it only in productStatus: one voucherDetails row per
+    # unit, the cancelled ones "Cancelled", and no cancelledQuantity (§13 row 4).
+    cancel_in_product_status: bool = False
     # Token refreshes allowed per minute; beyond, {"message":"auth.request_limit_exceeded"}.
     refresh_limit_per_min: int = 0
     seed: int = 8
@@ -78,8 +87,10 @@ class SimConfig:
 
 # Every §12 quirk on; their delays (status_delay_s, late_commit_s) are seconds already.
 REAL_SHAPES: dict[str, Any] = {
-    "balance_inr_rate": Decimal("70.98"),  # the staging answer: 705798 / 9944
-    "processing_first": True,
+    # Rupees per US dollar, as the catalog's exchangeRateRule of a USD product says (1 / 0.012);
+    # the staging answer had 70.98 (705798 / 9944, in 2021).
+    "balance_inr_rate": Decimal("83.33"),
+    "processing_share": 0.1,
     "refund_share": 0.06,
     "fail_share": 0.04,
     "partial_cancel_share": 0.5,
@@ -87,7 +98,9 @@ REAL_SHAPES: dict[str, Any] = {
     "late_commit_share": 0.1,
     "redeem_failed_share": 0.05,
     "operator_shape": "field_table",
-    "exchange_rate_null": True,
+    "inr_rate_rule": True,
+    "token_expiry_in_past": True,
+    "cancel_in_product_status": True,
     "token_grace_s": 0.0,
     "refresh_limit_per_min": 5,
 }
@@ -111,6 +124,7 @@ _FIELD_TYPES: dict[str, type] = {
     "refresh_token_ttl_s": float,
     "initial_balance": Decimal,
     "wallet_currency": str,
+    "processing_share": float,
     "status_delay_s": float,
     "refund_share": float,
     "fail_share": float,
@@ -121,8 +135,14 @@ _FIELD_TYPES: dict[str, type] = {
     "refresh_limit_per_min": int,
     "seed": int,
 }
-_BOOLEANS = {"processing_first", "token_error_shape", "exchange_rate_null"}
+_BOOLEANS = {
+    "token_error_shape",
+    "inr_rate_rule",
+    "token_expiry_in_past",
+    "cancel_in_product_status",
+}
 _SHARES = {
+    "processing_share",
     "refund_share",
     "fail_share",
     "partial_cancel_share",
@@ -162,6 +182,17 @@ def _positive(name: str, value: Decimal) -> Decimal:
     return value
 
 
+def _share(text: str) -> float:
+    """A command-line share: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("a share is a number from 0 to 1")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `rewards-bot simulator` flags."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -185,9 +216,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--real-shapes",
         action="store_true",
         help="answer in every shape Xoxoday documents or was seen to send (xoxoday-api.md §12): "
-        "points != value, orders processing then refunded/failed/partly cancelled, "
-        "auth.token_error, late commits behind a 504, PLE10010, the operator field table, "
-        "exchangeRate null, no refresh grace, the refresh rate limit",
+        "points != value, a share of orders processing first, some refunded/failed/partly "
+        "cancelled (shown in productStatus only), auth.token_error, token expiries in the "
+        "past, late commits behind a 504, PLE10010, the operator field table, an INR "
+        "exchangeRateRule, no refresh grace, the refresh rate limit",
+    )
+    parser.add_argument(
+        "--processing-share",
+        type=_share,
+        default=None,
+        help="share of realtime orders answered processing first (with --real-shapes; "
+        "default 0.1; 1: every one)",
     )
     parser.add_argument(
         "--status-delay",
@@ -222,6 +261,7 @@ def config_from_args(ns: argparse.Namespace) -> SimConfig:
     if getattr(ns, "real_shapes", False):
         config = real_shapes(config)
     explicit = {
+        "processing_share": getattr(ns, "processing_share", None),
         "status_delay_s": getattr(ns, "status_delay", None),
         "late_commit_s": getattr(ns, "late_commit_delay", None),
         "token_grace_s": getattr(ns, "token_grace", None),

@@ -7,12 +7,14 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from plumbing.jsonutil import loads
 from plumbing.wsgi import Request
 from simulator.xoxoday.config import SimConfig, coerce_field, real_shapes
 from simulator.xoxoday.envelope import OPS, canonical_op
+from simulator.xoxoday.errors import ApiError
 from simulator.xoxoday.faults import KINDS, LATE_COMMIT, REFRESH_KINDS, REFRESH_OP, Fault
 from simulator.xoxoday.money import as_number, parse_decimal, parse_int
 from simulator.xoxoday.orders import CANCELED, DELIVERED, FAILED, REFUNDED, Order, utcnow
@@ -31,6 +33,8 @@ class SimulatorApp(Protocol):
     def reset(self) -> None: ...
 
     def deliver(self, order: Order, status: str, cancelled_quantity: int = 0) -> dict[str, Any]: ...
+
+    def place_by_hand(self, data: dict[str, Any], when: datetime) -> Order: ...
 
 
 Result = tuple[int, Any]
@@ -177,6 +181,72 @@ def set_status(app: SimulatorApp, req: Request) -> Result:
         return 200, {"ok": True, "order": order.sim_json()}
 
 
+# --- making Xoxoday's books disagree with the bot's (for the audit) --------------------------
+
+
+def _when(body: dict[str, Any], key: str) -> datetime:
+    """A past moment a control names ("YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS", UTC), or now."""
+    text = body.get(key)
+    if text in (None, ""):
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ControlError(400, f"{key} must be YYYY-MM-DD or YYYY-MM-DD HH:MM:SS") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def orphan(app: SimulatorApp, req: Request) -> Result:
+    """An order placed at Xoxoday without the bot (by hand in the dashboard, from another copy
+    of the database): placeOrder's checks, the wallet charged, dated `orderDate` if given."""
+    body = _body(req)
+    when = _when(body, "orderDate")
+    data = {k: v for k, v in body.items() if k != "orderDate"}
+    data.setdefault("quantity", 1)
+    try:
+        order = app.place_by_hand(data, when)
+    except ApiError as exc:
+        return exc.status, exc.body
+    with app.lock:
+        return 200, {"ok": True, "order": order.sim_json()}
+
+
+def charge(app: SimulatorApp, req: Request) -> Result:
+    """Xoxoday's record of an order's charge becomes `amountCharged` (its history and its
+    payment report row say so); the bot's record keeps what placeOrder answered."""
+    body = _body(req)
+    amount = parse_decimal(body.get("amountCharged"))
+    if amount is None or amount < 0:
+        raise ControlError(400, "amountCharged must be a number >= 0")
+    with app.lock:
+        order = _order(app, body)
+        order.amount_charged = amount
+        app.state.ledger.amend_charge(order.order_id, amount)
+        return 200, {"ok": True, "order": order.sim_json()}
+
+
+def topup(app: SimulatorApp, req: Request) -> Result:
+    """Funds added to the wallet (a payment report row "Funds added"), dated `date` if given."""
+    body = _body(req)
+    amount = parse_decimal(body.get("amount"))
+    if amount is None or amount <= 0:
+        raise ControlError(400, "amount must be a number > 0")
+    when = _when(body, "date")
+    with app.lock:
+        app.state.ledger.credit(amount, "Funds added", when)
+        return 200, {"ok": True, "balance": as_number(app.state.ledger.balance)}
+
+
+def forget(app: SimulatorApp, req: Request) -> Result:
+    """Xoxoday no longer has an order (the bot's record says it was placed): gone from
+    getOrderDetails and getOrderHistory; its payment report row stays."""
+    body = _body(req)
+    with app.lock:
+        order = _order(app, body)
+        app.state.forget(order)
+        return 200, {"ok": True, "order": order.sim_json()}
+
+
 def set_config(app: SimulatorApp, req: Request) -> Result:
     """Change settings; `"real_shapes": true` first turns every §12 switch on (false: off),
     and the other fields of the same body apply after it."""
@@ -250,6 +320,10 @@ ROUTES: dict[tuple[str, str], Callable[[SimulatorApp, Request], Result]] = {
     ("GET", "/_sim/webhooks"): webhooks,
     ("GET", "/_sim/stats"): stats,
     ("POST", "/_sim/tokens/expire"): expire_tokens,
+    ("POST", "/_sim/orphan"): orphan,
+    ("POST", "/_sim/charge"): charge,
+    ("POST", "/_sim/topup"): topup,
+    ("POST", "/_sim/forget"): forget,
 }
 
 

@@ -55,15 +55,22 @@ def _ms(epoch_s: float) -> int:
     return int(epoch_s * 1000)
 
 
+# The auth spec's own example expiries (2024), past while expires_in says 15 days (§13 row 2).
+SPEC_EXAMPLE_EXPIRIES = ("1718000000000", "1720000000000")
+
+
 def token_response(pair: TokenPair, config: SimConfig) -> dict[str, Any]:
     # Real responses carry expires_in and both expiries as strings (reference §2.2).
+    access, refresh = str(_ms(pair.access_expiry)), str(_ms(pair.refresh_expiry))
+    if config.token_expiry_in_past:
+        access, refresh = SPEC_EXAMPLE_EXPIRIES
     return {
         "access_token": pair.access_token,
         "token_type": "bearer",
         "expires_in": str(int(config.access_token_ttl_s)),
         "refresh_token": pair.refresh_token,
-        "access_token_expiry": str(_ms(pair.access_expiry)),
-        "refresh_token_expiry": str(_ms(pair.refresh_expiry)),
+        "access_token_expiry": access,
+        "refresh_token_expiry": refresh,
     }
 
 

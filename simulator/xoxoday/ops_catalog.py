@@ -205,7 +205,7 @@ def _candidates(state: SimState, data: dict[str, Any]) -> list[Product]:
 
 
 def get_vouchers(
-    state: SimState, data: dict[str, Any], wallet: str, real_rates: bool = False
+    state: SimState, data: dict[str, Any], wallet: str, inr_rule: bool = False
 ) -> list[dict[str, Any]]:
     products = _candidates(state, data)
     include = _ids(data.get("includeProducts"), "includeProducts")
@@ -242,7 +242,7 @@ def get_vouchers(
     if not products:
         raise _no_vouchers()
     with_rate = parse_int(data.get("exchangeRate")) == 1 or data.get("exchangeRate") is True
-    return [product_json(p, wallet, with_rate, real_rates) for p in products]
+    return [product_json(p, wallet, with_rate, inr_rule) for p in products]
 
 
 # ---- lookupMobileNumber ---------------------------------------------------------------------

@@ -169,6 +169,10 @@ def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datet
         )
     if product.phone_mandatory and not fields["contact"]:
         raise order_invalid("contact is mandatory for this product")
+    for name in product.checkout_fields:  # its productMeta's fields
+        given = _text(data.get(name)) or _text(fields["user_meta"].get(name))
+        if not given or not given.strip():
+            raise order_invalid(f"{name} is required for this product")
     if product.kind == "topup" and fields["validate_operator"]:
         code, number = fields["phone"]
         digits = "".join(ch for ch in code + number if ch.isdigit())
@@ -234,7 +238,9 @@ def commit_order(state: SimState, order: Order) -> bool:
     return True
 
 
-def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+def get_order_details(
+    state: SimState, data: dict[str, Any], per_unit: bool = False
+) -> dict[str, Any]:
     po_number = _text(data.get("poNumber"))
     raw_id = data.get("orderId")
     order_id = None if raw_id in (None, "", 0, "0") else parse_int(raw_id)
@@ -267,7 +273,7 @@ def get_order_details(state: SimState, data: dict[str, Any]) -> dict[str, Any]:
                 "The order has no delivered voucher to email",
             )
         order.emails_resent += 1
-    return order.details_json()
+    return order.details_json(per_unit)
 
 
 def _date_range(data: dict[str, Any], error: ApiError) -> tuple[date, date]:

@@ -137,20 +137,29 @@ class Order:
             for v in self.vouchers
         ]
 
-    def _voucher_details(self) -> list[dict[str, Any]]:
+    def _voucher_details(self, per_unit: bool = False) -> list[dict[str, Any]]:
+        """One row for the order; with `per_unit`, a partly cancelled order shows the cancel
+        only in productStatus: a row per unit, no cancelledQuantity (§13 row 4)."""
+        row = {
+            "orderId": self.order_id,
+            "productId": self.product.product_id,
+            "productName": self.product.name,
+            "currencyCode": self.product.currency,
+            "productStatus": self.product_status,
+            "denomination": as_number(self.denomination),
+            "cancelledQuantity": self.cancelled_quantity,
+            "trackingId": "",
+            "trackingLink": "",
+            "vendorLogo": "",
+        }
+        partial = self.delivery_status == DELIVERED and 0 < self.cancelled_quantity < self.quantity
+        if not (per_unit and partial):
+            return [row]
+        del row["cancelledQuantity"]
+        delivered = self.quantity - self.cancelled_quantity
         return [
-            {
-                "orderId": self.order_id,
-                "productId": self.product.product_id,
-                "productName": self.product.name,
-                "currencyCode": self.product.currency,
-                "productStatus": self.product_status,
-                "denomination": as_number(self.denomination),
-                "cancelledQuantity": self.cancelled_quantity,
-                "trackingId": "",
-                "trackingLink": "",
-                "vendorLogo": "",
-            }
+            {**row, "productStatus": DELIVERED if unit < delivered else "Cancelled"}
+            for unit in range(self.quantity)
         ]
 
     def placed_json(self) -> dict[str, Any]:
@@ -169,8 +178,9 @@ class Order:
             "orderMeta": {"email": self.email, "contact": self.contact},
         }
 
-    def details_json(self) -> dict[str, Any]:
-        """The getOrderDetails answer; voucher amounts are strings there, as in Xoxoday's docs."""
+    def details_json(self, per_unit: bool = False) -> dict[str, Any]:
+        """The getOrderDetails answer; voucher amounts are strings there, as in Xoxoday's docs.
+        `per_unit`: a partial cancel shown in productStatus only (SimConfig)."""
         return {
             "orderId": self.order_id,
             "poNumber": self.po_number,
@@ -197,7 +207,7 @@ class Order:
                 "",
             ),
             "vouchers": self._vouchers(amount_as_text=True),
-            "voucherDetails": self._voucher_details(),
+            "voucherDetails": self._voucher_details(per_unit),
             "orderMeta": {"email": self.email, "contact": self.contact},
         }
 
@@ -277,6 +287,7 @@ class LedgerRow:
     closing: Decimal
     status: str = "Complete"
     order_id: int | None = None
+    credit: bool = False  # money into the wallet (funds added, a refund)
     invoice: str = field(default_factory=lambda: f"IN{next(_invoice_ids)}")
     reference: str = field(default_factory=lambda: _random(_ALNUM, 12))
 
@@ -304,13 +315,29 @@ class Ledger:
         self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None
     ) -> None:
         self.balance += amount
-        self.rows.append(LedgerRow(now, reason, amount, self.balance, order_id=order_id))
+        self.rows.append(
+            LedgerRow(now, reason, amount, self.balance, order_id=order_id, credit=True)
+        )
 
     def debit(
         self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None
     ) -> None:
         self.balance -= amount
         self.rows.append(LedgerRow(now, reason, amount, self.balance, order_id=order_id))
+
+    def amend_charge(self, order_id: int, amount: Decimal) -> bool:
+        """Xoxoday's record of an order's charge changes after the fact (the audit's "charge
+        mismatch"): its debit row says `amount`, the balance and later closings follow."""
+        for index, row in enumerate(self.rows):
+            if row.order_id == order_id and not row.credit:
+                self.balance -= amount - row.amount
+                row.amount = amount
+                closing = self.rows[index - 1].closing if index else Decimal(0)
+                for later in self.rows[index:]:
+                    closing += later.amount if later.credit else -later.amount
+                    later.closing = closing
+                return True
+        return False
 
 
 def settle(

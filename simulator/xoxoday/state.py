@@ -37,3 +37,13 @@ class SimState:
             # A late commit may land after a second order with its poNumber: both stay in
             # `orders` (and in /_sim/orders), the first keeps the poNumber.
             self.orders_by_po.setdefault(order.po_number, order)
+
+    def forget(self, order: Order) -> None:
+        """The order is gone from Xoxoday's order records (the ledger keeps its rows)."""
+        self.orders.pop(order.order_id, None)
+        if self.orders_by_po.get(order.po_number) is order:
+            del self.orders_by_po[order.po_number]
+            for other in self.orders.values():  # a late duplicate takes the poNumber back
+                if other.po_number == order.po_number:
+                    self.orders_by_po[order.po_number] = other
+                    break

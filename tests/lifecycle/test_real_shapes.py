@@ -8,6 +8,7 @@ worker is XOXODAY_PLACE_ORDER_TIMEOUT_S = 1 s (tests/lifecycle/conftest.py).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,7 +35,9 @@ from tests.support import SimControl
 
 REAL = {
     "real_shapes": True,
-    # Every quirk on, none at random: each test triggers the one it shows.
+    # Every quirk on, none at random: each test triggers the one it shows. Every realtime
+    # order answers processing first here (the real shapes: a share of them).
+    "processing_share": 1,
     "refund_share": 0,
     "fail_share": 0,
     "partial_cancel_share": 0,
@@ -79,15 +82,15 @@ def spent(runtime: Runtime) -> Decimal:
     return ledger.spent(runtime.database, REQUESTER, runtime.rewards._month())
 
 
-# --- row 1: exchangeRate null; exchangeRateRule is not the wallet rate ---------------------------
+# --- row 1: exchangeRateRule is not the wallet rate; the rate comes when asked (§13 row 1) --------
 
 
-def test_row01_a_wallet_currency_product_without_a_rate_costs_its_face_value(
+def test_row01_the_rate_asked_for_prices_orders_never_the_inr_rule(
     real: Runtime, xo: SimControl
 ) -> None:
     amazon = real.catalog.product(27222)[1]
     flipkart = real.catalog.product(31001)[1]
-    assert amazon.exchange_rate is None and amazon.exchange_rate_rule == Decimal("0.012")
+    assert amazon.exchange_rate == 1 and amazon.exchange_rate_rule == Decimal("0.012")
     assert flipkart.exchange_rate == Decimal("0.012")  # other currency: its rate, as asked
     orders = approved(real, gift(amount="25"), gift("b@example.com", "500", product=31001))
     assert [o.cost_estimate for o in orders] == [Decimal("24.50"), Decimal("6.00")]
@@ -107,15 +110,53 @@ def test_row02_the_wallet_balance_is_points_not_the_inr_value(
     xo.config(balance="100")
     real.wallet.invalidate()
     raw = real.client.get_balance()
-    assert (raw.points, raw.value) == (Decimal(100), Decimal(7098))
+    assert (raw.points, raw.value) == (Decimal(100), Decimal(8333))
     assert real.wallet.balance() == (Decimal(100), "USD")
     too_much = real.rewards.create(REQUESTER, [gift(amount="100"), gift("b@example.com", "100")])
     with pytest.raises(domain.InsufficientFunds, match="100 USD available"):
-        real.rewards.approve(too_much.request.id, APPROVER)  # 196 > 100 (not > 7,098)
+        real.rewards.approve(too_much.request.id, APPROVER)  # 196 > 100 (not > 8,333)
     assert xo.orders() == []
+    assert alerts(real) == []  # 8,333 rupees for 100 USD: the catalog's rupee rate
+
+
+def test_row02_points_and_value_no_rupee_rate_explains_raise_one_alert(
+    real: Runtime, xo: SimControl
+) -> None:
+    """§13 row 5: both fields come and value / points matches no rupee rate of the wallet's
+    currency (the catalog implies 83.33 per USD): the balance is still points, and the
+    approvers hear of it once, not at every fetch."""
+    xo.config(balance_inr_rate="0.5")  # value 5,000 for 10,000 USD
+    assert real.wallet.balance(max_age_s=0) == (Decimal(10000), "USD")
+    assert real.wallet.balance(max_age_s=0) == (Decimal(10000), "USD")
+    [alert] = alerts(real)
+    assert "points 10000" in alert and "value 5000" in alert and "83.33" in alert
+    xo.config(balance_inr_rate="83.33")  # agrees again
+    real.wallet.balance(max_age_s=0)
+    xo.config(balance_inr_rate="1")  # value = points for a USD wallet: agrees (one amount)
+    real.wallet.balance(max_age_s=0)
+    assert len(alerts(real)) == 1
+    xo.config(balance_inr_rate="200")  # disagrees again: told again
+    real.wallet.balance(max_age_s=0)
+    assert len(alerts(real)) == 2
 
 
 # --- row 3: statuses beyond complete ------------------------------------------------------------
+
+
+def test_row03_most_realtime_orders_are_delivered_in_the_answer_with_their_codes(
+    real: Runtime, xo: SimControl
+) -> None:
+    """§13 row 3: every captured realtime answer is complete with its codes; the real shapes
+    answer processing first for a share only (here none)."""
+    xo.config(processing_share=0)
+    orders = approved(real, gift(), gift("b@example.com"), gift("c@example.com"))
+    real.worker.run(until_idle=True)  # no polling needed
+    done = [fresh(real, o) for o in orders]
+    assert [o.state for o in done] == ["delivered"] * 3
+    assert all(o.polls == 0 for o in done)
+    assert xo.calls("getOrderDetails") == 0  # nothing looked up: the answers were whole
+    assert all(len(o["vouchers"]) == 1 for o in xo.orders())
+    assert sim_po_counts(xo) == {o.po_number: 1 for o in orders}
 
 
 def test_row03_processing_with_an_empty_delivery_status_waits_then_is_delivered(
@@ -159,10 +200,13 @@ def test_row03_refunded_failed_or_cancelled_at_xoxoday_ends_the_order_budget_rel
     assert told and "went back to your budget" in told
 
 
+@pytest.mark.parametrize("shown_only_in_product_status", [False, True])
 def test_row03_a_partial_cancel_gives_back_that_share_and_the_rest_is_delivered(
-    real: Runtime, xo: SimControl
+    real: Runtime, xo: SimControl, shown_only_in_product_status: bool
 ) -> None:
-    xo.config(status_delay_s=-1)
+    """With cancelledQuantity, or (§13 row 4) only in productStatus: a row per unit, the
+    cancelled ones "Cancelled", no cancelledQuantity; read alike."""
+    xo.config(status_delay_s=-1, cancel_in_product_status=shown_only_in_product_status)
     [order] = approved(real, gift(amount="10", quantity=3))  # 3 × 10 USD, 2 % off: 29.40
     real.worker.run(until_idle=True)
     response = httpx.post(
@@ -426,3 +470,39 @@ def test_row10_the_rotated_refresh_token_is_saved_before_use_and_survives_a_rest
     restarted.worker.run(until_settled=True)
     assert fresh(restarted, two).state == "delivered"
     assert sim_po_counts(xo) == {one.po_number: 1, two.po_number: 1}
+
+
+# --- §13 row 6: products asking for checkout fields the bot does not collect -------------------
+
+
+def test_products_needing_checkout_fields_we_do_not_collect_are_left_out_logged_once(
+    make_runtime: Callable[..., Runtime], xo: SimControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator's Airbnb card's productMeta asks for dateOfBirth, which no form asks
+    for: offered, it would fail at placeOrder (PLE10001). It is left out of the catalog, with
+    the reason logged once for the database, however often the catalog is refreshed and by
+    however many processes."""
+    caplog.set_level(logging.INFO, logger="services.catalog")
+    xo.config(**REAL)
+    real = make_runtime()  # refreshes the catalog
+    with pytest.raises(domain.InvalidReward, match="not in the Xoxoday catalog"):
+        real.catalog.product(31008)
+    assert real.catalog.search("gift_card", "airbnb") == []
+    real.catalog.refresh()
+    make_runtime().catalog.refresh()  # another process on the same database
+    [line] = [r.getMessage() for r in caplog.records if "31008" in r.getMessage()]
+    assert "dateOfBirth" in line and "left out" in line
+    assert real.catalog.product(27222)[1].name  # products asking nothing stay
+    placed = httpx.post(  # what offering it would have led to
+        f"{xo.base_url}/v1/oauth/api",
+        headers={"Authorization": f"Bearer {DEMO_CREDENTIALS['access_token']}"},
+        json={
+            "query": "plumProAPI.mutation.placeOrder",
+            "tag": "plumProAPI",
+            "variables": {
+                "data": {"productId": 31008, "quantity": 1, "denomination": 25, "poNumber": "M-1"}
+            },
+        },
+    )
+    assert (placed.status_code, placed.json()["errorId"]) == (400, "PLE10001")
+    assert "dateOfBirth" in placed.json()["error"]

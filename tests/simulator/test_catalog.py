@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from simulator.xoxoday import catalog
@@ -22,6 +23,7 @@ def test_gift_card_catalog_lists_gift_cards_only_with_the_full_field_set(api: Ap
         catalog.UBER_US,
         catalog.AMAZON_IN_KYC,
         catalog.LEGACY_BRAND,
+        catalog.AIRBNB_US,
     ]
     amazon, visa, _, zalando, uber = products[:5]
     assert amazon["valueType"] == "fixed_denomination"
@@ -37,6 +39,12 @@ def test_gift_card_catalog_lists_gift_cards_only_with_the_full_field_set(api: Ap
     assert uber["isPhoneNumberMandatory"] is True
     for field in ("parentProductId", "loyaltyName", "fee", "usageType", "countries", "imageUrl"):
         assert field in amazon
+    assert amazon["productMeta"] == "{}"
+    airbnb = products[-1]  # productMeta asks for a checkout field placeOrder requires
+    assert json.loads(airbnb["productMeta"])["fields"][0]["name"] == "dateOfBirth"
+    order = {"productId": catalog.AIRBNB_US, "quantity": 1, "denomination": 25, "poNumber": "A"}
+    assert "dateOfBirth" in api.error("placeOrder", order, 400, "PLE10001")["error"]
+    api.ok("placeOrder", {**order, "dateOfBirth": "1990-01-31"})
 
 
 def test_exchange_rate_is_filled_only_when_asked(api: Api) -> None:
@@ -55,6 +63,7 @@ def test_filters_combine_with_and(api: Api) -> None:
         catalog.VISA_PREPAID,
         catalog.UBER_US,
         catalog.LEGACY_BRAND,
+        catalog.AIRBNB_US,
     ]
     india = api.ok("getVouchers", {"filters": [{"key": "country", "value": "india"}]})
     assert ids(india) == [catalog.FLIPKART_IN, catalog.AMAZON_IN_KYC]

@@ -68,7 +68,7 @@ def test_balance_points_is_the_balance_and_value_its_inr_value(api: Api) -> None
 
 
 def test_orders_answer_processing_then_complete(api: Api) -> None:
-    config(api, processing_first=True, status_delay_s=0.2)
+    config(api, processing_share=1, status_delay_s=0.2)
     placed = api.order(**ORDER)
     assert (placed["orderStatus"], placed["deliveryStatus"], placed["vouchers"]) == (
         "processing",
@@ -96,7 +96,7 @@ def test_orders_answer_processing_then_complete(api: Api) -> None:
 def test_refunded_and_failed_orders_give_the_money_back(
     api: Api, status: str, order_status: str, delivery_status: str
 ) -> None:
-    config(api, processing_first=True, status_delay_s=-1)
+    config(api, processing_share=1, status_delay_s=-1)
     api.order(**ORDER)
     assert api.balance() == Decimal("9990.2")
     api.sim_post("deliver", {"poNumber": "RS-1", "status": status})
@@ -107,7 +107,7 @@ def test_refunded_and_failed_orders_give_the_money_back(
 
 
 def test_partial_cancel_delivers_the_rest_and_refunds_the_share(api: Api) -> None:
-    config(api, processing_first=True, status_delay_s=-1)
+    config(api, processing_share=1, status_delay_s=-1)
     api.order(**{**ORDER, "quantity": 3})  # 3 × 10 USD, 2 % off: 29.40
     api.sim_post("deliver", {"poNumber": "RS-1", "status": "delivered", "cancelledQuantity": 1})
     details = api.ok("getOrderDetails", {"poNumber": "RS-1"})
@@ -119,7 +119,7 @@ def test_partial_cancel_delivers_the_rest_and_refunds_the_share(api: Api) -> Non
 
 
 def test_shares_decide_how_orders_settle_by_themselves(api: Api) -> None:
-    config(api, processing_first=True, status_delay_s=0.05, refund_share=1.0)
+    config(api, processing_share=1, status_delay_s=0.05, refund_share=1.0)
     api.order(**ORDER)
     wait_for(lambda: sim_orders(api)[0]["orderStatus"] == "refunded", timeout=5)
     assert api.balance() == 10000
@@ -228,12 +228,58 @@ def test_operator_field_table_failure_is_a_200_with_status_failure(api: Api) -> 
     assert api.sim_post("config", {"operator_shape": "other"}, expect=400)
 
 
-def test_exchange_rate_null_for_wallet_currency_products_even_when_asked(api: Api) -> None:
-    config(api, exchange_rate_null=True)
+def test_exchange_rate_comes_when_asked_and_the_rule_is_an_inr_rate(api: Api) -> None:
+    """§13 row 1: asked with exchangeRate 1, the rate comes (as text), for a product in the
+    wallet's currency too; exchangeRateRule is units of the product's currency per rupee."""
+    config(api, inr_rate_rule=True)
     products = api.ok("getVouchers", {"exchangeRate": 1, "includeProducts": "27222,31001"})
     rates = {p["productId"]: (p["exchangeRate"], p["exchangeRateRule"]) for p in products}
-    assert rates[27222] == (None, Decimal("0.012"))  # USD product: no rate; the rule is INR
-    assert rates[31001] == ("0.012", Decimal(1))  # INR product: its rate, when asked
+    assert rates[27222] == ("1", Decimal("0.012"))  # USD product: rate 1; the rule is INR
+    assert rates[31001] == ("0.012", Decimal(1))  # INR product: its rate
+    unasked = api.ok("getVouchers", {"includeProducts": "27222"})
+    assert unasked[0]["exchangeRate"] is None  # not asked: null
+
+
+def test_a_share_of_realtime_orders_answers_processing_the_rest_complete_with_codes(
+    api: Api,
+) -> None:
+    """§13 row 3: every captured realtime answer is complete with its codes; the real shapes
+    answer `processing` first for a share only."""
+    config(api, real_shapes=True, processing_share=0.3, status_delay_s=-1, late_commit_share=0,
+           redeem_failed_share=0)  # fmt: skip
+    answers = [api.order(poNumber=f"SH-{n}") for n in range(40)]
+    processing = [a for a in answers if a["orderStatus"] == "processing"]
+    complete = [a for a in answers if a["orderStatus"] == "complete"]
+    assert len(processing) + len(complete) == 40
+    assert 4 <= len(processing) <= 20  # about 12 of 40
+    assert all(a["deliveryStatus"] == "delivered" and len(a["vouchers"]) == 1 for a in complete)
+    assert all(a["deliveryStatus"] == "" and a["vouchers"] == [] for a in processing)
+    assert SimConfig().processing_share == 0 and REAL_SHAPES["processing_share"] == 0.1
+
+
+def test_token_expiries_in_the_past_as_in_the_auth_spec_example(api: Api) -> None:
+    config(api, token_expiry_in_past=True)
+    body = refresh(api).json()
+    assert (body["access_token_expiry"], body["refresh_token_expiry"]) == (
+        "1718000000000",
+        "1720000000000",
+    )
+    assert body["expires_in"] == "1296000"
+
+
+def test_a_partial_cancel_shown_only_in_product_status(api: Api) -> None:
+    config(api, cancel_in_product_status=True, processing_share=1, status_delay_s=-1)
+    api.order(**{**ORDER, "quantity": 3})
+    api.sim_post("deliver", {"poNumber": "RS-1", "status": "delivered", "cancelledQuantity": 1})
+    details = api.ok("getOrderDetails", {"poNumber": "RS-1"})
+    assert (details["orderStatus"], details["deliveryStatus"]) == ("complete", "delivered")
+    assert [d["productStatus"] for d in details["voucherDetails"]] == [
+        "delivered",
+        "delivered",
+        "Cancelled",
+    ]
+    assert all("cancelledQuantity" not in d for d in details["voucherDetails"])
+    assert len(details["vouchers"]) == 2
 
 
 def test_refresh_rate_limit_fault_answers_at_the_status_asked(api: Api) -> None:

@@ -237,3 +237,48 @@ def test_a_refused_refresh_token_adopts_a_good_pair_another_process_stored(
         assert manager.refresh() == rotated[0].access_token
     assert manager.current().refresh_token == rotated[0].refresh_token
     database.close()
+
+
+# --- §13 row 2: an expiry in the past is not trusted ---------------------------------------------
+
+
+def test_an_expiry_in_the_past_is_not_trusted_expires_in_is(
+    xo: SimControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The auth spec's own example answers access_token_expiry 1718000000000 (2024) with
+    expires_in 1296000: trusting the expiry refreshed before every call, until Xoxoday's
+    refresh limit refused them all while the access token still worked."""
+    caplog.set_level(logging.WARNING, logger="services.xoxoday.client")
+    xo.config(token_expiry_in_past=True, refresh_limit_per_min=2)
+    with make_client(xo.base_url) as client:
+        xo.expire_tokens()
+        client.get_balance()  # refused, refreshed once, retried
+        first = client.tokens.current()
+        for _ in range(5):
+            client.get_balance()  # no refresh: the token is good for 15 days
+        current = client.tokens.current()
+    assert current.access_token == first.access_token != DEMO_CREDENTIALS["access_token"]
+    assert current.access_expires_at is not None
+    assert abs(current.access_expires_at - (time.time() + 1_296_000)) < 600
+    assert current.refresh_expires_at is None  # also past: not trusted, not made up
+    assert "access_token_expiry" in caplog.text and "expires_in" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("expiry_ms_from_now", "trusted"),
+    [(1_296_000_000, True), (1_296_000_000 + 3_600_000, True), (90 * 86_400_000, False)],
+)
+def test_an_expiry_far_from_expires_in_is_not_trusted(
+    expiry_ms_from_now: int, trusted: bool
+) -> None:
+    from services.xoxoday.client import token_expiry
+
+    now = 1_800_000_000.0
+    expiry = str(int(now * 1000) + expiry_ms_from_now)
+    at, why = token_expiry(expiry, "1296000", now)
+    if trusted:
+        assert at == pytest.approx(now + expiry_ms_from_now / 1000) and why is None
+    else:
+        assert at == now + 1_296_000 and why is not None and "expires_in" in why
+    assert token_expiry(None, "1296000", now) == (now + 1_296_000, None)
+    assert token_expiry("1718000000000", None, now)[0] is None  # past, nothing to go by
