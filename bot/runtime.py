@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
@@ -14,7 +15,7 @@ from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
 from services.metrics import Instruments
-from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
+from services.notify import EventPump, LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.reminders import Schedule, Scheduler
 from services.rewards import RewardService
@@ -110,6 +111,14 @@ def build_schedule(settings: Settings) -> Schedule:
     )
 
 
+class Notifications(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def run_until_idle(self, timeout: float = 30.0) -> bool: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -129,6 +138,9 @@ class Runtime:
     scheduler: Scheduler
     duplicates: Duplicates
     metrics: Instruments = field(default_factory=Instruments)
+    # Tells people what happened, on threads of its own (never the worker's loop): the log's
+    # pump, or Slack's delivery room once bot/serve.py attaches it.
+    notifications: Notifications | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -174,7 +186,6 @@ def build_runtime(
         client,
         catalog,
         delivery,
-        dispatcher=dispatcher,
         concurrency=settings.rewards_worker_concurrency,
         backoff_first_s=backoff_first_s,
         # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
@@ -228,4 +239,5 @@ def build_runtime(
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
         metrics=metrics,
+        notifications=EventPump(dispatcher),
     )

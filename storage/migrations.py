@@ -392,7 +392,56 @@ def m010_order_discount(db: sqlite_utils.Database) -> None:
     )
 
 
-def m011_order_details(db: sqlite_utils.Database) -> None:
+def m011_slack_outbox(db: sqlite_utils.Database) -> None:
+    """Slack delivery as work in the database (issue 15): what people should see, coalesced by
+    key and sent by the delivery room; the pacer's log of calls per rate-limit lane and the
+    Retry-After holds, shared by every process on the file; and the reminder digests, so a
+    decision takes its buttons out of every digest that lists it."""
+    db["slack_outbox"].create(
+        {
+            "key": str,  # status:R7, thread:R7, home:U123, event:e42, digest:remind:U123 ...
+            "kind": str,
+            "request_id": int,
+            "target": str,
+            "data": str,  # JSON list: thread lines, digest entries (appended as they come)
+            "pending": int,  # 1: to send; 0: sent (kept a while: the gap before the next)
+            "version": int,  # +1 at every mark, so a mark during a send is not lost
+            "not_before": float,  # epoch seconds
+            "lane": str,  # the rate-limit lane it last waited for
+            "tries": int,
+            "last_error": str,
+            "sent_at": float,
+            "created_at": str,
+        },
+        pk="key",
+        not_null={"key", "kind", "data", "pending", "version", "not_before", "tries"},
+    )
+    db["slack_outbox"].create_index(["pending", "not_before"])
+    db["slack_pace"].create({"lane": str, "at": float}, not_null={"lane", "at"})
+    db["slack_pace"].create_index(["lane", "at"])
+    db["slack_pace_holds"].create({"lane": str, "until": float}, pk="lane", not_null={"until"})
+    db["slack_digests"].create(
+        {
+            "id": int,
+            "channel": str,
+            "ts": str,
+            "target": str,  # the approver it was sent to
+            "why": str,  # remind | escalate
+            "entries": str,  # JSON list of {request_id, acting_for, round, of}
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"channel", "ts", "target", "why", "entries", "created_at"},
+    )
+    db["slack_digest_requests"].create(
+        {"digest_id": int, "request_id": int},
+        pk=("digest_id", "request_id"),
+        foreign_keys=[("digest_id", "slack_digests", "id")],
+    )
+    db["slack_digest_requests"].create_index(["request_id"])
+
+
+def m012_order_details(db: sqlite_utils.Database) -> None:
     """`details`: a reward kind's extra fields as one JSON object by field name
     (services/reward_types.py Detail.field), so a new kind with new fields (a lounge's
     traveller name and departure date, merchandise's shipping address) needs no migration.
@@ -421,7 +470,8 @@ MIGRATIONS: list[Migration] = [
     m008_order_lookup_failures,
     m009_reminders_delegation_home,
     m010_order_discount,
-    m011_order_details,
+    m011_slack_outbox,
+    m012_order_details,
 ]
 
 

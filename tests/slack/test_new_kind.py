@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from bot.local import LocalStack
-from handlers import messages as msg
+from handlers import dm_messages
 from handlers.workflow_steps import StepRefused, send_reward
 from services import bulk, reward_types
 from services.reward_types import KINDS, Detail, Registry, RewardKind
@@ -118,7 +118,7 @@ def test_a_lounge_kind_is_one_entry_everywhere(
     assert (order.reward_type, order.details) == ("lounge", TRAVELLER)
 
     # The recipient reads the entry's sentence, with the fields filled in.
-    _, message = msg.recipient_delivered(order, decision.request, [])
+    [(_, message)] = dm_messages.recipient_delivered(order, decision.request, [])
     assert "Lounge access for Ben Okafor on 2026-12-24: " in message[0]["text"]["text"]
 
     # The order placed at the simulator carries them as userMeta.
