@@ -497,6 +497,12 @@ class FakeSlack:
         with self._cond:
             return self.base_url + self.ws.issue_hook(kind, user_id, channel, message_ts)
 
+    def hook_user(self, path: str) -> str | None:
+        """Whom a response_url answers (its path, as recorded with the post), or None."""
+        with self._cond:
+            hook = self.ws.hooks.get(path)
+            return hook.user if hook is not None else None
+
     def post_as(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Any:
         """A message `user` wrote in `channel` (what a message shortcut is used on)."""
         with self._cond:
