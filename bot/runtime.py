@@ -169,7 +169,7 @@ def build_runtime(
         database.close()
         raise
     wallet = Wallet(client, database)
-    catalog = Catalog(database, client, wallet=wallet)
+    catalog = Catalog(database, client, wallet=wallet, countries=settings.rewards_countries)
     vouchers = VoucherSource(client)
     delivery = Delivery(
         database,

@@ -303,10 +303,11 @@ def _why(exc: BaseException) -> str:
 
 
 def _warm_up(bot: Bot) -> None:
-    """Fill the caches the handlers read, so the first /reward finds a catalog."""
+    """Fill the caches the handlers read, so the first /reward finds a catalog (the refresh
+    runs on a thread of its own: a large catalog takes minutes)."""
     try:
         bot.runtime.wallet.balance()
-        bot.runtime.catalog.ensure_fresh()
+        bot.runtime.catalog.refresh_if_stale()
     except Exception as exc:
         log.warning("could not reach Xoxoday at start-up (%s); will retry on use", exc)
 

@@ -423,7 +423,9 @@ class Worker:
         self._last_housekeeping = now
         try:
             self.client.tokens.access_token()  # refreshes ahead of expiry, even when idle
-            self.catalog.ensure_fresh()
+            # On a thread of its own: a real catalog takes minutes at 50 pages a minute, and
+            # the loop keeps placing meanwhile.
+            self.catalog.refresh_if_stale()
         except (xe.XoxodayError, RewardError) as exc:
             log.warning("housekeeping: %s", exc)
 

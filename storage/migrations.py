@@ -441,6 +441,32 @@ def m011_slack_outbox(db: sqlite_utils.Database) -> None:
     db["slack_digest_requests"].create_index(["request_id"])
 
 
+def m012_catalog_by_country(db: sqlite_utils.Database) -> None:
+    """A catalog by country (issue 18): where each product is sold, and what it costs.
+
+    - `catalog_countries`: a product's Xoxoday country codes (getFilters' filterValueCode:
+      `usa`, `india`, `uk`), one row each; `fetched_at` is the refresh that saw it there;
+    - `catalog.currency_code`: the product's currency;
+    - `catalog.min_cost_cents`: the wallet cost of its smallest value, in whole cents rounded
+      up (NULL: no rate known). It only narrows a search ("fits 50 USD") in SQL; the exact
+      Decimal check follows in Python;
+    - `countries`: the names and ISO codes of the country codes, as getFilters answers.
+    """
+    db["catalog"].add_column("currency_code", str)
+    db["catalog"].add_column("min_cost_cents", int)
+    db["catalog_countries"].create(
+        {"product_id": int, "country": str, "fetched_at": str},
+        pk=("product_id", "country"),
+        not_null={"fetched_at"},
+    )
+    db["catalog_countries"].create_index(["country", "product_id"])
+    db["countries"].create(
+        {"code": str, "name": str, "iso": str, "position": int},
+        pk="code",
+        not_null={"name"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -453,6 +479,7 @@ MIGRATIONS: list[Migration] = [
     m009_reminders_delegation_home,
     m010_order_discount,
     m011_slack_outbox,
+    m012_catalog_by_country,
 ]
 
 
