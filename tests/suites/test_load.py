@@ -126,7 +126,8 @@ def test_two_hundred_concurrent_requests(stack: ProcessStack) -> None:
         print(
             f"  {kind:<8} n={len(times):<3} p50 {percentile(times, 50) * 1000:5.0f} ms  max {max(times) * 1000:5.0f} ms"
         )
-    assert max(latencies) < 2.0  # well inside Slack's 3 s
+    # Slack's 3 s is held by the stand-in itself (rule late_ack: a late answer fails the test);
+    # how fast the answers come on a quiet machine is bench/ack_latency.py's to measure.
     for kind, _, _, text in results:
         if kind in ("help", "history", "status"):
             assert text.strip(), kind
