@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
+from services.audit import Auditor
+from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
@@ -128,6 +130,7 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
+    auditor: Auditor
     metrics: Instruments = field(default_factory=Instruments)
 
     def close(self) -> None:
@@ -191,6 +194,9 @@ def build_runtime(
     # Reminders, escalation and expiry run in the worker's loop (services/reminders.py).
     scheduler = Scheduler(database, rewards, build_schedule(settings), name=f"{worker.name}")
     worker.scheduler = scheduler
+    # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
+    auditor = Auditor(database, client, wallet)
+    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -211,5 +217,6 @@ def build_runtime(
         deciders=deciders,
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
+        auditor=auditor,
         metrics=metrics,
     )
