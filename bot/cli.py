@@ -85,7 +85,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             settings.slack_api_url,
             on_error=runtime.metrics.slack_error,
         )
-        attach_slack_notifier(runtime, client, UserDirectory(client))
+        attach_slack_notifier(runtime, UserDirectory(client))
+    notifications = runtime.notifications
+    if notifications is not None:
+        notifications.start()  # its own threads: Slack never stalls the worker's rounds
     stop = threading.Event()
     _stop_on_signals(stop)
     worker = runtime.worker
@@ -101,6 +104,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         else:
             worker.run()
     finally:
+        if notifications is not None:
+            notifications.run_until_idle(timeout=30)  # tell what this run owes, then stop
+            notifications.stop()
         counts = _counts(runtime)
         print(f"worker stopped; orders by state: {counts}")
         runtime.close()

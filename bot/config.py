@@ -11,6 +11,7 @@ budget.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -79,6 +80,23 @@ class Settings(BaseSettings):
     rewards_escalation_approvers: Annotated[list[str], NoDecode] = []
     rewards_duplicate_window: timedelta = timedelta(days=30)
     rewards_low_balance: Decimal | None = Field(default=None, ge=0)
+    # Gift cards by country (issue 18): Xoxoday's country codes whose catalogs are fetched
+    # (usa,india,uk; empty: the whole catalog at once), and the one a form starts with.
+    rewards_countries: Annotated[list[str], NoDecode] = []
+    rewards_default_country: str | None = None
+    # The recipient's choice: reminders after each of these (counted from the offer), and
+    # how long they may take before it expires and its budget is released.
+    rewards_choice_remind: Annotated[list[timedelta], NoDecode] = [
+        timedelta(days=3),
+        timedelta(days=10),
+    ]
+    rewards_choice_expire: timedelta = timedelta(days=30)
+
+    @property
+    def default_country(self) -> str | None:
+        """The country a form starts with: REWARDS_DEFAULT_COUNTRY, else the first of
+        REWARDS_COUNTRIES, else none (every country)."""
+        return self.rewards_default_country or next(iter(self.rewards_countries), None)
 
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
@@ -103,17 +121,54 @@ class Settings(BaseSettings):
         "rewards_monthly_budget",
         "rewards_max_order",
         "rewards_low_balance",
+        "rewards_default_country",
         mode="before",
     )
     @classmethod
     def _optional(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
+    @field_validator("rewards_countries", mode="before")
+    @classmethod
+    def _split_countries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rewards_countries")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            _country_code(code)
+        if len(set(value)) != len(value):
+            raise ValueError("a country is named twice")
+        return value
+
+    @field_validator("rewards_default_country")
+    @classmethod
+    def _default_country(cls, value: str | None) -> str | None:
+        return None if value is None else _country_code(value.strip().lower())
+
+    @field_validator("rewards_choice_remind", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [parse_duration(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rewards_choice_remind")
+    @classmethod
+    def _increasing(cls, value: list[timedelta]) -> list[timedelta]:
+        if any(later <= earlier for earlier, later in itertools.pairwise(value)):
+            raise ValueError("list the reminders from the earliest, like 3d,10d")
+        return value
+
     @field_validator(
         "rewards_remind_after",
         "rewards_escalate_after",
         "rewards_expire_after",
         "rewards_duplicate_window",
+        "rewards_choice_expire",
         mode="before",
     )
     @classmethod
@@ -195,6 +250,17 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing {noun} {', '.join(missing)} (see .env.example)")
 
 
+# Xoxoday's country codes are getFilters' filterValueCode ("usa", "india", "uk",
+# "united_arab_emirates"); an ISO code ("us") is a code too (the country filter takes both).
+_COUNTRY = re.compile(r"[a-z][a-z_]{1,39}")
+
+
+def _country_code(code: str) -> str:
+    if not _COUNTRY.fullmatch(code):
+        raise ValueError(f"{code!r} is not a Xoxoday country code (letters, like usa, india or uk)")
+    return code
+
+
 def _one_of(value: str, choices: tuple[str, ...]) -> str:
     """A word setting, in any case; empty is the first choice."""
     word = (value or choices[0]).strip().lower()
@@ -237,6 +303,18 @@ def check_settings(settings: Settings) -> None:
             f"REWARDS_ESCALATE_AFTER: {format_duration(s.rewards_escalate_after)} is not "
             f"shorter than REWARDS_EXPIRE_AFTER ({format_duration(s.rewards_expire_after)}), "
             "so requests would expire before REWARDS_ESCALATION_APPROVERS are asked"
+        )
+    country = s.rewards_default_country
+    if country and s.rewards_countries and country not in s.rewards_countries:
+        raise ConfigError(
+            f"REWARDS_DEFAULT_COUNTRY: {country} is not one of "
+            f"REWARDS_COUNTRIES ({','.join(s.rewards_countries)})"
+        )
+    if s.rewards_choice_remind and s.rewards_choice_remind[-1] >= s.rewards_choice_expire:
+        raise ConfigError(
+            f"REWARDS_CHOICE_REMIND: {format_duration(s.rewards_choice_remind[-1])} is not "
+            f"sooner than REWARDS_CHOICE_EXPIRE ({format_duration(s.rewards_choice_expire)}), "
+            "so that reminder would come after the choice expired"
         )
     if s.rewards_auto_approve_max > 0 and s.rewards_monthly_budget is None:
         raise ConfigError(

@@ -123,6 +123,12 @@ def say(text: str = "") -> None:
     sys.stdout.flush()
 
 
+def settle(stack: LocalStack) -> None:
+    """Let the delivery room tell everything the last step owes, so each step's messages show
+    under it (Slack delivery runs on its own threads, coalescing for a second or two)."""
+    stack.bot.room.run_until_idle(timeout=10)
+
+
 def step(title: str) -> None:
     say(f"\n== {title}")
 
@@ -188,6 +194,7 @@ def _run(stack: LocalStack) -> None:
         raise DemoFailed(f"the form was refused: {response.text}")
     approval = stack.approval_message("R-1")
 
+    settle(stack)
     step("2. Alex clicks Approve in #reward-approvals")
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
     wait(lambda: _states(stack, 1) == ["delivered", "delivered"], "the gift cards to be delivered")
@@ -198,6 +205,7 @@ def _run(stack: LocalStack) -> None:
         "Riya's summary",
     )
 
+    settle(stack)
     step("3. Riya asks for airline miles for Ben; Alex approves; the miles arrive days later")
     response = stack.request(
         "UREQUESTER",
@@ -216,13 +224,16 @@ def _run(stack: LocalStack) -> None:
         raise DemoFailed(f"the bot did not take the webhook: {delivered.get('webhook')}")
     wait(lambda: _states(stack, 2) == ["delivered"], "the miles to be delivered")
 
+    settle(stack)
     step("4. A 10 USD donation for Cho is approved automatically")
     stack.request("UREQUESTER", ["UCHO"], reward_type="charity", product_id=40001, amount="10")
     wait(lambda: _states(stack, 3) == ["delivered"], "the donation")
 
+    settle(stack)
     step("5. Riya's Workflow Builder workflow rewards Cho's work anniversary (a custom step)")
     _workflow(stack)
 
+    settle(stack)
     step("6. Someone who is not an approver tries to approve; Riya checks her history")
     stack.request("UREQUESTER", ["UANA"], amount="50")
     stack.driver.click("UOTHER", "approve_request", message=stack.approval_message("R-5"))
@@ -230,20 +241,25 @@ def _run(stack: LocalStack) -> None:
     answer = stack.driver.command("UREQUESTER", "history")
     say(f"    [only Riya sees] {readable(answer.text)}".replace("\n", "\n" + " " * 8))
 
+    settle(stack)
     step("7. Alex opens the bot's Home tab and approves R-5 there")
     _show_home(stack, "UAPPROVER")
     stack.driver.click_home("UAPPROVER", "approve_request", block_id="decision:5")
     wait(lambda: _states(stack, 5) == ["delivered"], "R-5 to be delivered")
 
+    settle(stack)
     step("8. Riya asks for a gift card for Cho (warned: Cho had a reward today) and opens her Home")
     stack.request("UREQUESTER", ["UCHO"], amount="50")
     _show_home(stack, "UREQUESTER")
 
+    settle(stack)
     step(
         f"9. Nobody decides R-6: reminders every {REMIND_AFTER}, Hana asked after "
         f"{ESCALATE_AFTER}, expired after {EXPIRE_AFTER}"
     )
-    reminder = wait(lambda: _first_dm(stack, "UAPPROVER", "⏰"), "a reminder", timeout=20)
+    reminder = wait(
+        lambda: _first_dm(stack, "UAPPROVER", "⏰", mentions="R-6* ·"), "a reminder", timeout=20
+    )
     wait(lambda: _first_dm(stack, "UHEAD", "⏫"), "the escalation", timeout=20)
     wait(lambda: _request_state(stack, 6) == "expired", "R-6 to expire", timeout=20)
     wait(
@@ -261,8 +277,7 @@ def _run(stack: LocalStack) -> None:
     _sim(stack, "POST", "topup", {"amount": 5000})
     for line in stack.bot.runtime.auditor.run(datetime.now(UTC).date(), actor="demo").lines():
         say(f"    {line}")
-    stack.bot.runtime.worker.wake()
-    time.sleep(0.5)  # let the last notifications flush before the stack stops
+    stack.bot.room.run_until_idle(timeout=10)  # what is owed reaches Slack before the stop
     _check_codes_stayed_private(stack)
     _check_slack_rules_kept(stack)
 
@@ -322,11 +337,14 @@ def _request_state(stack: LocalStack, request_id: int) -> str | None:
     return request.state if request else None
 
 
-def _first_dm(stack: LocalStack, user: str, start: str) -> dict[str, Any] | None:
-    """The first DM `user` got whose text starts with `start`, as first posted."""
+def _first_dm(
+    stack: LocalStack, user: str, start: str, mentions: str = ""
+) -> dict[str, Any] | None:
+    """The first DM `user` got whose text starts with `start` (and whose blocks mention
+    `mentions`), as first posted."""
     for message in stack.slack.dms(user):
         first = message["edits"][0] if message.get("edits") else message
-        if str(first.get("text", "")).startswith(start):
+        if str(first.get("text", "")).startswith(start) and mentions in str(first.get("blocks")):
             return {**message, **first}
     return None
 

@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
@@ -16,7 +17,7 @@ from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
 from services.metrics import Instruments
-from services.notify import LoggingNotifier, NotificationDispatcher, Notifier
+from services.notify import EventPump, LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.reminders import Schedule, Scheduler
 from services.rewards import RewardService
@@ -112,6 +113,14 @@ def build_schedule(settings: Settings) -> Schedule:
     )
 
 
+class Notifications(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def run_until_idle(self, timeout: float = 30.0) -> bool: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -132,6 +141,9 @@ class Runtime:
     duplicates: Duplicates
     auditor: Auditor
     metrics: Instruments = field(default_factory=Instruments)
+    # Tells people what happened, on threads of its own (never the worker's loop): the log's
+    # pump, or Slack's delivery room once bot/serve.py attaches it.
+    notifications: Notifications | None = None
 
     def close(self) -> None:
         self.client.close()
@@ -160,7 +172,7 @@ def build_runtime(
         database.close()
         raise
     wallet = Wallet(client, database)
-    catalog = Catalog(database, client, wallet=wallet)
+    catalog = Catalog(database, client, wallet=wallet, countries=settings.rewards_countries)
     vouchers = VoucherSource(client)
     delivery = Delivery(
         database,
@@ -177,7 +189,6 @@ def build_runtime(
         client,
         catalog,
         delivery,
-        dispatcher=dispatcher,
         concurrency=settings.rewards_worker_concurrency,
         backoff_first_s=backoff_first_s,
         # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
@@ -187,12 +198,28 @@ def build_runtime(
     )
     policy = build_policy(settings)
     delegations = Delegations(database, policy)
-    deciders = Deciders(policy, delegations)
+    schedule = build_schedule(settings)
+    deciders = Deciders(policy, delegations, schedule=schedule)
     rewards = RewardService(
-        database, catalog, wallet, policy, wake=worker.wake, people=people, deciders=deciders
+        database,
+        catalog,
+        wallet,
+        policy,
+        wake=worker.wake,
+        people=people,
+        deciders=deciders,
+        schedule=schedule,
     )
-    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py).
-    scheduler = Scheduler(database, rewards, build_schedule(settings), name=f"{worker.name}")
+    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
+    # decision checks the same times itself (services/deadlines.py).
+    scheduler = Scheduler(
+        database,
+        rewards,
+        schedule,
+        name=f"{worker.name}",
+        delegations=delegations,
+        people=people,
+    )
     worker.scheduler = scheduler
     # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
     auditor = Auditor(database, client, wallet)
@@ -219,4 +246,5 @@ def build_runtime(
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
         auditor=auditor,
         metrics=metrics,
+        notifications=EventPump(dispatcher),
     )

@@ -24,18 +24,23 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import ConfigError, Settings, is_loopback, is_loopback_address
 from bot.metrics import build_registry, metrics_app
 from bot.runtime import Runtime, build_runtime
-from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, web_client
+from handlers.app import BACKGROUND_THREADS, LoggedExecutor, build_app, delivery_client, web_client
+from handlers.delivery import DeliveryRoom
 from handlers.deps import Deps
 from handlers.home import HomeTabs
-from handlers.notifier import SlackNotifier
+from handlers.notifier import SlackNotifier, digest_gather
 from handlers.people import SlackPeople
+from handlers.sender import SlackSender
 from handlers.users import UserDirectory
 from plumbing.httpserver import CONNECTION_LIMIT, ServerThread
 from plumbing.wsgi import Request, StartResponse, json_response
 from services.home import HomeService
 from services.intake import auto_approve
 from services.metrics import Instruments
+from services.notices import Notices
 from services.operators import OperatorCheck
+from services.outbox import Outbox
+from services.pacing import Pacer
 from storage import orders as order_store
 
 log = logging.getLogger("rewards-bot")
@@ -63,7 +68,7 @@ def _secret(value: Any) -> str:
 class Bot:
     runtime: Runtime
     app: App
-    notifier: SlackNotifier
+    room: DeliveryRoom
     background: LoggedExecutor
     deps: Deps
     registry: CollectorRegistry
@@ -149,6 +154,7 @@ class Bot:
     def start(self) -> None:
         self.deps.users.start()  # reads Slack's directory in the background, and keeps it fresh
         self.runtime.worker.start()
+        self.room.start()
         # Requests recorded as auto-approvable just before a stop are approved now.
         for request_id in self.runtime.rewards.stranded_auto_approvals():
             self.background.submit(auto_approve, self.runtime.rewards, request_id)
@@ -156,11 +162,13 @@ class Bot:
     def stop(self) -> None:
         self.runtime.worker.stop(timeout=30)  # lets in-flight placements finish and be stored
         self.background.shutdown(wait=True, cancel_futures=False)
+        self.room.run_until_idle(timeout=5)  # what the last placements owe, if Slack is quick
+        self.room.stop()
         self.deps.users.stop()
         self.runtime.close()
 
 
-def build_home_tabs(runtime: Runtime, client: Any) -> HomeTabs:
+def build_home_tabs(runtime: Runtime, client: Any, outbox: Outbox) -> HomeTabs:
     """The App Home of each person, from the runtime's services."""
     service = HomeService(
         runtime.database,
@@ -173,30 +181,58 @@ def build_home_tabs(runtime: Runtime, client: Any) -> HomeTabs:
     )
     return HomeTabs(
         client,
-        runtime.database,
+        Notices(runtime.database),
+        outbox,
         service,
         refresh_wallet=lambda: runtime.wallet.balance(max_age_s=60),
     )
 
 
-def attach_slack_notifier(
-    runtime: Runtime, client: Any, users: UserDirectory, home: HomeTabs | None = None
-) -> SlackNotifier:
-    """Events go to Slack from here on (with Slack's own cursor, apart from the log's)."""
-    notifier = SlackNotifier(
+def attach_slack_notifier(runtime: Runtime, users: UserDirectory) -> DeliveryRoom:
+    """Events go to Slack from here on (with Slack's own cursor, apart from the log's), through
+    the delivery room: its own threads, its own paced client."""
+    settings = runtime.settings
+    pacer = Pacer(runtime.database)
+    client = delivery_client(
+        _secret(settings.slack_bot_token),
+        settings.slack_api_url,
+        pacer,
+        on_error=runtime.metrics.slack_error,
+    )
+    notices = Notices(runtime.database)
+    outbox = Outbox(runtime.database)
+    home = build_home_tabs(runtime, client, outbox)
+    sender = SlackSender(
         client,
-        runtime.database,
+        notices,
+        outbox,
         runtime.vouchers,
         runtime.policy,
         users=users,
-        approval_channel=runtime.settings.rewards_approval_channel,
+        approval_channel=settings.rewards_approval_channel,
         deciders=runtime.deciders,
         delegations=runtime.delegations,
         duplicates=runtime.duplicates,
-        home=home or build_home_tabs(runtime, client),
+        home=home,
+    )
+    notifier = SlackNotifier(
+        outbox,
+        notices,
+        runtime.policy,
+        deciders=runtime.deciders,
+        delegations=runtime.delegations,
+        digest_gather_s=digest_gather(settings.rewards_remind_after.total_seconds()),
     )
     runtime.dispatcher.use(notifier, "slack")
-    return notifier
+    worker = runtime.worker
+
+    def holds_lease() -> bool:
+        # Only the process whose worker holds the lease sends (or none holds it: a stop).
+        return (worker.lease.holder_info() or {}).get("holder") in (worker.name, None)
+
+    room = DeliveryRoom(runtime.dispatcher, outbox, sender, pacer, active=holds_lease)
+    runtime.notifications = room
+    return room
 
 
 def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
@@ -215,8 +251,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         ),
     )
     runtime = build_runtime(settings, people=SlackPeople(users), metrics=metrics, **runtime_options)
-    home = build_home_tabs(runtime, client)
-    notifier = attach_slack_notifier(runtime, client, users, home)
+    room = attach_slack_notifier(runtime, users)
     background = LoggedExecutor(BACKGROUND_THREADS, thread_name_prefix="after-ack")
     deps = Deps(
         rewards=runtime.rewards,
@@ -229,7 +264,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         background=background,
         delegations=runtime.delegations,
         duplicates=runtime.duplicates,
-        home=home,
+        home=room.sender.home,
     )
     app = build_app(
         client, _secret(settings.slack_signing_secret), deps, on_slack_error=metrics.slack_error
@@ -238,7 +273,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
     return Bot(
         runtime=runtime,
         app=app,
-        notifier=notifier,
+        room=room,
         background=background,
         deps=deps,
         registry=registry,
@@ -268,10 +303,11 @@ def _why(exc: BaseException) -> str:
 
 
 def _warm_up(bot: Bot) -> None:
-    """Fill the caches the handlers read, so the first /reward finds a catalog."""
+    """Fill the caches the handlers read, so the first /reward finds a catalog (the refresh
+    runs on a thread of its own: a large catalog takes minutes)."""
     try:
         bot.runtime.wallet.balance()
-        bot.runtime.catalog.ensure_fresh()
+        bot.runtime.catalog.refresh_if_stale()
     except Exception as exc:
         log.warning("could not reach Xoxoday at start-up (%s); will retry on use", exc)
 

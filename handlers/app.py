@@ -19,6 +19,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from handlers import approvals, commands, home, reward_form, shortcuts, workflow_steps
 from handlers.deps import Deps
 from handlers.errors import handle_error
+from handlers.paced_client import paced
+from services.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,23 @@ def web_client(
         ),
         on_error,
     )
+
+
+def delivery_client(
+    token: str, base_url: str, pacer: Pacer, *, on_error: SlackErrorHook | None = None
+) -> WebClient:
+    """The delivery room's client: every call paced (handlers/paced_client.py), and a 429 is
+    never slept on in a thread (no RateLimitErrorRetryHandler): it holds that lane instead."""
+    client = WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    return paced(count_errors(client, on_error), pacer)
 
 
 def build_app(

@@ -1,7 +1,12 @@
 """Messages as plain data: request status, the approval ask, thread lines, DMs, command replies.
 
 Every builder returns (fallback text, blocks) or a text, from rows only, so each is tested as
-data. Voucher codes appear only in `recipient_delivered`, which is sent to the recipient's DM.
+data. Voucher codes appear only in dm_messages.recipient_delivered, sent to the recipient's DM;
+the reminder digest is digest_messages. Every message fits what Slack takes whole: `text` at
+most TEXT_MAX characters (fit_text), a section at most 3,000, and the blocks of one message
+under BLOCK_TEXT_MAX characters of text in all (Slack refuses roughly past 12,000 with
+msg_blocks_too_long: slackapi/bolt-js#2509, #2867; and `text` past about 4,000 with
+msg_too_long: seratch/ChatGPT-in-Slack#102).
 
 Builders take raw values and escape every piece of text a person or Xoxoday wrote (messages,
 names, emails, reasons, product names, phone numbers, codes) through `handlers.mrkdwn`; the
@@ -25,9 +30,7 @@ from handlers.metadata import RequestRef
 from services.delegation import Delegation
 from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
-from services.reward_types import kind_or_default
 from services.rewards import SLACK_SOURCES, STATE_WORDS, UNATTENDED_SOURCES
-from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
@@ -96,6 +99,50 @@ def day(value: date) -> str:
 
 SECTION_LIMIT = 3000  # characters of a section's text (Block Kit reference)
 MAX_MESSAGE_BLOCKS = 50  # blocks in one message
+TEXT_MAX = 4000  # a message's `text`, and one thread reply
+BLOCK_TEXT_MAX = 11_000  # all the text of one message's blocks (Slack: about 12,000)
+
+
+def fit_text(text: str, limit: int = TEXT_MAX) -> str:
+    """`text` whole when it fits, else cut at a line or word with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for stop in ("\n", " "):
+        at = cut.rfind(stop)
+        if at > limit // 2:
+            cut = cut[:at]
+            break
+    return cut.rstrip() + "…"
+
+
+def replies(lines: list[str], limit: int = TEXT_MAX) -> list[list[str]]:
+    """Lines grouped into replies of at most `limit` characters, in order."""
+    grouped: list[list[str]] = []
+    size = 0
+    for line in (fit_text(line, limit) for line in lines):
+        if grouped and size + 1 + len(line) <= limit:
+            grouped[-1].append(line)
+            size += 1 + len(line)
+        else:
+            grouped.append([line])
+            size = len(line)
+    return grouped
+
+
+def block_text_length(blocks: Any) -> int:
+    """The characters of text in `blocks`, all nested elements counted (what Slack caps)."""
+    if isinstance(blocks, list):
+        return sum(block_text_length(b) for b in blocks)
+    if isinstance(blocks, dict):
+        total = 0
+        for key, value in blocks.items():
+            if key == "text" and isinstance(value, str):
+                total += len(value)
+            elif isinstance(value, (dict, list)):
+                total += block_text_length(value)
+        return total
+    return 0
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -413,51 +460,6 @@ def event_line(
 # --- direct messages ------------------------------------------------------------------------------
 
 
-def _voucher_lines(vouchers: list[Voucher]) -> list[str]:
-    lines = []
-    for number, voucher in enumerate(vouchers, start=1):
-        code = voucher.voucher_code.get_secret_value()
-        pin = voucher.pin.get_secret_value()
-        label = f"{number}. " if len(vouchers) > 1 else ""
-        # A link only when the code is a plain http(s) address; anything else is shown as code.
-        opened = md.link(code, "Open your gift card") if voucher.is_link else None
-        line = f"{label}{opened}" if opened else f"{label}Code: {md.code(code)}"
-        if pin:
-            line += f"   PIN: {md.code(pin)}"
-        if voucher.validity:
-            line += f"   (valid until {md.escape(voucher.validity)})"
-        lines.append(line)
-    return lines
-
-
-def recipient_delivered(
-    order: OrderRow, request: RequestRow, vouchers: list[Voucher]
-) -> tuple[str, Blocks]:
-    """The only message that ever carries codes, PINs or links: the recipient's own DM."""
-    sender = requester(request)
-    reward_kind = kind_or_default(order.reward_type)
-    body = reward_kind.delivered.format(
-        reward=reward_phrase(order),
-        amount=md.escape(
-            f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
-        ),
-        product=f"*{md.escape(order.product_name or order.product_id)}*",
-        loyalty_member_id=md.code(order.loyalty_member_id or ""),
-        phone=md.escape(order.phone or ""),
-    )
-    blocks: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
-    if request.message:
-        blocks.append(_section(md.quote(request.message)))
-    lines = _voucher_lines(vouchers)
-    if lines:
-        blocks.extend(_sections(lines, room=MAX_MESSAGE_BLOCKS - len(blocks) - 1))
-    elif reward_kind.codes:
-        blocks.append(_context("Your code is on its way by email from Xoxoday."))
-    private = " Keep your code private: anyone who has it can use it." if lines else ""
-    blocks.append(_context(f"Reference {md.escape(order.po_number)}.{private}"))
-    return f"You've received a reward from {sender}", blocks
-
-
 def undelivered_code(order: OrderRow, request: RequestRow, why: str) -> str:
     """To the requester: a delivered reward whose code reached nobody, and how to fix it."""
     return (
@@ -527,10 +529,6 @@ def requester_update(
     return None
 
 
-def request_complete(request: RequestRow, orders: list[OrderRow]) -> str:
-    return f"🎉 Your reward request {request.ref} is complete: {progress(orders)}."
-
-
 # --- replies to /reward <text> ------------------------------------------------------------------
 
 
@@ -585,9 +583,10 @@ def balance_text(balance: Decimal, committed: Decimal, currency: str) -> str:
 
 
 def alert_message(text: str) -> tuple[str, Blocks]:
-    """An operational alert for the approvers; its text may quote Xoxoday or a webhook."""
+    """An operational alert for the approvers; its text may quote Xoxoday or a webhook. A long
+    one is cut where Slack would refuse it (the log has it whole)."""
     line = f"⚠️ Rewards Bot: {md.escape(text)}"
-    return line, [_section(line)]
+    return fit_text(line), [_section(fit_text(line, SECTION_LIMIT))]
 
 
 # --- the approval schedule, delegation, earlier rewards -------------------------------------------
@@ -639,8 +638,9 @@ def standing_in_note(approver_id: str | None) -> str:
     return f"🔁 You stand in for {mention(approver_id)} here." if approver_id else ""
 
 
-def delegation_text(kind: str, approver_id: str, until: date) -> str:
-    """The delegate's DM when an approver names them, or ends it."""
+def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
+    """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
+    the approver did not end it themselves)."""
     if kind == "delegation.set":
         return (
             f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
@@ -648,7 +648,8 @@ def delegation_text(kind: str, approver_id: str, until: date) -> str:
             "the bot's Home tab shows what waits; the usual rules apply (never a request of "
             "yours or one that rewards you)."
         )
-    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver."
+    because = f": {md.escape(why)}" if why else ""
+    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver{because}."
 
 
 def delegate_reply(delegation: Delegation | None, *, ended: bool = False) -> str:

@@ -135,7 +135,7 @@ def register(app: App, deps: Deps) -> None:
         query = str(body.get("value") or "")
         products = deps.catalog.search(meta.reward_type, query, limit=100)
         if not products and deps.catalog.refreshed_at() is None:
-            deps.background.submit(deps.catalog.ensure_fresh)  # first use: fill the cache
+            deps.catalog.refresh_if_stale()  # first use: fill the cache, on its own thread
         operators = deps.catalog.operator_names(meta.reward_type)
         ack(
             options=[

@@ -163,13 +163,17 @@ class UserDirectory:
             hit = self._cache.get(user_id)
         return hit[1] if hit is not None else None
 
-    def _cached(self, user_id: str) -> tuple[bool, SlackUser | None]:
+    def _cached(
+        self, user_id: str, max_age_s: float | None = None
+    ) -> tuple[bool, SlackUser | None]:
         with self._lock:
             hit = self._cache.get(user_id)
         if hit is None:
             return False, None
         at, user = hit
         ttl = CACHE_S if user is not None else NOT_FOUND_S
+        if max_age_s is not None:
+            ttl = min(ttl, max_age_s)
         return self._clock() - at < ttl, user
 
     def _fetch(self, user_id: str) -> SlackUser | None:
@@ -186,10 +190,10 @@ class UserDirectory:
             self._remember(user, self._clock(), user_id)
         return user
 
-    def get(self, user_id: str) -> SlackUser | None:
+    def get(self, user_id: str, max_age_s: float | None = None) -> SlackUser | None:
         """The user (from the directory, else users.info), or None when Slack does not know
-        them. Slack's errors propagate."""
-        fresh, user = self._cached(user_id)
+        them; `max_age_s=0` always asks Slack. Slack's errors propagate."""
+        fresh, user = self._cached(user_id, max_age_s)
         return user if fresh else self._fetch(user_id)
 
     def _submit(self, user_id: str) -> Future[SlackUser | None]:

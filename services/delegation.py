@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from services.deadlines import Schedule, is_escalated
 from services.errors import InvalidDelegation, NotAnApprover, PolicyRefusal, SelfApproval
 from services.policy import Policy
 from storage import delegations as store
@@ -27,6 +29,12 @@ from storage.delegations import DelegationRow
 from storage.models import RequestRow
 
 MAX_DAYS = 366  # a delegation ends within a year: a mistyped year is refused, not kept
+
+# Why a delegation ended, in words for the delegate's DM (storage keeps them in the event).
+REPLACED = "they named someone else to stand in for them"
+LAST_DAY_PASSED = "its last day, {day}, has passed"
+NO_LONGER_APPROVER = "they are no longer an approver"
+DEACTIVATED = "their Slack account is deactivated"
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,10 @@ class Delegations:
                 f"{(today + timedelta(days=MAX_DAYS)).isoformat()}"
             )
         with self.database.tx() as db:
+            before = store.current(self.database, approver_id)
+            if before is not None and before.delegate_id != delegate_id:
+                # The one it replaces is told, and their Home changes (services/notify.py).
+                self._ended(db, before, approver_id, self._why_replaced(before))
             row = store.put(db, approver_id, delegate_id, until.isoformat())
             events.append(
                 db,
@@ -84,18 +96,60 @@ class Delegations:
             row = store.remove(db, approver_id)
             if row is None:
                 return None
-            events.append(
-                db,
-                "delegation.ended",
-                actor=approver_id,
-                data={"approver": approver_id, "delegate": row.delegate_id, "until": row.until},
-            )
+            self._ended(db, row, approver_id, None)
         return Delegation.of(row)
+
+    def end(self, row: DelegationRow, reason: str, actor: str = "policy") -> bool:
+        """End the delegation `row` for `reason` (words for the delegate), if it is still the
+        one recorded; False when it changed or ended meanwhile."""
+        with self.database.tx() as db:
+            if not store.remove_exactly(db, row):
+                return False
+            self._ended(db, row, actor, reason)
+        return True
+
+    def end_lapsed(self, is_active: Callable[[str], bool | None] | None = None) -> int:
+        """End every delegation that no longer holds: its last day has passed, its approver is
+        no longer an approver (REWARDS_APPROVERS or REWARDS_ESCALATION_APPROVERS changed), or,
+        as far as `is_active` knows, their account was deactivated. Each delegate is told and
+        their Home changes (a delegation.ended event). Returns how many ended."""
+        today = self.today().isoformat()
+        ended = 0
+        for row in store.every(self.database):
+            reason = None
+            if row.until < today:
+                reason = LAST_DAY_PASSED.format(day=row.until)
+            elif not self.may_delegate(row.approver_id):
+                reason = NO_LONGER_APPROVER
+            elif is_active is not None and is_active(row.approver_id) is False:
+                reason = DEACTIVATED
+            if reason is not None and self.end(row, reason):
+                ended += 1
+        return ended
+
+    def _why_replaced(self, before: DelegationRow) -> str:
+        if before.until < self.today().isoformat():
+            return LAST_DAY_PASSED.format(day=before.until)
+        return REPLACED
+
+    @staticmethod
+    def _ended(db: Any, row: DelegationRow, actor: str, reason: str | None) -> None:
+        events.append(
+            db,
+            "delegation.ended",
+            actor=actor,
+            reason=reason,
+            data={"approver": row.approver_id, "delegate": row.delegate_id, "until": row.until},
+        )
 
     def of(self, approver_id: str) -> Delegation | None:
         """The approver's running delegation."""
         row = store.of(self.database, approver_id, self.today().isoformat())
         return Delegation.of(row) if row else None
+
+    def row_of(self, approver_id: str) -> DelegationRow | None:
+        """The approver's delegation as recorded (to end it exactly), dated out or not."""
+        return store.current(self.database, approver_id)
 
     def standing_in_for(self, delegate_id: str) -> list[Delegation]:
         """The running delegations that name `delegate_id`."""
@@ -109,35 +163,54 @@ class Delegations:
 
 
 class Deciders:
-    """Who may decide a request now, and on whose behalf (see the module's docstring)."""
+    """Who may decide a request now, and on whose behalf (see the module's docstring).
 
-    def __init__(self, policy: Policy, delegations: Delegations | None = None) -> None:
+    "Now" is the clock's (services/deadlines.py): escalation approvers decide from the
+    escalation time whether or not the scheduler has marked the request escalated."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        delegations: Delegations | None = None,
+        *,
+        schedule: Schedule | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy
         self.delegations = delegations
+        self.schedule = schedule
+        self._clock = clock
 
-    def _own_right(self, user_id: str, request: RequestRow) -> bool:
+    def _own_right(self, user_id: str, request: RequestRow, now: float) -> bool:
         return user_id != request.requester_id and self.policy.may_approve(
-            user_id, escalated=request.escalated_at is not None
+            user_id, escalated=is_escalated(request, self.schedule, now)
         )
 
     def acting_for(
-        self, user_id: str, request: RequestRow, rewarded: Collection[str | None] = ()
+        self,
+        user_id: str,
+        request: RequestRow,
+        rewarded: Collection[str | None] = (),
+        *,
+        now: float | None = None,
     ) -> str | None:
         """None when `user_id` decides as an approver; the approver they stand in for when
-        they decide as a delegate. PolicyRefusal when they may not decide `request`.
+        they decide as a delegate. PolicyRefusal when they may not decide `request` at `now`
+        (default: the clock's time).
 
         `rewarded` are the recipients' member ids: an approver among them is never stood in
         for. The person deciding is checked against the recipients by the caller
         (RewardService.check_decider), and so is the approver stood in for, by email too.
         """
+        now = self._clock() if now is None else now
         if user_id == request.requester_id:
             raise SelfApproval("you cannot approve or reject your own request")
-        if self._own_right(user_id, request):
+        if self._own_right(user_id, request, now):
             return None
         standing = self.delegations.standing_in_for(user_id) if self.delegations else []
         for delegation in standing:
             principal = delegation.approver_id
-            if principal not in rewarded and self._own_right(principal, request):
+            if principal not in rewarded and self._own_right(principal, request, now):
                 return principal
         if any(d.approver_id == request.requester_id for d in standing):
             raise SelfApproval(
@@ -150,7 +223,7 @@ class Deciders:
         waiting_escalation = user_id in self.policy.escalation_approvers or any(
             d.approver_id in self.policy.escalation_approvers for d in standing
         )
-        if waiting_escalation and request.escalated_at is None:
+        if waiting_escalation and not is_escalated(request, self.schedule, now):
             raise NotAnApprover(
                 f"R-{request.id} has not been escalated; its approvers decide it for now"
             )
@@ -168,9 +241,10 @@ class Deciders:
             people |= {d.delegate_id for d in self.delegations.running()}
         rewarded = {r for r in recipient_ids if r}
         found: list[tuple[str, str | None]] = []
+        now = self._clock()
         for person in sorted(people - rewarded):
             try:
-                found.append((person, self.acting_for(person, request, rewarded)))
+                found.append((person, self.acting_for(person, request, rewarded, now=now)))
             except PolicyRefusal:
                 continue
         return found

@@ -340,7 +340,8 @@ class Delivery:
 class WebhookData(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    order_id: int | None = Field(default=None, alias="orderId")
+    # An id SQLite cannot hold (past 64 bits) is no order of Xoxoday's: refused with a 400.
+    order_id: int | None = Field(default=None, alias="orderId", ge=-(2**63), lt=2**63)
     po_number: str | None = Field(default=None, alias="poNumber", max_length=100)
     order_date: str | None = Field(default=None, alias="orderDate")
     delivery_status: str = Field(alias="deliveryStatus")

@@ -40,8 +40,10 @@ class Lease:
         ttl_s: float = LEASE_S,
         clock: Callable[[], float] = time.time,
         details: Callable[[], dict[str, Any]] | None = None,
+        key: str = LEASE_KEY,
     ) -> None:
         self.database = database
+        self.key = key  # another lease than the worker's: the catalog refresh's
         # More facts stored with each renewal (the worker's last round, for /metrics).
         self._details = details
         self.holder = holder
@@ -70,10 +72,10 @@ class Lease:
 
     def try_acquire(self) -> bool:
         """Take or renew the lease; False when another live worker holds it."""
-        raw = kv.get(self.database, LEASE_KEY)
+        raw = kv.get(self.database, self.key)
         if raw is not None and not self._free(json.loads(raw)):
             return False
-        return kv.compare_and_set(self.database, LEASE_KEY, raw, self._value())
+        return kv.compare_and_set(self.database, self.key, raw, self._value())
 
     def live_holder(self) -> dict | None:
         """Who holds the lease now, if a live worker does (not expired, process not gone)."""
@@ -83,12 +85,12 @@ class Lease:
         return None if self._free(info) else info
 
     def holder_info(self) -> dict | None:
-        raw = kv.get(self.database, LEASE_KEY)
+        raw = kv.get(self.database, self.key)
         return json.loads(raw) if raw else None
 
     def release(self) -> None:
-        raw = kv.get(self.database, LEASE_KEY)
+        raw = kv.get(self.database, self.key)
         if raw and json.loads(raw).get("holder") == self.holder:
             kv.compare_and_set(
-                self.database, LEASE_KEY, raw, json.dumps({"holder": None, "expires_at": 0})
+                self.database, self.key, raw, json.dumps({"holder": None, "expires_at": 0})
             )

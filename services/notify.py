@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from storage import events, kv
+from storage import events, kv, outbox
 from storage import notification_steps as steps_store
 from storage.db import Database
 from storage.models import EventRow
@@ -101,7 +102,8 @@ class LoggingNotifier:
 
 def backlog(database: Database) -> dict[str, int]:
     """Per consumer (slack, log): the events people should hear about that it has not handed
-    over yet, plus those waiting for another try. Read from the database (for /metrics)."""
+    over yet, plus those waiting for another try; for slack also the outbox work not yet sent.
+    Read from the database (for /metrics)."""
     counts: dict[str, int] = {}
     for key, value in kv.with_prefix(database, "cursor."):
         consumer = key.removeprefix("cursor.")
@@ -113,7 +115,45 @@ def backlog(database: Database) -> dict[str, int]:
         )
         retrying = json.loads(kv.get(database, f"retry.{consumer}") or "{}")
         counts[consumer] = int(waiting or 0) + len(retrying)
+    if "slack" in counts:
+        counts["slack"] += outbox.pending(database)
     return counts
+
+
+class EventPump:
+    """Hands events to a notifier that sends nothing itself (the log), on a thread of its own:
+    without Slack, `rewards-bot worker` still logs what people would be told."""
+
+    def __init__(self, dispatcher: NotificationDispatcher, every_s: float = 0.5) -> None:
+        self.dispatcher = dispatcher
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EventPump:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="event-pump", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.dispatcher.dispatch()
+            except Exception:
+                log.exception("handing events to the log failed")
+
+    def run_until_idle(self, timeout: float = 30.0) -> bool:
+        self.dispatcher.dispatch()
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.dispatcher.dispatch()
 
 
 class NotificationDispatcher:
@@ -155,12 +195,12 @@ class NotificationDispatcher:
     def _retries(self) -> dict[str, list[float]]:
         return json.loads(kv.get(self.database, self._retry_key) or "{}")
 
-    def dispatch(self, limit: int = 200, *, final: bool = False) -> int:
-        """Hand new events (and those due another try) to the notifier; returns how many.
+    def caught_up(self) -> bool:
+        """Every event handed over, and none waiting for another try."""
+        return self.cursor() >= events.last_id(self.database) and not self._retries()
 
-        Notifiers that batch (the Slack one coalesces order changes) get a `flush` call after
-        each round; `final` asks them to post everything now, e.g. before the worker stops.
-        """
+    def dispatch(self, limit: int = 200) -> int:
+        """Hand new events (and those due another try) to the notifier; returns how many."""
         handled = 0
         retries = self._retries()
         now = self._clock()
@@ -180,12 +220,6 @@ class NotificationDispatcher:
             handled += 1
         if handled:
             kv.put(self.database, self._retry_key, json.dumps(retries))
-        flush = getattr(self.notifier, "flush", None)
-        if flush is not None:
-            try:
-                flush(force=final)
-            except Exception:
-                log.exception("flushing notifications failed")
         return handled
 
     def _later(self, retries: dict[str, list[float]], event: EventRow, tries: int) -> None:

@@ -26,6 +26,13 @@ class PeopleDirectory(Protocol):
         """
         ...
 
+    def is_active(self, user_id: str, *, fresh: bool = False) -> bool | None:
+        """False when the person's account is deactivated (or unknown to the workspace), True
+        when active, None when it cannot be known right now. `fresh`: ask the workspace now
+        rather than trust what it said earlier (a decision); otherwise only what is already
+        known is used, without waiting on anyone (a round of the scheduler)."""
+        ...
+
 
 def same_email(a: str | None, b: str | None) -> bool:
     """Email addresses compared as mail servers treat them in practice: case-blind."""

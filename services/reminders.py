@@ -13,6 +13,8 @@ REWARDS_EXPIRE_AFTER = X:
   after a stop, one late reminder is sent and the next comes an interval later, not a burst;
 - escalation at T+E, once: REWARDS_ESCALATION_APPROVERS are asked too, and may decide from then
   on (without escalation approvers there is nothing to escalate);
+- delegations that no longer hold (last day passed, approver no longer one or deactivated)
+  end first, each round, and their delegates are told (services/delegation.py);
 - expiry at T+X: the request becomes `expired`, its orders are withdrawn and its budget given
   back (RewardService.expire). Whatever is due at once, expiry comes first: a request that
   expires is not reminded.
@@ -27,34 +29,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
+from services.deadlines import MAX_REMINDERS, Schedule, waiting_since
+from services.delegation import Delegations
 from services.durations import in_words
 from services.errors import RequestNotPending
+from services.policy import PeopleDirectory
 from services.rewards import RewardService
 from storage import events
 from storage import schedule as store
 from storage.db import Database
-from storage.models import RequestRow
 
 log = logging.getLogger(__name__)
 
-MAX_REMINDERS = 3
-
-
-@dataclass(frozen=True)
-class Schedule:
-    remind_after: timedelta = timedelta(hours=24)
-    escalate_after: timedelta = timedelta(hours=72)
-    expire_after: timedelta = timedelta(days=7)
-    escalates: bool = False  # REWARDS_ESCALATION_APPROVERS is not empty
-    max_reminders: int = MAX_REMINDERS
-
-
-def waiting_since(request: RequestRow) -> float:
-    """When the request's schedule starts (epoch seconds)."""
-    return datetime.fromisoformat(request.waiting_since or request.created_at).timestamp()
+__all__ = ["MAX_REMINDERS", "Schedule", "Scheduler", "waiting_since"]
 
 
 class Scheduler:
@@ -66,17 +54,23 @@ class Scheduler:
         *,
         name: str = "scheduler",
         clock: Callable[[], float] = time.time,
+        delegations: Delegations | None = None,
+        people: PeopleDirectory | None = None,
     ) -> None:
         self.database = database
         self.rewards = rewards
         self.schedule = schedule
         self.name = name
         self._clock = clock
+        # Delegations that no longer hold end here, each round (services/delegation.py).
+        self.delegations = delegations
+        self.people = people
 
     def tick(self) -> int:
         """One round: schedule new waiting requests, then expire, escalate and remind what is
         due. Returns how many requests were expired, escalated or reminded by this caller."""
         now = self._clock()
+        self._end_delegations()
         self._schedule_new()
         done = self._expire(now)
         done += self._escalate(now)
@@ -88,6 +82,16 @@ class Scheduler:
         return store.next_due(self.database)
 
     # --- the steps ------------------------------------------------------------------------------
+
+    def _end_delegations(self) -> None:
+        """Dated out, their approver no longer one or deactivated (as the directory already
+        knows, without asking Slack here): ended, and each delegate told."""
+        if self.delegations is None:
+            return
+        people = self.people
+        ended = self.delegations.end_lapsed(people.is_active if people is not None else None)
+        if ended:
+            log.info("%d delegation(s) ended", ended)
 
     def _schedule_new(self) -> None:
         s = self.schedule
@@ -104,7 +108,7 @@ class Scheduler:
 
     def _expire(self, now: float) -> int:
         expired = 0
-        reason = f"nobody decided within {in_words(self.schedule.expire_after)}"
+        reason = self.schedule.expiry_reason()
         for request in store.due(self.database, "expires_at", now):
             try:
                 self.rewards.expire(request.id, reason, actor=self.name)

@@ -56,6 +56,8 @@ class RewardKind:
     # the phone number can be checked against the plan's operator.
     operators_and_plans: bool = False
     codes: bool = False  # delivered as codes, PINs or links (shown only in the recipient's DM)
+    # Its catalog is kept by country (REWARDS_COUNTRIES) and the form filters it by country.
+    by_country: bool = False
     # What the recipient reads once it is delivered, in plain words. Placeholders: {reward}
     # ("Amazon (25 USD)"), {amount}, {product}, and the detail's field; the message builder
     # fills them with escaped text.
@@ -92,6 +94,7 @@ KINDS: tuple[RewardKind, ...] = (
         category_type=None,
         order_model=GiftCardOrder,
         codes=True,
+        by_country=True,
     ),
     RewardKind(
         key="airmiles",

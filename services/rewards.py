@@ -18,11 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 from services.catalog import Catalog
-from services.delegation import Deciders
+from services.deadlines import Schedule, is_expired
+from services.delegation import DEACTIVATED, Deciders
 from services.errors import (
     DeciderUnknown,
     InsufficientFunds,
     InvalidReward,
+    NotAnApprover,
     NotRequester,
     PolicyRefusal,
     RequestNotFound,
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 REQUEST_REF = re.compile(r"^(?:R-?)?(\d{1,9})$", re.IGNORECASE)
 
 WALLET_SHORT = "the Xoxoday wallet cannot cover it right now"
+# A delegate may stand in for several approvers: each one found deactivated is ended in turn.
+MAX_STAND_IN_CHECKS = 10
 # Where a request comes from. Its requester is a Slack member for the first two; a CSV import
 # names an operator. A workflow's request was filled in by the workflow's author, not by the
 # person whose budget pays (whoever ran it): it is never approved automatically, so a person
@@ -214,6 +218,7 @@ class RewardService:
         clock: Callable[[], float] = time.time,
         people: PeopleDirectory | None = None,
         deciders: Deciders | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.database = database
         self.catalog = catalog
@@ -223,7 +228,9 @@ class RewardService:
         # (a CSV row) from deciding their own reward. None: no chat, only member ids count.
         self.people = people
         # Who may decide a request, delegates included (services/delegation.py).
-        self.deciders = deciders or Deciders(policy)
+        self.deciders = deciders or Deciders(policy, schedule=schedule, clock=clock)
+        # When waiting requests expire (services/deadlines.py): a decision checks it itself.
+        self.schedule = schedule
         self._wake = wake or (lambda: None)
         self._clock = clock
 
@@ -462,7 +469,7 @@ class RewardService:
         request = self._get(request_id)
         orders = order_store.for_request(self.database, request_id)
         ids = [o.recipient_id for o in orders]
-        acting_for = self.deciders.acting_for(user_id, request, ids)
+        acting_for = self._stand_in_check(user_id, request, ids)
         emails = [o.email for o in orders if not o.recipient_id]
         email_of = self.people.email_of if self.people is not None else None
         self.policy.check_not_rewarded(user_id, ids, emails, email_of)
@@ -475,6 +482,31 @@ class RewardService:
                 ) from None
         self._ensure_pending(request)
         return request, acting_for
+
+    def _stand_in_check(
+        self, user_id: str, request: RequestRow, ids: list[str | None]
+    ) -> str | None:
+        """Deciders.acting_for, and for a delegate, the approver they stand in for asked
+        about afresh: a delegation whose approver's account was deactivated ends here (the
+        delegate is told) and is not used, and when the workspace cannot say, the decision
+        waits (a departed approver's stand-in decides nothing)."""
+        delegations = self.deciders.delegations
+        for _ in range(MAX_STAND_IN_CHECKS):
+            acting_for = self.deciders.acting_for(user_id, request, ids)
+            if acting_for is None or self.people is None or delegations is None:
+                return acting_for
+            active = self.people.is_active(acting_for, fresh=True)
+            if active:
+                return acting_for
+            if active is None:
+                raise DeciderUnknown(
+                    f"Slack did not say whether <@{acting_for}>, whom you stand in for, is "
+                    "still in the workspace; try again in a moment"
+                )
+            row = delegations.row_of(acting_for)
+            if row is not None and row.delegate_id == user_id:
+                delegations.end(row, DEACTIVATED)
+        raise NotAnApprover("only the configured approvers can approve or reject rewards")
 
     def view_for(self, user_id: str, reference: str) -> RequestView | None:
         """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
@@ -515,19 +547,46 @@ class RewardService:
             )
         balance = self._balance(request.total_cost) if self.wallet else None
         with self.database.tx() as db:
-            if balance is not None:  # in the transaction: two approvals cannot share one euro
-                self._ensure_funds(balance, request.total_cost, request.currency or "")
-            # Checked again at approval: the budget may have been lowered since the request.
-            month = ledger.month_of(request.created_at)
-            spent = ledger.spent(self.database, request.requester_id, month)
-            self.policy.check_budget(
-                spent - request.total_cost, request.total_cost, request.currency or ""
-            )
-            self._approve_in(
-                db, request_id, actor=approver, reason=None, auto=False, acting_for=acting_for
-            )
+            if self._expired_now(db, request, approver, acting_for):
+                expired = True
+            else:
+                expired = False
+                if balance is not None:  # in the transaction: two approvals cannot share a euro
+                    self._ensure_funds(balance, request.total_cost, request.currency or "")
+                # Checked again at approval: the budget may have been lowered since the request.
+                month = ledger.month_of(request.created_at)
+                spent = ledger.spent(self.database, request.requester_id, month)
+                self.policy.check_budget(
+                    spent - request.total_cost, request.total_cost, request.currency or ""
+                )
+                self._approve_in(
+                    db, request_id, actor=approver, reason=None, auto=False, acting_for=acting_for
+                )
+        if expired:
+            raise self._not_pending(request_id)
         self._wake()
         return self._decision(request_id)
+
+    def _expired_now(
+        self, db: Any, request: RequestRow, user_id: str, acting_for: str | None
+    ) -> bool:
+        """Inside the decision's write transaction, with the clock's time: True when the
+        request's time ran out (it is expired here and now, as the scheduler would have done,
+        and the decision must be refused after the commit). Raises when it was decided
+        meanwhile, or when `user_id` may no longer decide it as they could a moment ago (a
+        delegation ended, escalation time not reached: services/deadlines.py)."""
+        now = self._clock()
+        current = request_store.get(self.database, request.id)
+        if current is None or current.state != "pending_approval":
+            raise self._not_pending(request.id, current)
+        if is_expired(current, self.schedule, now):
+            reason = self.schedule.expiry_reason() if self.schedule else "its time ran out"
+            self._close_in(db, current, "expired", "clock", reason, "request.expired", None, False)
+            return True
+        ids = [o.recipient_id for o in order_store.for_request(self.database, request.id)]
+        if self.deciders.acting_for(user_id, current, ids, now=now) != acting_for:
+            raise NotAnApprover("who you may stand in for changed a moment ago; try again")
+        return False
 
     def _approve_in(
         self,
@@ -607,7 +666,13 @@ class RewardService:
             raise InvalidReward("say why the request is rejected", field="reason")
         request, acting_for = self.decider(request_id, approver)
         return self._close(
-            request, "rejected", approver, reason, "request.rejected", acting_for=acting_for
+            request,
+            "rejected",
+            approver,
+            reason,
+            "request.rejected",
+            acting_for=acting_for,
+            decision=True,
         )
 
     def cancel(
@@ -634,41 +699,63 @@ class RewardService:
         *,
         acting_for: str | None = None,
         by_person: bool = True,
+        decision: bool = False,
     ) -> Decision:
+        """Close a waiting request as `state`. A `decision` (an approver's reject) is checked
+        against the clock in the same transaction, like an approval."""
         self._ensure_pending(request)
+        expired = False
+        with self.database.tx() as db:
+            if decision and self._expired_now(db, request, actor, acting_for):
+                expired = True
+            else:
+                self._close_in(db, request, state, actor, reason, kind, acting_for, by_person)
+        if expired:
+            raise self._not_pending(request.id)
+        return self._decision(request.id)
+
+    def _close_in(
+        self,
+        db: Any,
+        request: RequestRow,
+        state: str,
+        actor: str,
+        reason: str,
+        kind: str,
+        acting_for: str | None,
+        by_person: bool,
+    ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         decided_by = actor if by_person else None
-        with self.database.tx() as db:
-            updated = request_store.transition(
+        updated = request_store.transition(
+            db,
+            request.id,
+            "pending_approval",
+            state,
+            actor=actor,
+            kind=kind,
+            reason=reason,
+            fields={
+                "decided_by": decided_by,
+                "decided_for": acting_for,
+                "decided_at": now,
+                "decision_reason": reason,
+            },
+            data={"decided_by": decided_by, "decided_for": acting_for},
+        )
+        if updated is None:
+            raise self._not_pending(request.id)
+        for order in order_store.for_request(self.database, request.id):
+            order_store.transition(
                 db,
-                request.id,
+                order.id,
                 "pending_approval",
-                state,
+                "withdrawn",
                 actor=actor,
-                kind=kind,
+                kind="order.withdrawn",
                 reason=reason,
-                fields={
-                    "decided_by": decided_by,
-                    "decided_for": acting_for,
-                    "decided_at": now,
-                    "decision_reason": reason,
-                },
-                data={"decided_by": decided_by, "decided_for": acting_for},
             )
-            if updated is None:
-                raise self._not_pending(request.id)
-            for order in order_store.for_request(self.database, request.id):
-                order_store.transition(
-                    db,
-                    order.id,
-                    "pending_approval",
-                    "withdrawn",
-                    actor=actor,
-                    kind="order.withdrawn",
-                    reason=reason,
-                )
-                ledger.give_back(db, self.database, order, request, "release")
-        return self._decision(request.id)
+            ledger.give_back(db, self.database, order, request, "release")
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 Each round it (1) looks up orders whose outcome is unknown, (2) claims queued orders by
 compare-and-set and places them on a bounded thread pool, (3) polls deliveries still
-pending, (4) hands new events to the notifier. On start it first turns every `placing` order
-into `unknown` and reconciles it, before anything new is placed.
+pending, (4) runs the approval schedule. Telling people is not its business: the delivery
+room (handlers/delivery.py, started beside it) does, so Slack can never stall a round. On start
+it first turns every `placing` order into `unknown` and reconciles it, before anything new is
+placed.
 
 Placement outcomes:
 - answer received -> placed (and delivered / canceled when Xoxoday says so at once);
@@ -39,7 +41,6 @@ from services.errors import RewardError
 from services.lease import Lease
 from services.logcontext import log_refs
 from services.metrics import Instruments
-from services.notify import NotificationDispatcher
 from services.rewards import order_request, spec_from_order
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
@@ -91,7 +92,6 @@ class Worker:
         catalog: Catalog,
         delivery: Delivery,
         *,
-        dispatcher: NotificationDispatcher | None = None,
         concurrency: int = 4,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_first_s: float = BACKOFF_FIRST_S,
@@ -111,7 +111,6 @@ class Worker:
         self.client = client
         self.catalog = catalog
         self.delivery = delivery
-        self.dispatcher = dispatcher
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff_first_s = backoff_first_s
@@ -230,8 +229,6 @@ class Worker:
                 self._wake.wait(self._sleep_time())
                 self._wake.clear()
         self._drain()
-        if self.dispatcher and not self._lease_lost.is_set():
-            self.dispatcher.dispatch(final=True)
 
     def _hold_lease(self) -> bool:
         """Wait for the lease; False when stopped first."""
@@ -353,8 +350,6 @@ class Worker:
             busy |= self._schedule()
         if self.audit is not None and self._auditing and not self._lease_lost.is_set():
             self._start_audit()
-        if self.dispatcher and self.dispatcher.dispatch():
-            busy = True
         self._housekeeping(now)
         return busy
 
@@ -448,7 +443,9 @@ class Worker:
         self._last_housekeeping = now
         try:
             self.client.tokens.access_token()  # refreshes ahead of expiry, even when idle
-            self.catalog.ensure_fresh()
+            # On a thread of its own: a real catalog takes minutes at 50 pages a minute, and
+            # the loop keeps placing meanwhile.
+            self.catalog.refresh_if_stale()
         except (xe.XoxodayError, RewardError) as exc:
             log.warning("housekeeping: %s", exc)
 

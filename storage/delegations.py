@@ -62,3 +62,26 @@ def running(database: Database, today: str) -> list[DelegationRow]:
         "SELECT * FROM delegations WHERE until >= ? ORDER BY approver_id", [today]
     )
     return [DelegationRow(**row) for row in rows]
+
+
+def current(database: Database, approver_id: str) -> DelegationRow | None:
+    """The approver's delegation row, whether or not its last day has passed."""
+    row = database.one("SELECT * FROM delegations WHERE approver_id = ?", [approver_id])
+    return DelegationRow(**row) if row else None
+
+
+def every(database: Database) -> list[DelegationRow]:
+    """Every delegation row, running or dated out, by approver."""
+    rows = database.query("SELECT * FROM delegations ORDER BY approver_id")
+    return [DelegationRow(**row) for row in rows]
+
+
+def remove_exactly(db: sqlite_utils.Database, row: DelegationRow) -> bool:
+    """End the delegation `row` if it is still the one recorded (compare-and-set: one set
+    again in the meantime, or ended by someone else, stays as it is)."""
+    cursor = db.execute(
+        "DELETE FROM delegations WHERE approver_id = ? AND delegate_id = ? AND until = ? "
+        "AND created_at = ?",
+        [row.approver_id, row.delegate_id, row.until, row.created_at],
+    )
+    return cursor.rowcount == 1

@@ -392,7 +392,82 @@ def m010_order_discount(db: sqlite_utils.Database) -> None:
     )
 
 
-def m011_audits(db: sqlite_utils.Database) -> None:
+def m011_slack_outbox(db: sqlite_utils.Database) -> None:
+    """Slack delivery as work in the database (issue 15): what people should see, coalesced by
+    key and sent by the delivery room; the pacer's log of calls per rate-limit lane and the
+    Retry-After holds, shared by every process on the file; and the reminder digests, so a
+    decision takes its buttons out of every digest that lists it."""
+    db["slack_outbox"].create(
+        {
+            "key": str,  # status:R7, thread:R7, home:U123, event:e42, digest:remind:U123 ...
+            "kind": str,
+            "request_id": int,
+            "target": str,
+            "data": str,  # JSON list: thread lines, digest entries (appended as they come)
+            "pending": int,  # 1: to send; 0: sent (kept a while: the gap before the next)
+            "version": int,  # +1 at every mark, so a mark during a send is not lost
+            "not_before": float,  # epoch seconds
+            "lane": str,  # the rate-limit lane it last waited for
+            "tries": int,
+            "last_error": str,
+            "sent_at": float,
+            "created_at": str,
+        },
+        pk="key",
+        not_null={"key", "kind", "data", "pending", "version", "not_before", "tries"},
+    )
+    db["slack_outbox"].create_index(["pending", "not_before"])
+    db["slack_pace"].create({"lane": str, "at": float}, not_null={"lane", "at"})
+    db["slack_pace"].create_index(["lane", "at"])
+    db["slack_pace_holds"].create({"lane": str, "until": float}, pk="lane", not_null={"until"})
+    db["slack_digests"].create(
+        {
+            "id": int,
+            "channel": str,
+            "ts": str,
+            "target": str,  # the approver it was sent to
+            "why": str,  # remind | escalate
+            "entries": str,  # JSON list of {request_id, acting_for, round, of}
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"channel", "ts", "target", "why", "entries", "created_at"},
+    )
+    db["slack_digest_requests"].create(
+        {"digest_id": int, "request_id": int},
+        pk=("digest_id", "request_id"),
+        foreign_keys=[("digest_id", "slack_digests", "id")],
+    )
+    db["slack_digest_requests"].create_index(["request_id"])
+
+
+def m012_catalog_by_country(db: sqlite_utils.Database) -> None:
+    """A catalog by country (issue 18): where each product is sold, and what it costs.
+
+    - `catalog_countries`: a product's Xoxoday country codes (getFilters' filterValueCode:
+      `usa`, `india`, `uk`), one row each; `fetched_at` is the refresh that saw it there;
+    - `catalog.currency_code`: the product's currency;
+    - `catalog.min_cost_cents`: the wallet cost of its smallest value, in whole cents rounded
+      up (NULL: no rate known). It only narrows a search ("fits 50 USD") in SQL; the exact
+      Decimal check follows in Python;
+    - `countries`: the names and ISO codes of the country codes, as getFilters answers.
+    """
+    db["catalog"].add_column("currency_code", str)
+    db["catalog"].add_column("min_cost_cents", int)
+    db["catalog_countries"].create(
+        {"product_id": int, "country": str, "fetched_at": str},
+        pk=("product_id", "country"),
+        not_null={"fetched_at"},
+    )
+    db["catalog_countries"].create_index(["country", "product_id"])
+    db["countries"].create(
+        {"code": str, "name": str, "iso": str, "position": int},
+        pk="code",
+        not_null={"name"},
+    )
+
+
+def m013_audits(db: sqlite_utils.Database) -> None:
     """The daily audit against Xoxoday's order history and payment report (services/audit.py):
     one row per audited day (claimed by one scheduler, retried after a failure), the findings
     each recorded once (a key per finding: alerted once however often a day is audited), and
@@ -444,7 +519,9 @@ MIGRATIONS: list[Migration] = [
     m008_order_lookup_failures,
     m009_reminders_delegation_home,
     m010_order_discount,
-    m011_audits,
+    m011_slack_outbox,
+    m012_catalog_by_country,
+    m013_audits,
 ]
 
 

@@ -64,6 +64,14 @@ class SimControl:
     def rate_limited(self, op: str) -> int:
         return int(self.stats()["rate_limited"].get(op, 0))
 
+    def rates(self, **rates: str) -> dict[str, str]:
+        """Lock new daily rates (US dollars per unit), as Xoxoday does each day."""
+        return self._post("rates", rates)["rates"]
+
+    def synthetic(self, count: int) -> int:
+        """Add `count` plain gift cards spread over the countries; the catalog's size."""
+        return int(self._post("catalog", {"synthetic": count})["products"])
+
     def expire_tokens(self) -> None:
         self._post("tokens/expire")
 

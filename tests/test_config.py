@@ -52,6 +52,24 @@ def test_defaults_and_parsing(tmp_path: Path) -> None:
     assert settings.rewards_duplicate_window == timedelta(days=30)
     assert settings.rewards_escalation_approvers == []
     assert settings.rewards_low_balance is None
+    # Gift cards by country and the recipient's choice (issue 18).
+    assert settings.rewards_countries == [] and settings.default_country is None
+    assert settings.rewards_choice_remind == [timedelta(days=3), timedelta(days=10)]
+    assert settings.rewards_choice_expire == timedelta(days=30)
+
+
+def test_countries_and_the_choices_schedule(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        "REWARDS_COUNTRIES= usa, India ,uk\nREWARDS_CHOICE_REMIND=2d,5d,9d\n"
+        "REWARDS_CHOICE_EXPIRE=14d\n"
+    )
+    settings = load_settings(env)
+    assert settings.rewards_countries == ["usa", "india", "uk"]
+    assert settings.default_country == "usa"  # the first, unless REWARDS_DEFAULT_COUNTRY says
+    assert load_settings(env, rewards_default_country="UK").default_country == "uk"
+    assert [format_duration(d) for d in settings.rewards_choice_remind] == ["2d", "5d", "9d"]
+    assert settings.rewards_choice_expire == timedelta(days=14)
 
 
 @pytest.mark.parametrize(
@@ -110,6 +128,16 @@ def test_durations_are_written_90s_30m_4h_7d(tmp_path: Path, text: str, seconds:
             "REWARDS_ESCALATION_APPROVERS: 'boss' is not a Slack user ID",
         ),
         ("REWARDS_LOW_BALANCE=-1", "REWARDS_LOW_BALANCE: Input should be greater than or equal"),
+        (
+            "REWARDS_COUNTRIES=usa,United Kingdom",
+            "REWARDS_COUNTRIES: 'united kingdom' is not a Xoxoday country code (letters, like "
+            "usa, india or uk)",
+        ),
+        ("REWARDS_COUNTRIES=usa,uk,usa", "REWARDS_COUNTRIES: a country is named twice"),
+        ("REWARDS_DEFAULT_COUNTRY=u-k", "REWARDS_DEFAULT_COUNTRY: 'u-k' is not a Xoxoday"),
+        ("REWARDS_CHOICE_EXPIRE=a month", "REWARDS_CHOICE_EXPIRE: write a whole number"),
+        ("REWARDS_CHOICE_REMIND=10d,3d", "REWARDS_CHOICE_REMIND: list the reminders from the"),
+        ("REWARDS_CHOICE_REMIND=3d,x", "REWARDS_CHOICE_REMIND: write a whole number"),
     ],
 )
 def test_malformed_variable_is_named(tmp_path: Path, line: str, expected: str) -> None:
@@ -207,6 +235,15 @@ SAFE = {
             "requests would expire before REWARDS_ESCALATION_APPROVERS are asked",
         ),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR"),
+        (
+            {"REWARDS_COUNTRIES": "usa,india", "REWARDS_DEFAULT_COUNTRY": "uk"},
+            "REWARDS_DEFAULT_COUNTRY: uk is not one of REWARDS_COUNTRIES (usa,india)",
+        ),
+        (
+            {"REWARDS_CHOICE_REMIND": "3d,30d"},
+            "REWARDS_CHOICE_REMIND: 30d is not sooner than REWARDS_CHOICE_EXPIRE (30d), so "
+            "that reminder would come after the choice expired",
+        ),
     ],
 )
 def test_unsafe_settings_are_refused_in_one_line(

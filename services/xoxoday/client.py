@@ -180,12 +180,20 @@ class XoxodayClient:
             return []
         return _parse_list("getVouchers", Product, result)
 
-    def all_vouchers(self, page_size: int = 100, **kwargs: Any) -> list[Product]:
-        """Every page of the catalog for the given filters."""
+    def all_vouchers(
+        self,
+        page_size: int = 100,
+        on_page: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> list[Product]:
+        """Every page of the catalog for the given filters; `on_page` is told after each page
+        (a long refresh keeps its lease). The limiter paces the pages: 50 a minute."""
         products: list[Product] = []
-        for page in range(1, 1000):
+        for page in range(1, 10_000):
             batch = self.get_vouchers(limit=page_size, page=page, **kwargs)
             products.extend(batch)
+            if on_page is not None:
+                on_page()
             if len(batch) < page_size:
                 break
         return products

@@ -104,6 +104,21 @@ def _split_denominations(value: Any) -> list[Decimal]:
     return sorted({n for n in numbers if n is not None})
 
 
+def _country_codes(value: Any) -> list[str]:
+    """`countries`: [{"code": "US", "name": "USA"}, …] (§3.2); a voucher's `country` is a
+    list in one string ("IN,US"); read both, upper-cased, each once, in their order."""
+    if value in (None, ""):
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    codes: list[str] = []
+    for item in items:
+        code = item.get("code") if isinstance(item, dict) else item
+        text = _to_str(code).strip().upper()
+        if text and text not in codes:
+            codes.append(text)
+    return codes
+
+
 class Product(_Response):
     product_id: int
     name: LenientStr = ""
@@ -112,6 +127,8 @@ class Product(_Response):
     currency_name: LenientStr = ""
     country_name: LenientStr = ""
     country_code: LenientStr = ""
+    # ISO codes of where it is sold (its `countries`); may be empty in older answers.
+    countries: Annotated[list[str], BeforeValidator(_country_codes)] = []
     value_type: Status = "fixed_denomination"
     value_denominations: Annotated[list[Decimal], BeforeValidator(_split_denominations)] = []
     min_value: LenientDecimal = None

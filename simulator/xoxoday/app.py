@@ -152,7 +152,9 @@ class SimulatorApp:
                 raise token_error() if self.config.token_error_shape else invalid_token()
         call = parse_call(req)
         with self.lock:
-            penalty = self.state.limiter.check(call.op, time.monotonic(), self.config.rate_scale)
+            penalty = self.state.limiter.check(
+                call.op, time.monotonic(), self.config.rate_scale, self.config.rate_window_s
+            )
             if penalty is not None:
                 raise rate_limited(penalty)
             fault = self.state.faults.take(call.op)
@@ -193,7 +195,9 @@ class SimulatorApp:
     def _commit_late(self, fault: Fault, call: Call) -> None:
         """Check the order now and commit it later; a refused one never commits. Under the lock."""
         try:
-            order = prepare_order(self.state, call.data, self.config.wallet_currency, utcnow())
+            order = prepare_order(
+                self.state, call.data, self.config.wallet_currency, utcnow(), self._home()
+            )
         except ApiError as exc:
             log.info("late commit refused: %s", exc.body)
             return
@@ -217,7 +221,7 @@ class SimulatorApp:
         if call.op == "lookupMobileNumber":
             return lookup_mobile_number(state, data, self.config.operator_shape)
         if call.op == "placeOrder":
-            order = place_order(state, data, wallet, utcnow())
+            order = place_order(state, data, wallet, utcnow(), self._home())
             self._placed(order)
             result: Any = order.placed_json()
         elif call.op == "getFilters":
@@ -300,6 +304,10 @@ class SimulatorApp:
             self._settle_later(order, self.config.status_delay_s)
         elif order.delivery_status == PENDING:
             self._settle_later(order, self.config.delivery_delay_s)
+
+    def _home(self) -> str | None:
+        """The account's country when it may order only there (PLE10019), else None."""
+        return self.config.account_country if self.config.domestic_only else None
 
     def _processing_first(self) -> bool:
         share = self.config.processing_share

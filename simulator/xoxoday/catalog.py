@@ -1,6 +1,10 @@
 """The simulator's fixed catalog: one product per behaviour the bot must handle.
 
 Ids are named so tests and the demo can refer to "the delayed product" rather than a number.
+Products are sold in several countries and currencies (USD, INR, GBP, EUR), each listing its
+`countries`; a product's price in the wallet's currency is its face value at the rate locked
+for the day (xoxoday-api.md §13 "Countries and currencies"), which SimState keeps and
+/_sim/rates moves (a new day's lock). `synthetic_products` makes a catalog of any size.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from simulator.xoxoday.money import as_number
@@ -15,11 +20,14 @@ from simulator.xoxoday.money import as_number
 AMAZON_US = 27222  # fixed, realtime, codePin, 2% discount
 VISA_PREPAID = 29877  # open value 5..500, realtime, url
 FLIPKART_IN = 31001  # INR, fixed, realtime, code
-ZALANDO_DE = 31002  # EUR, fixed, delayed, url once delivered
+ZALANDO_DE = 31002  # EUR, fixed, delayed, url once delivered; sold in Germany and France
 UBER_US = 31003  # phone number mandatory
 AMAZON_IN_KYC = 31006  # blocked by KYC (PLE10015)
 LEGACY_BRAND = 31007  # listed but not activated (PLE10042)
 AIRBNB_US = 31008  # productMeta asks for a checkout field (dateOfBirth) placeOrder requires
+TESCO_UK = 31010  # GBP, fixed, realtime
+ARGOS_UK = 31011  # GBP, open value 5..200, realtime, url
+GOOGLE_PLAY = 31012  # USD, sold in the USA and India (countries lists both)
 EMIRATES_MILES = 15365  # airmiles, needs userMeta.loyaltyMemberId, settles later
 GLOBALGIVING = 40001  # charity, open value, delivered at once without vouchers
 AIRTEL_IN = 55132  # top-up operator (India)
@@ -29,13 +37,21 @@ VERIZON_US = 55140  # top-up operator (USA)
 VERIZON_15 = 55141
 VERIZON_30 = 55142
 
-# Daily-locked rate from a product's currency to the wallet's (USD).
+# US dollars per unit of each currency, as locked on the simulator's first day; SimState
+# keeps the day's rates (/_sim/rates sets another day's). "GBP 25 × 1.28 = USD 32.00"
+# (managing-currencies.md): the wallet pays the face value times the locked rate.
 FX_TO_USD: dict[str, Decimal] = {
     "USD": Decimal("1"),
     "INR": Decimal("0.012"),
+    "GBP": Decimal("1.28"),
     "EUR": Decimal("1.08"),
 }
-CURRENCY_NAMES = {"USD": "Dollar", "INR": "Rupee", "EUR": "Euro"}
+CURRENCY_NAMES = {"USD": "Dollar", "INR": "Rupee", "GBP": "Pound", "EUR": "Euro"}
+
+
+def wallet_rate(rates: dict[str, Decimal], currency: str, wallet_currency: str) -> Decimal:
+    """Units of the wallet's currency one unit of `currency` costs at `rates`."""
+    return rates[currency] / rates.get(wallet_currency, Decimal(1))
 
 
 @dataclass(frozen=True)
@@ -45,11 +61,14 @@ class Country:
     code: str  # Xoxoday's filterValueCode
 
 
+# As staging's getFilters names them: the filterValueCode is the country filter's value
+# ("usa", "india", "uk"; xoxoday-api.md §13), the isoCode what products' `countries` carry.
 COUNTRIES = (
-    Country("India", "IN", "india"),
+    Country("France", "FR", "france"),
     Country("Germany", "DE", "germany"),
+    Country("India", "IN", "india"),
     Country("UAE", "AE", "uae"),
-    Country("United Kingdom", "GB", "united_kingdom"),
+    Country("UK", "GB", "uk"),
     Country("USA", "US", "usa"),
 )
 COUNTRY_BY_ISO = {c.iso: c for c in COUNTRIES}
@@ -105,14 +124,16 @@ class Product:
     is_operator: bool = False  # a top-up operator lists plans; it cannot be ordered itself
     # Dynamic checkout fields its productMeta asks for, required by placeOrder (§13 row 6).
     checkout_fields: tuple[str, ...] = ()
-
-    @property
-    def fx(self) -> Decimal:
-        return FX_TO_USD[self.currency]
+    also_sold_in: tuple[str, ...] = ()  # ISO codes of other countries it is sold in
 
     @property
     def country(self) -> Country:
         return COUNTRY_BY_ISO[self.country_iso]
+
+    @cached_property
+    def countries(self) -> tuple[Country, ...]:
+        """Every country it is sold in, its own first."""
+        return (self.country, *(COUNTRY_BY_ISO[iso] for iso in self.also_sold_in))
 
     @property
     def settles_later(self) -> bool:
@@ -154,7 +175,8 @@ PRODUCTS: tuple[Product, ...] = (
             voucher_category="prepaid_cards", **_open("5", "500", "25,50,100")),
     Product(FLIPKART_IN, "Flipkart Gift Card", "giftcard", "INR", "IN", **_fixed("500,1000,2000")),
     Product(ZALANDO_DE, "Zalando Gift Card", "giftcard", "EUR", "DE", delivery_type="delayed",
-            voucher_type="url", voucher_category="fashion_lifestyle", **_fixed("25,50")),
+            voucher_type="url", voucher_category="fashion_lifestyle", also_sold_in=("FR",),
+            **_fixed("25,50")),
     Product(UBER_US, "Uber Gift Card", "giftcard", "USD", "US", voucher_category="travel",
             phone_mandatory=True, **_fixed("15,25,50")),
     Product(AMAZON_IN_KYC, "Amazon.in Gift Card", "giftcard", "INR", "IN", needs_kyc=True,
@@ -163,6 +185,11 @@ PRODUCTS: tuple[Product, ...] = (
             **_fixed("10,20")),
     Product(AIRBNB_US, "Airbnb Gift Card", "giftcard", "USD", "US", voucher_category="travel",
             checkout_fields=("dateOfBirth",), **_fixed("25,50,100")),
+    Product(TESCO_UK, "Tesco Gift Card", "giftcard", "GBP", "GB", **_fixed("10,25,50")),
+    Product(ARGOS_UK, "Argos Gift Card", "giftcard", "GBP", "GB", voucher_type="url",
+            **_open("5", "200", "10,25,50")),
+    Product(GOOGLE_PLAY, "Google Play Gift Card", "giftcard", "USD", "US", also_sold_in=("IN",),
+            **_fixed("10,25")),
     Product(EMIRATES_MILES, "Emirates Skywards Miles", "miles", "USD", "AE", voucher_type=None,
             voucher_category="travel", quantity_limit=1, loyalty_name="Emirates Skywards",
             loyalty_conversion=Decimal(40), **_fixed("25,50,100")),
@@ -216,18 +243,38 @@ def product_meta(p: Product) -> str:
     return json.dumps({"fields": fields}) if fields else "{}"
 
 
+def synthetic_products(count: int, first_id: int = 100_001) -> list[Product]:
+    """`count` plain gift cards spread over the countries and their currencies, for catalogs
+    of a real account's size (a refresh of 20,000 products)."""
+    sold = (("US", "USD"), ("IN", "INR"), ("GB", "GBP"), ("DE", "EUR"), ("FR", "EUR"))
+    made = []
+    for n in range(count):
+        iso, currency = sold[n % len(sold)]
+        values = "500,1000,2000" if currency == "INR" else "10,25,50"
+        made.append(
+            Product(first_id + n, f"Brand {n + 1:05d} {iso} Gift Card", "giftcard", currency,
+                    iso, **_fixed(values))
+        )  # fmt: skip
+    return made
+
+
 def product_json(
-    p: Product, wallet_currency: str, with_rate: bool, inr_rule: bool = False
+    p: Product,
+    wallet_currency: str,
+    with_rate: bool,
+    inr_rule: bool = False,
+    rates: dict[str, Decimal] | None = None,
 ) -> dict[str, Any]:
     """The full product object of getVouchers, field for field as Xoxoday sends it.
 
     `inr_rule` (the staging fixture): exchangeRateRule is an INR rate, units of the product's
     currency per rupee, not the product-to-wallet one (§12 row 1). exchangeRate comes as
-    text when asked for, null otherwise (§13 row 1).
+    text when asked for, null otherwise (§13 row 1); it is the day's locked rate (`rates`).
     """
     country = p.country
-    rate = p.fx / FX_TO_USD.get(wallet_currency, Decimal(1))
-    rule = FX_TO_USD["INR"] / p.fx if inr_rule else rate
+    rates = rates or FX_TO_USD
+    rate = wallet_rate(rates, p.currency, wallet_currency)
+    rule = rates["INR"] / rates[p.currency] if inr_rule else rate
     return {
         "productId": p.product_id,
         "name": p.name,
@@ -243,7 +290,7 @@ def product_json(
         "currencyName": CURRENCY_NAMES[p.currency],
         "countryName": country.name,
         "countryCode": country.iso,
-        "countries": [{"code": country.iso, "name": country.name}],
+        "countries": [{"code": c.iso, "name": c.name} for c in p.countries],
         "exchangeRateRule": rule,
         "valueType": p.value_type,
         "maxValue": as_number(p.max_value),

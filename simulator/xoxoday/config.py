@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from simulator.xoxoday.catalog import COUNTRY_BY_ISO
+
 DEFAULT_PORT = 8700
 OPERATOR_SHAPES = ("combined", "spec", "field_table")
 
@@ -23,6 +25,9 @@ class SimConfig:
     latency_ms: int = 0
     # Multiplies every per-minute limit; 0 turns rate limiting off.
     rate_scale: float = 1.0
+    # The length of Xoxoday's "minute" for the limits: 60; tests shorten it to run a
+    # minute-bound job (a 20,000-product catalog refresh) in seconds, limits unchanged.
+    rate_window_s: float = 60.0
     # Pending orders settle as delivered after this many seconds; < 0 means only via /_sim/deliver.
     delivery_delay_s: float = 3.0
     webhook_url: str | None = None
@@ -35,6 +40,11 @@ class SimConfig:
     refresh_token_ttl_s: float = 30 * 86_400
     initial_balance: Decimal = Decimal("10000.00")
     wallet_currency: str = "USD"
+    # An account that may only buy in its own country: placeOrder refuses a product not sold
+    # in `account_country` (an ISO code) with 401 PLE10019 (xoxoday-api.md §13). An account
+    # setting, not a shape: off by default and in the real shapes.
+    domestic_only: bool = False
+    account_country: str = "US"
 
     # --- the real shapes (§12); off by default -------------------------------------------
     # getBalance: `points` is the balance; `value` is its INR value (points × this rate).
@@ -116,6 +126,8 @@ def real_shapes(config: SimConfig, on: bool = True) -> SimConfig:
 _FIELD_TYPES: dict[str, type] = {
     "latency_ms": int,
     "rate_scale": float,
+    "rate_window_s": float,
+    "account_country": str,
     "delivery_delay_s": float,
     "webhook_retry_delay_s": float,
     "webhook_timeout_s": float,
@@ -136,6 +148,7 @@ _FIELD_TYPES: dict[str, type] = {
     "seed": int,
 }
 _BOOLEANS = {
+    "domestic_only",
     "token_error_shape",
     "inr_rate_rule",
     "token_expiry_in_past",
@@ -165,12 +178,18 @@ def coerce_field(name: str, value: Any) -> Any:
         return value
     if name == "balance_inr_rate":
         return None if value is None else _positive(name, Decimal(str(value)))
+    if name == "account_country":
+        if not isinstance(value, str) or value.upper() not in COUNTRY_BY_ISO:
+            raise ValueError(f"account_country must be one of {', '.join(COUNTRY_BY_ISO)}")
+        return value.upper()
     kind = _FIELD_TYPES[name]
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a number")
     if kind is Decimal:
         return Decimal(str(value))
     result = kind(value)
+    if name == "rate_window_s" and not result > 0:
+        raise ValueError("rate_window_s must be a positive number of seconds")
     if name in _SHARES and not 0 <= result <= 1:
         raise ValueError(f"{name} must be between 0 and 1")
     return result

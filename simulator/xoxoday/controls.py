@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from plumbing.jsonutil import loads
 from plumbing.wsgi import Request
+from simulator.xoxoday.catalog import synthetic_products
 from simulator.xoxoday.config import SimConfig, coerce_field, real_shapes
 from simulator.xoxoday.envelope import OPS, canonical_op
 from simulator.xoxoday.errors import ApiError
@@ -280,6 +281,38 @@ def set_config(app: SimulatorApp, req: Request) -> Result:
         return 200, _config_view(app)
 
 
+def rates(app: SimulatorApp, req: Request) -> Result:
+    """The day's locked rates (US dollars per unit of a currency): GET reads them; POST
+    `{"GBP": "1.30"}` locks new ones, as Xoxoday does each day at 00:30 IST (§13): the
+    catalog's exchangeRate and what placeOrder charges follow from then on."""
+    if req.method == "POST":
+        body = _body(req)
+        changes = {}
+        for currency, value in body.items():
+            rate = parse_decimal(value)
+            if currency not in app.state.rates or rate is None or rate <= 0:
+                known = ", ".join(app.state.rates)
+                raise ControlError(400, f"give positive rates for known currencies ({known})")
+            changes[currency] = rate
+        with app.lock:
+            app.state.rates.update(changes)
+    with app.lock:
+        return 200, {"rates": {c: str(r) for c, r in app.state.rates.items()}}
+
+
+def catalog_size(app: SimulatorApp, req: Request) -> Result:
+    """`{"synthetic": N}`: N plain gift cards more, spread over the countries (a real
+    account's catalog has thousands); /_sim/reset takes them away."""
+    body = _body(req)
+    count = parse_int(body.get("synthetic"))
+    if count is None or not 0 <= count <= 100_000:
+        raise ControlError(400, "synthetic must be a whole number from 0 to 100000")
+    with app.lock:
+        for product in synthetic_products(count):
+            app.state.products[product.product_id] = product
+        return 200, {"products": len(app.state.products)}
+
+
 def get_config(app: SimulatorApp, req: Request) -> Result:
     with app.lock:
         return 200, _config_view(app)
@@ -324,6 +357,9 @@ ROUTES: dict[tuple[str, str], Callable[[SimulatorApp, Request], Result]] = {
     ("POST", "/_sim/charge"): charge,
     ("POST", "/_sim/topup"): topup,
     ("POST", "/_sim/forget"): forget,
+    ("GET", "/_sim/rates"): rates,
+    ("POST", "/_sim/rates"): rates,
+    ("POST", "/_sim/catalog"): catalog_size,
 }
 
 

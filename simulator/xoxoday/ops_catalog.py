@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.xoxoday.catalog import (
     COUNTRIES,
+    CURRENCY_NAMES,
     FX_TO_USD,
     OPERATOR_NAMES,
     PRICE_BUCKETS,
@@ -75,7 +76,10 @@ def _filter_groups() -> dict[str, dict[str, Any]]:
 
     return {
         "country": group("country", "Country", ((c.name, c.iso, c.code) for c in COUNTRIES)),
-        "currency": group("currency", "Currency", ((c, c, c) for c in FX_TO_USD)),
+        # Staging calls the group currencyCode (§13; the docs list `currency`, accepted too).
+        "currencyCode": group(
+            "currencyCode", "Currency", ((CURRENCY_NAMES[c], "", c) for c in FX_TO_USD)
+        ),
         "voucher_category": group(
             "voucher_category",
             "Voucher Category",
@@ -90,7 +94,7 @@ def _filter_groups() -> dict[str, dict[str, Any]]:
     }
 
 
-_GROUP_ALIASES = {"currencycode": "currency"}
+_GROUP_ALIASES = {"currency": "currencyCode", "currencycode": "currencyCode"}
 
 
 def get_filters(state: SimState, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,11 +139,13 @@ def _apply_filter(products: list[Product], key: str, value: Any) -> list[Product
     text = str(value).strip() if value is not None else ""
     low = text.lower()
     if key == "country":
-        # filterValueCode ("india") per the docs; the top-up page shows an ISO code ("IN").
+        # filterValueCode ("india", "uk") as staging's getFilters and Xoxoday's MCP server use;
+        # the docs' example and the top-up page show an ISO code ("IN"): both are accepted
+        # (§13). A product sold in several countries is in each one's catalog.
         match = [c for c in COUNTRIES if low in (c.code, c.iso.lower(), c.name.lower())]
         if not match:
             raise _bad_filter_value(key, value)
-        return [p for p in products if p.country_iso == match[0].iso]
+        return [p for p in products if match[0] in p.countries]
     if key in ("currencyCode", "currency"):
         if text.upper() not in FX_TO_USD:
             raise _bad_filter_value(key, value)
@@ -201,6 +207,7 @@ def _candidates(state: SimState, data: dict[str, Any]) -> list[Product]:
 def get_vouchers(
     state: SimState, data: dict[str, Any], wallet: str, inr_rule: bool = False
 ) -> list[dict[str, Any]]:
+    """A page of products, with the day's locked rates when `exchangeRate: 1` is asked."""
     products = _candidates(state, data)
     include = _ids(data.get("includeProducts"), "includeProducts")
     exclude = _ids(data.get("excludeProducts"), "excludeProducts")
@@ -236,7 +243,7 @@ def get_vouchers(
     if not products:
         raise _no_vouchers()
     with_rate = parse_int(data.get("exchangeRate")) == 1 or data.get("exchangeRate") is True
-    return [product_json(p, wallet, with_rate, inr_rule) for p in products]
+    return [product_json(p, wallet, with_rate, inr_rule, state.rates) for p in products]
 
 
 # ---- lookupMobileNumber ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from simulator.xoxoday.catalog import FX_TO_USD, Product, operator_for_number
+from simulator.xoxoday.catalog import COUNTRY_BY_ISO, Product, operator_for_number, wallet_rate
 from simulator.xoxoday.errors import ApiError, order_invalid
 from simulator.xoxoday.money import as_number, cents, parse_decimal, parse_int
 from simulator.xoxoday.orders import CANCELED, PENDING, Order, make_vouchers, next_order_id
@@ -141,14 +141,32 @@ def _check_denomination(product: Product, denomination: Decimal) -> None:
         )
 
 
-def place_order(state: SimState, data: dict[str, Any], wallet: str, now: datetime) -> Order:
+def _check_country(product: Product, home: str | None) -> None:
+    """PLE10019: an account that may only buy in its own country (`home`, an ISO code) asked
+    for a product not sold there (xoxoday-api.md §13, error table)."""
+    if home is None or COUNTRY_BY_ISO.get(home) in product.countries:
+        return
+    raise ApiError(
+        401,
+        "PLE10019",
+        "Clients are not allowed to place international orders",
+        f"International orders are not enabled for your account ({product.name} is not sold "
+        f"in {home})",
+    )
+
+
+def place_order(
+    state: SimState, data: dict[str, Any], wallet: str, now: datetime, home: str | None = None
+) -> Order:
     """Xoxoday's checks in their order (reference §8), then debit the wallet."""
-    order = prepare_order(state, data, wallet, now)
+    order = prepare_order(state, data, wallet, now, home)
     commit_order(state, order)
     return order
 
 
-def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datetime) -> Order:
+def prepare_order(
+    state: SimState, data: dict[str, Any], wallet: str, now: datetime, home: str | None = None
+) -> Order:
     """Every check of placeOrder, and the order it would create; nothing is changed yet.
 
     A late commit (the gateway answered 504 first) prepares now and commits later: until
@@ -157,6 +175,7 @@ def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datet
     """
     fields = _validate(state, data)
     product = _check_product(state, fields["product_id"])
+    _check_country(product, home)
     _check_denomination(product, fields["denomination"])
     quantity = fields["quantity"]
     if quantity > product.quantity_limit:
@@ -196,7 +215,7 @@ def prepare_order(state: SimState, data: dict[str, Any], wallet: str, now: datet
             f"validation of poNumber has failed: {po_number} is already used",
         )
 
-    fx = product.fx / FX_TO_USD.get(wallet, Decimal(1))
+    fx = wallet_rate(state.rates, product.currency, wallet)  # the day's locked rate
     raw_total = fields["denomination"] * quantity * fx
     charged = cents(raw_total * (1 - product.discount / 100))
     if charged > state.ledger.balance:

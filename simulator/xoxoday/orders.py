@@ -131,7 +131,7 @@ class Order:
                 "validity": v.validity,
                 "amount": amount,
                 "currency": self.product.currency,
-                "country": self.product.country_iso,
+                "country": ",".join(c.iso for c in self.product.countries),
                 "type": v.type,
                 "currencyValue": as_number(self.fx),
             }

@@ -36,18 +36,19 @@ class RateLimiter:
         self.calls: Counter[str] = Counter()
         self.limited: Counter[str] = Counter()
 
-    def check(self, op: str, now: float, scale: float) -> int | None:
-        """Count a call; None when it may proceed, else the penalty in whole seconds."""
+    def check(self, op: str, now: float, scale: float, window_s: float = WINDOW_S) -> int | None:
+        """Count a call; None when it may proceed, else the penalty in whole seconds.
+        `window_s`: the minute, shortened by tests that run minute-bound work in seconds."""
         self.calls[op] += 1
         limit = limit_for(op, scale)
         if limit is None:
             return None
         window = self._windows.setdefault(op, deque())
-        while window and window[0] <= now - WINDOW_S:
+        while window and window[0] <= now - window_s:
             window.popleft()
         if len(window) >= limit:
             self.limited[op] += 1
-            return max(1, math.ceil(window[0] + WINDOW_S - now))
+            return max(1, math.ceil(window[0] + window_s - now))
         window.append(now)
         return None
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter, deque
+from decimal import Decimal
 from typing import Any
 
-from simulator.xoxoday.catalog import PRODUCTS_BY_ID, Product
+from simulator.xoxoday.catalog import FX_TO_USD, PRODUCTS_BY_ID, Product
 from simulator.xoxoday.config import SimConfig
 from simulator.xoxoday.faults import FaultPlan
 from simulator.xoxoday.orders import Ledger, Order, utcnow
@@ -23,6 +24,8 @@ class SimState:
         self.faults = FaultPlan()
         self.faults_applied: Counter[str] = Counter()
         self.products: dict[int, Product] = dict(PRODUCTS_BY_ID)
+        # US dollars per unit of each currency, as locked for the day (/_sim/rates: a new day).
+        self.rates: dict[str, Decimal] = dict(FX_TO_USD)
         self.orders: dict[int, Order] = {}
         self.orders_by_po: dict[str, Order] = {}
         self.ledger = Ledger(config.initial_balance, utcnow())

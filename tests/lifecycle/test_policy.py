@@ -247,6 +247,9 @@ class Directory:
             raise domain.DeciderUnknown("the directory did not answer")
         return self.emails[user_id]
 
+    def is_active(self, user_id: str, *, fresh: bool = False) -> bool | None:
+        return True if user_id in self.emails else None
+
 
 def test_an_approver_cannot_decide_a_reward_paid_to_themselves(runtime: Runtime) -> None:
     # Anyone asks for a gift card for an approver; that approver must not be the one to say yes.

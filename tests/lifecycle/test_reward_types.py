@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import Runtime
-from handlers import messages as msg
+from handlers import dm_messages
 from handlers.metadata import RewardModalMeta
 from handlers.views import reward_modal
 from services import bulk, reward_types
@@ -122,7 +122,7 @@ def test_csv_columns_come_from_the_kinds_details(monkeypatch: pytest.MonkeyPatch
 
 
 def _delivered_text(reward_type: str) -> str:
-    _text, blocks = msg.recipient_delivered(
+    _text, blocks = dm_messages.recipient_delivered(
         order(1, "delivered", reward_type=reward_type), request("approved"), []
-    )
+    )[0]
     return blocks[0]["text"]["text"]

@@ -357,14 +357,20 @@ def test_a_worker_stopped_while_waiting_for_the_lease_touches_nothing(
 def test_the_worker_survives_a_failing_round(
     runtime: Runtime, xo: SimControl, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from storage import kv
-
     request_id = approved(runtime, gift())
-    kv.put(runtime.database, "retry.log", "{corrupt")  # the notifier's retry list is unreadable
+    broken = {"rounds": 2}
+    recover = runtime.worker._recover_orphans
+
+    def failing() -> None:  # a round that raises (a bug, a locked database), twice
+        if broken["rounds"]:
+            broken["rounds"] -= 1
+            raise RuntimeError("a round that fails")
+        recover()
+
+    runtime.worker._recover_orphans = failing  # type: ignore[method-assign]
     runtime.worker.start()
     wait_for(lambda: "worker round failed" in caplog.text)
     assert runtime.worker._thread is not None and runtime.worker._thread.is_alive()
-    kv.put(runtime.database, "retry.log", "{}")  # repaired: the worker carries on by itself
     wait_for(lambda: states(runtime, request_id) == ["delivered"], timeout=15)
 
 

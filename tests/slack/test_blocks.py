@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from handlers import dm_messages
 from handlers import messages as msg
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
@@ -337,9 +338,9 @@ def test_codes_go_only_into_the_recipients_message() -> None:
         validity="2028-11-21",
     )
     link = Voucher(voucherCode=SecretStr("https://plum.gift/xyz"), type="url")
-    text, blocks = msg.recipient_delivered(
+    text, blocks = dm_messages.recipient_delivered(
         order(1, "delivered"), request("approved"), [voucher, link]
-    )
+    )[0]
     shown = all_text(blocks)
     assert (
         "`DEMO-1-ABCDEF`" in shown and "`DEMO-PIN`" in shown and "valid until 2028-11-21" in shown
@@ -356,26 +357,34 @@ def test_codes_go_only_into_the_recipients_message() -> None:
 
 def test_many_long_codes_are_all_shown_within_slacks_limits() -> None:
     """Ten link vouchers with long addresses: no code is cut, no block passes 3,000
-    characters, and a thousand codes still make a valid message that says what is missing."""
+    characters. 80 codes whose links are ~100 characters (13,849 characters of block text in
+    one message before: Slack refuses past about 12,000, msg_blocks_too_long) and a thousand
+    long codes go over several DMs, each under 11,000 characters of block text and 50 blocks,
+    every code in exactly one of them."""
     links = [
         Voucher(voucherCode=SecretStr(f"https://plum.gift/{n:03d}{'x' * 400}"), type="url")
         for n in range(10)
     ]
-    _, blocks = msg.recipient_delivered(order(1, "delivered"), request("approved"), links)
+    [(_, blocks)] = dm_messages.recipient_delivered(
+        order(1, "delivered"), request("approved"), links
+    )
     shown = all_text(blocks)
     assert all(v.voucher_code.get_secret_value() in shown for v in links)
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
 
-    many = [
-        Voucher(voucherCode=SecretStr(f"DEMO-{n:04d}-{'y' * 250}"), type="code")
-        for n in range(1000)
-    ]
-    _, blocks = msg.recipient_delivered(order(1, "delivered"), request("approved"), many)
-    assert len(blocks) <= 50
-    shown = all_text(blocks)
-    listed = sum(f"DEMO-{n:04d}-" in shown for n in range(1000))
-    assert f"and {1000 - listed} more" in shown
-    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    for count, size in ((80, 100), (1000, 250)):
+        many = [
+            Voucher(voucherCode=SecretStr(f"https://plum.gift/{n:04d}{'y' * size}"), type="url")
+            for n in range(count)
+        ]
+        parts = dm_messages.recipient_delivered(order(1, "delivered"), request("approved"), many)
+        assert len(parts) > 1
+        for text, part in parts:
+            assert len(part) <= 50 and msg.block_text_length(part) < 11_000
+            assert len(text) <= 4000 and "plum.gift" not in text
+        everything = "".join(all_text(part) for _, part in parts)
+        assert all(everything.count(f"/{n:04d}y") == 1 for n in range(count))
+        assert "Codes 1-" in all_text(parts[0][1]) and f"of {count}" in all_text(parts[-1][1])
 
 
 @pytest.mark.parametrize(
@@ -389,9 +398,9 @@ def test_many_long_codes_are_all_shown_within_slacks_limits() -> None:
 def test_recipient_message_per_reward_type(
     reward_type: str, extra: dict[str, Any], words: str
 ) -> None:
-    _, blocks = msg.recipient_delivered(
+    _, blocks = dm_messages.recipient_delivered(
         order(1, "delivered", reward_type=reward_type, **extra), request("approved"), []
-    )
+    )[0]
     assert words in all_text(blocks)
 
 

@@ -4,12 +4,14 @@ worker's scheduler, the notification outbox, the bot's HTTP endpoint, the Slack 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
 from storage import events
+from storage import orders as order_store
 from storage import requests as request_store
 from tests.support import SimControl, wait_for
 
@@ -133,3 +135,29 @@ def test_escalation_asks_the_escalation_approvers_who_decide_from_then_on(
         )
     )
     assert len(asks(stack, "UCHO", "⏫")) == 1  # escalated once
+
+
+def test_a_click_after_expiry_is_refused_while_the_worker_is_stopped(
+    make_stack: Callable[..., LocalStack], xo: SimControl
+) -> None:
+    """Issue 16, finding 6: with no scheduler running (worker stopped, standby, a long round),
+    the approver's click past the expiry time was accepted and the order placed."""
+    stack = make_stack(rewards_remind_after="1h", rewards_expire_after="2h")
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    approval = stack.approval_message("R-1")
+    stack.bot.runtime.worker.stop()  # nothing schedules, expires or places from here on
+    # Two hours and a minute later, as the stopped worker left it (the stored times moved
+    # back instead of waiting them out).
+    earlier = datetime.fromtimestamp(time.time() - 7260, UTC).isoformat()
+    stack.bot.runtime.database.execute(
+        "UPDATE requests SET waiting_since = ?, "
+        "expires_at = CASE WHEN expires_at IS NULL THEN NULL ELSE ? END WHERE id = 1",
+        [earlier, time.time() - 60],
+    )
+
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    wait_for(lambda: "R-1 is already expired" in said_to(stack, "UAPPROVER"))
+    assert request_state(stack) == "expired"
+    orders = order_store.for_request(stack.bot.runtime.database, 1)
+    assert [o.state for o in orders] == ["withdrawn"]
+    assert xo.orders() == []

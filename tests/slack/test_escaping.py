@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt import BoltResponse
 
+from handlers import dm_messages
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.errors import handle_error, refusal_text
@@ -89,7 +90,7 @@ def test_request_messages_are_inert(req: RequestRow, orders: list[OrderRow]) -> 
         msg.status_text(req, orders, whole=True),
         msg.status_text(req, orders[:1], whole=False),
         msg.summary(req, orders),
-        msg.request_complete(req, orders),
+        dm_messages.request_complete(req, orders),
         msg.history_text([req, req.model_copy(update={"currency": HOSTILE})]),
         [msg.order_line(o) for o in orders],
     )
@@ -135,9 +136,9 @@ def test_the_recipients_dm_is_inert_around_real_codes(reward_type: str) -> None:
         ),
         Voucher(voucherCode=SecretStr("javascript:alert(1)"), type="url"),
     ]
-    text, blocks = msg.recipient_delivered(
+    text, blocks = dm_messages.recipient_delivered(
         hostile_order(1, reward_type=reward_type), hostile_request(), vouchers
-    )
+    )[0]
     assert_inert(text, blocks)
     shown = "\n".join(mrkdwn_of(blocks))
     assert "<https://plum.gift/AbC123|Open your gift card>" in shown  # the real link stays live

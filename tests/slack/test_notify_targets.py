@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
-from handlers.notifier import REPLY_MAX, _replies
+from handlers.messages import TEXT_MAX as REPLY_MAX
+from handlers.messages import replies as _replies
 from services.bulk import import_csv
 from services.notify import Steps
 from simulator.slack.users import make_user
-from storage import kv
 from storage import orders as order_store
 from storage.db import Database
 from storage.migrations import migrate
@@ -26,8 +26,8 @@ from tests.support import SimControl, cli_env, rewards_bot, wait_for
 
 @pytest.fixture
 def fast_retries(stack: LocalStack) -> LocalStack:
-    """A failed notification comes back within a worker round, not after 30 s."""
-    stack.bot.runtime.dispatcher.retry_first_s = 0.05
+    """A failed notification comes back at once, not after 5 s."""
+    stack.bot.room.retry_first_s = 0.05
     return stack
 
 
@@ -36,8 +36,8 @@ def order_states(stack: LocalStack) -> list[str]:
 
 
 def nothing_owed(stack: LocalStack) -> bool:
-    """No notification waits for another try."""
-    return kv.get(stack.bot.runtime.database, "retry.slack") in (None, "{}")
+    """Nothing owed to Slack: every event handed over, nothing waiting to be sent."""
+    return stack.bot.room.idle()
 
 
 def thread_lines(stack: LocalStack, channel: str = "CREWARDS") -> Counter[str]:
@@ -200,7 +200,7 @@ def test_an_approver_dm_failing_for_now_is_asked_again_alone(
     """No approval channel: each approver is asked by DM. One DM fails for now; the retry asks
     that approver only (the one already asked is not asked twice, nor skipped as 'asked')."""
     stack = make_stack(rewards_approval_channel="")
-    stack.bot.runtime.dispatcher.retry_first_s = 0.05
+    stack.bot.room.retry_first_s = 0.05
     stack.slack.fail_next("chat.postMessage", times=2, status=200, error="internal_error")
     stack.request("UREQUESTER", ["UANA"])  # the status post and the first DM fail for now
     for approver in ("UAPPROVER", "UAPPROVER2"):
@@ -254,7 +254,8 @@ def test_a_long_batch_of_changes_is_split_into_replies_slack_shows_whole() -> No
     replies = _replies(lines)
     assert [line for reply in replies for line in reply] == lines  # all, in order
     assert all(len("\n".join(reply)) <= REPLY_MAX for reply in replies) and len(replies) == 2
-    assert _replies(["x" * 5000]) == [["x" * REPLY_MAX]]
+    [[cut]] = _replies(["x" * 5000])
+    assert len(cut) <= REPLY_MAX and cut.endswith("…")
 
 
 CSV_HEADER = "productId,denomination,email,notifyReceiverEmail\n"

@@ -1,0 +1,120 @@
+"""The recipient's reward DM (the only message that ever carries codes, PINs or links) and the
+requester's "complete" DM, as plain data.
+
+Codes are never cut and never dropped: when they do not fit one message (50 blocks, and under
+messages.BLOCK_TEXT_MAX characters of block text, which Slack counts across all blocks and
+refuses past about 12,000 with msg_blocks_too_long), they go on in further DMs, "codes 41-80
+of 80", each within the same limits.
+"""
+
+from __future__ import annotations
+
+from handlers import mrkdwn as md
+from handlers.messages import (
+    BLOCK_TEXT_MAX,
+    MAX_MESSAGE_BLOCKS,
+    SECTION_LIMIT,
+    Blocks,
+    _context,
+    _section,
+    block_text_length,
+    progress,
+    requester,
+    reward_phrase,
+)
+from services.money import fmt_amount
+from services.reward_types import kind_or_default
+from services.xoxoday.models import Voucher
+from storage.models import OrderRow, RequestRow
+
+Message = tuple[str, Blocks]
+
+
+def _voucher_lines(vouchers: list[Voucher]) -> list[str]:
+    lines = []
+    for number, voucher in enumerate(vouchers, start=1):
+        code = voucher.voucher_code.get_secret_value()
+        pin = voucher.pin.get_secret_value()
+        label = f"{number}. " if len(vouchers) > 1 else ""
+        # A link only when the code is a plain http(s) address; anything else is shown as code.
+        opened = md.link(code, "Open your gift card") if voucher.is_link else None
+        line = f"{label}{opened}" if opened else f"{label}Code: {md.code(code)}"
+        if pin:
+            line += f"   PIN: {md.code(pin)}"
+        if voucher.validity:
+            line += f"   (valid until {md.escape(voucher.validity)})"
+        lines.append(line[:SECTION_LIMIT])
+    return lines
+
+
+def _pack(lines: list[str], room_blocks: int, room_text: int) -> tuple[list[str], int]:
+    """Sections for as many of `lines` as fit `room_blocks` blocks and `room_text` characters
+    (at least one line); returns the sections and how many lines they hold."""
+    packed: list[str] = []
+    used = taken = 0
+    for line in lines:
+        joined = packed and len(packed[-1]) + 1 + len(line) <= SECTION_LIMIT
+        cost = len(line) + (1 if joined else 0)
+        if taken and (used + cost > room_text or (not joined and len(packed) >= room_blocks)):
+            break
+        if joined:
+            packed[-1] += "\n" + line
+        else:
+            packed.append(line)
+        used += cost
+        taken += 1
+    return packed, taken
+
+
+def recipient_delivered(
+    order: OrderRow, request: RequestRow, vouchers: list[Voucher]
+) -> list[Message]:
+    """The recipient's DM: one message, or several when the codes need them."""
+    sender = requester(request)
+    reward_kind = kind_or_default(order.reward_type)
+    body = reward_kind.delivered.format(
+        reward=reward_phrase(order),
+        amount=md.escape(
+            f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
+        ),
+        product=f"*{md.escape(order.product_name or order.product_id)}*",
+        loyalty_member_id=md.code(order.loyalty_member_id or ""),
+        phone=md.escape(order.phone or ""),
+    )
+    head: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
+    if request.message:
+        head.append(_section(md.quote(request.message)))
+    lines = _voucher_lines(vouchers)
+    private = " Keep your code private: anyone who has it can use it." if lines else ""
+    foot = _context(f"Reference {md.escape(order.po_number)}.{private}")
+    text = f"You've received a reward from {sender}"
+    if not lines:
+        extra = [_context("Your code is on its way by email from Xoxoday.")]
+        return [(text, [*head, *(extra if reward_kind.codes else []), foot])]
+    messages: list[Message] = []
+    held: list[int] = []
+    first = 0
+    while first < len(lines):
+        top = head if not messages else []
+        room_blocks = MAX_MESSAGE_BLOCKS - len(top) - 2  # the foot, and a "codes i-j" note
+        room_text = BLOCK_TEXT_MAX - block_text_length([*top, foot]) - 100
+        sections, taken = _pack(lines[first:], room_blocks, room_text)
+        messages.append((text, [*top, *(_section(s) for s in sections), foot]))
+        held.append(taken)
+        first += taken
+    if len(messages) == 1:
+        return messages
+    counted = []
+    start = 1
+    for number, ((part_text, blocks), count) in enumerate(zip(messages, held, strict=True), 1):
+        note = _context(
+            f"Codes {start}-{start + count - 1} of {len(lines)} "
+            f"(message {number} of {len(messages)})"
+        )
+        counted.append((f"{part_text} ({number} of {len(messages)})", [*blocks, note]))
+        start += count
+    return counted
+
+
+def request_complete(request: RequestRow, orders: list[OrderRow]) -> str:
+    return f"🎉 Your reward request {request.ref} is complete: {progress(orders)}."

@@ -1,0 +1,464 @@
+"""How each kind of outbox work reaches Slack, rendered from the latest state when it goes.
+
+The notifier (handlers/notifier.py) decided what is stale; the delivery room (delivery.py) picks
+what is due and calls `send`. A status message, an approval ask or a Home tab is rendered now,
+from the database, so however many changes were marked since the last send, one call shows them
+all; the lines a thread waits for go as one reply. One-off messages (an event's DMs, asks and
+alerts, a code) are steps (targets.py), so a send that comes back repeats only what failed.
+Returns how many data entries went (thread lines, digest entries).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from slack_sdk import WebClient
+
+from handlers import digest_messages, dm_messages
+from handlers import messages as msg
+from handlers.paced_client import NotYet
+from handlers.targets import CONSUMER, Targets, is_slack_user
+from handlers.users import UserDirectory
+from services.delegation import Deciders, Delegation, Delegations
+from services.duplicates import Duplicates, EarlierReward
+from services.notices import MessageRef, Notices
+from services.outbox import Outbox, OutboxRow
+from services.policy import Policy
+from services.rewards import SLACK_SOURCES
+from services.vouchers import VoucherSource
+from storage.models import EventRow, OrderRow, RequestRow
+
+if TYPE_CHECKING:
+    from handlers.home import HomeTabs
+
+log = logging.getLogger(__name__)
+
+STATUS_SHOWN = "R{}:status-shown"  # the step: the status message was posted (or cannot be)
+NOT_YET_SHOWN_S = 1.0
+
+
+def public_reason(event: EventRow) -> str | None:
+    """What everyone but the approvers may read about an event (the approvers' note can
+    carry the wallet's figures); older events without it show nothing more."""
+    if event.kind == "request.needs_approval":
+        return str(event.data.get("public") or "")
+    return event.reason
+
+
+class ComeBack(Exception):
+    """Not ready (the status message it belongs under is not posted yet): later."""
+
+
+class SlackSender:
+    def __init__(
+        self,
+        client: WebClient,
+        notices: Notices,
+        outbox: Outbox,
+        vouchers: VoucherSource,
+        policy: Policy,
+        *,
+        users: UserDirectory | None = None,
+        approval_channel: str | None = None,
+        deciders: Deciders | None = None,
+        delegations: Delegations | None = None,
+        duplicates: Duplicates | None = None,
+        home: HomeTabs | None = None,
+    ) -> None:
+        self.client = client
+        self.notices = notices
+        self.outbox = outbox
+        self.vouchers = vouchers
+        self.policy = policy
+        self.users = users or UserDirectory(client)
+        self.approval_channel = approval_channel
+        self.deciders = deciders or Deciders(policy, delegations)
+        self.delegations = delegations
+        self.duplicates = duplicates
+        self.home = home
+        self.targets = Targets(client, notices)
+        self.steps = self.targets.steps
+
+    def send(self, row: OutboxRow) -> int:
+        """Send `row`; Pending when part of it failed for now, ComeBack when it is not ready,
+        NotYet (paced_client) when its lane is full."""
+        self.targets.begin()
+        consumed = 0
+        if row.kind == "event":
+            self._event(int(row.key.removeprefix("event:e")))
+        elif row.kind == "home" and row.target and self.home is not None:
+            self.home.publish(row.target)
+        elif row.kind == "digest" and row.target:
+            consumed = self._digest(row)
+        elif row.request_id is not None:
+            request = self.notices.request(row.request_id)
+            consumed = len(row.data) if request is None else self._for_request(row, request)
+        self.targets.end(row.key)
+        return consumed
+
+    def _for_request(self, row: OutboxRow, request: RequestRow) -> int:
+        if row.kind == "status":
+            self._status(request)
+        elif row.kind == "asks":
+            self._asks(request)
+        elif row.kind == "thread":
+            return self._thread(request, row.data)
+        return 0
+
+    # --- rendered now ----------------------------------------------------------------------------
+
+    def _shown(self, request: RequestRow) -> bool:
+        """Whether the status message was posted (or given up): until then, updates and thread
+        lines have nowhere to go and come back."""
+        return not request.channel_id or self.steps.done(STATUS_SHOWN.format(request.id))
+
+    def _status(self, request: RequestRow) -> None:
+        if not self._shown(request):
+            raise ComeBack(f"{request.ref}: its status message is not posted yet")
+        orders = self.notices.orders(request.id)
+        text, blocks = msg.status_message(request, orders)
+        for ref in self.notices.refs(request.id, "status"):
+            self.targets.update(request, ref, text, blocks)
+        if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
+            self.targets.dm(
+                f"R{request.id}:complete",
+                request,
+                request.requester_id,
+                dm_messages.request_complete(request, orders),
+            )
+
+    def _asks(self, request: RequestRow) -> None:
+        """The approval asks and every digest listing the request show where it stands."""
+        orders = self.notices.orders(request.id)
+        text, blocks = msg.approval_message(request, orders)
+        for ref in self.notices.refs(request.id, "approval"):
+            self.targets.update(request, ref, text, blocks, tell=False)
+        for digest in self.outbox.digests_listing(request.id):
+            shown = self._digest_entries(digest.entries, digest.why)
+            text, blocks = digest_messages.digest(digest.why, shown, len(digest.entries))
+            ref = MessageRef(request.id, "digest", digest.channel, digest.ts, digest.target)
+            self.targets.update(request, ref, text, blocks, tell=False)
+
+    def _thread(self, request: RequestRow, lines: list[dict[str, object]]) -> int:
+        """The waiting lines as one reply under each status message (several when long)."""
+        if not self._shown(request):
+            raise ComeBack(f"{request.ref}: its status message is not posted yet")
+        seen: set[object] = set()
+        texts = []
+        for entry in lines:
+            if entry.get("e") not in seen:
+                seen.add(entry.get("e"))
+                texts.append(str(entry.get("line") or ""))
+        for reply in msg.replies([t for t in texts if t]):
+            text = "\n".join(reply)
+            for ref in self.notices.refs(request.id, "status"):
+                self.targets.attempt(
+                    None,
+                    request,
+                    ref.addressee,
+                    lambda ref=ref, text=text: self.client.chat_postMessage(
+                        channel=ref.channel, thread_ts=ref.ts, text=text
+                    ),
+                )
+            self.targets.end(f"{request.ref}'s thread")  # a failed reply: all lines again
+        return len(lines)
+
+    # --- one-off messages of an event -----------------------------------------------------------
+
+    def _event(self, event_id: int) -> None:
+        event = self.notices.event(event_id)
+        if event is None:
+            return
+        if event.kind == "system.alert":
+            self._alert(event, event.reason or "")
+            return
+        if event.kind.startswith("delegation."):
+            self._delegation(event)
+            return
+        request = self.notices.request(event.request_id) if event.request_id else None
+        if request is None:
+            return
+        order = self.notices.order(event.order_id) if event.order_id else None
+        if event.kind == "request.created":
+            self._created(event, request, auto=bool(event.data.get("auto_approvable")))
+        elif event.kind == "request.needs_approval":
+            self._ask_approvers(event, request, note=event.reason or "")
+        elif event.kind in ("request.approved", "request.rejected", "request.expired"):
+            self.targets.dm(
+                f"e{event.id}:dm:{request.requester_id}",
+                request,
+                request.requester_id,
+                msg.requester_update(event.kind, request, None, public_reason(event)),
+            )
+        elif order is not None:
+            self._order_changed(event, request, order)
+
+    def _created(self, event: EventRow, request: RequestRow, *, auto: bool) -> None:
+        if request.channel_id:
+            orders = self.notices.orders(request.id)
+            text, blocks = msg.status_message(request, orders)
+            key = f"e{event.id}:status"
+            # Where the bot cannot post, the requester gets the status message by DM instead.
+            outcome, posted = self.targets.post(
+                key, request, request.channel_id, text, blocks, tell=False
+            )
+            if outcome == "gone" and is_slack_user(request.requester_id):
+                log.info("%s: the status message goes to the requester's DM", request.ref)
+                outcome, posted = self.targets.post(
+                    key, request, request.requester_id, text, blocks
+                )
+            if posted:
+                self.notices.save_ref(request.id, "status", *posted)
+                self.targets.shown(posted[0], posted[1], text, blocks)
+            if outcome != "later":
+                self.steps.settle(STATUS_SHOWN.format(request.id), "done")
+                self.outbox.mark(f"status:R{request.id}", request_id=request.id)
+        if request.state == "pending_approval" and not auto:
+            self._ask_approvers(event, request)
+
+    def _asked_by_another_event(self, event: EventRow, request: RequestRow) -> bool:
+        """Whether an earlier event of the request asked the approvers already (a
+        needs_approval after its created). A retry of the event that asks is not."""
+        marker = f"R{request.id}:asked"
+        mine = f"{marker}:e{event.id}"
+        if self.steps.done(mine):
+            return False
+        if self.steps.done(marker) or self.notices.refs(request.id, "approval"):
+            return True
+        self.steps.settle(marker, "done")
+        self.steps.settle(mine, "done")
+        return False
+
+    def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
+        if self._asked_by_another_event(event, request):
+            return
+        if request.state != "pending_approval":
+            return  # decided before the ask went: nothing to ask
+        orders = self.notices.orders(request.id)
+        text, blocks = msg.approval_message(
+            request,
+            orders,
+            budget=self._budget(request),
+            note=note,
+            earlier=self._earlier(request, orders),
+            stand_ins=self._stand_ins(request),
+        )
+        approvers = sorted(self.policy.approvers)
+        if not self.approval_channel and not approvers:
+            log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
+        key = f"e{event.id}:approval"
+        # Someone standing in for an approver may not be in the approval channel: they are
+        # asked by DM, with whom they stand in for.
+        stand_ins = [(p, a) for p, a in self._candidates(request) if a and p not in approvers]
+        for person, acting_for in stand_ins:
+            text_, blocks_ = msg.approval_message(
+                request,
+                orders,
+                budget=self._budget(request),
+                note=note,
+                earlier=self._earlier(request, orders),
+                notes=[msg.standing_in_note(acting_for)],
+            )
+            self._ask(f"e{event.id}:stand-in", request, person, text_, blocks_)
+        if self.approval_channel:
+            outcome = self._ask(key, request, self.approval_channel, text, blocks)
+            if outcome != "gone":
+                return
+            # The bot cannot post in the approval channel (not a member, read-only, threads
+            # only…): each approver is asked by DM.
+        reached = False
+        for approver in approvers:
+            reached |= self._ask(key, request, approver, text, blocks) in ("ok", "done", "later")
+        if approvers and not reached:
+            log.error("%s: no approver can be reached in Slack", request.ref)
+
+    def _ask(
+        self, key: str, request: RequestRow, target: str, text: str, blocks: msg.Blocks
+    ) -> str:
+        outcome, posted = self.targets.post(key, request, target, text, blocks, tell=False)
+        if posted:
+            self.notices.save_ref(request.id, "approval", *posted)
+        return outcome
+
+    def _earlier(self, request: RequestRow, orders: list[OrderRow]) -> list[EarlierReward]:
+        """The recipients' rewards in earlier requests within REWARDS_DUPLICATE_WINDOW."""
+        if self.duplicates is None:
+            return []
+        return self.duplicates.earlier(
+            [o.recipient_id for o in orders if o.recipient_id],
+            [o.email for o in orders if not o.recipient_id and o.email],
+            before_request=request.id,
+        )
+
+    def _stand_ins(self, request: RequestRow) -> list[Delegation]:
+        """Running delegations of the people who may decide `request` in their own right."""
+        if self.delegations is None:
+            return []
+        escalated = request.escalated_at is not None
+        return [
+            d
+            for d in self.delegations.running()
+            if self.policy.may_approve(d.approver_id, escalated=escalated)
+        ]
+
+    def _candidates(self, request: RequestRow) -> list[tuple[str, str | None]]:
+        orders = self.notices.orders(request.id)
+        return self.deciders.candidates(request, [o.recipient_id for o in orders])
+
+    def _budget(self, request: RequestRow) -> tuple[Decimal, Decimal] | None:
+        """(committed this month, monthly budget) of the requester, for the approvers."""
+        if self.policy.monthly_budget is None or request.source not in SLACK_SOURCES:
+            return None
+        return self.notices.spent(request), self.policy.monthly_budget
+
+    # --- reminders and escalation: one digest per approver per round ----------------------------
+
+    def _digest_entries(
+        self, entries: list[dict[str, object]], why: str
+    ) -> list[digest_messages.Entry]:
+        found = []
+        for entry in entries:
+            request = self.notices.request(int(str(entry["request_id"])))
+            if request is not None:
+                acting_for = entry.get("acting_for")
+                found.append(
+                    digest_messages.Entry(
+                        request,
+                        self.notices.orders(request.id),
+                        str(acting_for or "") or None,
+                        round=int(str(entry.get("round") or 0)) if why == "remind" else 0,
+                        of=int(str(entry.get("of") or 0)),
+                    )
+                )
+        return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
+
+    def _digest(self, row: OutboxRow) -> int:
+        """What waits for one approver this round, in one DM; the requests decided since the
+        reminder was due are left out (a digest with nothing left is not sent)."""
+        person = str(row.target)
+        why = row.key.split(":")[1]
+        latest: dict[int, dict[str, object]] = {}
+        for entry in row.data:
+            latest[int(entry["request_id"])] = entry
+        entries = [
+            e
+            for e in self._digest_entries(list(latest.values()), why)
+            if e.request.state == "pending_approval"
+        ]
+        if not entries:
+            return len(row.data)
+        text, blocks = digest_messages.digest(why, entries, len(entries))
+        kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
+        outcome, posted = self.targets.post(
+            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
+        )
+        if posted:
+            channel, ts, _target = posted
+            self.outbox.save_digest(channel, ts, person, why, kept)
+        elif outcome == "gone":
+            log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
+        return len(row.data)
+
+    # --- delegation, alerts ----------------------------------------------------------------------
+
+    def _delegation(self, event: EventRow) -> None:
+        """The delegate hears that they stand in for an approver, or no longer do."""
+        delegate = str(event.data.get("delegate") or "")
+        approver = str(event.data.get("approver") or "")
+        until = date.fromisoformat(str(event.data.get("until")))
+        text = msg.delegation_text(event.kind, approver, until, event.reason)
+        self.targets.dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
+
+    def _alert(self, event: EventRow, text: str) -> None:
+        line, blocks = msg.alert_message(text)
+        key = f"e{event.id}:alert"
+        if self.approval_channel:
+            outcome, _posted = self.targets.post(key, None, self.approval_channel, line, blocks)
+            if outcome != "gone":
+                return
+        for approver in sorted(self.policy.approvers):
+            self.targets.dm(f"{key}:{approver}", None, approver, line)
+
+    # --- orders ---------------------------------------------------------------------------------
+
+    def _order_changed(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
+        if event.kind == "order.delivered":
+            self._deliver_to_recipient(event, request, order)
+        elif event.kind == "order.placed" and order.state == "placed":
+            found, recipient = self._find_recipient(order)
+            if found and recipient:
+                self.targets.dm(
+                    f"e{event.id}:dm:{recipient}",
+                    request,
+                    recipient,
+                    msg.recipient_on_its_way(order, request),
+                )
+        elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
+            self.targets.dm(
+                f"e{event.id}:dm:{request.requester_id}",
+                request,
+                request.requester_id,
+                msg.requester_update(event.kind, request, order, event.reason),
+            )
+
+    def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
+        """The code to the recipient's DM (several DMs when the codes do not fit one); when
+        that cannot be, and Xoxoday was not asked to email it either, the requester and the
+        operators are told, so a paid reward never silently reaches nobody."""
+        found, recipient = self._find_recipient(order)
+        if not found:
+            return  # Slack did not answer: the send comes back, this step with it
+        if recipient is None or not is_slack_user(recipient):
+            self._undelivered(event, request, order, "they are not in this Slack workspace")
+            return
+        vouchers = self.vouchers.for_order(order)
+        parts = dm_messages.recipient_delivered(order, request, vouchers)
+        for number, (text, blocks) in enumerate(parts):
+            key = f"e{event.id}:dm:{recipient}" + (f":{number}" if number else "")
+            outcome, _ = self.targets.attempt(
+                key,
+                request,
+                recipient,
+                lambda text=text, blocks=blocks: self.client.chat_postMessage(
+                    channel=recipient, text=text, blocks=blocks, unfurl_links=False
+                ),
+            )
+            if outcome == "gone":
+                self._undelivered(event, request, order, "Slack will not let me message them")
+                return
+
+    def _find_recipient(self, order: OrderRow) -> tuple[bool, str | None]:
+        """(answered, Slack user id or None). A CSV recipient is found by email; when Slack
+        fails to answer, the failure is noted so the send comes back later."""
+        if order.recipient_id:
+            return True, order.recipient_id
+        if not order.email:
+            return True, None
+        try:
+            return True, self.users.by_email(order.email)
+        except NotYet:
+            raise
+        except Exception as exc:  # Slack unreachable or failing: not "no such person"
+            self.targets.fail(exc)
+            return False, None
+
+    def _undelivered(self, event: EventRow, request: RequestRow, order: OrderRow, why: str) -> None:
+        if order.notify_receiver_email:
+            return  # Xoxoday emails the voucher to them
+        warning = msg.undelivered_code(order, request, why)
+        with self.notices.database.tx():  # the alert and its step in one transaction: once
+            if self.steps.settle(f"e{event.id}:undelivered:alert", "done"):
+                self.notices.alert(
+                    msg.undelivered_alert(order, why),
+                    request_id=request.id,
+                    order_id=order.id,
+                    actor=CONSUMER,
+                )
+        self.targets.dm(f"e{event.id}:undelivered", request, request.requester_id, warning)
+
+
+def _ids(entries: list[digest_messages.Entry]) -> set[int]:
+    return {e.request.id for e in entries}

@@ -1,0 +1,146 @@
+"""The gift-card catalog by country (issue 18): fetched per REWARDS_COUNTRIES code with the
+day's rates, searched by country and by what fits an amount of the wallet's currency, and a
+real account's size refreshed within Xoxoday's 50 getVouchers a minute without holding up
+the bot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from bot.runtime import Runtime
+from services.catalog import Catalog
+from simulator.xoxoday import catalog as sim
+from storage.catalog import CatalogCountry
+from tests.lifecycle.conftest import gift
+from tests.support import SimControl, make_client
+
+
+def names(products: list) -> list[str]:
+    return [p.name for p in products]
+
+
+def test_each_countrys_catalog_is_fetched_and_searched_by_country(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    runtime = make_runtime(rewards_countries="usa,india,uk")
+    catalog = runtime.catalog
+    assert catalog.countries() == [
+        CatalogCountry("usa", "USA", "US"),
+        CatalogCountry("india", "India", "IN"),
+        CatalogCountry("uk", "UK", "GB"),
+    ]
+    assert names(catalog.search("gift_card", country="uk")) == [
+        "Argos Gift Card",
+        "Tesco Gift Card",
+    ]
+    india = names(catalog.search("gift_card", country="india"))
+    assert india == ["Amazon.in Gift Card", "Flipkart Gift Card", "Google Play Gift Card"]
+    assert "Google Play Gift Card" in names(catalog.search("gift_card", country="usa"))
+    assert catalog.countries_of(sim.GOOGLE_PLAY) == ["india", "usa"]
+    # Germany is not among REWARDS_COUNTRIES: Zalando was never fetched.
+    assert "Zalando Gift Card" not in names(catalog.search("gift_card"))
+    # The whole catalog's words search still works across countries.
+    assert names(catalog.search("gift_card", "PLAY card")) == [
+        "Google Play Gift Card",
+    ]
+    # Every fetch asked for the day's rate: the wallet cost of a foreign product is known.
+    _, tesco = catalog.product(sim.TESCO_UK)
+    assert tesco.exchange_rate == Decimal("1.28") and tesco.currency_code == "GBP"
+
+
+def test_what_fits_an_amount_of_the_wallets_currency(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    catalog = make_runtime(rewards_countries="usa,india,uk").catalog
+    # 10 USD: Tesco's smallest card is 10 GBP (12.80 USD); Argos' open range starts at 5 GBP.
+    assert names(catalog.search("gift_card", country="uk", within=Decimal(10))) == [
+        "Argos Gift Card"
+    ]
+    assert names(catalog.search("gift_card", country="uk", within=Decimal("12.80"))) == [
+        "Argos Gift Card",
+        "Tesco Gift Card",
+    ]
+    usa = names(catalog.search("gift_card", country="usa", within=Decimal(9)))
+    assert usa == ["Visa Virtual Prepaid"]  # 5..500 USD; every other card starts at 10
+    assert catalog.search("gift_card", country="india", within=Decimal(5)) == []
+
+
+def test_without_rewards_countries_the_whole_catalog_is_fetched_once(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    before = xo.calls("getVouchers")
+    catalog = make_runtime().catalog
+    # One page per kind, and one per top-up operator: no page per country.
+    assert xo.calls("getVouchers") - before == 6
+    codes = [c.code for c in catalog.countries()]
+    assert set(codes) == {"usa", "india", "uk", "germany", "france"}
+    assert names(catalog.search("gift_card", country="france")) == ["Zalando Gift Card"]
+    assert catalog.countries_of(sim.GOOGLE_PLAY) == ["india", "usa"]
+    assert len(catalog.search("gift_card")) == 10
+
+
+def test_a_product_gone_from_xoxoday_is_gone_after_the_next_refresh(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    runtime = make_runtime(rewards_countries="uk")
+    assert xo.synthetic(10) > 10
+    runtime.catalog.refresh()
+    assert len(runtime.catalog.search("gift_card", "brand", country="uk")) == 2
+    xo.reset()
+    runtime.catalog.refresh()
+    assert runtime.catalog.search("gift_card", "brand", country="uk") == []
+    assert runtime.catalog.countries_of(100_003) == []
+
+
+def test_a_real_accounts_catalog_is_refreshed_within_50_getvouchers_a_minute_in_the_background(
+    make_runtime: Callable[..., Runtime], xo: SimControl, soak: bool
+) -> None:
+    """20,000 products are 200+ pages. Xoxoday's minute is shortened to WINDOW seconds on
+    both sides (the simulator refuses the 51st call in any window with a 429, the client's
+    limiter paces by the same window, a little longer), limits unchanged: a refresh takes at
+    least 4 windows, meets no 429, and meanwhile the bot records, approves and places a
+    request. `make soak` runs it with the real minute."""
+    window = 60.0 if soak else 3.0
+    everywhere = ("usa", "india", "uk", "germany", "france")
+    runtime = make_runtime(rewards_countries=",".join(everywhere))
+    xo.synthetic(20_000)
+    xo.config(rate_scale=1, rate_window_s=window)
+    client = make_client(xo.base_url, rate_scale=1)
+    client.limiter._window = window * 61 / 60  # the client's margin over Xoxoday's minute
+    catalog = Catalog(runtime.database, client, wallet=runtime.wallet, countries=everywhere)
+    calls_before, limited_before = xo.calls("getVouchers"), xo.rate_limited("getVouchers")
+    began = time.monotonic()
+    assert catalog.refresh_in_background()
+    assert not catalog.refresh_in_background()  # one at a time
+    runtime.worker.start()
+    decision = runtime.rewards.create("UREQUESTER", [gift()])
+    runtime.rewards.approve(decision.request.id, "UAPPROVER")
+    placed = threading.Event()
+
+    def watch() -> None:
+        from storage import orders
+
+        while not placed.is_set():
+            [order] = orders.for_request(runtime.database, decision.request.id)
+            if order.state == "delivered":
+                placed.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    placed.wait(timeout=4 * window)
+    placed_while_refreshing = placed.is_set() and catalog.refreshing()
+    assert catalog.wait_refreshed(timeout_s=30 * window)
+    took = time.monotonic() - began
+    pages = xo.calls("getVouchers") - calls_before
+    assert pages >= 200 and xo.rate_limited("getVouchers") == limited_before
+    assert took >= (pages // 50) * window  # paced: at most 50 in any window
+    assert placed_while_refreshing, "the order waited for the catalog refresh"
+    uk = catalog.search("gift_card", "brand", country="uk", limit=10_000)
+    assert len(uk) == 4000
+    print(f"refreshed {pages} pages in {took:.1f} s: {60 * pages / took:.1f} getVouchers a minute "
+          f"(window {window:g} s)")  # fmt: skip
+    client.close()

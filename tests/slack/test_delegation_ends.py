@@ -1,0 +1,139 @@
+"""Issue 16, findings 7 and 9: a delegation ends when its approver stops being one or is
+deactivated, when it is replaced and when its last day has passed; each time the delegate is
+told, and their Home tab changes at once.
+
+The attacks: after the approver was deactivated their delegate still decided "standing in
+for" them; a replaced or dated-out delegation left the old delegate's Home showing "You stand
+in for…", the waiting requests with buttons and the wallet, and nobody told them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.local import LocalStack
+from simulator.slack.fake import RunningFakeSlack
+from storage import requests as request_store
+from tests.slack.conftest import stack_on
+from tests.slack.test_e2e_commands import reply
+from tests.slack.test_e2e_home import open_home, text_of
+from tests.support import SimControl, wait_for
+
+LATER = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+APPROVER_PART = ("You stand in for", "Waiting for you", "Xoxoday wallet", "Spent this month")
+
+
+def dm_text(stack: LocalStack, user: str) -> str:
+    return "\n".join(stack.slack.plain_text(m) or m.get("text", "") for m in stack.slack.dms(user))
+
+
+def told_no_longer(stack: LocalStack, user: str, approver: str) -> bool:
+    return f"You no longer stand in for <@{approver}>" in dm_text(stack, user)
+
+
+def approver_part(stack: LocalStack, user: str) -> list[str]:
+    home = text_of(stack, user)
+    return [part for part in APPROVER_PART if part in home]
+
+
+def delegate_to_ben(stack: LocalStack) -> None:
+    assert reply(stack, "UAPPROVER", f"delegate @ben until {LATER}").startswith("🔁 <@UBEN>")
+    wait_for(lambda: "asked you to approve and reject" in dm_text(stack, "UBEN"))
+    open_home(stack, "UBEN")
+    assert "You stand in for" in text_of(stack, "UBEN")
+
+
+def test_a_replaced_delegation_tells_the_old_delegate_and_changes_their_home(
+    stack: LocalStack,
+) -> None:
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    delegate_to_ben(stack)
+    assert "Waiting for you" in text_of(stack, "UBEN")
+
+    assert reply(stack, "UAPPROVER", f"delegate @cho until {LATER}").startswith("🔁 <@UCHO>")
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+    assert "named someone else" in dm_text(stack, "UBEN")
+    wait_for(lambda: approver_part(stack, "UBEN") == [])
+    assert "asked you to approve and reject" in dm_text(stack, "UCHO")
+
+
+def test_a_dated_out_delegation_tells_the_delegate_and_changes_their_home(
+    stack: LocalStack,
+) -> None:
+    delegate_to_ben(stack)
+    # Its last day has passed (the stored day moved back instead of waiting for midnight).
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    stack.bot.runtime.database.execute("UPDATE delegations SET until = ?", [yesterday])
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+    assert "last day" in dm_text(stack, "UBEN")
+    wait_for(lambda: approver_part(stack, "UBEN") == [])
+    assert stack.bot.runtime.delegations.of("UAPPROVER") is None
+
+
+def test_a_deactivated_approvers_delegate_decides_nothing_and_is_told(
+    stack: LocalStack, xo: SimControl
+) -> None:
+    delegate_to_ben(stack)
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    wait_for(lambda: any("R-1" in (m.get("text") or "") for m in stack.slack.dms("UBEN")))
+    [ask] = [m for m in stack.slack.dms("UBEN") if "R-1" in (m.get("text") or "")]
+
+    stack.slack.deactivate_user("UAPPROVER")  # the approver leaves the company
+    stack.driver.click("UBEN", "approve_request", message=ask)
+
+    def outcome() -> str | None:
+        request = request_store.get(stack.bot.runtime.database, 1)
+        assert request is not None
+        if request.state != "pending_approval":
+            return f"decided: {request.state} by {request.decided_by} for {request.decided_for}"
+        refusals = [m.get("text") or "" for m in stack.slack.ephemerals("UBEN")]
+        return next((t for t in refusals if "Only the configured approvers" in t), None)
+
+    assert wait_for(outcome).startswith("Only the configured approvers")  # not "decided: …"
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+    assert "deactivated" in dm_text(stack, "UBEN")
+    assert xo.orders() == []
+    wait_for(lambda: approver_part(stack, "UBEN") == [])
+
+
+def test_a_deactivation_ends_the_delegation_without_a_click(stack: LocalStack) -> None:
+    delegate_to_ben(stack)
+    stack.slack.deactivate_user("UAPPROVER")
+    stack.bot.deps.users.refresh()  # the directory's periodic read of users.list
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+    wait_for(lambda: approver_part(stack, "UBEN") == [])
+
+
+def test_an_approver_removed_from_the_settings_ends_their_delegation_at_start(
+    xo: SimControl, fake_slack: RunningFakeSlack, tmp_path: Path
+) -> None:
+    fake_slack.reset()
+    db = tmp_path / "rewards.db"
+    before = stack_on(db, xo, fake_slack, rewards_approvers=["UAPPROVER", "UAPPROVER2"])
+    try:
+        delegate_to_ben(before)
+    finally:
+        before.stop()
+    after = stack_on(db, xo, fake_slack, rewards_approvers=["UAPPROVER2"])
+    try:
+        wait_for(lambda: told_no_longer(after, "UBEN", "UAPPROVER"))
+        assert "no longer an approver" in dm_text(after, "UBEN")
+        wait_for(lambda: approver_part(after, "UBEN") == [])
+    finally:
+        after.stop()
+
+
+def test_a_delegation_ended_for_one_approver_keeps_the_other(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack()
+    assert reply(stack, "UAPPROVER2", f"delegate @ben until {LATER}").startswith("🔁 <@UBEN>")
+    delegate_to_ben(stack)
+    stack.slack.deactivate_user("UAPPROVER")
+    stack.bot.deps.users.refresh()
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+    assert not told_no_longer(stack, "UBEN", "UAPPROVER2")
+    assert [d.approver_id for d in stack.bot.runtime.delegations.standing_in_for("UBEN")] == [
+        "UAPPROVER2"
+    ]
