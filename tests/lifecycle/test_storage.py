@@ -84,9 +84,9 @@ def test_a_database_from_the_first_migration_upgrades_in_place_keeping_rows(tmp_
 
 
 def test_the_kinds_details_move_into_one_json_column(tmp_path: Path) -> None:
-    """Migration 13: loyalty_member_id and phone had columns; they become orders.details."""
+    """Migration 14: loyalty_member_id and phone had columns; they become orders.details."""
     database = Database(tmp_path / "details.db")
-    assert migrate(database, target=12) == 12
+    assert migrate(database, target=13) == 13
     database.execute(
         "INSERT INTO requests (requester_id, source, state, total_cost, created_at, updated_at) "
         "VALUES ('U1', 'slack', 'approved', '99', 'x', 'x')"
