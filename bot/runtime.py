@@ -10,6 +10,8 @@ from typing import Protocol
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
+from services.audit import Auditor
+from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
@@ -138,6 +140,7 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
+    auditor: Auditor
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -219,6 +222,9 @@ def build_runtime(
         people=people,
     )
     worker.scheduler = scheduler
+    # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
+    auditor = Auditor(database, client, wallet)
+    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -239,6 +245,7 @@ def build_runtime(
         deciders=deciders,
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
+        auditor=auditor,
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

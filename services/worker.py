@@ -49,9 +49,10 @@ from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, fetch_one
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 if TYPE_CHECKING:
+    from services.audit_schedule import DailyAudit
     from services.reminders import Scheduler
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,10 @@ class Worker:
         # Reminders, escalation and expiry (services/reminders.py), run each round by the
         # worker holding the lease; set by bot/runtime.py.
         self.scheduler: Scheduler | None = None
+        # The daily audit against Xoxoday's books (services/audit_schedule.py), started each
+        # round by the worker holding the lease; set by bot/runtime.py.
+        self.audit: DailyAudit | None = None
+        self._auditing = False  # only a worker that keeps running audits (not --until-idle)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -165,6 +170,8 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=False)
+        if self.audit is not None:
+            self.audit.wait(timeout)
         self.lease.release()
 
     @property
@@ -184,6 +191,7 @@ class Worker:
         until_settled, also until no placed order is still being polled."""
         if not self._hold_lease():
             return  # stopped while another worker held the lease: touch nothing
+        self._auditing = not (until_idle or until_settled)
         finished = threading.Event()
         heartbeat = threading.Thread(
             target=self._keep_lease, args=(finished,), name=f"{self.name}-lease", daemon=True
@@ -270,6 +278,7 @@ class Worker:
             order_store.next_due_time(self.database, "unknown", "next_attempt_at"),
             order_store.next_due_time(self.database, "placed", "next_poll_at"),
             self.scheduler.next_due() if self.scheduler is not None else None,
+            self.audit.next_due() if self.audit is not None else None,
         ]
         upcoming = [t - now for t in times if t is not None]
         return max(0.05, min([self.idle_sleep_s, *upcoming]))
@@ -298,7 +307,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="the worker stopped while placing this order",
                     fields={"next_attempt_at": 0},
                 )
@@ -339,6 +348,8 @@ class Worker:
             busy |= started
         if self.scheduler is not None and not self._lease_lost.is_set():
             busy |= self._schedule()
+        if self.audit is not None and self._auditing and not self._lease_lost.is_set():
+            self._start_audit()
         self._housekeeping(now)
         return busy
 
@@ -350,6 +361,15 @@ class Worker:
         except Exception:
             log.exception("the approval schedule's round failed; trying again next round")
             return False
+
+    def _start_audit(self) -> None:
+        """Start the daily audit when one is due (it runs on its own thread); its failure is
+        logged and never stops placement."""
+        assert self.audit is not None
+        try:
+            self.audit.tick()
+        except Exception:
+            log.exception("could not start the daily audit; trying again next round")
 
     def _start(
         self,
@@ -410,7 +430,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="placing it ended in an error before its outcome was recorded",
                     fields={"next_attempt_at": 0},
                 )
@@ -541,7 +561,7 @@ class Worker:
                 )
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -597,7 +617,7 @@ class Worker:
             if changed:
                 events.append(
                     db,
-                    "order.not_found",
+                    EventKind.ORDER_NOT_FOUND,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -631,7 +651,7 @@ class Worker:
                 "unknown",
                 "queued",
                 actor=self.name,
-                kind="order.requeued",
+                kind=EventKind.ORDER_REQUEUED,
                 reason="not found at Xoxoday: placing it again with the same poNumber",
                 fields={
                     "next_attempt_at": self._clock()
@@ -689,7 +709,7 @@ class Worker:
                 from_state,
                 "unknown",
                 actor=self.name,
-                kind="order.unknown",
+                kind=EventKind.ORDER_UNKNOWN,
                 reason=error,
                 fields={
                     "last_error": error,
@@ -720,7 +740,7 @@ class Worker:
                 "placing",
                 "queued",
                 actor=self.name,
-                kind="order.retry",
+                kind=EventKind.ORDER_RETRY,
                 reason=error,
                 fields=fields,
             )
@@ -745,7 +765,7 @@ class Worker:
                 from_state,
                 "failed",
                 actor=self.name,
-                kind="order.failed",
+                kind=EventKind.ORDER_FAILED,
                 reason=reason,
                 fields={"failure_reason": reason, "last_error": error, "settled_at": None},
             )
@@ -760,7 +780,7 @@ class Worker:
             return
         self._last_alert = now
         with self.database.tx() as db:
-            events.append(db, "system.alert", actor=self.name, reason=message)
+            events.append(db, EventKind.SYSTEM_ALERT, actor=self.name, reason=message)
 
 
 def _duration(seconds: float) -> str:

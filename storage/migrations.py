@@ -467,6 +467,65 @@ def m012_catalog_by_country(db: sqlite_utils.Database) -> None:
     )
 
 
+def m013_audits(db: sqlite_utils.Database) -> None:
+    """The daily audit against Xoxoday's order history and payment report (services/audit.py):
+    one row per audited day (claimed by one scheduler, retried after a failure), the findings
+    each recorded once (a key per finding: alerted once however often a day is audited), and
+    when a recipient last had Xoxoday email their code again (once an hour per order)."""
+    db["audits"].create(
+        {
+            "day": str,  # YYYY-MM-DD (UTC)
+            "state": str,  # running | done | failed
+            "actor": str,
+            "attempts": int,
+            "started_at": float,  # epoch seconds
+            "finished_at": float,
+            "next_attempt_at": float,  # a failed audit is tried again from then
+            "error": str,
+            "summary": str,  # JSON: counts by kind, orders and payment rows seen
+        },
+        pk="day",
+        not_null={"day", "state", "attempts", "started_at"},
+        defaults={"attempts": 0},
+    )
+    db["audit_findings"].create(
+        {
+            "id": int,
+            "day": str,
+            "kind": str,  # orphan | missing | charge_mismatch | topup | refund | adjustment
+            "key": str,
+            "po_number": str,
+            "xoxoday_order_id": int,
+            "order_id": int,
+            "message": str,
+            "found_at": str,
+        },
+        pk="id",
+        not_null={"day", "kind", "key", "message", "found_at"},
+    )
+    db["audit_findings"].create_index(["kind", "key"], unique=True)
+    db["audit_findings"].create_index(["day"])
+    db["orders"].add_column("email_resent_at", float)
+
+
+def m014_order_details(db: sqlite_utils.Database) -> None:
+    """`details`: a reward kind's extra fields as one JSON object by field name
+    (services/reward_types.py Detail.field), so a new kind with new fields (a lounge's
+    traveller name and departure date, merchandise's shipping address) needs no migration.
+    The two fields that had columns of their own move into it, and the columns go."""
+    db["orders"].add_column("details", str)
+    db.execute(
+        "UPDATE orders SET details = json_object('loyalty_member_id', loyalty_member_id) "
+        "WHERE loyalty_member_id IS NOT NULL"
+    )
+    db.execute(
+        "UPDATE orders SET details = json_object('phone', phone) "
+        "WHERE phone IS NOT NULL AND details IS NULL"
+    )
+    db.execute("ALTER TABLE orders DROP COLUMN loyalty_member_id")
+    db.execute("ALTER TABLE orders DROP COLUMN phone")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -480,6 +539,8 @@ MIGRATIONS: list[Migration] = [
     m010_order_discount,
     m011_slack_outbox,
     m012_catalog_by_country,
+    m013_audits,
+    m014_order_details,
 ]
 
 

@@ -8,15 +8,18 @@ from typing import Any
 
 import sqlite_utils
 
+from plumbing.jsonutil import dumps
 from storage import events
 from storage.db import Database, fetch_one, set_state, utcnow
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 
 def insert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     """A new order inside the caller's transaction; `row` carries at least the not-null columns."""
     now = utcnow()
     table = db.table("orders")
+    if isinstance(row.get("details"), dict):
+        row = {**row, "details": dumps(row["details"]) if row["details"] else None}
     table.insert({"state": "pending_approval", "created_at": now, "updated_at": now, **row})
     return int(table.last_rowid or 0)
 
@@ -113,7 +116,7 @@ def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
             "queued",
             "placing",
             actor=worker,
-            kind="order.claimed",
+            kind=EventKind.ORDER_CLAIMED,
             fields={
                 "claimed_by": worker,
                 "attempts": attempts + 1,
@@ -199,3 +202,26 @@ def iter_all(database: Database, batch: int = 500) -> Iterable[OrderRow]:
         for row in rows:
             yield OrderRow.model_validate(row)
         last = rows[-1]["id"]
+
+
+def placed_between(database: Database, first: str, end: str) -> list[OrderRow]:
+    """Orders Xoxoday took (an orderId recorded) whose placement was recorded from `first`
+    up to `end` (ISO dates or times, UTC; `end` excluded): the audit's "ours" of a day."""
+    rows = database.query(
+        "SELECT * FROM orders WHERE xoxoday_order_id IS NOT NULL AND placed_at >= ? "
+        "AND placed_at < ? ORDER BY id",
+        [first, end],
+    )
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def by_po_numbers(database: Database, po_numbers: Iterable[str]) -> dict[str, OrderRow]:
+    """The orders with these poNumbers, by poNumber (those not in the record are absent)."""
+    wanted = sorted(set(po_numbers))
+    found: dict[str, OrderRow] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = database.query(f"SELECT * FROM orders WHERE po_number IN ({marks})", chunk)
+        found.update({row["po_number"]: OrderRow.model_validate(row) for row in rows})
+    return found

@@ -230,9 +230,8 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     earlier("sent_at", 61)
     reconcile()  # the first trusted "not found"
     assert state() == "unknown"
-    # Asked again before the few seconds a confirmation needs: the first "not found" is moved
-    # a minute ahead, so a process that takes seconds to start on a loaded machine is still
-    # too soon (it failed at load average 12 when it had to start within 5 s).
+    # Asked again at once: too soon to confirm. "At once" is the first "not found" moved a
+    # minute ahead, so a process that starts slowly on a loaded machine is still too soon.
     earlier("not_found_at", -60)
     reconcile()
     assert state() == "unknown"
