@@ -4,7 +4,8 @@ It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in H
 sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
 delivery webhook; the App Home of an approver (approving from it) and of a requester; a
 request nobody decides, with the approval schedule shortened to seconds: a reminder, an
-escalation, expiry and a late click; and a Workflow Builder run of the bot's custom steps.
+escalation, expiry and a late click; and a Workflow Builder run of the bot's custom steps, whose
+runner is asked by DM first (Send, then Don't send).
 It prints what each person sees, and exits non-zero if any step fails.
 """
 
@@ -284,14 +285,23 @@ def _run(stack: LocalStack) -> None:
 
 
 def _run_step(
-    stack: LocalStack, step_id: str, inputs: dict[str, Any], *, fails: bool = False
+    stack: LocalStack,
+    step_id: str,
+    inputs: dict[str, Any],
+    *,
+    fails: bool = False,
+    answer: str | None = None,
 ) -> dict[str, Any]:
-    """Slack runs the bot's custom step as part of Riya's workflow; the bot ends it."""
+    """Slack runs the bot's custom step as part of Riya's workflow; the bot ends it (after
+    Riya presses `answer` on the bot's DM, for a step that asks her first)."""
     since = len(stack.slack.calls())
     response, body = stack.driver.run_step(step_id, inputs, runner="UREQUESTER")
     if response.status_code != 200:
         raise DemoFailed(f"the bot did not take function_executed: {response.status_code}")
     execution_id = body["event"]["function_execution_id"]
+    if answer is not None:
+        ask = wait(lambda: _consent_dm(stack, execution_id), "the bot's question to Riya")
+        stack.driver.click("UREQUESTER", answer, message=ask)
     stack.slack.wait_for(
         "functions.completeError" if fails else "functions.completeSuccess",
         lambda c: c.params["function_execution_id"] == execution_id,
@@ -306,6 +316,15 @@ def _run_step(
     return ended
 
 
+def _consent_dm(stack: LocalStack, execution_id: str) -> dict[str, Any] | None:
+    """The bot's DM asking Riya to confirm the step's reward."""
+    for message in stack.slack.dms("UREQUESTER"):
+        for block in message.get("blocks") or []:
+            if any(e.get("value") == execution_id for e in block.get("elements") or []):
+                return message
+    return None
+
+
 def _workflow(stack: LocalStack) -> None:
     anniversary = {
         "recipient": "UCHO",
@@ -315,7 +334,8 @@ def _workflow(stack: LocalStack) -> None:
         "message": "Happy 5th work anniversary, Cho!",
     }
     say("    … Slack runs send_reward with the inputs Riya set in Workflow Builder …")
-    sent = _run_step(stack, "send_reward", anniversary)
+    say("    … it spends the budget of whoever ran it, so the bot asks her first: Send …")
+    sent = _run_step(stack, "send_reward", anniversary, answer="consent_send")
     if sent["state"] != "completed":
         raise DemoFailed(f"send_reward failed: {sent['error']}")
     ref = sent["outputs"]["request_ref"]
@@ -327,6 +347,10 @@ def _workflow(stack: LocalStack) -> None:
     status = _run_step(stack, "reward_status", {"request_ref": ref})
     if status.get("outputs") != {"state": "delivered"}:
         raise DemoFailed(f"reward_status said {status}")
+    say("    … run again, she presses Don't send: the step fails and nothing is held …")
+    declined = _run_step(stack, "send_reward", anniversary, fails=True, answer="consent_decline")
+    if declined["state"] != "failed":
+        raise DemoFailed("Don't send did not end the step")
     say("    … a workflow that names someone else as the requester is refused …")
     refused = _run_step(stack, "send_reward", {**anniversary, "requester": "UAPPROVER"}, fails=True)
     if refused["state"] != "failed":

@@ -13,6 +13,7 @@ from bot.config import ConfigError, Settings
 from services.audit import Auditor
 from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
+from services.consent import Consents
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
@@ -141,6 +142,7 @@ class Runtime:
     scheduler: Scheduler
     duplicates: Duplicates
     auditor: Auditor
+    consents: Consents
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -213,6 +215,7 @@ def build_runtime(
     )
     # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
     # decision checks the same times itself (services/deadlines.py).
+    consents = Consents(database)
     scheduler = Scheduler(
         database,
         rewards,
@@ -220,6 +223,7 @@ def build_runtime(
         name=f"{worker.name}",
         delegations=delegations,
         people=people,
+        consents=consents,
     )
     worker.scheduler = scheduler
     # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
@@ -246,6 +250,7 @@ def build_runtime(
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
         auditor=auditor,
+        consents=consents,
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

@@ -16,7 +16,15 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, home, reward_form, shortcuts, workflow_steps
+from handlers import (
+    approvals,
+    commands,
+    home,
+    reward_form,
+    shortcuts,
+    workflow_consent,
+    workflow_steps,
+)
 from handlers.deps import Deps
 from handlers.errors import handle_error
 from handlers.paced_client import paced
@@ -153,6 +161,7 @@ def build_app(
     approvals.register(app, deps)
     shortcuts.register(app, deps)
     workflow_steps.register(app, deps)
+    workflow_consent.register(app, deps)
     home.register(app, deps)
     app.error(handle_error)
     return app

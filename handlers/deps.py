@@ -10,6 +10,7 @@ from typing import Protocol
 from handlers.users import UserDirectory
 from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
+from services.consent import Consents
 from services.delegation import Delegations
 from services.duplicates import Duplicates
 from services.intake import Intake
@@ -41,10 +42,14 @@ class Deps:
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
+    # What workflows' runners were asked to confirm (services/consent.py).
+    consents: Consents = field(default=None)  # type: ignore[assignment]
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.consents is None:
+            self.consents = Consents(self.database)
         self.intake = Intake(
             self.rewards,
             members=self.users,

@@ -22,6 +22,9 @@ class Action(StrEnum):
     REJECT = "reject_request"
     REASON = "reason"
     CANCEL = "cancel_request"  # the requester's Cancel on the Home tab
+    # A workflow's runner confirms (or not) what its send_reward step asks (services/consent.py).
+    CONSENT_SEND = "consent_send"
+    CONSENT_DECLINE = "consent_decline"
 
 
 class Block(StrEnum):
@@ -41,6 +44,7 @@ class Block(StrEnum):
     NOTIFY = "notify"
     REASON = "reason"
     DECISION = "decision"
+    CONSENT = "consent"
 
 
 class Callback(StrEnum):

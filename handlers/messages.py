@@ -347,6 +347,19 @@ def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dic
     }
 
 
+def workflow_note(request: RequestRow) -> str:
+    """Under a workflow's request: who ran it, whether they confirmed it, and why it waits."""
+    confirmed = (
+        f"; {mention(request.confirmed_by)} confirmed it by DM before anything was held"
+        if request.confirmed_by
+        else ""
+    )
+    return (
+        f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran{confirmed}. The "
+        "workflow's author chose the reward, so it always waits for an approver."
+    )
+
+
 def approval_message(
     request: RequestRow,
     orders: list[OrderRow],
@@ -389,12 +402,7 @@ def approval_message(
     if note:
         blocks.append(_context(f"⚠️ {md.escape(note)}"))
     if request.source in UNATTENDED_SOURCES:
-        blocks.append(
-            _context(
-                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran: the "
-                "workflow's author chose the reward, so it always waits for an approver."
-            )
-        )
+        blocks.append(_context(workflow_note(request)))
     if request.state == "pending_approval":
         if earlier:
             blocks.append(_section("\n".join(duplicate_line(e) for e in earlier[:MAX_LISTED])))

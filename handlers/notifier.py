@@ -53,6 +53,8 @@ ONE_OFF = frozenset(
         EventKind.SYSTEM_ALERT,
         EventKind.DELEGATION_SET,
         EventKind.DELEGATION_ENDED,
+        EventKind.WORKFLOW_CONSENT_EXPIRED,
+        EventKind.WORKFLOW_CONSENT_ANSWERED,
     }
 )
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").

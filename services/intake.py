@@ -105,6 +105,8 @@ class Ask:
     source_link: str | None = None  # the chat message it was made from (checked by the caller)
     # The author of that message: the link is kept only while they are among the recipients.
     source_author: str | None = None
+    # A workflow's runner, who pressed Send on the bot's DM before it was recorded.
+    confirmed_by: str | None = None
     requester_name: str | None = None  # else the Members port's name for the requester
     trusted: bool = False  # an operator at the shell: no approval, no spending limits
     may_wait: bool = False  # nobody waits on a 3-second answer: Xoxoday may be asked
@@ -117,6 +119,16 @@ class Submitted:
 
     decision: Decision | None
     errors: tuple[FieldError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What an ask would cost (None when it could not be priced), or what is wrong."""
+
+    total: Decimal | None
+    currency: str
+    errors: tuple[FieldError, ...] = ()
+    rewards: tuple[CheckedReward, ...] = ()
 
 
 class Member(Protocol):
@@ -199,6 +211,23 @@ class Intake:
         """What submit() would refuse, recording nothing (a CSV file with unreadable rows is
         still checked whole, so every problem is told at once)."""
         return self._check(ask, progress)[1]
+
+    def quote(self, ask: Ask) -> Quote:
+        """What the ask would cost, checked as submit() checks it and recording nothing (a
+        workflow's runner is asked before anything is held: services/consent.py); the
+        requester's waiting requests and budget too."""
+        checked, errors = self._check(ask, None)
+        if errors:
+            return Quote(None, "", errors)
+        total = sum((c.cost for c in checked), Decimal(0))
+        currency = self.rewards.wallet.known_currency() if self.rewards.wallet else None
+        if not ask.trusted:
+            try:
+                self.rewards.check_can_record(ask.requester_id, checked)
+            except PolicyRefusal as exc:
+                error = FieldError(field_of(exc.field), exc.message)
+                return Quote(total, currency or "", (error,))
+        return Quote(total, currency or "", (), tuple(checked))
 
     def _check(
         self, ask: Ask, progress: Callable[[int, int], None] | None
@@ -491,6 +520,7 @@ class Intake:
                 idempotency_key=ask.idempotency_key,
                 trusted=ask.trusted,
                 source_link=self._link(ask),
+                confirmed_by=ask.confirmed_by,
             )
         except (InvalidReward, PolicyRefusal) as exc:
             return Submitted(None, (FieldError(field_of(exc.field), exc.message),))

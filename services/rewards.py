@@ -314,6 +314,19 @@ class RewardService:
             return None
         return Decision(existing, order_store.for_request(self.database, existing.id))
 
+    def check_can_record(self, requester_id: str, checked: Sequence[CheckedReward]) -> None:
+        """PolicyRefusal when record() would refuse these rewards now: a single order over the
+        limit, the requester's waiting requests, their budget (nothing is recorded; record()
+        checks again in its transaction)."""
+        currency = (self.wallet.known_currency() if self.wallet else None) or ""
+        for item in checked:
+            label = f"{item.product.name} for {_who(item.spec)}"
+            self.policy.check_order(item.cost, currency, label)
+        self.check_waiting(requester_id)
+        month = ledger.month_of(utcnow())
+        spent = ledger.spent(self.database, requester_id, month)
+        self.policy.check_budget(spent, sum((c.cost for c in checked), Decimal(0)), currency)
+
     def check_waiting(self, requester_id: str) -> None:
         """TooManyWaiting when `requester_id` has REWARDS_MAX_WAITING requests waiting."""
         self.policy.check_waiting(request_store.waiting_count(self.database, requester_id))
@@ -330,9 +343,11 @@ class RewardService:
         idempotency_key: str | None = None,
         trusted: bool = False,
         source_link: str | None = None,
+        confirmed_by: str | None = None,
     ) -> Decision:
         """Record checked rewards as one request (create() without the checks): the policy's
-        limits, the budget and the wallet are checked here, once, with the record."""
+        limits, the budget and the wallet are checked here, once, with the record.
+        `confirmed_by`: a workflow's runner, who pressed Send (services/consent.py)."""
         if not checked:
             raise InvalidReward("add at least one recipient", field="recipients")
         currency = self.wallet.currency() if self.wallet else ""
@@ -373,6 +388,7 @@ class RewardService:
                 message=message,
                 idempotency_key=idempotency_key,
                 source_link=source_link,
+                confirmed_by=confirmed_by,
             )
             events.append(
                 db,

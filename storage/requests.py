@@ -25,6 +25,7 @@ def insert(
     idempotency_key: str | None = None,
     created_at: str | None = None,
     source_link: str | None = None,
+    confirmed_by: str | None = None,
 ) -> int:
     now = created_at or utcnow()
     table = db.table("requests")
@@ -42,6 +43,8 @@ def insert(
             "source_link": source_link,
             "created_at": now,
             "updated_at": now,
+            # only when there is one: a file an older migration made has no such column
+            **({"confirmed_by": confirmed_by} if confirmed_by else {}),
         }
     )
     return int(table.last_rowid or 0)
