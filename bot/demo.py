@@ -88,7 +88,8 @@ class Narrator:
             for line in readable(self.stack.slack.plain_text(notes)).splitlines():
                 say(f"            {line}")
         elif method == "response_url":
-            self._print("only the caller sees", params)
+            user = self.stack.slack.hook_user(str(params.get("url")))
+            self._print(f"only {PEOPLE.get(user, user) if user else 'the caller'} sees", params)
 
     def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
         person = self.stack.slack.app.dm_user(channel) if channel.startswith("D") else channel
