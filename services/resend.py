@@ -23,7 +23,7 @@ from services.xoxoday.client import XoxodayClient
 from storage import events
 from storage import orders as order_store
 from storage.db import Database
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class VoucherResend:
         with self.database.tx() as db:
             events.append(
                 db,
-                "order.voucher_resent",
+                EventKind.ORDER_VOUCHER_RESENT,
                 request_id=order.request_id,
                 order_id=order.id,
                 actor=user_id,
