@@ -34,7 +34,6 @@ ALLOWED: dict[str, int] = {
     "services/home.py": 2,
     "services/notify.py": 2,
     "services/rewards.py": 2,
-    "services/worker.py": 5,
 }
 
 
