@@ -236,7 +236,7 @@ def test_the_running_worker_audits_the_last_complete_day_and_placement_goes_on(
     runtime.worker.audit.run_after = timedelta(0)
     thread = threading.Thread(target=runtime.worker.run, daemon=True)
     thread.start()
-    due = audited_day(time.time()).isoformat()  # yesterday, from 02:00 UTC on
+    due = audited_day(time.time(), run_after=timedelta(0)).isoformat()  # yesterday
     deadline = time.monotonic() + 20
     while (audit_store.get(runtime.database, due) or {}).get("state") != "done":
         assert time.monotonic() < deadline, "the worker did not audit yesterday"
