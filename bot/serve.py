@@ -258,7 +258,6 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         catalog=runtime.catalog,
         wallet=runtime.wallet,
         policy=runtime.policy,
-        database=runtime.database,
         users=users,
         operators=OperatorCheck(runtime.client),
         background=background,
@@ -266,6 +265,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         duplicates=runtime.duplicates,
         home=room.sender.home,
         consents=runtime.consents,
+        resends=runtime.resends,
     )
     app = build_app(
         client, _secret(settings.slack_signing_secret), deps, on_slack_error=metrics.slack_error

@@ -20,6 +20,7 @@ from handlers import (
     approvals,
     commands,
     home,
+    resend,
     reward_form,
     shortcuts,
     workflow_consent,
@@ -163,5 +164,6 @@ def build_app(
     workflow_steps.register(app, deps)
     workflow_consent.register(app, deps)
     home.register(app, deps)
+    resend.register(app, deps)
     app.error(handle_error)
     return app

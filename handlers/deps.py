@@ -16,9 +16,9 @@ from services.duplicates import Duplicates
 from services.intake import Intake
 from services.operators import OperatorCheck
 from services.policy import Policy
+from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.wallet import Wallet
-from storage.db import Database
 
 
 class HomeOpener(Protocol):
@@ -34,7 +34,6 @@ class Deps:
     catalog: Catalog
     wallet: Wallet
     policy: Policy
-    database: Database
     users: UserDirectory
     operators: OperatorCheck | None
     # Work that may wait on Xoxoday runs here, after the ack, never on Bolt's listener threads.
@@ -44,12 +43,14 @@ class Deps:
     home: HomeOpener | None = None
     # What workflows' runners were asked to confirm (services/consent.py).
     consents: Consents = field(default=None)  # type: ignore[assignment]
+    # "Email my code again" (services/resend.py): who may, and once an hour per order.
+    resends: VoucherResend | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 
     def __post_init__(self) -> None:
         if self.consents is None:
-            self.consents = Consents(self.database)
+            self.consents = Consents(self.rewards.database)
         self.intake = Intake(
             self.rewards,
             members=self.users,
@@ -61,4 +62,4 @@ class Deps:
         """The requester's budget this month (SQLite only: fine before an ack)."""
         month = datetime.now(UTC).strftime("%Y-%m")
         currency = self.wallet.known_currency() or ""
-        return budget_of(self.database, self.policy, requester_id, month, currency)
+        return budget_of(self.rewards.database, self.policy, requester_id, month, currency)

@@ -25,6 +25,7 @@ class Action(StrEnum):
     # A workflow's runner confirms (or not) what its send_reward step asks (services/consent.py).
     CONSENT_SEND = "consent_send"
     CONSENT_DECLINE = "consent_decline"
+    RESEND_CODE = "resend_code"  # the recipient's "Email my code again" (DM and Home)
 
 
 class Block(StrEnum):
