@@ -191,7 +191,7 @@ class SlackSender:
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
-                msg.requester_update(event.kind, request, None, public_reason(event)),
+                dm_messages.requester_update(event.kind, request, None, public_reason(event)),
             )
         elif order is not None:
             self._order_changed(event, request, order)
@@ -369,7 +369,7 @@ class SlackSender:
         delegate = str(event.data.get("delegate") or "")
         approver = str(event.data.get("approver") or "")
         until = date.fromisoformat(str(event.data.get("until")))
-        text = msg.delegation_text(event.kind, approver, until, event.reason)
+        text = dm_messages.delegation_text(event.kind, approver, until, event.reason)
         self.targets.dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
 
     def _alert(self, event: EventRow, text: str) -> None:
@@ -394,14 +394,14 @@ class SlackSender:
                     f"e{event.id}:dm:{recipient}",
                     request,
                     recipient,
-                    msg.recipient_on_its_way(order, request),
+                    dm_messages.recipient_on_its_way(order, request),
                 )
         elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
-                msg.requester_update(event.kind, request, order, event.reason),
+                dm_messages.requester_update(event.kind, request, order, event.reason),
             )
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
@@ -448,11 +448,11 @@ class SlackSender:
     def _undelivered(self, event: EventRow, request: RequestRow, order: OrderRow, why: str) -> None:
         if order.notify_receiver_email:
             return  # Xoxoday emails the voucher to them
-        warning = msg.undelivered_code(order, request, why)
+        warning = dm_messages.undelivered_code(order, request, why)
         with self.notices.database.tx():  # the alert and its step in one transaction: once
             if self.steps.settle(f"e{event.id}:undelivered:alert", "done"):
                 self.notices.alert(
-                    msg.undelivered_alert(order, why),
+                    dm_messages.undelivered_alert(order, why),
                     request_id=request.id,
                     order_id=order.id,
                     actor=CONSUMER,
