@@ -32,7 +32,7 @@ from handlers.messages import (
 from services.money import fmt_amount
 from services.reward_types import kind_or_default
 from services.xoxoday.models import Voucher
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, OrderRow, RequestRow
 
 Message = tuple[str, Blocks]
 
@@ -85,8 +85,10 @@ def recipient_delivered(
             f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
         ),
         product=f"*{md.escape(order.product_name or order.product_id)}*",
-        loyalty_member_id=md.code(order.loyalty_member_id or ""),
-        phone=md.escape(order.phone or ""),
+        **{
+            d.field: (md.code if d.code else md.escape)(order.details.get(d.field) or "")
+            for d in reward_kind.details
+        },
     )
     head: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
     if request.message:
@@ -158,36 +160,36 @@ def requester_update(
     kind: str, request: RequestRow, order: OrderRow | None, reason: str | None
 ) -> str | None:
     ref = request.ref
-    if kind == "request.approved":
+    if kind == EventKind.REQUEST_APPROVED:
         how = "automatically" if request.auto_approved else f"by {decider(request)}"
         return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
-    if kind == "request.expired":
+    if kind == EventKind.REQUEST_EXPIRED:
         why = md.escape(reason or "nobody decided in time")
         return (
             f"⌛ Your reward request {ref} expired: {why}. Nothing was ordered, and what it "
             "held of your budget is yours again."
         )
-    if kind == "request.rejected":  # the requester's DM: the one place the reason is shown
+    if kind == EventKind.REQUEST_REJECTED:  # the requester's DM: the one place the reason is shown
         by = decider(request)
         why = md.escape(request.decision_reason or "")
         return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
-    if kind == "request.needs_approval":
+    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
         why = f": {md.escape(reason)}" if reason else ""
         return f"⏳ Your reward request {ref} needs an approver{why}"
     if order is None:
         return None
-    if kind == "order.failed":
+    if kind == EventKind.ORDER_FAILED:
         why = md.escape(reason or order.failure_reason or "")
         return (
             f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
             "It was not charged to your budget."
         )
-    if kind == "order.canceled":
+    if kind == EventKind.ORDER_CANCELED:
         return (
             f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
             f"({ref}). The amount went back to your budget."
         )
-    if kind == "order.partially_canceled":
+    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
         return (
             f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
             f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
@@ -199,7 +201,7 @@ def requester_update(
 def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
     """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
     the approver did not end it themselves)."""
-    if kind == "delegation.set":
+    if kind == EventKind.DELEGATION_SET:
         return (
             f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
             f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "

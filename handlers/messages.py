@@ -31,7 +31,7 @@ from services.delegation import Delegation
 from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
 from services.rewards import SLACK_SOURCES, STATE_WORDS, UNATTENDED_SOURCES
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
 MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one line per order
@@ -426,30 +426,30 @@ def approval_message(
 def event_line(
     kind: str, order: OrderRow | None, request: RequestRow, reason: str | None
 ) -> str | None:
-    if kind == "request.approved":
+    if kind == EventKind.REQUEST_APPROVED:
         return approval_line(request)
-    if kind == "request.rejected":  # the reason goes to the requester only
+    if kind == EventKind.REQUEST_REJECTED:  # the reason goes to the requester only
         return f"🚫 Rejected by {decider(request)}"
-    if kind == "request.cancelled":
+    if kind == EventKind.REQUEST_CANCELLED:
         return "➖ Cancelled by the requester"
-    if kind == "request.expired":
+    if kind == EventKind.REQUEST_EXPIRED:
         return f"⌛ Expired: {md.escape(reason or 'nobody decided in time')}"
-    if kind == "request.needs_approval":
+    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
         why = f": {md.escape(reason)}" if reason else ""
         return f"⏳ Not approved automatically{why}; an approver will decide"
     if order is None:
         return None
-    if kind == "order.placed":
+    if kind == EventKind.ORDER_PLACED:
         pending = " — delivery pending" if order.state == "placed" else ""
         return f"🚚 Placed {reward_phrase(order)} for {who(order)}{pending}"
-    if kind == "order.delivered":
+    if kind == EventKind.ORDER_DELIVERED:
         return f"✅ Delivered to {who(order)}"
-    if kind == "order.failed":
+    if kind == EventKind.ORDER_FAILED:
         why = md.escape(reason or order.failure_reason or "")
         return f"❌ {reward_phrase(order)} for {who(order)} failed: {why}"
-    if kind == "order.canceled":
+    if kind == EventKind.ORDER_CANCELED:
         return f"🚫 Xoxoday cancelled the delivery to {who(order)}; the amount was refunded"
-    if kind == "order.partially_canceled":
+    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
         return (
             f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
             f"{reward_phrase(order)} for {who(order)}; that share was refunded"

@@ -29,7 +29,7 @@ from services.outbox import Outbox, OutboxRow
 from services.policy import Policy
 from services.rewards import SLACK_SOURCES
 from services.vouchers import VoucherSource
-from storage.models import EventRow, OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 if TYPE_CHECKING:
     from handlers.home import HomeTabs
@@ -43,7 +43,7 @@ NOT_YET_SHOWN_S = 1.0
 def public_reason(event: EventRow) -> str | None:
     """What everyone but the approvers may read about an event (the approvers' note can
     carry the wallet's figures); older events without it show nothing more."""
-    if event.kind == "request.needs_approval":
+    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
         return str(event.data.get("public") or "")
     return event.reason
 
@@ -172,7 +172,7 @@ class SlackSender:
         event = self.notices.event(event_id)
         if event is None:
             return
-        if event.kind == "system.alert":
+        if event.kind == EventKind.SYSTEM_ALERT:
             self._alert(event, event.reason or "")
             return
         if event.kind.startswith("delegation."):
@@ -182,11 +182,15 @@ class SlackSender:
         if request is None:
             return
         order = self.notices.order(event.order_id) if event.order_id else None
-        if event.kind == "request.created":
+        if event.kind == EventKind.REQUEST_CREATED:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
-        elif event.kind == "request.needs_approval":
+        elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request, note=event.reason or "")
-        elif event.kind in ("request.approved", "request.rejected", "request.expired"):
+        elif event.kind in (
+            EventKind.REQUEST_APPROVED,
+            EventKind.REQUEST_REJECTED,
+            EventKind.REQUEST_EXPIRED,
+        ):
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
@@ -385,9 +389,9 @@ class SlackSender:
     # --- orders ---------------------------------------------------------------------------------
 
     def _order_changed(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
-        if event.kind == "order.delivered":
+        if event.kind == EventKind.ORDER_DELIVERED:
             self._deliver_to_recipient(event, request, order)
-        elif event.kind == "order.placed" and order.state == "placed":
+        elif event.kind == EventKind.ORDER_PLACED and order.state == "placed":
             found, recipient = self._find_recipient(order)
             if found and recipient:
                 self.targets.dm(
@@ -396,7 +400,11 @@ class SlackSender:
                     recipient,
                     dm_messages.recipient_on_its_way(order, request),
                 )
-        elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
+        elif event.kind in (
+            EventKind.ORDER_FAILED,
+            EventKind.ORDER_CANCELED,
+            EventKind.ORDER_PARTIALLY_CANCELED,
+        ):
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,

@@ -49,7 +49,7 @@ from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, fetch_one
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 if TYPE_CHECKING:
     from services.audit_schedule import DailyAudit
@@ -307,7 +307,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="the worker stopped while placing this order",
                     fields={"next_attempt_at": 0},
                 )
@@ -430,7 +430,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="placing it ended in an error before its outcome was recorded",
                     fields={"next_attempt_at": 0},
                 )
@@ -561,7 +561,7 @@ class Worker:
                 )
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -617,7 +617,7 @@ class Worker:
             if changed:
                 events.append(
                     db,
-                    "order.not_found",
+                    EventKind.ORDER_NOT_FOUND,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -651,7 +651,7 @@ class Worker:
                 "unknown",
                 "queued",
                 actor=self.name,
-                kind="order.requeued",
+                kind=EventKind.ORDER_REQUEUED,
                 reason="not found at Xoxoday: placing it again with the same poNumber",
                 fields={
                     "next_attempt_at": self._clock()
@@ -709,7 +709,7 @@ class Worker:
                 from_state,
                 "unknown",
                 actor=self.name,
-                kind="order.unknown",
+                kind=EventKind.ORDER_UNKNOWN,
                 reason=error,
                 fields={
                     "last_error": error,
@@ -740,7 +740,7 @@ class Worker:
                 "placing",
                 "queued",
                 actor=self.name,
-                kind="order.retry",
+                kind=EventKind.ORDER_RETRY,
                 reason=error,
                 fields=fields,
             )
@@ -765,7 +765,7 @@ class Worker:
                 from_state,
                 "failed",
                 actor=self.name,
-                kind="order.failed",
+                kind=EventKind.ORDER_FAILED,
                 reason=reason,
                 fields={"failure_reason": reason, "last_error": error, "settled_at": None},
             )
@@ -780,7 +780,7 @@ class Worker:
             return
         self._last_alert = now
         with self.database.tx() as db:
-            events.append(db, "system.alert", actor=self.name, reason=message)
+            events.append(db, EventKind.SYSTEM_ALERT, actor=self.name, reason=message)
 
 
 def _duration(seconds: float) -> str:
