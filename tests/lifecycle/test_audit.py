@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.runtime import Runtime
-from services.audit import compare, movements
+from services.audit import audited_day, compare, movements
 from services.audit_schedule import RECHECK_S, DailyAudit
 from services.xoxoday.models import HistoryOrder, PaymentRow
 from storage import audit as audit_store
@@ -225,7 +225,9 @@ def test_the_running_worker_audits_yesterday_and_placement_goes_on(
     runtime.worker.idle_sleep_s = 0.05
     thread = threading.Thread(target=runtime.worker.run, daemon=True)
     thread.start()
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    # The day a worker audits now: yesterday, or the day before until RUN_AFTER past midnight
+    # UTC (the test failed from 00:00 to 02:00 UTC when it assumed yesterday).
+    yesterday = audited_day(time.time()).isoformat()
     deadline = time.monotonic() + 20
     while (audit_store.get(runtime.database, yesterday) or {}).get("state") != "done":
         assert time.monotonic() < deadline, "the worker did not audit yesterday"
