@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 
 from handlers import digest_messages, dm_messages
 from handlers import messages as msg
+from handlers.gathered import Gathered
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
 from handlers.users import UserDirectory
@@ -52,7 +53,7 @@ class ComeBack(Exception):
     """Not ready (the status message it belongs under is not posted yet): later."""
 
 
-class SlackSender:
+class SlackSender(Gathered):
     def __init__(
         self,
         client: WebClient,
@@ -93,6 +94,8 @@ class SlackSender:
             self.home.publish(row.target)
         elif row.kind == "digest" and row.target:
             consumed = self._digest(row)
+        elif row.kind == "dm" and row.target:
+            consumed = self._updates(row)
         elif row.request_id is not None:
             request = self.notices.request(row.request_id)
             consumed = len(row.data) if request is None else self._for_request(row, request)
@@ -123,7 +126,7 @@ class SlackSender:
         for ref in self.notices.refs(request.id, "status"):
             self.targets.update(request, ref, text, blocks)
         if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
-            self.targets.dm(
+            self._update_requester(
                 f"R{request.id}:complete",
                 request,
                 request.requester_id,
@@ -191,7 +194,7 @@ class SlackSender:
             EventKind.REQUEST_REJECTED,
             EventKind.REQUEST_EXPIRED,
         ):
-            self.targets.dm(
+            self._update_requester(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
@@ -318,54 +321,6 @@ class SlackSender:
             return None
         return self.notices.spent(request), self.policy.monthly_budget
 
-    # --- reminders and escalation: one digest per approver per round ----------------------------
-
-    def _digest_entries(
-        self, entries: list[dict[str, object]], why: str
-    ) -> list[digest_messages.Entry]:
-        found = []
-        for entry in entries:
-            request = self.notices.request(int(str(entry["request_id"])))
-            if request is not None:
-                acting_for = entry.get("acting_for")
-                found.append(
-                    digest_messages.Entry(
-                        request,
-                        self.notices.orders(request.id),
-                        str(acting_for or "") or None,
-                        round=int(str(entry.get("round") or 0)) if why == "remind" else 0,
-                        of=int(str(entry.get("of") or 0)),
-                    )
-                )
-        return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
-
-    def _digest(self, row: OutboxRow) -> int:
-        """What waits for one approver this round, in one DM; the requests decided since the
-        reminder was due are left out (a digest with nothing left is not sent)."""
-        person = str(row.target)
-        why = row.key.split(":")[1]
-        latest: dict[int, dict[str, object]] = {}
-        for entry in row.data:
-            latest[int(entry["request_id"])] = entry
-        entries = [
-            e
-            for e in self._digest_entries(list(latest.values()), why)
-            if e.request.state == "pending_approval"
-        ]
-        if not entries:
-            return len(row.data)
-        text, blocks = digest_messages.digest(why, entries, len(entries))
-        kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
-        outcome, posted = self.targets.post(
-            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
-        )
-        if posted:
-            channel, ts, _target = posted
-            self.outbox.save_digest(channel, ts, person, why, kept)
-        elif outcome == "gone":
-            log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
-        return len(row.data)
-
     # --- delegation, alerts ----------------------------------------------------------------------
 
     def _delegation(self, event: EventRow) -> None:
@@ -405,7 +360,7 @@ class SlackSender:
             EventKind.ORDER_CANCELED,
             EventKind.ORDER_PARTIALLY_CANCELED,
         ):
-            self.targets.dm(
+            self._update_requester(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
@@ -466,7 +421,3 @@ class SlackSender:
                     actor=CONSUMER,
                 )
         self.targets.dm(f"e{event.id}:undelivered", request, request.requester_id, warning)
-
-
-def _ids(entries: list[digest_messages.Entry]) -> set[int]:
-    return {e.request.id for e in entries}
