@@ -20,6 +20,7 @@ from services.metrics import Instruments
 from services.notify import EventPump, LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.reminders import Schedule, Scheduler
+from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
@@ -140,6 +141,7 @@ class Runtime:
     scheduler: Scheduler
     duplicates: Duplicates
     auditor: Auditor
+    resends: VoucherResend
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -245,6 +247,7 @@ def build_runtime(
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
         auditor=auditor,
+        resends=VoucherResend(database, client),
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, home, reward_form, shortcuts, workflow_steps
+from handlers import approvals, commands, home, resend, reward_form, shortcuts, workflow_steps
 from handlers.deps import Deps
 from handlers.errors import handle_error
 from handlers.paced_client import paced
@@ -154,5 +154,6 @@ def build_app(
     shortcuts.register(app, deps)
     workflow_steps.register(app, deps)
     home.register(app, deps)
+    resend.register(app, deps)
     app.error(handle_error)
     return app

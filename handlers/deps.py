@@ -15,6 +15,7 @@ from services.duplicates import Duplicates
 from services.intake import Intake
 from services.operators import OperatorCheck
 from services.policy import Policy
+from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.wallet import Wallet
 
@@ -39,6 +40,8 @@ class Deps:
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
+    # "Email my code again" (services/resend.py): who may, and once an hour per order.
+    resends: VoucherResend | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 

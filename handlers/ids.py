@@ -22,6 +22,7 @@ class Action(StrEnum):
     REJECT = "reject_request"
     REASON = "reason"
     CANCEL = "cancel_request"  # the requester's Cancel on the Home tab
+    RESEND_CODE = "resend_code"  # the recipient's "Email my code again" (DM and Home)
 
 
 class Block(StrEnum):

@@ -178,6 +178,7 @@ class EventKind(StrEnum):
     ORDER_CANCELED = "order.canceled"
     ORDER_PARTIALLY_CANCELED = "order.partially_canceled"
     ORDER_WITHDRAWN = "order.withdrawn"
+    ORDER_VOUCHER_RESENT = "order.voucher_resent"  # the recipient had the code emailed again
     DELEGATION_SET = "delegation.set"
     DELEGATION_ENDED = "delegation.ended"
     SYSTEM_ALERT = "system.alert"
