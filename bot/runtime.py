@@ -152,6 +152,47 @@ class Runtime:
         self.database.close()
 
 
+def _checked_client(settings: Settings, database: Database, metrics: Instruments) -> XoxodayClient:
+    """The Xoxoday client, once the database is known to belong to its account; on a
+    configuration error nothing is left open."""
+    client: XoxodayClient | None = None
+    try:
+        client = build_client(settings, database, metrics)  # the credentials are set
+        check_account(database, settings)  # before anything could place an order
+    except ConfigError:
+        if client is not None:
+            client.close()
+        database.close()
+        raise
+    return client
+
+
+def _in_the_loop(
+    worker: Worker,
+    database: Database,
+    client: XoxodayClient,
+    wallet: Wallet,
+    rewards: RewardService,
+    delegations: Delegations,
+    people: PeopleDirectory | None,
+) -> tuple[Scheduler, Auditor]:
+    """What runs in the worker's loop beside placement: reminders, escalation and expiry
+    (services/reminders.py; a decision checks the same times itself, services/deadlines.py),
+    and the daily audit against Xoxoday's books (services/audit_schedule.py)."""
+    scheduler = Scheduler(
+        database,
+        rewards,
+        rewards.schedule,
+        name=f"{worker.name}",
+        delegations=delegations,
+        people=people,
+    )
+    worker.scheduler = scheduler
+    auditor = Auditor(database, client, wallet)
+    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
+    return scheduler, auditor
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -164,15 +205,7 @@ def build_runtime(
     database = open_db(settings)
     # This process's counters, in a registry of its own (several stacks can share a process).
     metrics = metrics if metrics is not None else Instruments()
-    client: XoxodayClient | None = None
-    try:
-        client = build_client(settings, database, metrics)  # the credentials are set
-        check_account(database, settings)  # before anything could place an order
-    except ConfigError:
-        if client is not None:
-            client.close()
-        database.close()
-        raise
+    client = _checked_client(settings, database, metrics)
     wallet = Wallet(client, database)
     catalog = Catalog(database, client, wallet=wallet, countries=settings.rewards_countries)
     vouchers = VoucherSource(client)
@@ -212,20 +245,9 @@ def build_runtime(
         deciders=deciders,
         schedule=schedule,
     )
-    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
-    # decision checks the same times itself (services/deadlines.py).
-    scheduler = Scheduler(
-        database,
-        rewards,
-        schedule,
-        name=f"{worker.name}",
-        delegations=delegations,
-        people=people,
+    scheduler, auditor = _in_the_loop(
+        worker, database, client, wallet, rewards, delegations, people
     )
-    worker.scheduler = scheduler
-    # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
-    auditor = Auditor(database, client, wallet)
-    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )

@@ -22,17 +22,17 @@ A request within the auto-approve limit is then approved in the background.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
 from services.catalog import Catalog
 from services.errors import InvalidReward, PolicyRefusal, RewardError
 from services.money import AmountError, parse_amount
 from services.operators import OperatorCheck
+from services.recipients import Members, check_members
 from services.reward_types import TOPUP_PHONE, RewardKind, is_kind, kind
 from services.rewards import CheckedReward, Decision, RewardService, RewardSpec
 from services.xoxoday import errors as xe
@@ -113,37 +113,6 @@ class Submitted:
 
     decision: Decision | None
     errors: tuple[FieldError, ...] = ()
-
-
-class Member(Protocol):
-    """A chat member as the intake needs one (handlers.users.SlackUser)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def is_bot(self) -> bool: ...
-    @property
-    def deleted(self) -> bool: ...
-
-
-class Found(Protocol):
-    @property
-    def users(self) -> Mapping[str, Member]: ...
-    @property
-    def late(self) -> Sequence[str]: ...
-
-
-class Members(Protocol):
-    """Who the chat's members are (handlers.users.UserDirectory): looked up quickly enough to
-    answer Slack, with those not known in time reported as late."""
-
-    def lookup(self, user_ids: Iterable[str]) -> Found: ...
-
-    def known(self, user_id: str) -> Member | None: ...
 
 
 @dataclass
@@ -325,44 +294,10 @@ class Intake:
         if problem:
             problems.append((Field.RECIPIENTS, problem))
             return []
-        found, problem = self._members(ask.requester_id, members)
+        found, problem = check_members(self.members, ask.requester_id, members)
         if problem:
             problems.append((Field.RECIPIENTS, problem))
         return found
-
-    def _members(
-        self, requester_id: str, members: list[str]
-    ) -> tuple[list[tuple[str | None, str | None, str | None]], str | None]:
-        if self.members is None:
-            return [], "Members of the workspace cannot be looked up here."
-        # One concurrent round of lookups under a deadline, the requester's too: an answer to
-        # Slack waits on it at most the directory's deadline, however many recipients.
-        found = self.members.lookup([*members, requester_id])
-        problems = []
-        late = [u for u in members if u in found.late]
-        if late:
-            # Nothing is recorded unchecked: the lookups finish in the background, so the
-            # next try finds everyone at once.
-            problems.append(
-                f"Slack was slow to tell me about {len(late)} of the recipients; "
-                "press Request again in a moment"
-            )
-        people: list[tuple[str | None, str | None, str | None]] = []
-        for user_id in members:
-            if user_id in late:
-                continue
-            user = found.users.get(user_id)
-            if user is None or user.deleted:
-                problems.append(f"<@{user_id}> is not an active member of this workspace")
-            elif user.is_bot:
-                problems.append(f"{user.name} is a bot")
-            elif not user.email:
-                problems.append(
-                    f"{user.name} has no email the bot can see (it is needed for the order)"
-                )
-            else:
-                people.append((user.id, user.name, user.email))
-        return people, "; ".join(problems)[:2000] if problems else None
 
     def _details(
         self,
