@@ -347,19 +347,6 @@ def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dic
     }
 
 
-def workflow_note(request: RequestRow) -> str:
-    """Under a workflow's request: who ran it, whether they confirmed it, and why it waits."""
-    confirmed = (
-        f"; {mention(request.confirmed_by)} confirmed it by DM before anything was held"
-        if request.confirmed_by
-        else ""
-    )
-    return (
-        f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran{confirmed}. The "
-        "workflow's author chose the reward, so it always waits for an approver."
-    )
-
-
 def approval_message(
     request: RequestRow,
     orders: list[OrderRow],
@@ -402,7 +389,14 @@ def approval_message(
     if note:
         blocks.append(_context(f"⚠️ {md.escape(note)}"))
     if request.source in UNATTENDED_SOURCES:
-        blocks.append(_context(workflow_note(request)))
+        by = request.confirmed_by  # the runner pressed Send (services/consent.py)
+        confirmed = f"; {mention(by)} confirmed it by DM before anything was held" if by else ""
+        blocks.append(
+            _context(
+                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran{confirmed}. "
+                "The workflow's author chose the reward, so it always waits for an approver."
+            )
+        )
     if request.state == "pending_approval":
         if earlier:
             blocks.append(_section("\n".join(duplicate_line(e) for e in earlier[:MAX_LISTED])))
@@ -465,131 +459,6 @@ def event_line(
     return None
 
 
-# --- direct messages ------------------------------------------------------------------------------
-
-
-def undelivered_code(order: OrderRow, request: RequestRow, why: str) -> str:
-    """To the requester: a delivered reward whose code reached nobody, and how to fix it."""
-    return (
-        f"⚠️ {reward_phrase(order)} for {who(order)} ({request.ref}) was delivered, but I "
-        f"cannot give its code to them in Slack ({md.escape(why)}) and Xoxoday was not asked "
-        "to email it. An operator can have Xoxoday email it: "
-        f"`rewards-bot orders resend {md.escape(order.po_number)}`."
-    )
-
-
-def undelivered_alert(order: OrderRow, why: str) -> str:
-    """For the operators (plain text; the alert builder escapes it)."""
-    return (
-        f"order {order.po_number} ({order.product_name or order.product_id} for "
-        f"{order.email or order.recipient_id}) was delivered but its code reached nobody: {why}, "
-        f"and Xoxoday was not asked to email it. Send it with `rewards-bot orders resend "
-        f"{order.po_number}`."
-    )
-
-
-def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
-    return (
-        f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "
-        "Some rewards take a few days; I'll message you when it arrives."
-    )
-
-
-def requester_update(
-    kind: str, request: RequestRow, order: OrderRow | None, reason: str | None
-) -> str | None:
-    ref = request.ref
-    if kind == EventKind.REQUEST_APPROVED:
-        how = "automatically" if request.auto_approved else f"by {decider(request)}"
-        return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
-    if kind == EventKind.REQUEST_EXPIRED:
-        why = md.escape(reason or "nobody decided in time")
-        return (
-            f"⌛ Your reward request {ref} expired: {why}. Nothing was ordered, and what it "
-            "held of your budget is yours again."
-        )
-    if kind == EventKind.REQUEST_REJECTED:  # the requester's DM: the one place the reason is shown
-        by = decider(request)
-        why = md.escape(request.decision_reason or "")
-        return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
-    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
-        why = f": {md.escape(reason)}" if reason else ""
-        return f"⏳ Your reward request {ref} needs an approver{why}"
-    if order is None:
-        return None
-    if kind == EventKind.ORDER_FAILED:
-        why = md.escape(reason or order.failure_reason or "")
-        return (
-            f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
-            "It was not charged to your budget."
-        )
-    if kind == EventKind.ORDER_CANCELED:
-        return (
-            f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
-            f"({ref}). The amount went back to your budget."
-        )
-    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
-        return (
-            f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
-            f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
-            "The cancelled share went back to your budget."
-        )
-    return None
-
-
-# --- replies to /reward <text> ------------------------------------------------------------------
-
-
-def help_text(is_approver: bool) -> str:
-    lines = [
-        "*Rewards Bot*: send gift cards, airline miles, charity donations and mobile top-ups.",
-        "• `/reward`: open the form",
-        "• `/reward status R-12` (or a poNumber): where a request stands",
-        "• `/reward history`: your recent requests",
-        "• `/reward cancel R-12`: cancel your request while it waits for approval",
-    ]
-    if is_approver:
-        lines.append("• `/reward balance`: the Xoxoday wallet balance (approvers)")
-        lines.append(
-            "• `/reward delegate @someone until 2026-12-24`: someone approves in your place "
-            "until that day; `/reward delegate off` ends it (approvers)"
-        )
-    lines.append("• `/reward help`: this message")
-    return "\n".join(lines)
-
-
-def history_text(requests: list[RequestRow]) -> str:
-    if not requests:
-        return "You have no reward requests yet. Type `/reward` to send one."
-    lines = ["*Your recent reward requests*"]
-    for request in requests:
-        state = request.state.replace("_", " ")
-        lines.append(
-            f"• {request.ref}: {money(request.total_cost, request.currency)}, {state}, "
-            f"{slack_date(request.created_at)}"
-        )
-    return "\n".join(lines)
-
-
-def status_text(request: RequestRow, orders: list[OrderRow], *, whole: bool = True) -> str:
-    """`/reward status`: `orders` are those the reader may see; `whole` (requester and
-    approvers) adds the reject reason, which a recipient never sees."""
-    status = request_status(request, orders, with_reason=whole)
-    lines = [f"*{request.ref}*: {status}", summary(request, orders)]
-    lines += [f"{order_line(o)} ({md.escape(o.po_number)})" for o in orders[:MAX_LISTED]]
-    if len(orders) > MAX_LISTED:
-        lines.append(f"… {progress(orders)}")
-    return "\n".join(lines)
-
-
-def balance_text(balance: Decimal, committed: Decimal, currency: str) -> str:
-    return (
-        f"*Xoxoday wallet*: {money(balance, currency)}, of which "
-        f"{money(committed, currency)} is committed to approved orders not yet placed; "
-        f"{money(balance - committed, currency)} available."
-    )
-
-
 def alert_message(text: str) -> tuple[str, Blocks]:
     """An operational alert for the approvers; its text may quote Xoxoday or a webhook. A long
     one is cut where Slack would refuse it (the log has it whole)."""
@@ -622,52 +491,6 @@ def stand_ins_line(delegations: Sequence[Delegation]) -> str:
     return "🔁 " + "; ".join(parts)
 
 
-def reminder_note(request: RequestRow, round_: int, of: int) -> str:
-    since = slack_date(request.waiting_since or request.created_at)
-    expires = (
-        f" It expires {slack_time(request.expires_at)} if nobody decides."
-        if (request.expires_at)
-        else ""
-    )
-    return f"⏰ Reminder {round_} of {of}: {request.ref} has waited since {since}.{expires}"
-
-
-def escalation_note(request: RequestRow) -> str:
-    since = slack_date(request.waiting_since or request.created_at)
-    expires = f" It expires {slack_time(request.expires_at)}." if request.expires_at else ""
-    return (
-        f"⏫ {request.ref} has waited since {since} without a decision, so you are asked "
-        f"too.{expires}"
-    )
-
-
 def standing_in_note(approver_id: str | None) -> str:
     """For a delegate: whose place they take when they decide."""
     return f"🔁 You stand in for {mention(approver_id)} here." if approver_id else ""
-
-
-def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
-    """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
-    the approver did not end it themselves)."""
-    if kind == EventKind.DELEGATION_SET:
-        return (
-            f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
-            f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "
-            "the bot's Home tab shows what waits; the usual rules apply (never a request of "
-            "yours or one that rewards you)."
-        )
-    because = f": {md.escape(why)}" if why else ""
-    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver{because}."
-
-
-def delegate_reply(delegation: Delegation | None, *, ended: bool = False) -> str:
-    """The answer to /reward delegate …"""
-    if delegation is None:
-        return "You have no one standing in for you." if ended else ""
-    who_ = mention(delegation.delegate_id)
-    if ended:
-        return f"{who_} no longer stands in for you."
-    return (
-        f"🔁 {who_} can approve and reject in your place until {day(delegation.until)} "
-        "(end of that day, UTC). `/reward delegate off` ends it sooner."
-    )
