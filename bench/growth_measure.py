@@ -13,7 +13,6 @@ read-only ones come first.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -250,23 +249,23 @@ def until_done(scheduler: Scheduler, expected: int, ticks: list[int]) -> float:
 
 
 def cli_run(session: Session, *args: str) -> tuple[float, float]:
-    """A `rewards-bot` command as its own process: wall time and peak resident memory (MB)."""
+    """A `rewards-bot` command as its own process: wall time and peak resident memory (MB,
+    as the command itself saw it: bench/peak_memory.py)."""
     env = process_env(session.sim, session.slack, session.db, free_port(), LOG_LEVEL="ERROR")
+    report = session.db.parent / "peak.txt"
+    report.unlink(missing_ok=True)
     began = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", *args],
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.peak_memory", str(report), "--env-file", "/dev/null", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
+        check=False,
     )
-    _, status, usage = os.wait4(child.pid, 0)
     took = time.perf_counter() - began
-    child.returncode = os.waitstatus_to_exitcode(status)
-    stderr = child.stderr.read().decode() if child.stderr else ""
-    if child.stderr:
-        child.stderr.close()
-    assert child.returncode == 0, stderr
-    return took, usage.ru_maxrss / 1024
+    assert done.returncode == 0, done.stderr
+    return took, float(report.read_text())
 
 
 def exports(session: Session, measured: Measured, out: Path, runs: int, past: bool) -> None:

@@ -138,10 +138,12 @@ def build_large(seed_path: Path, dest: Path, orders: int, *, quiet: bool = False
     the time each table took."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(seed_path, dest)
-    database = Database(dest)
-    migrate(database)  # a seed cached by an older release gets this release's schema
+    # A seed cached by an older release gets this release's schema (and whatever its
+    # migrations fill in) before it is copied.
+    database = Database(seed_path)
+    migrate(database)
     database.close()
+    shutil.copyfile(seed_path, dest)
     conn = sqlite3.connect(dest, isolation_level=None)
     try:
         seed_orders = int(conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
