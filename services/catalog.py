@@ -274,7 +274,7 @@ class Catalog:
     def _fetch_all(self, reward_kind: RewardKind) -> list[Product]:
         products = self._pages(category_type=reward_kind.category_type)
         if not reward_kind.operators_and_plans:
-            return [p for p in products if self._orderable(p)]
+            return [p for p in products if self._orderable(p, reward_kind)]
         operators = [p for p in products if p.parent_product_id is None]
         store.replace_type(
             self.database,
@@ -286,17 +286,18 @@ class Catalog:
             for plan in self._pages(
                 category_type=reward_kind.category_type, parent_product_id=operator.product_id
             ):
-                if not self._orderable(plan):
+                if not self._orderable(plan, reward_kind):
                     continue
                 parent = plan.parent_product_id or operator.product_id
                 plans.append(plan.model_copy(update={"parent_product_id": parent}))
         return plans
 
-    def _orderable(self, product: Product) -> bool:
-        """False for a product whose productMeta requires checkout fields no form collects:
-        placeOrder would refuse it after approval (§13 row 6). Logged once per product."""
+    def _orderable(self, product: Product, reward_kind: RewardKind) -> bool:
+        """False for a product whose productMeta requires checkout fields its kind does not
+        collect (the registry says which it does): placeOrder would refuse it after approval
+        (§13 row 6). Logged once per product."""
         try:
-            missing = missing_fields(product.product_meta)
+            missing = missing_fields(product.product_meta, reward_kind.collects)
         except UnreadableMeta:
             self._log_once(product, "its productMeta is not JSON; offered as it is")
             return True
