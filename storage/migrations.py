@@ -554,6 +554,21 @@ def m015_workflow_consents(db: sqlite_utils.Database) -> None:
     db["requests"].add_column("confirmed_by", str)
 
 
+def m016_slack_dm_conversations(db: sqlite_utils.Database) -> None:
+    """Which D… channel is the app's DM with which person (issue 15's pacer): Slack counts a
+    DM posted to the user id and one posted to its D… channel as one conversation, so the
+    pacer does too, every process alike. Filled from the DMs already recorded."""
+    db["slack_dm_channels"].create(
+        {"channel": str, "user_id": str}, pk="channel", not_null={"user_id"}
+    )
+    for table, user in (("chat_messages", "target"), ("slack_digests", "target")):
+        db.execute(
+            f"INSERT OR IGNORE INTO slack_dm_channels (channel, user_id) "
+            f"SELECT channel, {user} FROM {table} WHERE channel LIKE 'D%' "
+            f"AND ({user} LIKE 'U%' OR {user} LIKE 'W%')"
+        )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -570,6 +585,7 @@ MIGRATIONS: list[Migration] = [
     m013_audits,
     m014_order_details,
     m015_workflow_consents,
+    m016_slack_dm_conversations,
 ]
 
 
