@@ -244,7 +244,7 @@ class Catalog:
                 log.error("REWARDS_COUNTRIES: the %s catalog could not be fetched: %s", code, exc)
                 continue
             for product in found:
-                if not self._orderable(product):
+                if not self._orderable(product, reward_kind):
                     continue
                 products.setdefault(product.product_id, product)
                 where.setdefault(product.product_id, []).append(code)
@@ -382,7 +382,9 @@ class Catalog:
             except xe.XoxodayError as exc:
                 log.warning("could not fetch product %s: %s", product_id, exc)
                 return
-            found = [p for p in found if p.product_id == product_id and self._orderable(p)]
+            found = [
+                p for p in found if p.product_id == product_id and self._orderable(p, reward_kind)
+            ]
             if found:
                 names = {c.iso.lower(): c for c in self.countries() if c.iso}
                 row = _row(found[0], currency, _codes(found[0].countries, names))
