@@ -600,7 +600,22 @@ def m016_growth_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
-def m017_budget_releases(db: sqlite_utils.Database) -> None:
+def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
+    """Which D… channel is the app's DM with which person (issue 15's pacer): Slack counts a
+    DM posted to the user id and one posted to its D… channel as one conversation, so the
+    pacer does too, every process alike. Filled from the DMs already recorded."""
+    db["slack_dm_channels"].create(
+        {"channel": str, "user_id": str}, pk="channel", not_null={"user_id"}
+    )
+    for table, user in (("chat_messages", "target"), ("slack_digests", "target")):
+        db.execute(
+            f"INSERT OR IGNORE INTO slack_dm_channels (channel, user_id) "
+            f"SELECT channel, {user} FROM {table} WHERE channel LIKE 'D%' "
+            f"AND ({user} LIKE 'U%' OR {user} LIKE 'W%')"
+        )
+
+
+def m018_budget_releases(db: sqlite_utils.Database) -> None:
     """`budget_releases`: orders withdrawn by a rejection, a cancellation or an expiry whose
     reserve is still to be given back (issue 20). The decision withdraws the orders and
     queues them here in its own transaction; the worker gives each reserve back after the
@@ -632,7 +647,8 @@ MIGRATIONS: list[Migration] = [
     m014_order_details,
     m015_workflow_consents,
     m016_growth_indexes,
-    m017_budget_releases,
+    m017_slack_dm_conversations,
+    m018_budget_releases,
 ]
 
 
