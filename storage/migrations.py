@@ -554,6 +554,82 @@ def m015_workflow_consents(db: sqlite_utils.Database) -> None:
     db["requests"].add_column("confirmed_by", str)
 
 
+def m016_growth_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for years of history (issue 20): every lookup the bot makes while someone
+    waits, or in a round of the worker, is a search, whatever the size of the record.
+
+    - `budget_ledger (order_id)`: what an order holds (release, refund, adjustment, the
+      finance export's refunds) was a scan of the whole ledger per order;
+    - `budget_ledger (month, request_id)`: the company's spend of a month (the Home);
+    - `requests (created_at)`: a month's requests (the finance export);
+    - `requests (requester_id, state)`: how many requests of one person wait;
+    - `requests (state, expires_at)`, `(state, remind_at)`, `(state, escalate_at)`: the
+      schedule's due requests, earliest first, without sorting every waiting request;
+    - `orders (placed_at)`: the audit's orders of a day;
+    - `request_state_counts`: requests per state, kept by triggers as migration 3 keeps the
+      orders' (/metrics counted every request at each scrape).
+    History and "received" read `(requester_id, created_at)` and `(recipient_id,
+    created_at)` newest first, which the indexes of migrations 1 and 9 serve.
+    """
+    db["budget_ledger"].create_index(["order_id"])
+    db["budget_ledger"].create_index(["month", "request_id"])
+    db["requests"].create_index(["created_at"])
+    db["requests"].create_index(["requester_id", "state"])
+    db["requests"].create_index(["state", "expires_at"])
+    db["requests"].create_index(["state", "remind_at"])
+    db["requests"].create_index(["state", "escalate_at"])
+    db["orders"].create_index(["placed_at"])
+    db["request_state_counts"].create({"state": str, "n": int}, pk="state", not_null={"n"})
+    db.execute(
+        "INSERT INTO request_state_counts (state, n) "
+        "SELECT state, COUNT(*) FROM requests GROUP BY state"
+    )
+    bump = (
+        "INSERT OR IGNORE INTO request_state_counts (state, n) VALUES (NEW.state, 0); "
+        "UPDATE request_state_counts SET n = n + 1 WHERE state = NEW.state;"
+    )
+    db.execute(f"CREATE TRIGGER requests_count_insert AFTER INSERT ON requests BEGIN {bump} END")
+    db.execute(
+        "CREATE TRIGGER requests_count_update AFTER UPDATE OF state ON requests "
+        "WHEN OLD.state IS NOT NEW.state BEGIN "
+        f"UPDATE request_state_counts SET n = n - 1 WHERE state = OLD.state; {bump} END"
+    )
+    db.execute(
+        "CREATE TRIGGER requests_count_delete AFTER DELETE ON requests BEGIN "
+        "UPDATE request_state_counts SET n = n - 1 WHERE state = OLD.state; END"
+    )
+
+
+def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
+    """Which D… channel is the app's DM with which person (issue 15's pacer): Slack counts a
+    DM posted to the user id and one posted to its D… channel as one conversation, so the
+    pacer does too, every process alike. Filled from the DMs already recorded."""
+    db["slack_dm_channels"].create(
+        {"channel": str, "user_id": str}, pk="channel", not_null={"user_id"}
+    )
+    for table, user in (("chat_messages", "target"), ("slack_digests", "target")):
+        db.execute(
+            f"INSERT OR IGNORE INTO slack_dm_channels (channel, user_id) "
+            f"SELECT channel, {user} FROM {table} WHERE channel LIKE 'D%' "
+            f"AND ({user} LIKE 'U%' OR {user} LIKE 'W%')"
+        )
+
+
+def m018_budget_releases(db: sqlite_utils.Database) -> None:
+    """`budget_releases`: orders withdrawn by a rejection, a cancellation or an expiry whose
+    reserve is still to be given back (issue 20). The decision withdraws the orders and
+    queues them here in its own transaction; the worker gives each reserve back after the
+    answer, and takes the row in the same transaction as the ledger's release row, so it
+    happens once. Until then every reader counts a withdrawn order's rows as nothing
+    (storage/ledger.py `spent`)."""
+    db["budget_releases"].create(
+        {"order_id": int, "queued_at": str},
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id")],
+        not_null={"queued_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -570,6 +646,9 @@ MIGRATIONS: list[Migration] = [
     m013_audits,
     m014_order_details,
     m015_workflow_consents,
+    m016_growth_indexes,
+    m017_slack_dm_conversations,
+    m018_budget_releases,
 ]
 
 
