@@ -169,6 +169,9 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # a round in a busy database: the lease is its until done
+                log.warning("the worker's round is still running after %.0f s", timeout)
+                self._thread.join()
         self._pool.shutdown(wait=True, cancel_futures=False)
         if self.audit is not None:
             self.audit.wait(timeout)

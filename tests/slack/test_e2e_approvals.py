@@ -347,14 +347,22 @@ def test_unexpected_failure_shows_a_reference_not_a_trace(
     stack.driver.fill(view_id, "denomination_choice", "denomination_choice", "10")
     stack.driver.fill(view_id, "recipients", "recipients", ["UANA"])
     database = Path(stack.bot.runtime.settings.rewards_db)
+    # Nothing but the form's handler may touch the file while it is swapped: a thread that
+    # opened it mid-swap made a fresh database there (and a -wal that outlived the restore).
     stack.bot.runtime.worker.stop()
+    stack.bot.room.stop()
     stack.bot.runtime.database.close()
-    saved = {p: p.read_bytes() for p in database.parent.glob(database.name + "*")}
-    database.write_bytes(b"this is not a database any more" * 200)  # the disk failed under the bot
+    files = lambda: set(database.parent.glob(database.name + "*"))  # noqa: E731
+    saved = {p: p.read_bytes() for p in files()}
+    broken = database.with_name("broken.db")
+    broken.write_bytes(b"this is not a database any more" * 200)
+    broken.replace(database)  # the disk failed under the bot (in one step: never an empty file)
     try:
         response = stack.driver.submit("UREQUESTER", view_id)
     finally:
         stack.bot.runtime.database.close()
+        for path in files() - set(saved):
+            path.unlink()
         for path, data in saved.items():
             path.write_bytes(data)
     body = response.json()
