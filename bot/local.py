@@ -25,7 +25,7 @@ from handlers.metadata import RewardModalMeta
 from plumbing.httpserver import ServerThread
 from plumbing.jsonutil import dumps
 from simulator.slack.driver import SlackDriver
-from simulator.slack.fake import RunningFakeSlack, start_fake_slack
+from simulator.slack.fake import WAIT_S, RunningFakeSlack, start_fake_slack
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
 from simulator.xoxoday.server import RunningSimulator
 
@@ -119,7 +119,7 @@ class SlackScript:
             self.driver.fill(view_id, block, block, value)
         return self.driver.submit(user, view_id)
 
-    def approval_message(self, request_ref: str, timeout: float = 5.0) -> dict[str, Any]:
+    def approval_message(self, request_ref: str, timeout: float = WAIT_S) -> dict[str, Any]:
         call = self.slack.wait_for(
             "chat.postMessage",
             lambda c: (

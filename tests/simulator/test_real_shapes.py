@@ -85,7 +85,7 @@ def test_orders_answer_processing_then_complete(api: Api) -> None:
         answer = api.ok("getOrderDetails", {"poNumber": "RS-1"})
         return answer if answer["orderStatus"] == "complete" else None
 
-    done = wait_for(completed, timeout=5)
+    done = wait_for(completed)
     assert done["deliveryStatus"] == "delivered" and len(done["vouchers"]) == 1
 
 
@@ -121,7 +121,7 @@ def test_partial_cancel_delivers_the_rest_and_refunds_the_share(api: Api) -> Non
 def test_shares_decide_how_orders_settle_by_themselves(api: Api) -> None:
     config(api, processing_share=1, status_delay_s=0.05, refund_share=1.0)
     api.order(**ORDER)
-    wait_for(lambda: sim_orders(api)[0]["orderStatus"] == "refunded", timeout=5)
+    wait_for(lambda: sim_orders(api)[0]["orderStatus"] == "refunded")
     assert api.balance() == 10000
 
 
@@ -160,7 +160,7 @@ def test_late_commit_answers_a_gateway_504_and_commits_later_unseen_until_then(a
     if time.monotonic() - sent < 0.6:  # answered before the commit was due (a loaded machine
         # may be slower: then only the commit below is shown)
         assert (lookup.status_code, lookup.json()["errorId"]) == (404, "PLE10016")
-    wait_for(lambda: sim_orders(api), timeout=5)
+    wait_for(lambda: sim_orders(api))
     assert api.ok("getOrderDetails", {"poNumber": "RS-1"})["deliveryStatus"] == "delivered"
     assert api.balance() == Decimal("9990.2")
 
@@ -185,7 +185,7 @@ def test_placing_again_during_a_late_commit_pays_twice(api: Api) -> None:
     api.sim_post("faults", {"op": "placeOrder", "kind": "late_commit", "commit_after_s": 0.3})
     assert api.call("placeOrder", ORDER).status_code == 504
     assert api.call("placeOrder", ORDER).status_code == 200
-    wait_for(lambda: len(sim_orders(api)) == 2, timeout=5)
+    wait_for(lambda: len(sim_orders(api)) == 2)
     assert [o["poNumber"] for o in sim_orders(api)] == ["RS-1", "RS-1"]
     assert api.balance() == Decimal("9980.4")
 
@@ -210,7 +210,7 @@ def test_shares_of_late_commits_and_ple10010(api: Api) -> None:
     assert api.call("placeOrder", ORDER).status_code == 504
     config(api, late_commit_share=0.0, redeem_failed_share=1.0)
     api.error("placeOrder", {**ORDER, "poNumber": "RS-2"}, 422, "PLE10010")
-    wait_for(lambda: [o["poNumber"] for o in sim_orders(api)] == ["RS-1"], timeout=5)
+    wait_for(lambda: [o["poNumber"] for o in sim_orders(api)] == ["RS-1"])
 
 
 @pytest.mark.parametrize(

@@ -326,10 +326,9 @@ def test_many_recipients_show_progress_within_rate_limits(stack: LocalStack) -> 
         )
     stack.request("UREQUESTER", people, amount="10")
     stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-1"))
-    wait_for(lambda: set(order_states(stack)) == {"delivered"}, timeout=30)
+    wait_for(lambda: set(order_states(stack)) == {"delivered"})
     wait_for(
         lambda: any("Done: all 24 delivered" in t for t in channel_texts(stack, "CREWARDS")),
-        timeout=10,
     )
     status = next(m for m in stack.slack.messages("CREWARDS") if not m.get("thread_ts"))
     thread = [m for m in stack.slack.messages("CREWARDS") if m.get("thread_ts")]
@@ -425,6 +424,6 @@ def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
         xoxoday_rate_scale=0,
     )  # type: ignore[arg-type]
     try:
-        wait_for(lambda: order_states(second) == ["delivered"], timeout=15)
+        wait_for(lambda: order_states(second) == ["delivered"])
     finally:
         second.stop()
