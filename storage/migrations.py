@@ -600,6 +600,36 @@ def m016_growth_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
+    """Which D… channel is the app's DM with which person (issue 15's pacer): Slack counts a
+    DM posted to the user id and one posted to its D… channel as one conversation, so the
+    pacer does too, every process alike. Filled from the DMs already recorded."""
+    db["slack_dm_channels"].create(
+        {"channel": str, "user_id": str}, pk="channel", not_null={"user_id"}
+    )
+    for table, user in (("chat_messages", "target"), ("slack_digests", "target")):
+        db.execute(
+            f"INSERT OR IGNORE INTO slack_dm_channels (channel, user_id) "
+            f"SELECT channel, {user} FROM {table} WHERE channel LIKE 'D%' "
+            f"AND ({user} LIKE 'U%' OR {user} LIKE 'W%')"
+        )
+
+
+def m018_budget_releases(db: sqlite_utils.Database) -> None:
+    """`budget_releases`: orders withdrawn by a rejection, a cancellation or an expiry whose
+    reserve is still to be given back (issue 20). The decision withdraws the orders and
+    queues them here in its own transaction; the worker gives each reserve back after the
+    answer, and takes the row in the same transaction as the ledger's release row, so it
+    happens once. Until then every reader counts a withdrawn order's rows as nothing
+    (storage/ledger.py `spent`)."""
+    db["budget_releases"].create(
+        {"order_id": int, "queued_at": str},
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id")],
+        not_null={"queued_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -617,6 +647,8 @@ MIGRATIONS: list[Migration] = [
     m014_order_details,
     m015_workflow_consents,
     m016_growth_indexes,
+    m017_slack_dm_conversations,
+    m018_budget_releases,
 ]
 
 
