@@ -6,6 +6,7 @@ sender (handlers/sender.py), which it serves as a base class; each entry is stil
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from slack_sdk import WebClient
@@ -129,7 +130,7 @@ class Gathered:
         text, blocks = digest_messages.digest(why, entries, len(entries))
         kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
         outcome, posted = self.targets.post(
-            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
+            digest_step(why, person, row.data), None, person, text, blocks, tell=False
         )
         if posted:
             channel, ts, _target = posted
@@ -137,6 +138,16 @@ class Gathered:
         elif outcome == "gone":
             log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
         return len(row.data)
+
+
+def digest_step(why: str, person: str, data: list[dict[str, object]]) -> str:
+    """The digest's step: named by what it tells (each request and its round), which no later
+    digest tells again. Not the outbox row's version: that starts again at 1 once the sent row
+    is tidied (services/outbox.py, KEEP_SENT_S), so the next round's digest found its step
+    'done' and was never sent. A retry of the same digest keeps its step: it is not sent twice."""
+    told = sorted({f"{e.get('request_id')}.{e.get('round') or 1}" for e in data})
+    digest = hashlib.sha256(",".join(told).encode()).hexdigest()[:16]
+    return f"digest:{why}:{person}:{digest}"
 
 
 def _ids(entries: list[digest_messages.Entry]) -> set[int]:
