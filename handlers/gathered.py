@@ -19,7 +19,7 @@ from services.errors import PolicyRefusal
 from services.notices import Notices
 from services.notify import Steps
 from services.outbox import Outbox, OutboxRow
-from storage.models import RequestRow
+from storage.models import OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Gathered:
         return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
 
     def _closed(
-        self, reader: str, request: RequestRow, orders: list, acting_for: str | None
+        self, reader: str, request: RequestRow, orders: list[OrderRow], acting_for: str | None
     ) -> str:
         """Why `reader` may no longer decide a waiting request they were asked about (their
         delegation ended, they are no longer an approver); empty while they may."""
