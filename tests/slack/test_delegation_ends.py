@@ -171,7 +171,7 @@ def test_an_ended_delegation_closes_the_old_delegates_asks_and_reminders(
     def closed() -> bool:
         return not any(has_buttons(m) for m in stack.slack.dms("UBEN"))
 
-    wait_for(closed, timeout=15)
+    wait_for(closed)
     for message in bens:
         text = stack.slack.plain_text(shown(stack, message))
         assert "R-1" in text and "You no longer stand in for <@UAPPROVER>" in text

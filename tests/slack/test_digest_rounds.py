@@ -44,13 +44,13 @@ def test_every_rounds_digest_is_sent_though_the_last_one_was_tidied(
         ]
         return rounds == [1, 2, 3]
 
-    wait_for(reminded_thrice, timeout=60, interval=0.1)
+    wait_for(reminded_thrice, interval=0.1)
 
     def three_digests() -> bool:
         outbox_store.forget_sent(database, time.time() + 1)
         return len(rounds_seen(stack, "UAPPROVER")) >= 3
 
-    wait_for(three_digests, timeout=30, interval=0.1)  # the third round's gather, its send
+    wait_for(three_digests, interval=0.1)  # the third round's gather, its send
     assert rounds_seen(stack, "UAPPROVER") == [1, 2, 3]
 
 
