@@ -135,10 +135,12 @@ class SlackSender(Gathered):
             )
 
     def _asks(self, request: RequestRow) -> None:
-        """The approval asks and every digest listing the request show where it stands."""
+        """The approval asks and every digest listing the request show where it stands; a
+        waiting ask is redrawn whole (warnings, budget, notes), as it was first posted."""
         orders = self.notices.orders(request.id)
-        text, blocks = msg.approval_message(request, orders)
+        standing_in = self._standing_in(request)
         for ref in self.notices.refs(request.id, "approval"):
+            text, blocks = self._ask_message(request, orders, standing_in.get(ref.addressee))
             self.targets.update(request, ref, text, blocks, tell=False)
         for digest in self.outbox.digests_listing(request.id):
             shown = self._digest_entries(digest.entries, digest.why)
@@ -192,7 +194,7 @@ class SlackSender(Gathered):
         if event.kind == EventKind.REQUEST_CREATED:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
-            self._ask_approvers(event, request, note=event.reason or "")
+            self._ask_approvers(event, request)
         elif event.kind in (
             EventKind.REQUEST_APPROVED,
             EventKind.REQUEST_REJECTED,
@@ -243,36 +245,44 @@ class SlackSender(Gathered):
         self.steps.settle(mine, "done")
         return False
 
-    def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
+    def _ask_message(
+        self, request: RequestRow, orders: list[OrderRow], acting_for: str | None = None
+    ) -> tuple[str, msg.Blocks]:
+        """The approval ask, whole: what the approvers must know before they click (the
+        approvers' note, earlier rewards of the recipients, the requester's budget, who may
+        stand in). `acting_for`: the reader stands in for that approver. The one builder
+        of an ask, first posted or redrawn, so an update never drops a warning."""
+        waiting = request.state == "pending_approval"
+        return msg.approval_message(
+            request,
+            orders,
+            budget=self._budget(request) if waiting else None,
+            note=self.notices.approvers_note(request.id),
+            earlier=self._earlier(request, orders) if waiting else [],
+            stand_ins=self._stand_ins(request) if waiting and not acting_for else [],
+            notes=[msg.standing_in_note(acting_for)] if acting_for else [],
+        )
+
+    def _standing_in(self, request: RequestRow) -> dict[str, str]:
+        """Who is asked by DM in an approver's place (not an approver themselves): for whom."""
+        approvers = self.policy.approvers
+        return {p: a for p, a in self._candidates(request) if a and p not in approvers}
+
+    def _ask_approvers(self, event: EventRow, request: RequestRow) -> None:
         if self._asked_by_another_event(event, request):
             return
         if request.state != "pending_approval":
             return  # decided before the ask went: nothing to ask
         orders = self.notices.orders(request.id)
-        text, blocks = msg.approval_message(
-            request,
-            orders,
-            budget=self._budget(request),
-            note=note,
-            earlier=self._earlier(request, orders),
-            stand_ins=self._stand_ins(request),
-        )
+        text, blocks = self._ask_message(request, orders)
         approvers = sorted(self.policy.approvers)
         if not self.approval_channel and not approvers:
             log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
         key = f"e{event.id}:approval"
         # Someone standing in for an approver may not be in the approval channel: they are
         # asked by DM, with whom they stand in for.
-        stand_ins = [(p, a) for p, a in self._candidates(request) if a and p not in approvers]
-        for person, acting_for in stand_ins:
-            text_, blocks_ = msg.approval_message(
-                request,
-                orders,
-                budget=self._budget(request),
-                note=note,
-                earlier=self._earlier(request, orders),
-                notes=[msg.standing_in_note(acting_for)],
-            )
+        for person, acting_for in self._standing_in(request).items():
+            text_, blocks_ = self._ask_message(request, orders, acting_for)
             self._ask(f"e{event.id}:stand-in", request, person, text_, blocks_)
         if self.approval_channel:
             outcome = self._ask(key, request, self.approval_channel, text, blocks)

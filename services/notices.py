@@ -35,6 +35,12 @@ class Notices:
     def event(self, event_id: int) -> EventRow | None:
         return events.get(self.database, event_id)
 
+    def approvers_note(self, request_id: int) -> str:
+        """Why the request waits for the approvers (its latest request.needs_approval), for
+        them only: it can carry the wallet's figures. "" when it was asked from the start."""
+        event = events.last_for_request(self.database, request_id, EventKind.REQUEST_NEEDS_APPROVAL)
+        return (event.reason or "") if event else ""
+
     def alert(self, reason: str, *, request_id: int, order_id: int, actor: str) -> None:
         """A system.alert for the operators (inside the caller's transaction, if any)."""
         with self.database.tx() as db:

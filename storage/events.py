@@ -57,6 +57,15 @@ def for_request(database: Database, request_id: int) -> list[EventRow]:
     return [EventRow.model_validate(row) for row in rows]
 
 
+def last_for_request(database: Database, request_id: int, kind: str) -> EventRow | None:
+    """The request's latest event of `kind` (a request has a handful of events)."""
+    row = database.one(
+        "SELECT * FROM events WHERE request_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        [request_id, kind],
+    )
+    return EventRow.model_validate(row) if row else None
+
+
 def for_order(database: Database, order_id: int) -> list[EventRow]:
     rows = database.query("SELECT * FROM events WHERE order_id = ? ORDER BY id", [order_id])
     return [EventRow.model_validate(row) for row in rows]

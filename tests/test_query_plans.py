@@ -102,6 +102,10 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     # /metrics
     "requests.count_by_state": request_store.count_by_state,
     "events.after": lambda d: events.after(d, 0),
+    # an approval ask redrawn (its approvers' note)
+    "events.last_for_request": lambda d: events.last_for_request(
+        d, 1, EventKind.REQUEST_NEEDS_APPROVAL
+    ),
     # the finance export
     "finance.refunds_by_order": lambda d: finance_store.refunds_by_order(d, [1, 2, 3]),
 }
