@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 STATUS_SHOWN = "R{}:status-shown"  # the step: the status message was posted (or cannot be)
 NOT_YET_SHOWN_S = 1.0
+SETTLED = {"ok": "done", "done": "done", "gone": "gave_up", "refused": "refused"}
 
 
 def public_reason(event: EventRow) -> str | None:
@@ -152,25 +153,46 @@ class SlackSender(Gathered):
         """The waiting lines as one reply under each status message (several when long)."""
         if not self._shown(request):
             raise ComeBack(f"{request.ref}: its status message is not posted yet")
-        seen: set[object] = set()
-        texts = []
+        texts: dict[object, str] = {}
         for entry in lines:
-            if entry.get("e") not in seen:
-                seen.add(entry.get("e"))
-                texts.append(str(entry.get("line") or ""))
-        for reply in msg.replies([t for t in texts if t]):
-            text = "\n".join(reply)
-            for ref in self.notices.refs(request.id, "status"):
-                self.targets.attempt(
-                    None,
-                    request,
-                    ref.addressee,
-                    lambda ref=ref, text=text: self.client.chat_postMessage(
-                        channel=ref.channel, thread_ts=ref.ts, text=text
-                    ),
-                )
-            self.targets.end(f"{request.ref}'s thread")  # a failed reply: all lines again
+            if entry.get("e") not in texts:
+                texts[entry.get("e")] = str(entry.get("line") or "")
+        waiting = [(e, text) for e, text in texts.items() if text]
+        for ref in self.notices.refs(request.id, "status"):
+            self._replies(request, ref, waiting)
+        self.targets.end(f"{request.ref}'s thread")  # a failed reply: the row comes back
         return len(lines)
+
+    def _replies(
+        self, request: RequestRow, ref: MessageRef, lines: list[tuple[object, str]]
+    ) -> None:
+        """The lines not yet posted under `ref`, in as few replies as fit. Each line is a step
+        settled with the reply that carried it (as a requester's gathered updates are), so a
+        send that comes back (the lane full after the first reply, a failure under another
+        status message) posts only the rest."""
+
+        def key(e: object) -> str:
+            return f"e{e}:thread:{ref.channel}:{ref.ts}"
+
+        waiting = [(e, t) for e, t in lines if e is None or not self.steps.done(key(e))]
+        sent = 0
+        for reply in msg.replies([text for _e, text in waiting]):
+            part = waiting[sent : sent + len(reply)]
+            sent += len(reply)
+            outcome, _ = self.targets.attempt(
+                None,
+                request,
+                ref.addressee,
+                lambda reply=reply: self.client.chat_postMessage(
+                    channel=ref.channel, thread_ts=ref.ts, text="\n".join(reply)
+                ),
+            )
+            if outcome == "later":
+                return  # recorded: the row comes back with what is left
+            with self.notices.database.tx():
+                for e, _text in part:
+                    if e is not None:
+                        self.steps.settle(key(e), SETTLED[outcome])
 
     # --- one-off messages of an event -----------------------------------------------------------
 
