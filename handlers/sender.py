@@ -20,7 +20,8 @@ from slack_sdk import WebClient
 from handlers import digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.consent_sender import CONSENT_KINDS, send_consent_event
-from handlers.gathered import Gathered
+from handlers.gathered import Gathered, tell_requester
+from handlers.notifier import REQUESTER_UPDATES
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
 from handlers.users import UserDirectory
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 STATUS_SHOWN = "R{}:status-shown"  # the step: the status message was posted (or cannot be)
 NOT_YET_SHOWN_S = 1.0
 SETTLED = {"ok": "done", "done": "done", "gone": "gave_up", "refused": "refused"}
-
-
-def public_reason(event: EventRow) -> str | None:
-    """What everyone but the approvers may read about an event (the approvers' note can
-    carry the wallet's figures); older events without it show nothing more."""
-    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
-        return str(event.data.get("public") or "")
-    return event.reason
 
 
 class ComeBack(Exception):
@@ -127,13 +120,6 @@ class SlackSender(Gathered):
         text, blocks = msg.status_message(request, orders)
         for ref in self.notices.refs(request.id, "status"):
             self.targets.update(request, ref, text, blocks)
-        if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
-            self._update_requester(
-                f"R{request.id}:complete",
-                request,
-                request.requester_id,
-                dm_messages.request_complete(request, orders),
-            )
 
     def _asks(self, request: RequestRow) -> None:
         """The approval asks and every digest listing the request show where it stands; a
@@ -217,17 +203,10 @@ class SlackSender(Gathered):
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request)
-        elif event.kind in (
-            EventKind.REQUEST_APPROVED,
-            EventKind.REQUEST_REJECTED,
-            EventKind.REQUEST_EXPIRED,
-        ):
-            self._update_requester(
-                f"e{event.id}:dm:{request.requester_id}",
-                request,
-                request.requester_id,
-                dm_messages.requester_update(event.kind, request, None, public_reason(event)),
-            )
+        elif event.kind in REQUESTER_UPDATES:
+            # A row marked before the notifier told requesters itself: the same update, once.
+            key = f"e{event.id}:dm:{request.requester_id}"
+            tell_requester(self.outbox, request, key, event=event.id)
         elif order is not None:
             self._order_changed(event, request, order)
 
@@ -391,17 +370,6 @@ class SlackSender(Gathered):
                     recipient,
                     dm_messages.recipient_on_its_way(order, request),
                 )
-        elif event.kind in (
-            EventKind.ORDER_FAILED,
-            EventKind.ORDER_CANCELED,
-            EventKind.ORDER_PARTIALLY_CANCELED,
-        ):
-            self._update_requester(
-                f"e{event.id}:dm:{request.requester_id}",
-                request,
-                request.requester_id,
-                dm_messages.requester_update(event.kind, request, order, event.reason),
-            )
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         """The code to the recipient's DM (several DMs when the codes do not fit one); when

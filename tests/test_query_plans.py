@@ -102,7 +102,8 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     # /metrics
     "requests.count_by_state": request_store.count_by_state,
     "events.after": lambda d: events.after(d, 0),
-    # an approval ask redrawn (its approvers' note)
+    # an approval ask redrawn (its approvers' note); a requester told their request is complete
+    "events.last_id_for_request": lambda d: events.last_id_for_request(d, 1),
     "events.last_for_request": lambda d: events.last_for_request(
         d, 1, EventKind.REQUEST_NEEDS_APPROVAL
     ),
