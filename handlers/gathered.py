@@ -122,6 +122,14 @@ class Gathered:
                 )
         return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
 
+    def _numbered(self, person: str, entry: dict[str, object]) -> dict[str, object]:
+        """A reminder numbered for `person` from what they were sent: someone asked from
+        the escalation on never had reminder 1, so their first reads "1 of 2", not "2 of 3".
+        Saved with the digest, so a redraw keeps the number it was sent with."""
+        round_, of = int(str(entry.get("round") or 1)), int(str(entry.get("of") or 1))
+        sent = self.outbox.digests_sent(person, "remind", int(str(entry["request_id"])))
+        return {**entry, "round": sent + 1, "of": sent + 1 + max(0, of - round_)}
+
     def _digest(self, row: OutboxRow) -> int:
         """What waits for one approver this round, in one DM; the requests decided since the
         reminder was due are left out (a digest with nothing left is not sent)."""
@@ -130,6 +138,8 @@ class Gathered:
         latest: dict[int, dict[str, object]] = {}
         for entry in row.data:
             latest[int(entry["request_id"])] = entry
+        if why == "remind":
+            latest = {rid: self._numbered(person, e) for rid, e in latest.items()}
         entries = [
             e
             for e in self._digest_entries(list(latest.values()), why)

@@ -137,6 +137,31 @@ def test_escalation_asks_the_escalation_approvers_who_decide_from_then_on(
     assert len(asks(stack, "UCHO", "⏫")) == 1  # escalated once
 
 
+def test_reminders_are_numbered_by_what_each_person_was_sent(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """Seen in `make demo`: Hana, asked when R-6 was escalated, then read "Reminder 2 of 3"
+    without ever having had reminder 1. Each person's reminders count what they were sent:
+    the approvers' second is 2 of 3, the escalation approver's first is 1 of 2."""
+    stack = make_stack(
+        rewards_remind_after="2s",
+        rewards_escalate_after="3s",
+        rewards_expire_after="1h",
+        rewards_escalation_approvers=["UCHO"],
+    )
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    wait_for(lambda: asks(stack, "UCHO", "⏫"), timeout=15)
+    wait_for(lambda: len(asks(stack, "UAPPROVER", "⏰")) >= 2, timeout=15)
+    wait_for(lambda: asks(stack, "UCHO", "⏰"), timeout=15)
+
+    def numbers(user: str) -> list[str]:
+        said = [stack.slack.plain_text(first_version(m)) for m in asks(stack, user, "⏰")]
+        return [n for text in said for n in re.findall(r"Reminder (\d+ of \d+)", text)]
+
+    assert numbers("UAPPROVER")[:2] == ["1 of 3", "2 of 3"]
+    assert numbers("UCHO")[0] == "1 of 2", numbers("UCHO")
+
+
 def test_the_duplicate_warning_stays_on_a_waiting_ask_after_an_update(
     make_stack: Callable[..., LocalStack],
 ) -> None:
