@@ -150,9 +150,9 @@ def test_reminders_are_numbered_by_what_each_person_was_sent(
         rewards_escalation_approvers=["UCHO"],
     )
     assert stack.request("UREQUESTER", ["UANA"]).text == ""
-    wait_for(lambda: asks(stack, "UCHO", "⏫"), timeout=15)
-    wait_for(lambda: len(asks(stack, "UAPPROVER", "⏰")) >= 2, timeout=15)
-    wait_for(lambda: asks(stack, "UCHO", "⏰"), timeout=15)
+    wait_for(lambda: asks(stack, "UCHO", "⏫"))
+    wait_for(lambda: len(asks(stack, "UAPPROVER", "⏰")) >= 2)
+    wait_for(lambda: asks(stack, "UCHO", "⏰"))
 
     def numbers(user: str) -> list[str]:
         said = [stack.slack.plain_text(first_version(m)) for m in asks(stack, user, "⏰")]
@@ -189,7 +189,7 @@ def test_the_duplicate_warning_stays_on_a_waiting_ask_after_an_update(
         current = stack.slack.message(APPROVAL_CHANNEL, ask["ts"])
         return current if current and current.get("edits") else None
 
-    wait_for(lambda: updated() is not None, timeout=20)  # the escalation redrew it
+    wait_for(lambda: updated() is not None)  # the escalation redrew it
     current = updated()
     assert current is not None
     now = stack.slack.plain_text(current)

@@ -336,7 +336,7 @@ def test_the_requesters_updates_come_in_the_order_things_happened(stack: LocalSt
     [status] = [r for r in room.outbox.due([]) if r.key == "status:R1"]
     room.outbox.finish(status, room.sender.send(status))
     room.start()
-    wait_for(lambda: complete(stack) and room.idle(), timeout=20)
+    wait_for(lambda: complete(stack) and room.idle())
 
     said = "\n".join(texts(stack.slack.dms("UREQUESTER")))
     approved, done = said.find("approved by <@UAPPROVER>"), said.find("is complete")

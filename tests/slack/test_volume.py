@@ -98,7 +98,7 @@ def test_a_long_thread_batch_held_back_halfway_is_not_posted_twice(stack: LocalS
     4 times (review finding)."""
     assert stack.request("UREQUESTER", ["UANA"]).text == ""
     room = stack.bot.room
-    wait_for(room.idle, timeout=15)
+    wait_for(room.idle)
     [status] = [m for m in stack.slack.messages("CREWARDS") if not m.get("thread_ts")]
 
     # #rewards is busy: three other posts in it (the lane allows 4 in 4 s). The status post
@@ -117,7 +117,7 @@ def test_a_long_thread_batch_held_back_halfway_is_not_posted_twice(stack: LocalS
         line = f"🚚 Placed Amazon.com eGift Card (25 USD) for recipient number {n:03d} of the team"
         room.outbox.mark("thread:R1", request_id=1, item={"e": 10_000 + n, "line": line})
     room.wake()
-    wait_for(room.idle, timeout=30)
+    wait_for(room.idle)
 
     replies = [m for m in stack.slack.messages("CREWARDS") if m.get("thread_ts") == status["ts"]]
     lines = Counter(
@@ -135,7 +135,7 @@ def test_thread_lines_that_failed_under_one_status_message_go_once_under_the_oth
     under the second were posted there again (review finding)."""
     assert stack.request("UREQUESTER", ["UANA"]).text == ""
     room = stack.bot.room
-    wait_for(room.idle, timeout=15)
+    wait_for(room.idle)
     shown = room.sender.client.chat_postMessage(channel="UREQUESTER", text="R-1, shown again")
     room.sender.notices.save_ref(1, "status", shown["channel"], shown["ts"], "UREQUESTER")
     [first, second] = room.sender.notices.refs(1, "status")
@@ -145,7 +145,7 @@ def test_thread_lines_that_failed_under_one_status_message_go_once_under_the_oth
     room.outbox.mark("thread:R1", request_id=1, item={"e": 10_000, "line": "🚚 a line"})
     room.wake()
     wait_for(lambda: any(m.get("text") == "🚚 a line" for m in stack.slack.messages(first.channel)))
-    wait_for(room.idle, timeout=30)
+    wait_for(room.idle)
     for ref in (first, second):
         under = [m for m in stack.slack.messages(ref.channel) if m.get("thread_ts") == ref.ts]
         assert [m["text"] for m in under].count("🚚 a line") == 1, under
