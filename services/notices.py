@@ -35,12 +35,6 @@ class Notices:
     def event(self, event_id: int) -> EventRow | None:
         return events.get(self.database, event_id)
 
-    def approvers_note(self, request_id: int) -> str:
-        """Why the request waits for the approvers (its latest request.needs_approval), for
-        them only: it can carry the wallet's figures. "" when it was asked from the start."""
-        event = events.last_for_request(self.database, request_id, EventKind.REQUEST_NEEDS_APPROVAL)
-        return (event.reason or "") if event else ""
-
     def latest_event(self, request_id: int) -> int:
         """The id of the request's latest event: whether a later one is still to be told."""
         return events.last_id_for_request(self.database, request_id)
@@ -61,9 +55,32 @@ class Notices:
         return refs.for_request(self.database, request_id, kind)
 
     def save_ref(
-        self, request_id: int, kind: str, channel: str, ts: str, target: str | None
+        self,
+        request_id: int,
+        kind: str,
+        channel: str,
+        ts: str,
+        target: str | None,
+        acting_for: str | None = None,
     ) -> None:
-        refs.save(self.database, request_id, kind, channel, ts, target)
+        refs.save(self.database, request_id, kind, channel, ts, target, acting_for)
+
+    def waiting(self) -> list[RequestRow]:
+        """Every request waiting for a decision, oldest first."""
+        return request_store.waiting(self.database)
+
+    def approval_note(self, request_id: int) -> tuple[str, str]:
+        """Why the request was not approved automatically: (the approvers' words, which can
+        carry the wallet's figures; what anyone may read). Empty when it was never meant to."""
+        notes = [
+            e
+            for e in events.for_request(self.database, request_id)
+            if e.kind == EventKind.REQUEST_NEEDS_APPROVAL
+        ]
+        if not notes:
+            return "", ""
+        last = notes[-1]
+        return last.reason or "", str(last.data.get("public") or "")
 
     def spent(self, request: RequestRow) -> Decimal:
         """What the requester committed in the month of `request`."""

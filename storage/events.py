@@ -57,15 +57,6 @@ def for_request(database: Database, request_id: int) -> list[EventRow]:
     return [EventRow.model_validate(row) for row in rows]
 
 
-def last_for_request(database: Database, request_id: int, kind: str) -> EventRow | None:
-    """The request's latest event of `kind` (a request has a handful of events)."""
-    row = database.one(
-        "SELECT * FROM events WHERE request_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
-        [request_id, kind],
-    )
-    return EventRow.model_validate(row) if row else None
-
-
 def last_id_for_request(database: Database, request_id: int) -> int:
     """The id of the request's latest event (0 when it has none)."""
     return int(

@@ -114,11 +114,8 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     "events.after": lambda d: events.after(d, 0),
     # a reminder numbered by what its reader was sent
     "digests.count_sent": lambda d: digests.count_sent(d, "UAPPROVER", "remind", 1),
-    # an approval ask redrawn (its approvers' note); a requester told their request is complete
+    # a requester told their request is complete
     "events.last_id_for_request": lambda d: events.last_id_for_request(d, 1),
-    "events.last_for_request": lambda d: events.last_for_request(
-        d, 1, EventKind.REQUEST_NEEDS_APPROVAL
-    ),
     # the finance export
     "finance.refunds_by_order": lambda d: finance_store.refunds_by_order(d, [1, 2, 3]),
     "finance.month_order_chunks": lambda d: list(
