@@ -182,7 +182,8 @@ def test_the_duplicate_warning_stays_on_a_waiting_ask_after_an_update(
     assert stack.request("UREQUESTER", ["UANA"]).text == ""
     ask = stack.approval_message("R-2")
     first = stack.slack.plain_text(ask)
-    kept = ["was already rewarded in R-1", "has committed"]
+    # The channel reads as anyone (services/visibility.py): the earlier request by number.
+    kept = ["<@UANA> was already rewarded recently (R-1)", "has committed"]
     assert all(part in first for part in kept), first  # as first posted
 
     def updated() -> dict[str, Any] | None:
