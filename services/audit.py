@@ -352,26 +352,37 @@ def _mismatch(ours: OrderRow, theirs: HistoryOrder, what: str, why: str) -> Find
 
 
 def movements(rows: Iterable[PaymentRow], currency: str) -> list[Finding]:
-    """Money in or out of the wallet that is not an order's charge: top-ups and adjustments
-    one by one, the day's refunds as one line."""
+    """Money in or out of the wallet that is not an order's charge: top-ups, refunds and
+    adjustments, each keyed by its own invoice (a refund alerted once is not alerted again
+    when the next one comes the same day)."""
     found: list[Finding] = []
-    refunds: list[PaymentRow] = []
     unit = f" {currency}" if currency else ""
     for row in rows:
         reason = row.reason.lower()
         if "voucher" in reason or row.adjusted_amount is None:
             continue  # an order's charge: the order history is compared instead
-        if row.transaction_status == "canceled":
-            continue
         ref = row.invoice_number or row.reference_id or f"{row.date}:{row.adjusted_amount}"
+        amount = _money(row.adjusted_amount)
         if "refund" in reason:
-            refunds.append(row)
+            # A cancelled delivery's refund is documented as a "Refunded" row with
+            # transaction_status "Cancelled" (xoxoday-api.md §4): the status names the
+            # cancellation it pays back, not a refund that did not happen.
+            found.append(
+                Finding(
+                    "refund",
+                    f"refund:{ref}",
+                    f"Xoxoday refunded {amount}{unit} to the wallet "
+                    f"({row.reason}, {row.date}, invoice {ref})",
+                )
+            )
+        elif row.transaction_status == "canceled":
+            continue  # a top-up or adjustment that was cancelled moved no money
         elif "fund" in reason and "add" in reason:
             found.append(
                 Finding(
                     "topup",
                     f"topup:{ref}",
-                    f"the wallet was topped up by {_money(row.adjusted_amount)}{unit} "
+                    f"the wallet was topped up by {amount}{unit} "
                     f"({row.reason}, {row.date}, invoice {ref})",
                 )
             )
@@ -380,21 +391,10 @@ def movements(rows: Iterable[PaymentRow], currency: str) -> list[Finding]:
                 Finding(
                     "adjustment",
                     f"adjustment:{ref}",
-                    f"the payment report shows {_money(row.adjusted_amount)}{unit}: "
+                    f"the payment report shows {amount}{unit}: "
                     f"{row.reason} ({row.date}, invoice {ref}); no order explains it",
                 )
             )
-    if refunds:
-        total = sum((r.adjusted_amount or Decimal(0) for r in refunds), Decimal(0))
-        refs = ",".join(sorted(r.invoice_number or r.reference_id for r in refunds))
-        found.append(
-            Finding(
-                "refund",
-                f"refund:{refs}",
-                f"Xoxoday refunded {_money(total)}{unit} to the wallet "
-                f"({len(refunds)} refund(s), {refunds[0].date})",
-            )
-        )
     return found
 
 

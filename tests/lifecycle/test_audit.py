@@ -3,6 +3,7 @@ alerted once, a clean day reported clean, the command line, and the schedule."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -136,8 +137,49 @@ def test_a_refund_is_posted_and_a_cancelled_order_is_no_difference(
     report = runtime.auditor.run(today, actor="test")
     [refund] = report.findings
     assert refund.kind == "refund" and report.clean
-    assert refund.message.startswith("Xoxoday refunded 27 USD to the wallet (1 refund(s)")
+    assert refund.message.startswith("Xoxoday refunded 27 USD to the wallet (Refunded, ")
     assert report.lines()[-1] == "the books match; 1 wallet movement(s) posted to the approvers"
+
+
+def refund_alerts(runtime: Runtime) -> list[str]:
+    return [a for a in alerts(runtime) if "refunded" in a]
+
+
+def test_a_refund_already_alerted_is_not_alerted_again_with_the_next_one(
+    today: date, runtime: Runtime, xo: SimControl
+) -> None:
+    """An operator audits the day during it (the demo does), the schedule once it is over:
+    each refund reaches the approvers once (a key per day's list of refunds, refund:A then
+    refund:A,B, told 81 USD refunded for 54)."""
+    [first] = placed(runtime, gift(product=31002, amount="25"), settled=False)  # delayed
+    xo.deliver(first.po_number, "canceled")
+    runtime.worker.run(until_settled=True)
+    runtime.auditor.run(today, actor="operator")  # during the day
+    assert len(refund_alerts(runtime)) == 1
+
+    [second] = placed(runtime, gift("b@example.com", product=31002, amount="25"), settled=False)
+    xo.deliver(second.po_number, "canceled")
+    runtime.worker.run(until_settled=True)
+    runtime.auditor.run(today, actor="audit")  # the scheduled run, once the day is over
+
+    told = refund_alerts(runtime)
+    amounts = [Decimal(re.search(r"refunded ([\d.,]+) USD", a).group(1)) for a in told]  # type: ignore[union-attr]
+    assert sum(amounts) == Decimal(54), told  # two refunds of 27 USD each, each told once
+
+
+def test_a_refund_row_in_the_documented_shape_is_posted(
+    today: date, runtime: Runtime, xo: SimControl
+) -> None:
+    """xoxoday-api.md §4: a cancelled delivery is refunded with a payment-report "Refunded"
+    row, transaction_status "Cancelled" (§3.8: Complete or Cancelled); the simulator writes
+    it so by default (refund_status)."""
+    [order] = placed(runtime, gift(product=31002, amount="25"), settled=False)  # delayed
+    xo.deliver(order.po_number, "canceled")
+    runtime.worker.run(until_settled=True)
+    rows = runtime.client.payment_history(today, today)
+    assert [r.transaction_status for r in rows if r.reason == "Refunded"] == ["canceled"]
+    [refund] = runtime.auditor.run(today, actor="test").findings
+    assert refund.kind == "refund" and refund.message.startswith("Xoxoday refunded 27 USD")
 
 
 def test_the_command_line_prints_each_finding_and_exits_1_then_0_when_clean(
@@ -341,14 +383,24 @@ def test_wallet_movements() -> None:
             reason="Funds added", adjusted_amount=Decimal(1), transaction_status="Cancelled"
         ),
         PaymentRow(reason="Refunded", adjusted_amount=Decimal("24.50"), invoice_number="C"),
-        PaymentRow(reason="Refunded", adjusted_amount=Decimal(10), invoice_number="D"),
+        # The documented shape (xoxoday-api.md §4): the refund of a cancelled delivery.
+        PaymentRow(
+            reason="Refunded",
+            adjusted_amount=Decimal(10),
+            invoice_number="D",
+            transaction_status="Cancelled",
+        ),
         PaymentRow(reason="Funds adjusted", adjusted_amount=Decimal(100), invoice_number="E"),
     ]
     found = movements(rows, "USD")
     assert [(f.kind, f.key) for f in found] == [
         ("topup", "topup:B"),
+        ("refund", "refund:C"),
+        ("refund", "refund:D"),
         ("adjustment", "adjustment:E"),
-        ("refund", "refund:C,D"),
     ]
     assert found[0].message.startswith("the wallet was topped up by 5,000 USD")
-    assert found[2].message.startswith("Xoxoday refunded 34.50 USD to the wallet (2 refund(s)")
+    assert found[1].message == (
+        f"Xoxoday refunded 24.50 USD to the wallet (Refunded, {rows[3].date}, invoice C)"
+    )
+    assert found[2].message.startswith("Xoxoday refunded 10 USD to the wallet")
