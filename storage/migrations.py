@@ -615,6 +615,21 @@ def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
         )
 
 
+def m018_budget_releases(db: sqlite_utils.Database) -> None:
+    """`budget_releases`: orders withdrawn by a rejection, a cancellation or an expiry whose
+    reserve is still to be given back (issue 20). The decision withdraws the orders and
+    queues them here in its own transaction; the worker gives each reserve back after the
+    answer, and takes the row in the same transaction as the ledger's release row, so it
+    happens once. Until then every reader counts a withdrawn order's rows as nothing
+    (storage/ledger.py `spent`)."""
+    db["budget_releases"].create(
+        {"order_id": int, "queued_at": str},
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id")],
+        not_null={"queued_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -633,6 +648,7 @@ MIGRATIONS: list[Migration] = [
     m015_workflow_consents,
     m016_growth_indexes,
     m017_slack_dm_conversations,
+    m018_budget_releases,
 ]
 
 
