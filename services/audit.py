@@ -16,8 +16,9 @@ and matches them to the record by poNumber:
 - topup, refund, adjustment: money into or out of the wallet that no order explains, seen in
   the payment report ("the wallet was topped up by 5,000 USD"), posted for the approvers.
 
-Each finding is recorded once (storage/audit.py), and a new one is one `system.alert` to the
-approvers. Orders still being placed or looked up are the worker's, not findings.
+Each finding is recorded once (storage/audit.py), and a run's new ones are one `system.alert`
+to the approvers (a history answered empty would otherwise make one alert per order). Orders
+still being placed or looked up are the worker's, not findings.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ PAGE_SIZE = 100
 # it dates orders in (India is UTC+5:30), and late commits have landed.
 RUN_AFTER = timedelta(hours=2)
 MAX_PAGES = 1000
+# A run's new findings are one alert; it lists this many (the command line lists them all).
+ALERT_LINES = 10
 # Our orders in these states are still the worker's: placing, or looked up after a lost answer.
 IN_FLIGHT = frozenset({"queued", "placing", "unknown"})
 # The record says no order exists (or should): Xoxoday holding one is an orphan.
@@ -110,10 +113,10 @@ class AuditReport:
 
     def _told(self) -> str:
         if self.new == len(self.findings):
-            return f"{self.new} new, each sent to the approvers"
+            return f"{self.new} new, sent to the approvers"
         if self.new:
             return f"{self.new} new, sent to the approvers (the others were sent before)"
-        return "each sent to the approvers before"
+        return "all sent to the approvers before"
 
 
 class Auditor:
@@ -174,14 +177,16 @@ class Auditor:
         )
 
     def _record(self, report: AuditReport, actor: str, *, complete: bool) -> int:
-        """Each finding once, a new one with its alert, and the day done (when `complete`:
-        a day audited before it is over is audited again when it is): one transaction."""
+        """Each finding once, the new ones in one alert (a day whose history answered empty
+        makes every order "missing": one alert, not one per order), and the day done (when
+        `complete`: a day audited before it is over is audited again when it is): one
+        transaction."""
         day = report.day.isoformat()
-        new = 0
+        new: list[Finding] = []
         with self.database.tx() as db:
             for finding in report.findings:
                 ours = finding.order
-                if not store.record_finding(
+                if store.record_finding(
                     db,
                     day=day,
                     kind=finding.kind,
@@ -191,16 +196,21 @@ class Auditor:
                     xoxoday_order_id=finding.xoxoday_order_id,
                     order_id=ours.id if ours else None,
                 ):
-                    continue
-                new += 1
+                    new.append(finding)
+            if new:
+                only = new[0].order if len(new) == 1 else None
                 events.append(
                     db,
                     EventKind.SYSTEM_ALERT,
-                    request_id=ours.request_id if ours else None,
-                    order_id=ours.id if ours else None,
+                    request_id=only.request_id if only else None,
+                    order_id=only.id if only else None,
                     actor=actor,
-                    reason=f"audit of {day}: {finding.message}",
-                    data={"audit": finding.kind, "key": finding.key},
+                    reason=alert_text(report.day, new),
+                    data={
+                        "audit": sorted({f.kind for f in new}),
+                        "keys": [f.key for f in new[:ALERT_LINES]],
+                        "findings": len(new),
+                    },
                 )
             summary = {
                 "findings": report.counts(),
@@ -210,7 +220,21 @@ class Auditor:
             }
             if complete:
                 store.finish(db, day, actor, self._clock(), summary)
-        return new
+        return len(new)
+
+
+def alert_text(day: date, new: list[Finding]) -> str:
+    """One alert for a run's new findings: the finding itself when there is one, else how
+    many of each kind and the first ALERT_LINES of them (the command line lists them all)."""
+    if len(new) == 1:
+        return f"audit of {day}: {new[0].message}"
+    kinds = ", ".join(
+        f"{n} {kind}" for kind in KINDS if (n := sum(1 for f in new if f.kind == kind))
+    )
+    listed = "".join(f"\n• {f.message}" for f in new[:ALERT_LINES])
+    rest = len(new) - ALERT_LINES
+    more = f"\nand {rest} more: `rewards-bot audit --day {day}` lists them all" if rest > 0 else ""
+    return f"audit of {day}: {len(new)} new findings ({kinds}):{listed}{more}"
 
 
 def audited_day(now: float, run_after: timedelta = RUN_AFTER) -> date:
