@@ -18,7 +18,8 @@ and matches them to the record by poNumber:
 
 Each finding is recorded once (storage/audit.py), and a run's new ones are one `system.alert`
 to the approvers (a history answered empty would otherwise make one alert per order). Orders
-still being placed or looked up are the worker's, not findings.
+still being placed or looked up are the worker's, not findings; while Xoxoday has orders under
+such poNumbers, the day is not done but `waiting`, audited again RECHECK_IN_FLIGHT_S later.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ MAX_PAGES = 1000
 ALERT_LINES = 10
 # Our orders in these states are still the worker's: placing, or looked up after a lost answer.
 IN_FLIGHT = frozenset({"queued", "placing", "unknown"})
+# A day with Xoxoday orders under poNumbers still in flight is not done: audited again this
+# long after (what the worker does not adopt is an orphan then).
+RECHECK_IN_FLIGHT_S = 1800.0
 # The record says no order exists (or should): Xoxoday holding one is an orphan.
 NOT_PLACED = frozenset({"failed", "withdrawn", "pending_approval"})
 
@@ -77,6 +81,7 @@ class AuditReport:
     our_orders: int  # placed that day in the record
     payment_rows: int
     new: int = 0  # findings recorded (and alerted) for the first time by this run
+    in_flight: int = 0  # Xoxoday's orders of the day under poNumbers the worker still has
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -98,6 +103,8 @@ class AuditReport:
             "report row(s)"
         )
         body = [f"  {f.kind:<16} {f.message}" for f in self.findings]
+        if self.in_flight:
+            body.append(f"  {'in flight':<16} {self.waiting_for()}")
         moved = len(self.findings) - len(self.differences)
         if self.clean:
             verdict = "the books match" + (
@@ -110,6 +117,12 @@ class AuditReport:
                 + f"; {self._told()}"
             )
         return [head, *body, verdict]
+
+    def waiting_for(self) -> str:
+        return (
+            f"{self.in_flight} order(s) at Xoxoday under poNumbers still being placed or "
+            "looked up: the day is audited again once they settle"
+        )
 
     def _told(self) -> str:
         if self.new == len(self.findings):
@@ -155,6 +168,7 @@ class Auditor:
             xoxoday_orders=sum(1 for h in history if order_day(h, day) == day),
             our_orders=len(placed),
             payment_rows=len(payments),
+            in_flight=len(unsettled(day, history, known)),
         )
         if complete is None:
             complete = day <= audited_day(self._clock())
@@ -218,7 +232,11 @@ class Auditor:
                 "our_orders": report.our_orders,
                 "payment_rows": report.payment_rows,
             }
-            if complete:
+            if complete and report.in_flight:
+                now = self._clock()
+                why = report.waiting_for()
+                store.wait(db, day, actor, now, why, now + RECHECK_IN_FLIGHT_S, summary)
+            elif complete:
                 store.finish(db, day, actor, self._clock(), summary)
         return len(new)
 
@@ -292,6 +310,20 @@ def compare(
         else:
             findings.extend(_charges(ours, match))
     return findings
+
+
+def unsettled(
+    day: date, history: list[HistoryOrder], known: dict[str, OrderRow]
+) -> list[HistoryOrder]:
+    """Xoxoday's orders of `day` under a poNumber the worker is still placing or looking up:
+    neither found nor cleared until it settles."""
+    return [
+        theirs
+        for theirs in history
+        if order_day(theirs, day) == day
+        and (ours := known.get(theirs.po_number or "")) is not None
+        and ours.state in IN_FLIGHT
+    ]
 
 
 def _orphan(theirs: HistoryOrder, ours: OrderRow | None) -> Finding | None:

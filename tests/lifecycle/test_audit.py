@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.runtime import Runtime
-from services.audit import ALERT_LINES, audited_day, compare, movements
+from services.audit import ALERT_LINES, Auditor, audited_day, compare, movements
 from services.audit_schedule import RECHECK_S, DailyAudit
 from services.xoxoday.models import HistoryOrder, PaymentRow
 from storage import audit as audit_store
@@ -155,6 +155,38 @@ def test_a_day_whose_history_answers_empty_is_one_alert_not_one_per_order(
     assert told.startswith(f"audit of {today}: {len(orders)} new findings ({len(orders)} missing)")
     assert sum(o.po_number in told for o in orders) == ALERT_LINES
     assert told.endswith(f"and 2 more: `rewards-bot audit --day {today}` lists them all")
+
+
+def test_a_day_with_an_order_still_in_flight_is_audited_again_once_it_settles(
+    today: date, runtime: Runtime, xo: SimControl
+) -> None:
+    """Xoxoday's orders under a poNumber the worker is still placing or looking up are the
+    worker's, not findings; but the day is not done while there are such: the schedule
+    audits it again later, and what the worker did not adopt is found then."""
+    xo.fault("placeOrder", "late_commit", commit_after_s=2)  # a second order, committed late
+    [order] = placed(runtime, gift())
+    deadline = time.monotonic() + 20
+    while sim_po_counts(xo) != {order.po_number: 2}:
+        assert time.monotonic() < deadline, "the late commit never landed"
+        time.sleep(0.1)
+    runtime.database.execute("UPDATE orders SET state = 'unknown' WHERE id = ?", [order.id])
+    clock = Clock(midnight(today + timedelta(days=1)) + timedelta(hours=3))
+    auditor = Auditor(runtime.database, runtime.client, clock=clock)
+    daily = DailyAudit(runtime.database, auditor, retry_first_s=60, clock=clock)
+    assert daily.tick()
+    daily.wait(30)
+    row = audit_store.get(runtime.database, today.isoformat())
+    assert row is not None and row["state"] == "waiting", row
+    assert alerts(runtime) == [] and not daily.tick()  # waits for its recheck
+    assert "still being placed or looked up" in row["error"]
+
+    runtime.database.execute("UPDATE orders SET state = 'delivered' WHERE id = ?", [order.id])
+    clock.now = row["next_attempt_at"]
+    assert daily.tick()
+    daily.wait(30)
+    assert audit_store.get(runtime.database, today.isoformat())["state"] == "done"
+    [told] = alerts(runtime)
+    assert "is a second order under the bot's poNumber" in told and order.po_number in told
 
 
 def refund_alerts(runtime: Runtime) -> list[str]:
