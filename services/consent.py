@@ -164,12 +164,13 @@ class Consents:
         """`user_id` pressed Don't send. ConsentClosed when it was answered or has expired."""
         row = self._theirs(execution_id, user_id)
         with self.database.tx() as db:
-            expired = self._expire_if_due(db, row) is not None
+            expired = self._expire_if_due(db, row) == "expired"
             moved = None if expired else store.move(db, execution_id, (store.ASKED,), "declined")
             if moved is not None:
                 _answered(db, moved, "declined", "")
         if expired:
-            raise ConsentClosed(EXPIRED, self._now_row(execution_id))
+            current = self._now_row(execution_id)
+            raise ConsentClosed(current.reason or EXPIRED, current)
         if moved is None:
             current = self._now_row(execution_id)
             raise ConsentClosed(f"it was {current.state} already", current)
