@@ -71,7 +71,12 @@ def test_a_reminder_survives_a_sigkill_of_the_bot_between_two_reminders(
 
     restarted = BotProcess({**env, "PORT": str(free_port())})
     try:
-        wait_for(lambda: 2 in [r for r, _ in reminders(slack, "UAPPROVER")])
+        # Both approvers' second round: their digests are separate sends, either may go first.
+        wait_for(
+            lambda: all(
+                2 in [r for r, _ in reminders(slack, who)] for who in ("UAPPROVER", "UAPPROVER2")
+            )
+        )
     finally:
         output = restarted.stop()
     assert restarted.process.returncode == 0, output
