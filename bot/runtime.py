@@ -11,6 +11,8 @@ from typing import Protocol
 from bot.account import check_account
 from bot.config import ConfigError, Settings
 from services.catalog import Catalog
+from services.choice_schedule import ChoiceSchedule, ChoiceScheduler, Schedules
+from services.choices import Choices
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
@@ -119,6 +121,13 @@ class Notifications(Protocol):
     def run_until_idle(self, timeout: float = 30.0) -> bool: ...
 
 
+def build_choice_schedule(settings: Settings) -> ChoiceSchedule:
+    return ChoiceSchedule(
+        remind_after=tuple(settings.rewards_choice_remind),
+        expire_after=settings.rewards_choice_expire,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -137,6 +146,8 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
+    choices: Choices
+    choice_scheduler: ChoiceScheduler
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -208,7 +219,8 @@ def build_runtime(
         schedule=schedule,
     )
     # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
-    # decision checks the same times itself (services/deadlines.py).
+    # decision checks the same times itself (services/deadlines.py). So do the choices'
+    # reminders and expiry (services/choice_schedule.py).
     scheduler = Scheduler(
         database,
         rewards,
@@ -217,7 +229,11 @@ def build_runtime(
         delegations=delegations,
         people=people,
     )
-    worker.scheduler = scheduler
+    choices = Choices(database, catalog, default_country=settings.default_country, wake=worker.wake)
+    choice_scheduler = ChoiceScheduler(
+        database, choices, build_choice_schedule(settings), name=worker.name
+    )
+    worker.scheduler = Schedules(scheduler, choice_scheduler)
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -238,6 +254,8 @@ def build_runtime(
         deciders=deciders,
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
+        choices=choices,
+        choice_scheduler=choice_scheduler,
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

@@ -265,6 +265,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         delegations=runtime.delegations,
         duplicates=runtime.duplicates,
         home=room.sender.home,
+        choices=runtime.choices,
     )
     app = build_app(
         client, _secret(settings.slack_signing_secret), deps, on_slack_error=metrics.slack_error

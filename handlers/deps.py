@@ -10,6 +10,7 @@ from typing import Protocol
 from handlers.users import UserDirectory
 from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
+from services.choices import Choices
 from services.delegation import Delegations
 from services.duplicates import Duplicates
 from services.intake import Intake
@@ -41,6 +42,7 @@ class Deps:
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
+    choices: Choices | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 
@@ -50,6 +52,7 @@ class Deps:
             members=self.users,
             operators=self.operators,
             background=self.background,
+            choices=self.choices,
         )
 
     def budget(self, requester_id: str) -> BudgetView:

@@ -220,7 +220,8 @@ class Delivery:
         db.execute("UPDATE orders SET cancelled_quantity = ? WHERE id = ?", [cancelled, order.id])
         request = request_store.get(self.database, order.request_id)
         assert request is not None
-        cost = ledger.committed_for_order(self.database, order.id, ("reserve", "adjust"))
+        # What it cost before anything came back (a choice's change went back before).
+        cost = ledger.committed_for_order(self.database, order.id, ("reserve", "change", "adjust"))
         refund = (cost * cancelled / quantity).quantize(CENT) - (
             cost * already / quantity
         ).quantize(CENT)

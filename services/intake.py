@@ -2,11 +2,17 @@
 which checks it once and records it, and names what is wrong by field.
 
 The surfaces are the /reward modal (a message shortcut opens the same modal), the Workflow
-Builder step `send_reward`, the CSV import, and the recipient's choice that is coming. Each
-reads its own format (a modal's state, a step's inputs, a file's cells) into an `Ask`, and
-shows the `FieldError`s it gets back in its own places: the modal under its input blocks, the
-step as sentences naming its inputs, the import by line number. No surface pretends to be
-another, and none checks a reward itself.
+Builder step `send_reward`, the CSV import, and the recipient's choice. Each reads its own
+format (a modal's state, a step's inputs, a file's cells) into an `Ask` (a recipient's choice:
+a `ChoiceAsk`), and shows the `FieldError`s it gets back in its own places: the modal under
+its input blocks, the step as sentences naming its inputs, the import by line number. No
+surface pretends to be another, and none checks a reward itself.
+
+A "Their choice" line (services/reward_types.py `chooses_from`) names no product: its amount
+is in the wallet's currency and its recipients must be Slack members, who choose later
+(services/choices.py). Their choice comes back through `choose`, checked like any reward
+against its product (sold in the country chosen, a value it takes, a cost within the amount
+given) and recorded once.
 
 What is checked, in order (each step only when the ones before found nothing):
 1. each line: the product (one catalog lookup per line), its kind, the amount, who receives
@@ -29,14 +35,23 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from services import costs
 from services.catalog import Catalog
+from services.choices import Choices, Chosen, chosen_kind
 from services.errors import InvalidReward, PolicyRefusal, RewardError
-from services.money import AmountError, parse_amount
+from services.money import AmountError, fmt_money, parse_amount
 from services.operators import OperatorCheck
 from services.reward_types import RewardKind, is_kind, kind
-from services.rewards import CheckedReward, Decision, RewardService, RewardSpec
+from services.rewards import (
+    CHOICE_NEEDS_SLACK,
+    CheckedReward,
+    Decision,
+    RewardService,
+    RewardSpec,
+)
 from services.xoxoday import errors as xe
 from services.xoxoday.models import Product, parse_phone
+from storage.choices import NOT_CHOSEN
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +70,7 @@ class Field(StrEnum):
     EMAIL = "email"
     CONTACT = "contact"  # a phone number the product itself requires
     MESSAGE = "message"
+    COUNTRY = "country"  # where a recipient's choice is sold
     REQUEST = "request"  # the request as a whole: the wallet, the record
 
 
@@ -105,6 +121,24 @@ class Ask:
 
 
 @dataclass(frozen=True)
+class ChoiceAsk:
+    """A recipient's choice as their modal gave it: `user_id` is the signed submitter."""
+
+    order_id: int
+    user_id: str
+    country: str | None
+    product_id: int | None
+    amount: str | Decimal | None
+    submission: str  # the same submission twice is one choice (the modal's view id)
+
+
+@dataclass(frozen=True)
+class ChoiceSubmitted:
+    chosen: Chosen | None
+    errors: tuple[FieldError, ...] = ()
+
+
+@dataclass(frozen=True)
 class Submitted:
     """The recorded request (the one recorded before, for a repeated idempotency key), or
     what is wrong."""
@@ -146,11 +180,12 @@ class Members(Protocol):
 
 @dataclass
 class _Checked:
-    """One line after step 1: its product and the rewards to price."""
+    """One line after step 1: its product (None: the recipients choose it later) and the
+    rewards to price."""
 
     line: int
     reward_kind: RewardKind
-    product: Product
+    product: Product | None
     specs: list[RewardSpec]
 
 
@@ -162,11 +197,13 @@ class Intake:
         members: Members | None = None,
         operators: OperatorCheck | None = None,
         background: Executor | None = None,
+        choices: Choices | None = None,
     ) -> None:
         self.rewards = rewards
         self.catalog: Catalog = rewards.catalog
         self.members = members
         self.operators = operators
+        self.choices = choices
         # Where a request within the auto-approve limit is approved (it may ask Xoxoday for
         # the balance); None: the caller approves it (Decision.auto_approvable).
         self.background = background
@@ -225,13 +262,15 @@ class Intake:
 
     def _line(
         self, ask: Ask, line: Line, problems: list[tuple[str, str]]
-    ) -> tuple[RewardKind, Product, list[RewardSpec]] | None:
+    ) -> tuple[RewardKind, Product | None, list[RewardSpec]] | None:
         if line.reward_type is not None and not is_kind(line.reward_type):
             try:
                 kind(line.reward_type)
             except KeyError as exc:  # names the kinds there are
                 problems.append((Field.REWARD_TYPE, str(exc.args[0])))
                 return None
+        if line.reward_type is not None and kind(line.reward_type).chooses_from:
+            return self._choice_line(ask, line, kind(line.reward_type), problems)
         product, reward_kind = self._product(line, problems)
         if reward_kind is None and line.reward_type is not None:
             reward_kind = kind(line.reward_type)
@@ -259,6 +298,47 @@ class Intake:
             for member_id, name, email in recipients
         ]
         return reward_kind, product, specs
+
+    def _choice_line(
+        self, ask: Ask, line: Line, reward_kind: RewardKind, problems: list[tuple[str, str]]
+    ) -> tuple[RewardKind, None, list[RewardSpec]] | None:
+        """An amount of the wallet's currency for Slack members to spend on a gift card
+        they choose; no product yet."""
+        if not line.members and line.email:
+            problems.append((Field.RECIPIENTS, CHOICE_NEEDS_SLACK))
+            return None
+        amount = self._amount(line, None, problems)
+        if amount is None and not problems:
+            problems.append((Field.AMOUNT, "Enter the amount each recipient may spend."))
+        recipients = self._recipients(ask, line, reward_kind, problems)
+        problem = None if amount is None or problems else self._choosable(reward_kind, amount)
+        if problem is not None:
+            problems.append((Field.AMOUNT, problem))
+        if problems or amount is None:
+            return None
+        specs = [
+            RewardSpec(
+                product_id=NOT_CHOSEN,
+                denomination=amount,
+                reward_type=reward_kind.key,
+                recipient_id=member_id,
+                recipient_name=name,
+                email=email,
+                tag=line.tag,
+            )
+            for member_id, name, email in recipients
+        ]
+        return reward_kind, None, specs
+
+    def _choosable(self, reward_kind: RewardKind, amount: Decimal) -> str | None:
+        """Why no recipient could choose anything for `amount` (the wallet's currency)."""
+        if self.catalog.search(reward_kind.chooses_from or "", limit=1, within=amount):
+            return None
+        currency = self.rewards.wallet.known_currency() if self.rewards.wallet else None
+        return (
+            f"No gift card in the catalog costs {fmt_money(amount, currency)} or less; "
+            "give a larger amount."
+        )
 
     def _product(
         self, line: Line, problems: list[tuple[str, str]]
@@ -446,6 +526,9 @@ class Intake:
         for each in lines:
             for spec in each.specs:
                 try:
+                    if each.product is None:  # the recipient's choice: the amount is the cost
+                        checked.append(self.rewards.price_choice(spec, each.reward_kind.key))
+                        continue
                     checked.append(self.rewards.price(spec, each.reward_kind.key, each.product))
                 except InvalidReward as exc:
                     error = FieldError(field_of(exc.field), exc.message, each.line)
@@ -477,6 +560,71 @@ class Intake:
         if decision.auto_approvable and self.background is not None:
             self.background.submit(auto_approve, self.rewards, decision.request.id)
         return Submitted(decision)
+
+    # --- a recipient's choice -----------------------------------------------------------------
+
+    def choose(self, ask: ChoiceAsk) -> ChoiceSubmitted:
+        """Check a recipient's choice against its product and the amount they were given,
+        and record it once (services/choices.py)."""
+        if self.choices is None:
+            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, "Choices are not set up."),))
+        try:
+            offer = self.choices.offer_for(ask.order_id, ask.user_id)
+        except RewardError as exc:
+            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
+        if not offer.open:  # chosen before, maybe by this very submission (a double submit)
+            try:
+                return ChoiceSubmitted(self.choices.recorded(offer, ask.submission))
+            except RewardError as exc:
+                return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
+        problems: list[tuple[str, str]] = []
+        product = self._chosen_product(ask, chosen_kind(offer), problems)
+        amount = self._amount(Line(product_id=ask.product_id, amount=ask.amount), product, problems)
+        if problems or product is None or amount is None:
+            return ChoiceSubmitted(None, tuple(FieldError(f, m) for f, m in problems))
+        spec = RewardSpec(
+            product_id=product.product_id,
+            denomination=amount,
+            recipient_id=offer.order.recipient_id,
+            recipient_name=offer.order.recipient_name,
+            email=offer.order.email,
+        )
+        try:
+            checked = self.rewards.price(spec, offer.order.reward_type, product)
+        except InvalidReward as exc:
+            return ChoiceSubmitted(None, (FieldError(field_of(exc.field), exc.message),))
+        if checked.cost > offer.amount:
+            shown = costs.in_both(product, amount, offer.currency)
+            return ChoiceSubmitted(
+                None,
+                (FieldError(Field.AMOUNT, f"{shown}: more than the {offer.given} you have."),),
+            )
+        try:
+            chosen = self.choices.record(
+                offer, checked, country=ask.country, submission=ask.submission
+            )
+        except RewardError as exc:
+            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
+        return ChoiceSubmitted(chosen)
+
+    def _chosen_product(
+        self, ask: ChoiceAsk, reward_type: str, problems: list[tuple[str, str]]
+    ) -> Product | None:
+        if ask.product_id is None:
+            problems.append((Field.PRODUCT, "Choose a gift card."))
+            return None
+        try:
+            found_type, product = self.catalog.product(ask.product_id)
+        except InvalidReward as exc:
+            problems.append((Field.PRODUCT, exc.message))
+            return None
+        if found_type != reward_type:
+            problems.append((Field.PRODUCT, f"{product.name} is not a {kind(reward_type).label}."))
+            return None
+        if ask.country and not self.catalog.sold_in(product.product_id, ask.country):
+            problems.append((Field.PRODUCT, f"{product.name} is not sold in that country."))
+            return None
+        return product
 
 
 def field_of(name: str | None) -> str:

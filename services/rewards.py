@@ -37,11 +37,12 @@ from services.reward_types import DETAIL_FIELDS, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import OrderRequest, Product, make_order
+from storage import choices as choice_store
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, utcnow
-from storage.models import IN_FLIGHT_STATES, OrderRow, RequestRow
+from storage.models import UNPAID_STATES, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,14 @@ class RewardSpec:
 class CheckedReward:
     spec: RewardSpec
     reward_type: str
-    product: Product
+    product: Product  # for a recipient's choice, what stands for it until they choose
     cost: Decimal  # in the wallet's currency
-    order: OrderRequest = field(repr=False)
+    order: OrderRequest | None = field(repr=False)  # None: the recipient chooses it later
+    po_number: str = ""  # the order's, given now and never changed
+
+    @property
+    def chosen_later(self) -> bool:
+        return self.order is None
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,25 @@ def _human_field_error(exc: xe.InvalidOrder) -> str:
     return message.split(": ", 1)[-1] if exc.field else message
 
 
+# A recipient's choice goes to a Slack member, who chooses in Slack (a CSV row names people
+# by email: they would never see the offer).
+CHOICE_NEEDS_SLACK = (
+    "Their choice goes to people in Slack, who choose in Slack; a recipient known only by "
+    "email cannot be given one: send them a gift card instead."
+)
+
+
+def choice_stand_in(currency: str) -> Product:
+    """What a choice order shows until its recipient chooses: an amount of the wallet's
+    currency, not a product (storage/choices.py NOT_CHOSEN; never placed as it is)."""
+    return Product(
+        product_id=choice_store.NOT_CHOSEN,
+        name="Their choice",
+        currency_code=currency,
+        value_type="open_value",
+    )
+
+
 def spec_from_order(order: OrderRow) -> RewardSpec:
     return RewardSpec(
         product_id=order.product_id,
@@ -262,7 +287,20 @@ class RewardService:
                 f"no exchange rate is known for {product.name}; refresh the catalog",
                 field="product",
             )
-        return CheckedReward(spec, reward_type, product, cost, order)
+        return CheckedReward(spec, reward_type, product, cost, order, order.po_number)
+
+    def price_choice(self, spec: RewardSpec, reward_type: str) -> CheckedReward:
+        """A recipient's choice: the amount given, in the wallet's currency, is what it
+        holds; the product is theirs to choose once approved (services/choices.py)."""
+        if not spec.recipient_id:
+            raise InvalidReward(CHOICE_NEEDS_SLACK, field="recipients")
+        if spec.denomination <= 0:
+            raise InvalidReward("the amount must be more than 0", field="denomination")
+        currency = self.wallet.known_currency() if self.wallet else None
+        stand_in = choice_stand_in(currency or "")
+        return CheckedReward(
+            spec, reward_type, stand_in, spec.denomination, None, new_po_number(self._clock)
+        )
 
     # --- recording --------------------------------------------------------------------------
 
@@ -380,6 +418,15 @@ class RewardService:
             )
             for item in checked:
                 order_id = order_store.insert(db, self._order_row(request_id, item, currency))
+                if item.chosen_later:
+                    choice_store.insert(
+                        db,
+                        order_id=order_id,
+                        request_id=request_id,
+                        recipient_id=item.spec.recipient_id or "",
+                        amount=item.cost,
+                        currency=currency,
+                    )
                 ledger.add(
                     db,
                     requester_id=requester_id,
@@ -432,19 +479,19 @@ class RewardService:
         spec = item.spec
         return {
             "request_id": request_id,
-            "po_number": item.order.po_number,
+            "po_number": item.po_number,
             "reward_type": item.reward_type,
             "product_id": item.product.product_id,
             "product_name": item.product.name,
-            "denomination": str(item.order.denomination),
-            "quantity": item.order.quantity,
+            "denomination": str(item.order.denomination if item.order else spec.denomination),
+            "quantity": item.order.quantity if item.order else spec.quantity,
             "product_currency": item.product.currency_code,
             "cost_estimate": str(item.cost),
             "wallet_currency": currency,
             "recipient_id": spec.recipient_id,
             "recipient_name": spec.recipient_name,
             "email": spec.email,
-            "contact": item.order.contact,
+            "contact": item.order.contact if item.order else None,
             "loyalty_member_id": getattr(item.order, "loyalty_member_id", None),
             "phone": getattr(item.order, "phone", None),
             "operator_validation": int(spec.operator_validation),
@@ -619,6 +666,18 @@ class RewardService:
         if updated is None:
             raise self._not_pending(request_id)
         for order in order_store.for_request(self.database, request_id):
+            if kind(order.reward_type).chooses_from:
+                # The recipient chooses first (services/choices.py); the offer starts now.
+                order_store.transition(
+                    db,
+                    order.id,
+                    "pending_approval",
+                    choice_store.CHOOSING,
+                    actor=actor,
+                    kind="choice.offered",
+                )
+                choice_store.offer(db, order.id, self._clock())
+                continue
             order_store.transition(
                 db,
                 order.id,
@@ -775,7 +834,7 @@ class RewardService:
         """Inside the write transaction: what approved orders not yet charged will take is
         counted with the orders just approved by anyone else."""
         value, wallet_currency = balance
-        committed = order_store.committed_cost(self.database, IN_FLIGHT_STATES)
+        committed = order_store.committed_cost(self.database, UNPAID_STATES)
         available = value - committed
         if available < needed:
             raise InsufficientFunds(

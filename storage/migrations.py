@@ -467,6 +467,39 @@ def m012_catalog_by_country(db: sqlite_utils.Database) -> None:
     )
 
 
+def m013_choices(db: sqlite_utils.Database) -> None:
+    """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
+    order, with the amount given, the offer's schedule and where it was chosen; and each
+    member's last country."""
+    db["choices"].create(
+        {
+            "order_id": int,
+            "request_id": int,
+            "recipient_id": str,
+            "amount": str,  # Decimal, in the wallet's currency
+            "currency": str,
+            "offered_at": float,
+            "remind_at": float,
+            "reminders_sent": int,
+            "expires_at": float,
+            "chosen_at": float,
+            "country": str,
+            "chosen_by": str,
+            "expired_at": float,
+        },
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id"), ("request_id", "requests", "id")],
+        not_null={"request_id", "recipient_id", "amount"},
+    )
+    db["choices"].create_index(["request_id"])
+    db["choices"].create_index(["recipient_id"])
+    db["member_countries"].create(
+        {"user_id": str, "country": str, "updated_at": str},
+        pk="user_id",
+        not_null={"country", "updated_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -480,6 +513,7 @@ MIGRATIONS: list[Migration] = [
     m010_order_discount,
     m011_slack_outbox,
     m012_catalog_by_country,
+    m013_choices,
 ]
 
 

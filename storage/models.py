@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 RequestState = Literal["pending_approval", "approved", "rejected", "cancelled", "expired"]
 OrderState = Literal[
     "pending_approval",  # waiting for the request's approval
+    "choosing",  # approved; its recipient chooses the product first (storage/choices.py)
     "queued",  # approved, waiting for the worker
     "placing",  # claimed; placeOrder may be in flight
     "unknown",  # the answer was lost: look it up by poNumber before anything else
@@ -22,6 +23,9 @@ OrderState = Literal[
 ]
 TERMINAL_ORDER_STATES = frozenset({"delivered", "canceled", "failed", "withdrawn"})
 IN_FLIGHT_STATES = ("queued", "placing", "unknown")
+# What the wallet must still pay for: orders in flight, and choices still to be made (each
+# holds the amount its recipient was given, until they choose less or it expires).
+UNPAID_STATES = ("choosing", *IN_FLIGHT_STATES)
 
 
 def _money(value: Any) -> Any:
