@@ -16,7 +16,15 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers import approvals, commands, home, reward_form, shortcuts, workflow_steps
+from handlers import (
+    approvals,
+    choice_form,
+    commands,
+    home,
+    reward_form,
+    shortcuts,
+    workflow_steps,
+)
 from handlers.deps import Deps
 from handlers.errors import handle_error
 from handlers.paced_client import paced
@@ -154,5 +162,6 @@ def build_app(
     shortcuts.register(app, deps)
     workflow_steps.register(app, deps)
     home.register(app, deps)
+    choice_form.register(app, deps)
     app.error(handle_error)
     return app

@@ -43,6 +43,8 @@ class Deps:
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
     choices: Choices | None = None
+    # REWARDS_DEFAULT_COUNTRY (else the first of REWARDS_COUNTRIES): where forms start.
+    default_country: str | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 

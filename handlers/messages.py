@@ -38,6 +38,7 @@ MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one l
 
 ORDER_WORDS = {
     "pending_approval": ("⏳", "waiting for approval"),
+    "choosing": ("🎁", "choosing their reward"),
     "queued": ("🕓", "queued"),
     "placing": ("🔄", "being placed"),
     "unknown": ("🔄", "being confirmed with Xoxoday"),
@@ -210,6 +211,8 @@ def progress(orders: list[OrderRow]) -> str:
     counts = Counter(o.state for o in orders)
     placed = counts["placed"] + counts["delivered"] + counts["canceled"]
     parts = [f"{placed} of {len(orders)} placed"]
+    if counts["choosing"]:
+        parts.append(f"{counts['choosing']} choosing")
     if counts["delivered"]:
         parts.append(f"{counts['delivered']} delivered")
     if counts["failed"]:

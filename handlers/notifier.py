@@ -9,6 +9,7 @@ latest state when it goes. So a burst of 200 approvals costs O(requests) calls, 
 - `thread:R7` the lines for its thread: gathered, posted as one reply;
 - `home:U1` the Home tabs the event changed (of people who opened theirs), at most once per
   few seconds each;
+- `offers:R7` the recipients' "Choose my reward" DMs of R7, once a choice was made or expired;
 - `event:e42` the event's one-off messages (DMs, the approval ask, an alert, a code), each a
   step that is sent once;
 - `digest:remind:U1` reminders and escalations: one DM per approver per round listing every
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 
+from handlers import choice_messages as choice_msg
 from handlers import messages as msg
 from services.delegation import Deciders, Delegations
 from services.notices import Notices
@@ -48,8 +50,13 @@ ONE_OFF = frozenset(
         "system.alert",
         "delegation.set",
         "delegation.ended",
+        "choice.offered",  # the recipient's DM with "Choose my reward"
+        "choice.reminded",
+        "choice.expired",  # the requester's DM
     }
 )
+# A recipient's choice changes their Home ("Waiting for your choice") and the request's status.
+CHOICE_CHANGES = frozenset({"choice.offered", "choice.made", "choice.expired"})
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
 WAITING_CHANGES = frozenset(
     {"request.created", "request.needs_approval", "request.escalated", *DECIDED}
@@ -108,13 +115,17 @@ class SlackNotifier:
             self._digest("escalate", event, request, targets)
         if event.kind in DECIDED or event.kind == "request.escalated":
             self.outbox.mark(f"asks:R{rid}", request_id=rid)
-        if event.kind in DECIDED or event.kind.startswith("order."):
+        if event.kind in DECIDED or event.kind.startswith("order.") or event.kind in CHOICE_CHANGES:
             self.outbox.mark(f"status:R{rid}", request_id=rid)
+        if event.kind in ("choice.made", "choice.expired"):
+            self.outbox.mark(f"offers:R{rid}", request_id=rid)  # the DM's button goes
         order = self.notices.order(event.order_id) if event.order_id else None
         reason = event.reason
         if event.kind == "request.needs_approval":
             reason = str(event.data.get("public") or "")
-        line = msg.event_line(event.kind, order, request, reason)
+        line = choice_msg.event_line(event, order, request) or msg.event_line(
+            event.kind, order, request, reason
+        )
         if line:
             self.outbox.mark(f"thread:R{rid}", request_id=rid, item={"e": event.id, "line": line})
 
@@ -157,7 +168,7 @@ class SlackNotifier:
         if request is None:
             return set()
         people: set[str] = {request.requester_id}
-        if event.kind in RECEIVED_CHANGES and event.order_id:
+        if (event.kind in RECEIVED_CHANGES or event.kind in CHOICE_CHANGES) and event.order_id:
             order = self.notices.order(event.order_id)
             if order is not None and order.recipient_id:
                 people.add(order.recipient_id)

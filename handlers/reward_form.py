@@ -21,7 +21,7 @@ from handlers.form_notes import FormNotes, form_notes
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
-from handlers.views import PhoneNote, product_label, reward_modal
+from handlers.views import EVERY_COUNTRY, PhoneNote, Where, product_label, reward_modal
 from services.errors import RewardError
 from services.intake import Ask, Field, FieldError, Line, Source
 from services.reward_types import kind_or_default
@@ -31,11 +31,24 @@ log = logging.getLogger(__name__)
 
 
 def open_modal(
-    client: WebClient, trigger_id: str, channel_id: str | None, notes: FormNotes | None = None
+    client: WebClient,
+    trigger_id: str,
+    channel_id: str | None,
+    notes: FormNotes | None = None,
+    where: Where | None = None,
 ) -> None:
     client.views_open(
         trigger_id=trigger_id,
-        view=reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes),
+        view=reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes, where=where),
+    )
+
+
+def where_of(deps: Deps) -> Where:
+    """The countries kept and the wallet's currency (SQLite only: fine before an ack)."""
+    return Where(
+        countries=tuple(deps.catalog.countries()),
+        default_country=deps.default_country,
+        wallet_currency=deps.wallet.known_currency(),
     )
 
 
@@ -61,7 +74,15 @@ def register(app: App, deps: Deps) -> None:
             client.views_update(
                 view_id=view["id"],
                 hash=view.get("hash"),
-                view=reward_modal(meta, form, product, operator=operator, notes=notes, **extra),
+                view=reward_modal(
+                    meta,
+                    form,
+                    product,
+                    operator=operator,
+                    notes=notes,
+                    where=where_of(deps),
+                    **extra,
+                ),
             )
         except SlackApiError as exc:
             if exc.response.get("error") == "not_found":  # submitted or closed meanwhile
@@ -91,6 +112,29 @@ def register(app: App, deps: Deps) -> None:
         meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         value = (action.get("selected_option") or {}).get("value") or ""
         meta.product_id = int(value) if value.isdigit() else None
+        refresh_view(client, view, meta, body["user"]["id"])
+
+    @app.action(Action.COUNTRY)
+    def on_country(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """Another country: its gift cards; a product not sold there is taken out."""
+        ack()
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        chosen = (action.get("selected_option") or {}).get("value") or EVERY_COUNTRY
+        meta = meta.model_copy(update={"country": chosen})
+        country = where_of(deps).country(meta.country)
+        if meta.product_id and country and not deps.catalog.sold_in(meta.product_id, country):
+            meta.product_id = None
+        refresh_view(client, view, meta, body["user"]["id"])
+
+    @app.action(Action.DENOMINATION_AMOUNT)
+    def on_amount(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Enter in a foreign product's amount: show what it costs the wallet."""
+        ack()
+        view = body["view"]
+        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         refresh_view(client, view, meta, body["user"]["id"])
 
     @app.action(Action.RECIPIENTS)
@@ -133,7 +177,9 @@ def register(app: App, deps: Deps) -> None:
             or RewardModalMeta()
         )
         query = str(body.get("value") or "")
-        products = deps.catalog.search(meta.reward_type, query, limit=100)
+        by_country = kind_or_default(meta.reward_type).by_country
+        country = where_of(deps).country(meta.country) if by_country else None
+        products = deps.catalog.search(meta.reward_type, query, limit=100, country=country)
         if not products and deps.catalog.refreshed_at() is None:
             deps.catalog.refresh_if_stale()  # first use: fill the cache, on its own thread
         operators = deps.catalog.operator_names(meta.reward_type)
@@ -195,7 +241,7 @@ FIELD_BLOCKS: dict[str, tuple[Block, ...]] = {
     Field.EMAIL: (Block.RECIPIENTS,),
     Field.CONTACT: (Block.PHONE,),
     Field.MESSAGE: (Block.MESSAGE,),
-    Field.REQUEST: (Block.PRODUCT,),
+    Field.REQUEST: (Block.PRODUCT, Block.DENOMINATION_AMOUNT),
     "phone": (Block.PHONE,),
     "loyalty_member_id": (Block.LOYALTY_ID,),
 }

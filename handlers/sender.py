@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 
-from handlers import digest_messages, dm_messages
+from handlers import choice_messages, digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
@@ -106,6 +106,8 @@ class SlackSender:
             self._asks(request)
         elif row.kind == "thread":
             return self._thread(request, row.data)
+        elif row.kind == "offers":
+            self._offers(request)
         return 0
 
     # --- rendered now ----------------------------------------------------------------------------
@@ -186,6 +188,8 @@ class SlackSender:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == "request.needs_approval":
             self._ask_approvers(event, request, note=event.reason or "")
+        elif event.kind.startswith("choice.") and order is not None:
+            self._choice(event, request, order)
         elif event.kind in ("request.approved", "request.rejected", "request.expired"):
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}",
@@ -361,6 +365,46 @@ class SlackSender:
         elif outcome == "gone":
             log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
         return len(row.data)
+
+    # --- a recipient's choice --------------------------------------------------------------------
+
+    def _choice(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
+        """The offer (and each reminder) to the recipient, with the button; an expiry to the
+        requester. The offers are kept, to take their buttons out once it ended."""
+        choice = self.notices.choice(order.id)
+        if choice is None:
+            return
+        if event.kind == "choice.expired":
+            text = choice_messages.expired_to_requester(request, order, choice.amount)
+            self.targets.dm(
+                f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
+            )
+            return
+        if order.state != "choosing" or not is_slack_user(order.recipient_id):
+            return  # chosen or expired before this went: the Home and thread say so
+        reminder = None
+        if event.kind == "choice.reminded":
+            reminder = (int(event.data.get("round") or 1), int(event.data.get("of") or 1))
+        text, blocks = choice_messages.offer_message(
+            request, order, choice.amount, choice.expires_at, reminder=reminder
+        )
+        recipient = str(order.recipient_id)
+        _outcome, posted = self.targets.post(f"e{event.id}:offer", request, recipient, text, blocks)
+        if posted:
+            self.notices.save_ref(request.id, "offer", *posted)
+
+    def _offers(self, request: RequestRow) -> None:
+        """Each offer DM of the request shows where its choice stands (no button once made)."""
+        orders = {o.recipient_id: o for o in self.notices.orders(request.id) if o.recipient_id}
+        for ref in self.notices.refs(request.id, "offer"):
+            order = orders.get(ref.addressee)
+            choice = self.notices.choice(order.id) if order is not None else None
+            if order is None or choice is None or order.state == "choosing":
+                continue
+            text, blocks = choice_messages.offer_closed(
+                request, order, choice.amount, expired=choice.expired_at is not None
+            )
+            self.targets.update(request, ref, text, blocks, tell=False)
 
     # --- delegation, alerts ----------------------------------------------------------------------
 

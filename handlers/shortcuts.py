@@ -25,7 +25,8 @@ from handlers.deps import Deps
 from handlers.forms import RewardForm
 from handlers.ids import Shortcut
 from handlers.metadata import RewardModalMeta
-from handlers.views import reward_modal
+from handlers.reward_form import where_of
+from handlers.views import Where, reward_modal
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,11 @@ def register(app: App, deps: Deps) -> None:
         message_ts = (shortcut.get("message") or {}).get("ts") or shortcut.get("message_ts")
         meta = RewardModalMeta(channel_id=channel)  # the status goes where the message is
         form = RewardForm(recipients=recipients_for(shortcut))
-        opened = client.views_open(trigger_id=shortcut["trigger_id"], view=reward_modal(meta, form))
+        where = where_of(deps)
+        view = reward_modal(meta, form, where=where)
+        opened = client.views_open(trigger_id=shortcut["trigger_id"], view=view)
         if channel and message_ts:
-            link_message(client, opened["view"], meta, form, channel, str(message_ts))
+            link_message(client, opened["view"], meta, form, channel, str(message_ts), where)
 
 
 def link_message(
@@ -66,6 +69,7 @@ def link_message(
     form: RewardForm,
     channel: str,
     message_ts: str,
+    where: Where | None = None,
 ) -> None:
     """Put the message's permalink in the open form's note and metadata, unless the person
     changed the form first (their change wins: the request is then made without the link)."""
@@ -82,7 +86,7 @@ def link_message(
     form = form.model_copy(update={"message": note_for(link)})
     try:
         client.views_update(
-            view_id=view["id"], hash=view.get("hash"), view=reward_modal(meta, form)
+            view_id=view["id"], hash=view.get("hash"), view=reward_modal(meta, form, where=where)
         )
     except SlackApiError as exc:
         if exc.response.get("error") not in ("hash_conflict", "not_found"):

@@ -45,6 +45,10 @@ NOTIFIED_KINDS = frozenset(
         "order.partially_canceled",
         "order.failed",
         "system.alert",
+        "choice.offered",
+        "choice.reminded",
+        "choice.made",
+        "choice.expired",
     }
 )
 MAX_TRIES = 40  # 30 s doubling, capped at an hour: about a day and a half
