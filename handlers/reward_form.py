@@ -166,7 +166,7 @@ def register(app: App, deps: Deps) -> None:
             view["hash"] = None  # the lookup came later: overwrite with the state we read
             refresh_view(client, view, meta, body["user"]["id"], phone_note=note)
 
-        pending = deps.operators.lookup_later(phone)
+        pending = deps.operators.lookup_later(phone, member=body["user"]["id"])
         if pending is not None:
             pending.add_done_callback(lambda f: deps.background.submit(show, f.result()))
 
