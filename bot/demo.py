@@ -4,7 +4,9 @@ It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in H
 sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
 delivery webhook; the App Home of an approver (approving from it) and of a requester; a
 request nobody decides, with the approval schedule shortened to seconds: a reminder, an
-escalation, expiry and a late click; and a Workflow Builder run of the bot's custom steps.
+escalation, expiry and a late click; a Workflow Builder run of the bot's custom steps; and
+"Their choice": 50 USD each for Ana and Ben, Ana (in the UK) choosing a gift card in pounds
+with the change going back to Riya's budget, Ben never choosing, reminded, then expired.
 It prints what each person sees, and exits non-zero if any step fails.
 """
 
@@ -41,6 +43,9 @@ PEOPLE = {
 }
 # The approval schedule, shortened from 24h / 72h / 7d so the demo shows it in seconds.
 REMIND_AFTER, ESCALATE_AFTER, EXPIRE_AFTER = "2s", "4s", "6s"
+# The choice's schedule, shortened from 3d,10d and 30d.
+CHOICE_REMIND, CHOICE_EXPIRE = "3s", "6s"
+TESCO_UK = 31010  # the simulator's Tesco Gift Card, sold in the UK, in pounds
 CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
 
 
@@ -155,6 +160,10 @@ def run_demo(verbose: bool = False) -> int:
             rewards_expire_after=EXPIRE_AFTER,
             rewards_escalation_approvers=["UHEAD"],
             rewards_low_balance="10000",
+            rewards_countries="usa,india,uk",
+            rewards_default_country="usa",
+            rewards_choice_remind=CHOICE_REMIND,
+            rewards_choice_expire=CHOICE_EXPIRE,
         )
         try:
             stack.slack.add_user(make_user("UHEAD", "Hana Ito", "hana@example.com"))
@@ -167,7 +176,11 @@ def run_demo(verbose: bool = False) -> int:
             say("  requests of 20 USD or less are approved automatically; budget 500 USD a month;")
             say(
                 f"  a waiting request is reminded every {REMIND_AFTER}, escalated to Hana after "
-                f"{ESCALATE_AFTER} and expires after {EXPIRE_AFTER} (in production: 24h, 72h, 7d)."
+                f"{ESCALATE_AFTER} and expires after {EXPIRE_AFTER} (in production: 24h, 72h, 7d);"
+            )
+            say(
+                "  gift cards of the USA, India and the UK; a choice not made is reminded after "
+                f"{CHOICE_REMIND} and expires after {CHOICE_EXPIRE} (in production: 3d,10d, 30d)."
             )
             _run(stack)
         except (DemoFailed, AssertionError) as exc:
@@ -271,9 +284,74 @@ def _run(stack: LocalStack) -> None:
         lambda: any("expired" in m.get("text", "") for m in stack.slack.ephemerals("UAPPROVER")),
         "the late click to be refused",
     )
+    settle(stack)
+    _their_choice(stack)
     stack.bot.room.run_until_idle(timeout=10)  # what is owed reaches Slack before the stop
     _check_codes_stayed_private(stack)
     _check_slack_rules_kept(stack)
+
+
+def _their_choice(stack: LocalStack) -> None:
+    step("10. Riya gives Ana and Ben 50 USD each, their choice; Alex approves")
+    response = stack.give_choice(
+        "UREQUESTER", ["UANA", "UBEN"], "50", message="Pick something you like!"
+    )
+    if response.status_code != 200 or response.text:
+        raise DemoFailed(f"the form was refused: {response.text}")
+    ref = _latest_ref(stack)
+    request_id = int(ref.removeprefix("R-"))
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message(ref))
+    offer = stack.offer_dm("UANA")
+    stack.offer_dm("UBEN")
+    before = _committed(stack)
+    settle(stack)
+    step("11. Ana lives in the UK: she chooses a Tesco gift card of 25 GBP (about 32 USD)")
+    view_id = stack.open_choice("UANA", offer)
+    stack.pick_in_choice("UANA", view_id, country="uk", product_id=TESCO_UK)
+    stack.driver.fill(view_id, "choice_value", "choice_value", "25")
+    answer = stack.driver.submit("UANA", view_id)
+    if answer.json().get("response_action") != "update":
+        raise DemoFailed(f"Ana's choice was refused: {answer.text}")
+    say(f"    [modal] {readable(stack.slack.plain_text(answer.json()['view']['blocks']))}")
+    wait(
+        lambda: _states(stack, request_id)[0] == "delivered",
+        "Ana's gift card to be placed and delivered",
+    )
+    [ana, _ben] = order_store.for_request(stack.bot.runtime.database, request_id)
+    change = before - _committed(stack)
+    say(
+        f"    … Riya's budget: {before} USD held before the choice, {change} USD back at once; "
+        f"Xoxoday charged {ana.amount_charged} USD for 25 GBP …"
+    )
+    settle(stack)
+    step(f"12. Ben never chooses: reminded after {CHOICE_REMIND}, expired after {CHOICE_EXPIRE}")
+    wait(
+        lambda: _states(stack, request_id) == ["delivered", "withdrawn"],
+        "Ben's choice to expire",
+        timeout=20,
+    )
+    wait(
+        lambda: any(
+            "did not choose their reward" in m.get("text", "")
+            for m in stack.slack.dms("UREQUESTER")
+        ),
+        "Riya to hear about it",
+    )
+    settle(stack)
+    say(f"    … Riya's budget now holds {_committed(stack)} USD for this month …")
+
+
+def _latest_ref(stack: LocalStack) -> str:
+    rows = stack.bot.runtime.database.query("SELECT MAX(id) AS id FROM requests")
+    return f"R-{rows[0]['id']}"
+
+
+def _committed(stack: LocalStack) -> Any:
+    from services.budget import budget_of
+
+    runtime = stack.bot.runtime
+    month = time.strftime("%Y-%m", time.gmtime())
+    return budget_of(runtime.database, runtime.policy, "UREQUESTER", month, "USD").committed
 
 
 def _run_step(

@@ -99,6 +99,15 @@ def offer_closed(
     return text[: msg.TEXT_MAX], [msg._section(text)]
 
 
+def approved_to_requester(request: RequestRow) -> str:
+    """The requester's DM at approval when the recipients choose first."""
+    how = "automatically" if request.auto_approved else f"by {msg.decider(request)}"
+    return (
+        f"✅ Your reward request {request.ref} was approved {how}. Each recipient now chooses "
+        "their gift card; what they do not spend comes back to your budget."
+    )
+
+
 def expired_to_requester(request: RequestRow, order: OrderRow, amount: Decimal) -> str:
     return (
         f"⌛ {msg.who(order)} did not choose their reward ({request.ref}) in time: the "

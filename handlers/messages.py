@@ -219,6 +219,8 @@ def progress(orders: list[OrderRow]) -> str:
         parts.append(f"{counts['failed']} failed")
     if counts["canceled"]:
         parts.append(f"{counts['canceled']} cancelled")
+    if counts["withdrawn"]:  # in a request that went ahead: a choice that expired
+        parts.append(f"{counts['withdrawn']} not chosen")
     return " · ".join(parts)
 
 
@@ -241,7 +243,7 @@ def request_status(
     open_orders = [o for o in orders if not o.is_terminal]
     if open_orders:
         return f"🚚 In progress: {progress(orders)}"
-    failed = sum(o.state in ("failed", "canceled") for o in orders)
+    failed = sum(o.state in ("failed", "canceled", "withdrawn") for o in orders)
     if failed:
         return f"⚠️ Done: {progress(orders)}"
     return f"✅ Done: all {len(orders)} delivered" if len(orders) > 1 else "✅ Delivered"

@@ -191,11 +191,12 @@ class SlackSender:
         elif event.kind.startswith("choice.") and order is not None:
             self._choice(event, request, order)
         elif event.kind in ("request.approved", "request.rejected", "request.expired"):
+            text = msg.requester_update(event.kind, request, None, public_reason(event))
+            choosing = any(o.state == "choosing" for o in self.notices.orders(request.id))
+            if event.kind == "request.approved" and choosing:
+                text = choice_messages.approved_to_requester(request)
             self.targets.dm(
-                f"e{event.id}:dm:{request.requester_id}",
-                request,
-                request.requester_id,
-                msg.requester_update(event.kind, request, None, public_reason(event)),
+                f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
             )
         elif order is not None:
             self._order_changed(event, request, order)
