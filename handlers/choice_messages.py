@@ -108,6 +108,15 @@ def approved_to_requester(request: RequestRow) -> str:
     )
 
 
+def choice_failed(request: RequestRow, order: OrderRow, reason: str | None) -> str:
+    """To a recipient whose chosen gift card could not be ordered."""
+    why = md.escape(reason or order.failure_reason or "Xoxoday refused it")
+    return (
+        f"❌ {msg.reward_phrase(order)}, which you chose, could not be ordered: {why}. "
+        f"{msg.requester(request)} was told; nothing was charged."
+    )
+
+
 def expired_to_requester(request: RequestRow, order: OrderRow, amount: Decimal) -> str:
     return (
         f"⌛ {msg.who(order)} did not choose their reward ({request.ref}) in time: the "

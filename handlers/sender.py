@@ -448,6 +448,15 @@ class SlackSender:
                 request.requester_id,
                 msg.requester_update(event.kind, request, order, event.reason),
             )
+            chose = self.notices.choice(order.id) if event.kind == "order.failed" else None
+            if chose is not None and is_slack_user(order.recipient_id):
+                # They chose and wait for a code: say it will not come, and why.
+                self.targets.dm(
+                    f"e{event.id}:dm:{order.recipient_id}",
+                    request,
+                    str(order.recipient_id),
+                    choice_messages.choice_failed(request, order, event.reason),
+                )
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         """The code to the recipient's DM (several DMs when the codes do not fit one); when

@@ -181,3 +181,24 @@ def test_offers_are_reminded_then_expire_and_release_the_budget(
                 if e.kind == "choice.reminded"]  # fmt: skip
     assert reminded == [1, 1, 2, 2]
     wait_for(lambda: True)
+
+
+def test_a_choice_abroad_an_account_may_not_order_fails_and_releases_the_budget(
+    make_runtime: Callable[..., Runtime], xo: SimControl
+) -> None:
+    """PLE10019: an account that may only buy at home. The order fails with that reason
+    (never retried), and what it held goes back to the requester's budget."""
+    runtime = make_runtime(rewards_countries="usa,india,uk")
+    xo.config(domestic_only=True, account_country="US")
+    request_id = give(runtime, "50")
+    runtime.rewards.approve(request_id, APPROVER)
+    [order] = order_store.for_request(runtime.database, request_id)
+    chosen = Intake(runtime.rewards, members=PEOPLE, choices=runtime.choices).choose(
+        ChoiceAsk(order.id, "UANA", "uk", sim.TESCO_UK, "25", "v")
+    )
+    assert chosen.chosen is not None
+    runtime.worker.run(until_idle=True)
+    [order] = order_store.for_request(runtime.database, request_id)
+    assert order.state == "failed" and order.attempts == 1
+    assert "international" in (order.failure_reason or "").lower()
+    assert xo.orders() == [] and spent(runtime) == 0
