@@ -40,7 +40,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if value is not None
     )
     # The operator's commands print their results; only warnings belong beside them.
-    quiet = args.command in ("orders", "catalog", "backup", "restore")
+    quiet = args.command in ("orders", "catalog", "backup", "restore", "audit")
     setup_logging(
         args.log_level or ("WARNING" if quiet else settings.log_level),
         secrets,
@@ -429,6 +429,38 @@ def _finance_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`rewards-bot audit [--day YYYY-MM-DD]`: the day's orders and payments at Xoxoday
+    against the record (services/audit.py). Exit 0 when the books match, 1 when they differ,
+    2 when the day is malformed or Xoxoday could not be read."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from bot.runtime import build_runtime
+
+    if args.day is None:
+        day = datetime.now(UTC).date() - timedelta(days=1)
+    else:
+        try:
+            day = date.fromisoformat(args.day)
+        except ValueError:
+            print(f"rewards-bot audit: --day {args.day!r} is not YYYY-MM-DD", file=sys.stderr)
+            return 2
+        if day > datetime.now(UTC).date():
+            print(f"rewards-bot audit: --day {day} has not happened yet", file=sys.stderr)
+            return 2
+    runtime = build_runtime(_settings(args))
+    try:
+        report = runtime.auditor.run(day, actor="cli")
+    except XoxodayError as exc:
+        print(f"rewards-bot audit: could not read Xoxoday's books: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        runtime.close()
+    for line in report.lines():
+        print(line)
+    return 0 if report.clean else 1
+
+
 def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
 
@@ -573,6 +605,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("file", help="a file written by `rewards-bot backup`")
     restore.add_argument("--db", help="SQLite file to replace (default $REWARDS_DB)")
+
+    audit = command(
+        "audit",
+        cmd_audit,
+        "match a day's orders and payments at Xoxoday (order history, payment report) against "
+        "the record by poNumber; print and alert what differs",
+    )
+    audit.add_argument("--day", help="YYYY-MM-DD, UTC (default: yesterday)")
+    audit.add_argument("--db", help="SQLite file (default $REWARDS_DB)")
 
     catalog = command("catalog", lambda a: 2, "the cached Xoxoday catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,8 @@ class Narrator:
             for line in readable(self.stack.slack.plain_text(notes)).splitlines():
                 say(f"            {line}")
         elif method == "response_url":
-            self._print("only the caller sees", params)
+            user = self.stack.slack.hook_user(str(params.get("url")))
+            self._print(f"only {PEOPLE.get(user, user) if user else 'the caller'} sees", params)
 
     def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
         person = self.stack.slack.app.dm_user(channel) if channel.startswith("D") else channel
@@ -286,6 +288,12 @@ def _run(stack: LocalStack) -> None:
     )
     settle(stack)
     _their_choice(stack)
+    settle(stack)
+    step("13. The daily audit, run now: Xoxoday holds an order placed by hand, and a top-up")
+    _sim(stack, "POST", "orphan", {"productId": 27222, "denomination": 10, "poNumber": "BY-HAND"})
+    _sim(stack, "POST", "topup", {"amount": 5000})
+    for line in stack.bot.runtime.auditor.run(datetime.now(UTC).date(), actor="demo").lines():
+        say(f"    {line}")
     stack.bot.room.run_until_idle(timeout=10)  # what is owed reaches Slack before the stop
     _check_codes_stayed_private(stack)
     _check_slack_rules_kept(stack)

@@ -5,9 +5,10 @@ Two kinds of numbers, in one registry per process:
   outcome with their latency, rate-limit waits, placements, reconciliations, Slack API errors;
 - read from the database when Prometheus scrapes (`DatabaseCollector`): orders and requests
   by state, the notification backlog, the worker lease and its last round, the wallet
-  balance. They are facts of the database, so every process that serves /metrics reports the
-  same, whichever process is doing the work; nothing here calls Xoxoday (getBalance allows 10
-  calls a minute): the balance is the last one fetched.
+  balance, the daily audit (when it last ran, its findings by kind). They are facts of the
+  database, so every process that serves /metrics reports the same, whichever process is
+  doing the work; nothing here calls Xoxoday (getBalance allows 10 calls a minute): the
+  balance is the last one fetched.
 
 No label names a person, a code or a poNumber, and no amount belongs to one person: the
 wallet balance is the company's.
@@ -15,6 +16,7 @@ wallet balance is the company's.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -25,8 +27,10 @@ from typing import Any, get_args
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from services.audit import KINDS as AUDIT_KINDS
 from services.lease import Lease
 from services.notify import backlog
+from storage import audit as audit_store
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database
@@ -96,6 +100,7 @@ class DatabaseCollector:
 
         yield from self._lease_families()
         yield from self._balance_families()
+        yield from self._audit_families()
 
     def _lease_families(self) -> Iterator[Metric]:
         holder = self._lease.live_holder()
@@ -143,6 +148,36 @@ class DatabaseCollector:
             age.add_metric([], max(self._clock() - fetched_at, 0.0))
         yield balance
         yield age
+
+    def _audit_families(self) -> Iterator[Metric]:
+        """The daily audit against Xoxoday's books (services/audit.py): when it last finished,
+        what it found in the last day audited, and days whose audit is failing."""
+        last = audit_store.latest_done(self.database)
+        ran = GaugeMetricFamily(
+            "rewards_audit_last_run_timestamp_seconds",
+            "When the last audit of a day against Xoxoday's books finished (Unix time); "
+            "alert when more than two days old",
+        )
+        findings = GaugeMetricFamily(
+            "rewards_audit_findings",
+            "Findings of the last day audited, by kind: orphan, missing, charge_mismatch "
+            "(differences) and topup, refund, adjustment (wallet movements)",
+            labels=["kind"],
+        )
+        counts: dict[str, int] = {}
+        if last is not None:
+            ran.add_metric([], float(last["finished_at"]))
+            counts = json.loads(last["summary"] or "{}").get("findings", {})
+        for kind in AUDIT_KINDS:
+            findings.add_metric([kind], counts.get(kind, 0))
+        failing = GaugeMetricFamily(
+            "rewards_audit_failing_days",
+            "Days whose audit failed (Xoxoday unreadable) and waits to be tried again",
+        )
+        failing.add_metric([], audit_store.failing_days(self.database))
+        yield ran
+        yield findings
+        yield failing
 
 
 def _states(literal: object, found: dict[str, int]) -> list[str]:

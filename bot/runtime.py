@@ -10,6 +10,8 @@ from typing import Protocol
 
 from bot.account import check_account
 from bot.config import ConfigError, Settings
+from services.audit import Auditor
+from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
 from services.choice_schedule import ChoiceSchedule, ChoiceScheduler, Schedules
 from services.choices import Choices
@@ -148,6 +150,7 @@ class Runtime:
     duplicates: Duplicates
     choices: Choices
     choice_scheduler: ChoiceScheduler
+    auditor: Auditor
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -234,6 +237,9 @@ def build_runtime(
         database, choices, build_choice_schedule(settings), name=worker.name
     )
     worker.scheduler = Schedules(scheduler, choice_scheduler)
+    # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
+    auditor = Auditor(database, client, wallet)
+    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -256,6 +262,7 @@ def build_runtime(
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
         choices=choices,
         choice_scheduler=choice_scheduler,
+        auditor=auditor,
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.errors import refusal_text
+from handlers.errors import refusal_text, tell
 from handlers.forms import read_reason
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef
@@ -27,14 +27,7 @@ log = logging.getLogger(__name__)
 
 def register(app: App, deps: Deps) -> None:
     def ephemeral(client: WebClient, body: dict[str, Any], text: str) -> None:
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        user = body["user"]["id"]
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        else:
-            client.chat_postMessage(channel=user, text=text)
+        tell(client, body, text)  # the click's response_url, or a DM (Home tab buttons)
 
     def allowed(body: dict[str, Any], client: WebClient, action: dict[str, Any]) -> int | None:
         """The request id when this user may decide it now; else an ephemeral refusal.

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
 from handlers import mrkdwn as md
 from services.errors import RequestNotPending, RewardError
@@ -35,10 +36,35 @@ def refusal_text(exc: RewardError) -> str:
     return md.escape(exc.message[:1].upper() + exc.message[1:]) + "."
 
 
-def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+def _response_url(body: dict[str, Any]) -> str | None:
+    """Where Slack takes an answer to this request: a command's or a message button's
+    response_url (a modal submission may carry one in response_urls)."""
+    url = body.get("response_url")
+    if not url:
+        urls = body.get("response_urls") or []
+        url = urls[0].get("response_url") if urls and isinstance(urls[0], dict) else None
+    return str(url) if url else None
+
+
+def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """Tell the person who sent `body` something after the ack, only they see: through the
+    request's response_url (it needs no membership of the channel), else by DM. Never
+    chat.postEphemeral into the channel, which Slack refuses where the bot is not a member,
+    chat:write.public or not (slackapi/node-slack-sdk#977; slack-platform.md §7)."""
     user = body.get("user_id") or (body.get("user") or {}).get("id")
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-    return channel, user
+    url = _response_url(body)
+    if url:
+        try:
+            answer = WebhookClient(url, timeout=5).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            if answer.status_code == 200:
+                return
+            log.warning("the response_url refused an answer (%s); by DM", answer.status_code)
+        except Exception as exc:
+            log.warning("the response_url did not answer (%s); by DM", exc)
+    if user:
+        client.chat_postMessage(channel=user, text=text)
 
 
 def handle_error(
@@ -63,12 +89,8 @@ def handle_error(
         if first:
             answer = {"response_action": "errors", "errors": {first: text}}
             return BoltResponse(status=200, body=json.dumps(answer))
-    channel, user = _where(body)
     try:
-        if channel and user:
-            client.chat_postEphemeral(channel=channel, user=user, text=shown)
-        elif user:
-            client.chat_postMessage(channel=user, text=shown)
+        tell(client, body, shown)
     except Exception:
         log.exception("could not tell the user about an error")
     return BoltResponse(status=200, body="") if unanswered else None

@@ -52,6 +52,7 @@ from storage.db import Database, fetch_one
 from storage.models import OrderRow
 
 if TYPE_CHECKING:
+    from services.audit_schedule import DailyAudit
     from services.choice_schedule import Ticking
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,10 @@ class Worker:
         # and expiry (services/choice_schedule.py), run each round by the worker holding the
         # lease; set by bot/runtime.py.
         self.scheduler: Ticking | None = None
+        # The daily audit against Xoxoday's books (services/audit_schedule.py), started each
+        # round by the worker holding the lease; set by bot/runtime.py.
+        self.audit: DailyAudit | None = None
+        self._auditing = False  # only a worker that keeps running audits (not --until-idle)
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -166,6 +171,8 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=False)
+        if self.audit is not None:
+            self.audit.wait(timeout)
         self.lease.release()
 
     @property
@@ -185,6 +192,7 @@ class Worker:
         until_settled, also until no placed order is still being polled."""
         if not self._hold_lease():
             return  # stopped while another worker held the lease: touch nothing
+        self._auditing = not (until_idle or until_settled)
         finished = threading.Event()
         heartbeat = threading.Thread(
             target=self._keep_lease, args=(finished,), name=f"{self.name}-lease", daemon=True
@@ -271,6 +279,7 @@ class Worker:
             order_store.next_due_time(self.database, "unknown", "next_attempt_at"),
             order_store.next_due_time(self.database, "placed", "next_poll_at"),
             self.scheduler.next_due() if self.scheduler is not None else None,
+            self.audit.next_due() if self.audit is not None else None,
         ]
         upcoming = [t - now for t in times if t is not None]
         return max(0.05, min([self.idle_sleep_s, *upcoming]))
@@ -340,6 +349,8 @@ class Worker:
             busy |= started
         if self.scheduler is not None and not self._lease_lost.is_set():
             busy |= self._schedule()
+        if self.audit is not None and self._auditing and not self._lease_lost.is_set():
+            self._start_audit()
         self._housekeeping(now)
         return busy
 
@@ -351,6 +362,15 @@ class Worker:
         except Exception:
             log.exception("the approval schedule's round failed; trying again next round")
             return False
+
+    def _start_audit(self) -> None:
+        """Start the daily audit when one is due (it runs on its own thread); its failure is
+        logged and never stops placement."""
+        assert self.audit is not None
+        try:
+            self.audit.tick()
+        except Exception:
+            log.exception("could not start the daily audit; trying again next round")
 
     def _start(
         self,

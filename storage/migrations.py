@@ -467,7 +467,48 @@ def m012_catalog_by_country(db: sqlite_utils.Database) -> None:
     )
 
 
-def m013_choices(db: sqlite_utils.Database) -> None:
+def m013_audits(db: sqlite_utils.Database) -> None:
+    """The daily audit against Xoxoday's order history and payment report (services/audit.py):
+    one row per audited day (claimed by one scheduler, retried after a failure), the findings
+    each recorded once (a key per finding: alerted once however often a day is audited), and
+    when a recipient last had Xoxoday email their code again (once an hour per order)."""
+    db["audits"].create(
+        {
+            "day": str,  # YYYY-MM-DD (UTC)
+            "state": str,  # running | done | failed
+            "actor": str,
+            "attempts": int,
+            "started_at": float,  # epoch seconds
+            "finished_at": float,
+            "next_attempt_at": float,  # a failed audit is tried again from then
+            "error": str,
+            "summary": str,  # JSON: counts by kind, orders and payment rows seen
+        },
+        pk="day",
+        not_null={"day", "state", "attempts", "started_at"},
+        defaults={"attempts": 0},
+    )
+    db["audit_findings"].create(
+        {
+            "id": int,
+            "day": str,
+            "kind": str,  # orphan | missing | charge_mismatch | topup | refund | adjustment
+            "key": str,
+            "po_number": str,
+            "xoxoday_order_id": int,
+            "order_id": int,
+            "message": str,
+            "found_at": str,
+        },
+        pk="id",
+        not_null={"day", "kind", "key", "message", "found_at"},
+    )
+    db["audit_findings"].create_index(["kind", "key"], unique=True)
+    db["audit_findings"].create_index(["day"])
+    db["orders"].add_column("email_resent_at", float)
+
+
+def m014_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -513,7 +554,8 @@ MIGRATIONS: list[Migration] = [
     m010_order_discount,
     m011_slack_outbox,
     m012_catalog_by_country,
-    m013_choices,
+    m013_audits,
+    m014_choices,
 ]
 
 

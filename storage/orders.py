@@ -186,3 +186,26 @@ def iter_all(database: Database, batch: int = 500) -> Iterable[OrderRow]:
         for row in rows:
             yield OrderRow.model_validate(row)
         last = rows[-1]["id"]
+
+
+def placed_between(database: Database, first: str, end: str) -> list[OrderRow]:
+    """Orders Xoxoday took (an orderId recorded) whose placement was recorded from `first`
+    up to `end` (ISO dates or times, UTC; `end` excluded): the audit's "ours" of a day."""
+    rows = database.query(
+        "SELECT * FROM orders WHERE xoxoday_order_id IS NOT NULL AND placed_at >= ? "
+        "AND placed_at < ? ORDER BY id",
+        [first, end],
+    )
+    return [OrderRow.model_validate(row) for row in rows]
+
+
+def by_po_numbers(database: Database, po_numbers: Iterable[str]) -> dict[str, OrderRow]:
+    """The orders with these poNumbers, by poNumber (those not in the record are absent)."""
+    wanted = sorted(set(po_numbers))
+    found: dict[str, OrderRow] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = database.query(f"SELECT * FROM orders WHERE po_number IN ({marks})", chunk)
+        found.update({row["po_number"]: OrderRow.model_validate(row) for row in rows})
+    return found

@@ -4,7 +4,10 @@ Slack's rules (https://docs.slack.dev/reference/methods/chat.postMessage, errors
 https://docs.slack.dev/reference/scopes/chat.write.public): an app posts in a channel it is a
 member of; in a public channel it is not in only with `chat:write.public`; otherwise
 `not_in_channel`. An unknown id, or a private channel the app is not in, is
-`channel_not_found`; an archived channel is `is_archived`.
+`channel_not_found`; an archived channel is `is_archived`. An announcement channel where only
+admins post refuses the app with `restricted_action_read_only_channel`; a channel that takes
+replies in threads only refuses a top-level post with `restricted_action_thread_only_channel`
+(chat.postMessage's errors, as in slack-ruby/slack-api-ref methods/chat/chat.postMessage.json).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Channel:
     is_archived: bool = False
     bot_member: bool = False
     members: set[str] = field(default_factory=set)
+    read_only: bool = False  # only admins post (an announcement channel)
+    thread_only: bool = False  # posts only as replies in threads
 
     def public(self) -> dict[str, object]:
         """As conversations.info shows it (the parts the fake knows)."""

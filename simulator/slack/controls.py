@@ -3,11 +3,13 @@ process (reset, fail_next, trigger, calls, messages, views, latency, rate_limits
 channel, scopes, violations; with Socket Mode: envelope, disconnect).
 
     POST /_fake/latency      {"method": "users.info" | "*", "seconds": 0.4}
-    POST /_fake/rate_limits  {"enabled": true}
+    POST /_fake/rate_limits  {"enabled": false, "why": "..."}
+    POST /_fake/rules        {"off": "rate_limits", "why": "..."} | {"on": name}
     POST /_fake/user         {"user": {...users.info shape...}} adds one;
                              {"id": "UANA", "deactivated": true} deactivates one
     POST /_fake/channel      {"id", "name", "private"?, "bot_member"?, "members"?} adds one;
-                             {"id", "archived"? , "bot_member"?, "private"?} changes one
+                             {"id", "archived"?, "bot_member"?, "private"?, "read_only"?,
+                              "thread_only"?} changes one
     POST /_fake/scopes       {"scopes": [...]}
     GET  /_fake/violations   what the app did that Slack refuses; POST takes (claims) them
     GET  /_fake/executions   the custom steps' executions (state, outputs, error)
@@ -55,8 +57,14 @@ def handle(fake: FakeSlack, req: Request, name: str) -> tuple[int, Any]:
             fake.set_latency(str(body["method"]), float(body["seconds"]))
             return 200, {"ok": True}
         if name == "rate_limits":
-            fake.rate_limits(bool(body.get("enabled", True)))
+            fake.rate_limits(bool(body.get("enabled", True)), str(body.get("why") or ""))
             return 200, {"ok": True}
+        if name == "rules":  # {"off": name, "why": ...} or {"on": name}; GET: those off
+            if "off" in body:
+                fake.rules.off(str(body["off"]), str(body.get("why") or ""))
+            elif "on" in body:
+                fake.rules.restore(str(body["on"]))
+            return 200, {"ok": True, "off": fake.rules.switched_off()}
         if name == "user":
             if "user" in body:
                 fake.add_user(body["user"])
@@ -81,6 +89,8 @@ def handle(fake: FakeSlack, req: Request, name: str) -> tuple[int, Any]:
                     archived=body.get("archived"),
                     bot_member=body.get("bot_member"),
                     private=body.get("private"),
+                    read_only=body.get("read_only"),
+                    thread_only=body.get("thread_only"),
                 )
             return 200, {"ok": True}
         if name == "scopes":

@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from simulator.slack.blocks import find_element, initial_entry, iter_elements, state_entry
 from simulator.slack.fake import FakeSlack
-from simulator.slack.socket_mode import SOCKET_ACK
+from simulator.slack.socket_mode import ACK_TIMEOUT_S, SOCKET_ACK
 from simulator.slack.text import command_text
 from simulator.slack.users import BOT_USER_ID, TEAM_ID
 from simulator.slack.workspace import (
@@ -45,6 +45,7 @@ from simulator.slack.workspace import (
 # Slack still sends its deprecated verification token in every payload; Bolt ignores it.
 VERIFICATION_TOKEN = "fake-verification-token"  # noqa: S105 - not a credential
 DEFAULT_MIN_QUERY_LENGTH = 3  # Slack's default for external selects
+REDELIVERIES = 3  # Slack retries an event it did not see acked three times
 
 StateKey = tuple[str, str]  # (block_id, action_id)
 
@@ -531,6 +532,21 @@ class SlackDriver(BaseDriver):
     def send_event(
         self, body: dict[str, Any], *, retry_num: int | None = None, retry_reason: str = ""
     ) -> httpx.Response:
+        response, acked_after = self._event_once(body, retry_num, retry_reason)
+        if retry_num is not None or not self.fake.rules.on("event_redelivery"):
+            return response
+        # Not seen taken in time (after 3 s, or an error): Slack delivers the same event again,
+        # up to three times, with the same event_id (docs.slack.dev/apis/events-api/#retries).
+        for attempt in range(1, REDELIVERIES + 1):
+            if response.status_code == 200 and acked_after <= ACK_TIMEOUT_S:
+                break
+            reason = "http_timeout" if acked_after > ACK_TIMEOUT_S else "http_error"
+            response, acked_after = self._event_once(body, attempt, reason)
+        return response
+
+    def _event_once(
+        self, body: dict[str, Any], retry_num: int | None, retry_reason: str
+    ) -> tuple[httpx.Response, float]:
         raw = json.dumps(body).encode("utf-8")
         headers = {**self.signed_headers(raw), "Content-Type": "application/json"}
         if retry_num is not None:
@@ -542,7 +558,7 @@ class SlackDriver(BaseDriver):
         self.fake.record_ack(
             str(body.get("type")), body, response.status_code, _answer(response), acked_after
         )
-        return response
+        return response, acked_after
 
     def _send_payload(self, payload: dict[str, Any]) -> httpx.Response:
         return self._send(str(payload.get("type")), payload, {"payload": json.dumps(payload)})

@@ -44,6 +44,7 @@ from simulator.slack.blocks import plain_text
 from simulator.slack.channels import DEFAULT_CHANNEL_IDS, Channel
 from simulator.slack.functions import FunctionDef
 from simulator.slack.pace import Pace
+from simulator.slack.rules import Rules
 from simulator.slack.socket_mode import ACK_TIMEOUT_S, SOCKET_ACK, SocketModeServer
 from simulator.slack.users import TEAM_ID, default_users
 from simulator.slack.validate import answer_problems
@@ -137,7 +138,8 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
         self._violations: list[Violation] = []
-        self.pace = Pace()
+        self.rules = Rules()
+        self.pace = Pace(enabled=lambda: self.rules.on("rate_limits"))
         self.ws = self._new_workspace()
 
     def _new_workspace(self) -> Workspace:
@@ -146,7 +148,12 @@ class FakeSlack:
             if self._initial_users is not None
             else default_users()
         )
-        return Workspace(users=users, trigger_ttl=self._trigger_ttl, on_violation=self._violate)
+        return Workspace(
+            users=users,
+            trigger_ttl=self._trigger_ttl,
+            on_violation=self._violate,
+            rule=self.rules.on,
+        )
 
     def _violate(self, method: str, error: str, problems: list[str]) -> None:
         found = Violation(method, error, list(problems))
@@ -183,6 +190,7 @@ class FakeSlack:
             delay = self.pace.latency(method)
             if delay:
                 time.sleep(delay)  # outside the lock: slow calls overlap, as on Slack
+            self.pace.wait_if_held(method)
             with self._cond:
                 status, body, headers = self._answer(method, params, token)
         self._record(Call(method, params, time.time(), status, body))
@@ -283,6 +291,8 @@ class FakeSlack:
             kind = sent["type"] if sent["type"] != "interactive" else str(payload.get("type"))
             problems = answer_problems(kind, frame.get("payload"), payload)
             outcome["late"] = outcome.get("acked_after", 0) > ACK_TIMEOUT_S
+            if outcome["late"] and self.rules.on("late_ack"):
+                problems.append("[ERROR] acked after 3 s: Slack shows operation_timeout")
             if problems:
                 outcome["problems"] = problems
                 self._violate(SOCKET_ACK, "invalid_answer", problems)
@@ -298,12 +308,15 @@ class FakeSlack:
     ) -> Call:
         """The app's HTTP answer to a request the driver sent as Slack (`kind`: a payload
         type, or "slash_commands"), as Slack judges it: an error status is an error shown to
-        the person, and the body must be what Slack accepts for that request. `late` marks an
-        answer after Slack's 3 s (Slack shows operation_timeout); it is reported, not counted
-        as a violation, since tests do not assert timing (see acks())."""
+        the person, and the body must be what Slack accepts for that request. An answer after
+        Slack's 3 s (`late`) is a failure too: Slack shows operation_timeout (rule late_ack)."""
         problems = answer_problems(kind, answer, payload) if status == 200 else []
         if status != 200:
             problems.append(f"[ERROR] the app answered HTTP {status}: Slack shows an error")
+        if acked_after > ACK_TIMEOUT_S and self.rules.on("late_ack"):
+            problems.append(
+                f"[ERROR] answered after {acked_after:.1f} s: Slack shows operation_timeout"
+            )
         response = {
             "ok": not problems,
             "type": kind,
@@ -353,6 +366,7 @@ class FakeSlack:
             self._failures.clear()
             self._violations.clear()
             self.pace.reset()
+            self.rules.reset()
             self.ws = self._new_workspace()
         if self.socket is not None:  # open connections stay, like a bot that stays connected
             self.socket.forget()
@@ -391,16 +405,27 @@ class FakeSlack:
         archived: bool | None = None,
         bot_member: bool | None = None,
         private: bool | None = None,
+        read_only: bool | None = None,
+        thread_only: bool | None = None,
     ) -> None:
-        """Archive a channel, or take the bot out of it (or put it back)."""
+        """Archive a channel, take the bot out of it (or put it back), make it an announcement
+        channel (read_only) or one that takes replies in threads only."""
         with self._cond:
             channel = self.ws.channels[channel_id]
-            if archived is not None:
-                channel.is_archived = archived
-            if bot_member is not None:
-                channel.bot_member = bot_member
-            if private is not None:
-                channel.is_private = private
+            for name, value in (
+                ("is_archived", archived),
+                ("bot_member", bot_member),
+                ("is_private", private),
+                ("read_only", read_only),
+                ("thread_only", thread_only),
+            ):
+                if value is not None:
+                    setattr(channel, name, value)
+
+    def home_tab(self, enabled: bool) -> None:
+        """The app's Home tab on or off (off: views.publish answers not_enabled)."""
+        with self._cond:
+            self.ws.home_tab_enabled = enabled
 
     def set_scopes(self, scopes: Iterable[str]) -> None:
         """The scopes the app was granted (default: those manifest.yml asks for)."""
@@ -412,9 +437,20 @@ class FakeSlack:
         after `seconds`, as a real Slack does from a server (100-400 ms)."""
         self.pace.set_latency(method, seconds)
 
-    def rate_limits(self, enabled: bool = True) -> None:
-        """Slack's per-method rate-limit tiers: over the limit, 429 with Retry-After."""
-        self.pace.enabled = enabled
+    def hold(self, method: str) -> None:
+        """Answer no call of `method` until release(method) (see Pace.hold)."""
+        self.pace.hold(method)
+
+    def release(self, method: str) -> None:
+        self.pace.release(method)
+
+    def rate_limits(self, enabled: bool = True, why: str = "") -> None:
+        """Slack's per-method rate-limit tiers: over the limit, 429 with Retry-After (on by
+        default; off only with a reason, see rules.py)."""
+        if enabled:
+            self.rules.restore("rate_limits")
+        else:
+            self.rules.off("rate_limits", why)
 
     @property
     def hook_ttl(self) -> float:
@@ -460,6 +496,12 @@ class FakeSlack:
     ) -> str:
         with self._cond:
             return self.base_url + self.ws.issue_hook(kind, user_id, channel, message_ts)
+
+    def hook_user(self, path: str) -> str | None:
+        """Whom a response_url answers (its path, as recorded with the post), or None."""
+        with self._cond:
+            hook = self.ws.hooks.get(path)
+            return hook.user if hook is not None else None
 
     def post_as(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Any:
         """A message `user` wrote in `channel` (what a message shortcut is used on)."""

@@ -8,8 +8,8 @@ Rate limits follow https://docs.slack.dev/apis/web-api/rate-limits: per method, 
 per app, in tiers of requests per minute (Tier 1: 1, Tier 2: 20, Tier 3: 50, Tier 4: 100;
 the documented floors, so the fake is at least as strict as Slack); chat.postMessage is
 special: about one message per second per channel, with short bursts allowed. Over the limit
-Slack answers HTTP 429 with `Retry-After` (seconds). Off unless `enabled`: the suite runs a
-minute of Slack traffic in a second, which no workspace sees.
+Slack answers HTTP 429 with `Retry-After` (seconds). On by default, like every rule of the
+stand-in (rules.py: a test may switch "rate_limits" off, saying why).
 """
 
 from __future__ import annotations
@@ -47,11 +47,16 @@ POST_BURST = 5  # "short bursts >1 allowed"; the fake's choice of how short
 
 
 class Pace:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        enabled: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._latency: dict[str, float] = {}
-        self.enabled = False
+        self._held: dict[str, threading.Event] = {}
+        self._enabled = enabled
         self._calls: dict[str, deque[float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
 
@@ -69,6 +74,26 @@ class Pace:
         with self._lock:
             return self._latency.get(method, self._latency.get("*", 0.0))
 
+    # ---- holding answers back until the test says ------------------------------------------
+
+    def hold(self, method: str) -> None:
+        """Calls of `method` get no answer until release(method): a Slack slower than any
+        deadline of the app's, whatever the machine's speed (tests must not race a latency)."""
+        with self._lock:
+            self._held.setdefault(method, threading.Event()).clear()
+
+    def release(self, method: str) -> None:
+        with self._lock:
+            gate = self._held.pop(method, None)
+        if gate is not None:
+            gate.set()
+
+    def wait_if_held(self, method: str, timeout: float = 60.0) -> None:
+        with self._lock:
+            gate = self._held.get(method)
+        if gate is not None:
+            gate.wait(timeout)
+
     # ---- rate limits -----------------------------------------------------------------------
 
     def reset(self) -> None:
@@ -76,7 +101,13 @@ class Pace:
             self._latency.clear()
             self._calls.clear()
             self._buckets.clear()
-            self.enabled = False
+            held, self._held = self._held, {}
+        for gate in held.values():
+            gate.set()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled()
 
     def admit(self, method: str, params: dict[str, Any]) -> int | None:
         """None when the call may go ahead, else the Retry-After seconds of a 429."""

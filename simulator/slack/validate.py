@@ -27,7 +27,12 @@ from slack_sdk.models.views import View
 MAX_MESSAGE_BLOCKS = 50  # chat.postMessage / chat.update / response_url
 MAX_SURFACE_BLOCKS = 100  # a modal or a Home tab
 MAX_TEXT_SHOWN = 4_000  # chat.postMessage: longer `text` is truncated
-MAX_TEXT = 40_000  # beyond this Slack refuses the message (msg_too_long)
+MAX_TEXT = 40_000  # Slack's old documented limit (msg_too_long), with rule msg_too_long off
+# Slack refuses a long `text` with msg_too_long from about 4,000 characters now (seratch on
+# seratch/ChatGPT-in-Slack#102), and a message whose blocks add up to more than about 12,000
+# characters of text with msg_blocks_too_long (slackapi/bolt-js#2509, #2867).
+MAX_BLOCK_TEXT = 12_000
+MAX_VIEW_BYTES = 250_000  # views.publish / views.open: view_too_large
 MAX_FIELD = 2_000  # a section field's text
 MAX_FIELDS = 10
 MAX_CONTEXT_ELEMENTS = 10
@@ -222,6 +227,18 @@ def message_problems(content: dict[str, Any]) -> list[str]:
     ):
         problems.append(f"[ERROR] attachments must be a list of objects {_where('/attachments')}")
     return problems
+
+
+def block_text(blocks: Any) -> int:
+    """The characters of text in `blocks`, nested elements included (what Slack caps)."""
+    if isinstance(blocks, list):
+        return sum(block_text(b) for b in blocks)
+    if isinstance(blocks, dict):
+        return sum(
+            len(value) if key == "text" and isinstance(value, str) else block_text(value)
+            for key, value in blocks.items()
+        )
+    return 0
 
 
 def text_over(content: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -30,8 +31,11 @@ from simulator.slack.functions import (
 )
 from simulator.slack.users import BOT_ID, BOT_USER_ID, TEAM_ID
 from simulator.slack.validate import (
+    MAX_BLOCK_TEXT,
     MAX_TEXT,
     MAX_TEXT_SHOWN,
+    MAX_VIEW_BYTES,
+    block_text,
     message_problems,
     text_over,
     view_problems,
@@ -128,6 +132,8 @@ class Workspace:
     scopes: set[str] = field(default_factory=lambda: set(DEFAULT_SCOPES))
     hook_ttl: float = HOOK_TTL_S
     on_violation: ViolationHook = _ignore
+    rule: Callable[[str], bool] = lambda _name: True  # rules.py: is this rule on?
+    home_tab_enabled: bool = True  # the app's manifest turns the Home tab on
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> Home tab view
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
@@ -316,8 +322,17 @@ class Workspace:
         if problems:
             raise PayloadRefused("invalid_blocks", problems)
         text = str(text or "")
-        if len(text) > MAX_TEXT:
-            raise PayloadRefused("msg_too_long", [f"[ERROR] text over {MAX_TEXT} characters"])
+        limit = MAX_TEXT_SHOWN if self.rule("msg_too_long") else MAX_TEXT
+        if len(text) > limit:
+            raise PayloadRefused(
+                "msg_too_long", [f"[ERROR] text of {len(text)} characters, over {limit}"]
+            )
+        written = block_text(blocks)
+        if self.rule("block_text_cap") and written > MAX_BLOCK_TEXT:
+            raise PayloadRefused(
+                "msg_blocks_too_long",
+                [f"[ERROR] the blocks hold {written} characters of text, over {MAX_BLOCK_TEXT}"],
+            )
         cut = text_over(params)
         if cut:
             # Slack takes the message and cuts the text (chat.postMessage, "Truncating content").
@@ -358,8 +373,18 @@ class Workspace:
         msg.pop("attachments", None)
         msg.update({"blocks": [], **content, "edited": {"user": BOT_USER_ID, "ts": ts}})
 
+    def _may_post(self, channel: str, thread_ts: Any) -> None:
+        found = self.channels.get(channel)
+        if found is None:
+            return
+        if found.read_only:
+            raise SlackError("restricted_action_read_only_channel")
+        if found.thread_only and not thread_ts:
+            raise SlackError("restricted_action_thread_only_channel")
+
     def chat_post_message(self, params: Params) -> Answer:
         channel = self._channel(params.get("channel"))
+        self._may_post(channel, params.get("thread_ts"))
         msg = self.post(channel, self._content(params, "chat.postMessage"), params.get("thread_ts"))
         if params.get("metadata"):
             msg["metadata"] = copy.deepcopy(params["metadata"])
@@ -410,6 +435,11 @@ class Workspace:
 
     def chat_post_ephemeral(self, params: Params) -> Answer:
         channel = self._channel(params.get("channel"))
+        found = self.channels.get(channel)
+        if found is not None and not found.bot_member and self.rule("ephemeral_membership"):
+            # Refused where the bot is not a member, chat:write.public or not
+            # (slackapi/node-slack-sdk#977): answer through the response_url instead.
+            raise SlackError("not_in_channel")
         user = str(params.get("user") or "")
         if (
             user not in self.users
@@ -491,10 +521,18 @@ class Workspace:
             raise SlackError("expired_trigger_id")
         return trigger
 
+    def _not_too_large(self, view: Any) -> None:
+        size = len(json.dumps(view))
+        if self.rule("view_too_large") and size > MAX_VIEW_BYTES:
+            raise PayloadRefused(
+                "view_too_large", [f"[ERROR] the view is {size} bytes, over {MAX_VIEW_BYTES}"]
+            )
+
     def _view_param(self, params: Params, replacing: str | None = None) -> dict[str, Any]:
         view = params.get("view")
         if view is None:
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: view"])
+        self._not_too_large(view)
         problems = view_problems(view)
         if problems:
             raise PayloadRefused("invalid_arguments", problems)
@@ -584,9 +622,12 @@ class Workspace:
     def views_publish(self, params: Params) -> Answer:
         """A Home tab for `user_id` (https://docs.slack.dev/reference/methods/views.publish)."""
         user = str(params.get("user_id") or "")
+        if not self.home_tab_enabled:
+            raise SlackError("not_enabled")
         if user not in self.users:
             raise SlackError("user_not_found")
         view = params.get("view")
+        self._not_too_large(view)
         problems = view_problems(view, surfaces=("home",))
         if problems:
             raise PayloadRefused("invalid_arguments", problems)

@@ -25,6 +25,7 @@ DELIVERED, PENDING, CANCELED = "delivered", "pending", "canceled"
 REFUNDED, FAILED = "refunded", "failed"
 OUTCOMES = (DELIVERED, CANCELED, REFUNDED, FAILED)
 PROCESSING = "processing"
+OPENING_FUNDS_AGE = timedelta(days=30)
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -309,7 +310,9 @@ class Ledger:
     def __init__(self, opening: Decimal, now: datetime) -> None:
         self.balance = Decimal(0)
         self.rows: list[LedgerRow] = []
-        self.credit(opening, "Funds added", now)
+        # The account was funded before the day's work: an audit of today sees no top-up
+        # it did not make (/_sim/topup makes one).
+        self.credit(opening, "Funds added", now - OPENING_FUNDS_AGE)
 
     def credit(
         self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None

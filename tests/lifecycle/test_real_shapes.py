@@ -162,14 +162,18 @@ def test_row03_most_realtime_orders_are_delivered_in_the_answer_with_their_codes
 def test_row03_processing_with_an_empty_delivery_status_waits_then_is_delivered(
     real: Runtime, xo: SimControl
 ) -> None:
-    real.delivery.poll_first_s = 3600  # no poll before the check, however slow the machine
+    # Processing until the test settles it, and no poll before the check: however slow the
+    # machine, nothing can complete between the placement and the assertions.
+    xo.config(status_delay_s=3600)
+    real.delivery.poll_first_s = 3600
     [order] = approved(real, gift())
     real.worker.run(until_idle=True)
     placed = fresh(real, order)
     assert (placed.state, placed.delivery_status) == ("placed", "pending")  # processing, ""
     assert xo.orders()[0]["orderStatus"] == "processing"
+    xo.deliver(placed.po_number)  # Xoxoday completes it
     real.delivery.poll_first_s = 0.05
-    real.worker._poll(placed)  # the poll that was an hour away, now; later ones come soon
+    real.worker._poll(placed)  # the poll that was an hour away, now
     real.worker.run(until_settled=True)
     assert fresh(real, order).state == "delivered"
     assert kinds(real, order)[-2:] == ["order.placed", "order.delivered"]

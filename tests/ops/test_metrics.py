@@ -3,6 +3,7 @@ parsed with prometheus_client's own parser; nothing about a person in it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -204,3 +205,30 @@ def test_metrics_answer_this_machine_or_the_bearer_token_only(
         assert get(guarded, "127.0.0.1").status_code == 403  # with a token, everyone shows it
     finally:
         guarded.stop()
+
+
+def test_audit_metrics_last_run_and_findings_by_kind(xo: SimControl, stack: LocalStack) -> None:
+    """The running worker audits yesterday at once; an audit of today with an orphan and a
+    top-up shows them by kind (every kind a series, at 0 when none)."""
+    from datetime import UTC, datetime
+
+    from storage import audit as audit_store
+
+    database = stack.bot.runtime.database
+    wait_for(lambda: audit_store.latest_done(database), timeout=20)
+    samples = scrape(stack.url)
+    ran = value(samples, "rewards_audit_last_run_timestamp_seconds")
+    assert 0 <= time.time() - ran < 60
+    kinds = ("orphan", "missing", "charge_mismatch", "topup", "refund", "adjustment")
+    assert {
+        dict(k)["kind"]: v for k, v in samples["rewards_audit_findings"].items()
+    } == dict.fromkeys(kinds, 0)
+    assert value(samples, "rewards_audit_failing_days") == 0
+
+    today = datetime.now(UTC).date()
+    orphan = {"productId": 27222, "denomination": 10, "poNumber": "HAND-M"}
+    assert httpx.post(f"{xo.running.url}/_sim/orphan", json=orphan).status_code == 200
+    assert httpx.post(f"{xo.running.url}/_sim/topup", json={"amount": 100}).status_code == 200
+    stack.bot.runtime.auditor.run(today, actor="test", complete=True)
+    found = {dict(k)["kind"]: v for k, v in scrape(stack.url)["rewards_audit_findings"].items()}
+    assert found == {**dict.fromkeys(kinds, 0), "orphan": 1, "topup": 1}

@@ -75,24 +75,27 @@ def test_fifty_newcomers_looked_up_concurrently_at_400ms_a_call(stack: LocalStac
 def test_too_slow_a_slack_gets_an_inline_error_and_the_next_press_goes_through(
     make_stack: Callable[..., LocalStack],
 ) -> None:
+    """Slack gives no answer about the recipients until the bot has answered the person (held,
+    not slowed by a latency: a loaded machine cannot make it race the bot's deadline, which
+    once failed this test at load average 8); then it answers at once."""
     stack = make_stack()
     directory_read(stack)
     people = newcomers(stack.slack, 3)
-    # Slower than the lookup deadline, not slower than the lookup client's own timeout.
-    stack.slack.set_latency("users.info", 1.8)
+    stack.slack.hold("users.info")
 
     first = stack.request("UREQUESTER", people)
 
+    stack.slack.release("users.info")
     errors = first.json()["errors"]
     assert errors == {
         "recipients": "Slack was slow to tell me about 3 of the recipients; "
         "press Request again in a moment"
     }
     [ack] = submission_acks(stack.slack)
-    assert ack.response["acked_after"] < ACK_WINDOW_S
+    assert not ack.response["late"]
     assert request_store.get(stack.bot.runtime.database, 1) is None  # nothing unchecked
-    # The lookups went on after the answer; once Slack has answered, the same modal goes in.
-    wait_for(lambda: all(stack.bot.deps.users.known(u) for u in people), timeout=10)
+    # Once Slack answers, the same modal goes in: the lookups that went on after the answer
+    # filled the directory, or (if the machine was too slow for them) the press asks again.
     view_id = stack.slack.calls("views.open")[-1].response["view"]["id"]
     second = stack.driver.submit("UREQUESTER", view_id)
     assert second.status_code == 200 and second.text == ""
@@ -104,7 +107,7 @@ def test_fifty_rewards_delivered_within_slacks_rate_limits(stack: LocalStack) ->
     50-person request waited for Retry-After. A DM is posted to the person's id instead."""
     people = newcomers(stack.slack)
     stack.bot.deps.users.refresh()
-    stack.slack.rate_limits()
+    assert stack.slack.rules.on("rate_limits")  # as in every test
     assert stack.request("UREQUESTER", people).status_code == 200
     approval = stack.approval_message("R-1")
     stack.driver.click("UAPPROVER", "approve_request", message=approval)

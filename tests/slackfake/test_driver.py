@@ -219,7 +219,7 @@ def test_click_in_ephemeral_and_in_modal(driver, fake, client: WebClient, bot: B
             {"type": "button", "action_id": "help", "text": {"type": "plain_text", "text": "?"}}
         ],
     }
-    client.chat_postEphemeral(channel="CREWARDS", user="UBEN", text="psst", blocks=[help_button])
+    client.chat_postEphemeral(channel="CAPPROVALS", user="UBEN", text="psst", blocks=[help_button])
     [eph] = fake.ephemerals("UBEN")
     assert driver.click("UBEN", "help", message=eph).status_code == 200
     [from_eph] = bot.payloads("help")

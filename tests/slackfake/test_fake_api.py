@@ -101,18 +101,22 @@ def test_update_replaces_content_and_keeps_history(client: WebClient, fake):
 
 
 def test_post_ephemeral(client: WebClient, fake):
-    answer = client.chat_postEphemeral(channel="CREWARDS", user="UBEN", text="only you")
+    answer = client.chat_postEphemeral(channel="CAPPROVALS", user="UBEN", text="only you")
     [eph] = fake.ephemerals("UBEN")
     assert (eph["ts"], eph["channel"], eph["text"]) == (
         answer["message_ts"],
-        "CREWARDS",
+        "CAPPROVALS",
         "only you",
     )
     assert fake.ephemerals("UANA") == []
     assert fake.messages() == []
-    assert error_of(lambda: client.chat_postEphemeral(channel="CREWARDS", user="UX", text="x")) == (
-        "user_not_in_channel"
-    )
+    assert error_of(
+        lambda: client.chat_postEphemeral(channel="CAPPROVALS", user="UX", text="x")
+    ) == ("user_not_in_channel")
+    # Where the bot is not a member, refused even with chat:write.public (node-slack-sdk#977).
+    assert error_of(
+        lambda: client.chat_postEphemeral(channel="CREWARDS", user="UBEN", text="x")
+    ) == ("not_in_channel")
     assert error_of(lambda: client.chat_postEphemeral(channel="C1", user="UBEN", text="x")) == (
         "channel_not_found"
     )

@@ -122,15 +122,52 @@ def test_valid_blocks_pass_including_what_the_bot_sends(client, fake):
     assert fake.violations() == []
 
 
-def test_long_text_is_cut_at_4000_and_recorded(client, fake):
+def test_long_text_is_refused_past_4000(client, fake):
+    assert error_of(lambda: client.chat_postMessage(channel="CREWARDS", text="t" * 4001)) == (
+        "msg_too_long"
+    )
+    [violation] = fake.take_violations()
+    assert violation.error == "msg_too_long" and "4001" in violation.problems[0]
+    assert client.chat_postMessage(channel="CREWARDS", text="t" * 4000)["ok"]
+    # With the rule off (Slack's documented behaviour of old), long text is cut, and recorded.
+    fake.rules.off("msg_too_long", "the cut Slack used to make, checked here")
     answer = client.chat_postMessage(channel="CREWARDS", text="t" * 4100)
     assert answer["ok"] and len(fake.message("CREWARDS", answer["ts"])["text"]) == 4000
     [violation] = fake.take_violations()
     assert violation.error == "text_truncated" and "4100" in violation.problems[0]
-    assert error_of(lambda: client.chat_postMessage(channel="CREWARDS", text="t" * 40_001)) == (
-        "msg_too_long"
+
+
+def test_blocks_past_12000_characters_of_text_are_refused(client, fake):
+    blocks = [section("b" * 2900) for _ in range(5)]  # each section is fine, together 14,500
+    assert error_of(
+        lambda: client.chat_postMessage(channel="CREWARDS", text="codes", blocks=blocks)
+    ) == ("msg_blocks_too_long")
+    assert fake.take_violations()[0].error == "msg_blocks_too_long"
+    assert client.chat_postMessage(channel="CREWARDS", text="codes", blocks=blocks[:4])["ok"]
+
+
+def test_read_only_and_thread_only_channels(client, fake):
+    fake.update_channel("CGENERAL", read_only=True, bot_member=True)
+    assert error_of(lambda: client.chat_postMessage(channel="CGENERAL", text="x")) == (
+        "restricted_action_read_only_channel"
     )
-    assert fake.take_violations()[0].error == "msg_too_long"
+    fake.update_channel("CGENERAL", read_only=False, thread_only=True)
+    assert error_of(lambda: client.chat_postMessage(channel="CGENERAL", text="x")) == (
+        "restricted_action_thread_only_channel"
+    )
+    fake.update_channel("CGENERAL", thread_only=False)
+    parent = client.chat_postMessage(channel="CGENERAL", text="top")
+    fake.update_channel("CGENERAL", thread_only=True)
+    assert client.chat_postMessage(channel="CGENERAL", text="reply", thread_ts=parent["ts"])["ok"]
+
+
+def test_home_tab_off_and_views_too_large(client, fake):
+    home = {"type": "home", "blocks": [section("x" * 2900) for _ in range(100)]}
+    assert error_of(lambda: client.views_publish(user_id="UANA", view=home)) == "view_too_large"
+    assert fake.take_violations()[0].error == "view_too_large"
+    fake.home_tab(False)
+    small = {"type": "home", "blocks": [section("hello")]}
+    assert error_of(lambda: client.views_publish(user_id="UANA", view=small)) == "not_enabled"
 
 
 def test_view_limits(client, fake):
@@ -406,7 +443,7 @@ def test_latency_per_method(client, fake):
 
 
 def test_rate_limit_tiers_and_the_per_channel_post_limit(client, fake):
-    fake.rate_limits()
+    assert fake.rules.on("rate_limits")  # on by default, in every test
     for _ in range(20):  # users.list is Tier 2: 20 a minute
         client.users_list(limit=1)
     with pytest.raises(SlackApiError) as info:
@@ -418,8 +455,15 @@ def test_rate_limit_tiers_and_the_per_channel_post_limit(client, fake):
         client.chat_postMessage(channel="CREWARDS", text=str(i))
     assert error_of(lambda: client.chat_postMessage(channel="CREWARDS", text="6")) == "ratelimited"
     assert client.chat_postMessage(channel="CGENERAL", text="elsewhere")["ok"]
-    fake.rate_limits(False)
+    with pytest.raises(ValueError, match="say why"):
+        fake.rate_limits(False)
+    fake.rate_limits(False, why="checked: a rule goes off only with a reason")
+    assert fake.rules.switched_off() == {
+        "rate_limits": "checked: a rule goes off only with a reason"
+    }
     assert client.users_list(limit=1)["ok"]
+    fake.reset()
+    assert fake.rules.on("rate_limits")
 
 
 # ---- the strictness check and the HTTP controls ---------------------------------------------
@@ -440,7 +484,14 @@ def test_http_controls_for_the_new_switches(fake, client):
     assert fake.pace.latency("users.info") == 0.01
     assert http.post("/_fake/rate_limits", json={"enabled": True}).json()["ok"]
     assert fake.pace.enabled
-    http.post("/_fake/rate_limits", json={"enabled": False})
+    assert http.post("/_fake/rate_limits", json={"enabled": False}).status_code == 400  # why?
+    off = {"off": "rate_limits", "why": "a control test"}
+    assert http.post("/_fake/rules", json=off).json()["off"] == {"rate_limits": "a control test"}
+    assert not fake.pace.enabled
+    http.post("/_fake/channel", json={"id": "CGENERAL", "read_only": True, "bot_member": True})
+    assert error_of(lambda: client.chat_postMessage(channel="CGENERAL", text="x")) == (
+        "restricted_action_read_only_channel"
+    )
     http.post("/_fake/user", json={"id": "UBEN", "deactivated": True})
     assert error_of(lambda: client.conversations_open(users="UBEN")) == "user_disabled"
     http.post("/_fake/channel", json={"id": "CNEW", "name": "new", "bot_member": True})
@@ -457,3 +508,35 @@ def test_http_controls_for_the_new_switches(fake, client):
     assert len(http.post("/_fake/violations").json()["violations"]) == 1
     assert fake.take_violations() == []
     assert http.post("/_fake/user", json={"id": "UANA"}).status_code == 400
+
+
+def test_an_event_acked_late_is_a_failure_and_is_delivered_again(fake: RunningFakeSlack) -> None:
+    """Slack shows operation_timeout after 3 s and delivers an event it did not see acked
+    again, with X-Slack-Retry-Num and X-Slack-Retry-Reason (docs.slack.dev/apis/events-api)."""
+    seen: list[dict[str, str]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(
+            {
+                "num": environ.get("HTTP_X_SLACK_RETRY_NUM", ""),
+                "reason": environ.get("HTTP_X_SLACK_RETRY_REASON", ""),
+            }
+        )
+        if len(seen) == 1:
+            time.sleep(3.2)  # the first delivery is answered too late
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    with ServerThread(app, "127.0.0.1", 0, 4) as server:
+        driver = SlackDriver(server.url, SECRET, fake, path="/")
+        response = driver.event({"type": "app_home_opened", "user": "UANA", "tab": "home"})
+        assert response.status_code == 200
+        assert seen == [{"num": "", "reason": ""}, {"num": "1", "reason": "http_timeout"}]
+        [late] = fake.take_violations()
+        assert "operation_timeout" in str(late)
+        fake.rules.off("event_redelivery", "checked: without the rule, no second delivery")
+        fake.rules.off("late_ack", "checked: without the rule, a late ack is no failure")
+        seen.clear()
+        seen.append({"num": "", "reason": ""})  # the app answers at once from now on
+        driver.event({"type": "app_home_opened", "user": "UANA", "tab": "home"})
+        assert len(seen) == 2 and fake.take_violations() == []

@@ -283,8 +283,8 @@ def test_get_order_history_and_payment_history(client: XoxodayClient) -> None:
     assert [h.po_number for h in history] == ["PO-HIST"]
     assert history[0].amount_charged == Decimal("9.80")
     assert client.get_order_history(date(2001, 1, 1), date(2001, 1, 2)) == []
-    payments = client.payment_history(TODAY - timedelta(days=1), TODAY + timedelta(days=1))
-    reasons = [p.reason for p in payments]
+    payments = client.payment_history(TODAY - timedelta(days=31), TODAY + timedelta(days=1))
+    reasons = [p.reason for p in payments]  # the opening funds are 30 days old
     assert "Funds added" in reasons and any("Issued" in r for r in reasons)
     issued = next(p for p in payments if "Issued" in p.reason)
     assert issued.adjusted_amount == Decimal("9.80")
