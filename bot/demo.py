@@ -350,8 +350,8 @@ def _their_choice(stack: LocalStack) -> None:
 
 
 def _latest_ref(stack: LocalStack) -> str:
-    rows = stack.bot.runtime.database.query("SELECT MAX(id) AS id FROM requests")
-    return f"R-{rows[0]['id']}"
+    [newest] = request_store.for_requester(stack.bot.runtime.database, "UREQUESTER", limit=1)
+    return newest.ref
 
 
 def _committed(stack: LocalStack) -> Any:
