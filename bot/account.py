@@ -18,7 +18,7 @@ from bot.config import ConfigError, Settings
 from storage import events, kv
 from storage import orders as order_store
 from storage.db import Database
-from storage.models import TERMINAL_ORDER_STATES
+from storage.models import TERMINAL_ORDER_STATES, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,6 @@ def check_account(database: Database, settings: Settings) -> None:
                 f"{current['base_url']}, client {current['client_id']}; every order of the "
                 "old account is finished"
             )
-            events.append(db, "system.account_changed", actor="start-up", reason=message)
+            events.append(db, EventKind.SYSTEM_ACCOUNT_CHANGED, actor="start-up", reason=message)
             log.warning("%s: %s", settings.rewards_db, message)
         kv.put(database, ACCOUNT_KEY, json.dumps(current, sort_keys=True))

@@ -16,7 +16,7 @@ from handlers import mrkdwn as md
 from handlers.ids import Action
 from handlers.metadata import ChoiceRef
 from services.money import fmt_money
-from storage.models import EventRow, OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
 CHOOSE_TEXT = "Choose my reward"
@@ -128,7 +128,7 @@ def event_line(event: EventRow, order: OrderRow | None, request: RequestRow) -> 
     """The request thread's line for a choice event (None: not a choice event, or silent)."""
     if order is None or not event.kind.startswith("choice."):
         return None
-    if event.kind == "choice.made":
+    if event.kind == EventKind.CHOICE_MADE:
         change = _decimal(event.data.get("change"))
         back = (
             f"; {msg.money(change, request.currency)} went back to the budget"
@@ -140,7 +140,7 @@ def event_line(event: EventRow, order: OrderRow | None, request: RequestRow) -> 
         amount = md.escape(fmt_money(order.denomination, order.product_currency))
         name = md.escape(order.product_name or str(order.product_id))
         return f"🎁 {msg.who(order)} chose *{name}* ({amount}{about}){back}"
-    if event.kind == "choice.expired":
+    if event.kind == EventKind.CHOICE_EXPIRED:
         amount = _decimal(event.data.get("given"))
         back = f": {msg.money(amount, request.currency)} went back" if amount is not None else ""
         why = md.escape(event.reason or "not chosen in time")

@@ -78,8 +78,10 @@ def recipient_delivered(
             f"{fmt_amount(order.denomination)} {order.product_currency or ''}".strip()
         ),
         product=f"*{md.escape(order.product_name or order.product_id)}*",
-        loyalty_member_id=md.code(order.loyalty_member_id or ""),
-        phone=md.escape(order.phone or ""),
+        **{
+            d.field: (md.code if d.code else md.escape)(order.details.get(d.field) or "")
+            for d in reward_kind.details
+        },
     )
     head: Blocks = [_section(f"🎁 *You've received a reward from {sender}!*\n{body}")]
     if request.message:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from handlers.ids import Action, Block
 from services.money import AmountError, parse_amount
+from services.reward_types import all_details
 
 
 class RewardForm(BaseModel):
@@ -18,8 +19,9 @@ class RewardForm(BaseModel):
     product_id: int | None = None
     denomination: str | None = None  # text as entered or chosen
     recipients: list[str] = []
-    loyalty_member_id: str | None = None
-    phone: str | None = None
+    # The kinds' extra fields by name (services/reward_types.py), as typed; the phone box
+    # (handlers.ids.Block.PHONE) is also where a product's required contact is typed.
+    details: dict[str, str | None] = {}
     operator_check: bool = True
     message: str = ""
     notify_email: bool = False
@@ -67,8 +69,11 @@ def read_form(state: dict[str, Any] | None, default_type: str | None = None) -> 
         product_id=int(product) if product and product.isdigit() else None,
         denomination=fixed if fixed is not None else typed,
         recipients=[u for u in recipients if isinstance(u, str)],
-        loyalty_member_id=_element(values, Block.LOYALTY_ID, Action.LOYALTY_ID).get("value"),
-        phone=_element(values, Block.PHONE, Action.PHONE).get("value"),
+        details={
+            d.field: value
+            for d in all_details()
+            if (value := _element(values, d.field, d.field).get("value")) is not None
+        },
         operator_check=bool(operator.get("selected_options")) if operator else True,
         message=(_element(values, Block.MESSAGE, Action.MESSAGE).get("value") or "").strip(),
         notify_email=bool(notify.get("selected_options")),

@@ -11,7 +11,9 @@ class Action(StrEnum):
     DENOMINATION_CHOICE = "denomination_choice"  # fixed products: pick a value
     DENOMINATION_AMOUNT = "denomination_amount"  # open products: type an amount
     RECIPIENTS = "recipients"
-    LOYALTY_ID = "loyalty_member_id"
+    # The phone box: a top-up's number (services/reward_types.py TOPUP_PHONE.field, which
+    # the operator lookup follows) or the contact a product requires. A kind's other extra
+    # fields are inputs whose block and action ids are their own names.
     PHONE = "phone"
     OPERATOR_CHECK = "operator_check"
     MESSAGE = "message"
@@ -37,7 +39,9 @@ class Block(StrEnum):
     DENOMINATION_CHOICE = "denomination_choice"
     DENOMINATION_AMOUNT = "denomination_amount"
     RECIPIENTS = "recipients"
-    LOYALTY_ID = "loyalty_member_id"
+    # The phone box: a top-up's number (services/reward_types.py TOPUP_PHONE.field, which
+    # the operator lookup follows) or the contact a product requires. A kind's other extra
+    # fields are inputs whose block and action ids are their own names.
     PHONE = "phone"
     OPERATOR_CHECK = "operator_check"
     MESSAGE = "message"

@@ -31,7 +31,7 @@ from services.delegation import Delegation
 from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
 from services.rewards import SLACK_SOURCES, STATE_WORDS, UNATTENDED_SOURCES
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
 MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one line per order
@@ -431,30 +431,30 @@ def approval_message(
 def event_line(
     kind: str, order: OrderRow | None, request: RequestRow, reason: str | None
 ) -> str | None:
-    if kind == "request.approved":
+    if kind == EventKind.REQUEST_APPROVED:
         return approval_line(request)
-    if kind == "request.rejected":  # the reason goes to the requester only
+    if kind == EventKind.REQUEST_REJECTED:  # the reason goes to the requester only
         return f"🚫 Rejected by {decider(request)}"
-    if kind == "request.cancelled":
+    if kind == EventKind.REQUEST_CANCELLED:
         return "➖ Cancelled by the requester"
-    if kind == "request.expired":
+    if kind == EventKind.REQUEST_EXPIRED:
         return f"⌛ Expired: {md.escape(reason or 'nobody decided in time')}"
-    if kind == "request.needs_approval":
+    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
         why = f": {md.escape(reason)}" if reason else ""
         return f"⏳ Not approved automatically{why}; an approver will decide"
     if order is None:
         return None
-    if kind == "order.placed":
+    if kind == EventKind.ORDER_PLACED:
         pending = " — delivery pending" if order.state == "placed" else ""
         return f"🚚 Placed {reward_phrase(order)} for {who(order)}{pending}"
-    if kind == "order.delivered":
+    if kind == EventKind.ORDER_DELIVERED:
         return f"✅ Delivered to {who(order)}"
-    if kind == "order.failed":
+    if kind == EventKind.ORDER_FAILED:
         why = md.escape(reason or order.failure_reason or "")
         return f"❌ {reward_phrase(order)} for {who(order)} failed: {why}"
-    if kind == "order.canceled":
+    if kind == EventKind.ORDER_CANCELED:
         return f"🚫 Xoxoday cancelled the delivery to {who(order)}; the amount was refunded"
-    if kind == "order.partially_canceled":
+    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
         return (
             f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
             f"{reward_phrase(order)} for {who(order)}; that share was refunded"
@@ -496,36 +496,36 @@ def requester_update(
     kind: str, request: RequestRow, order: OrderRow | None, reason: str | None
 ) -> str | None:
     ref = request.ref
-    if kind == "request.approved":
+    if kind == EventKind.REQUEST_APPROVED:
         how = "automatically" if request.auto_approved else f"by {decider(request)}"
         return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
-    if kind == "request.expired":
+    if kind == EventKind.REQUEST_EXPIRED:
         why = md.escape(reason or "nobody decided in time")
         return (
             f"⌛ Your reward request {ref} expired: {why}. Nothing was ordered, and what it "
             "held of your budget is yours again."
         )
-    if kind == "request.rejected":  # the requester's DM: the one place the reason is shown
+    if kind == EventKind.REQUEST_REJECTED:  # the requester's DM: the one place the reason is shown
         by = decider(request)
         why = md.escape(request.decision_reason or "")
         return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
-    if kind == "request.needs_approval":
+    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
         why = f": {md.escape(reason)}" if reason else ""
         return f"⏳ Your reward request {ref} needs an approver{why}"
     if order is None:
         return None
-    if kind == "order.failed":
+    if kind == EventKind.ORDER_FAILED:
         why = md.escape(reason or order.failure_reason or "")
         return (
             f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
             "It was not charged to your budget."
         )
-    if kind == "order.canceled":
+    if kind == EventKind.ORDER_CANCELED:
         return (
             f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
             f"({ref}). The amount went back to your budget."
         )
-    if kind == "order.partially_canceled":
+    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
         return (
             f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
             f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
@@ -646,7 +646,7 @@ def standing_in_note(approver_id: str | None) -> str:
 def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
     """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
     the approver did not end it themselves)."""
-    if kind == "delegation.set":
+    if kind == EventKind.DELEGATION_SET:
         return (
             f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
             f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "

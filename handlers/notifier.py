@@ -26,44 +26,61 @@ from services.delegation import Deciders, Delegations
 from services.notices import Notices
 from services.outbox import Outbox
 from services.policy import Policy
-from storage.models import EventRow, RequestRow
+from storage.models import EventKind, EventRow, RequestRow
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "slack"
 DECIDED = frozenset(
-    {"request.approved", "request.rejected", "request.cancelled", "request.expired"}
+    {
+        EventKind.REQUEST_APPROVED,
+        EventKind.REQUEST_REJECTED,
+        EventKind.REQUEST_CANCELLED,
+        EventKind.REQUEST_EXPIRED,
+    }
 )
 # The events with one-off messages of their own (see SlackSender._event).
 ONE_OFF = frozenset(
     {
-        "request.created",
-        "request.needs_approval",
-        "request.approved",
-        "request.rejected",
-        "request.expired",
-        "order.placed",
-        "order.delivered",
-        "order.failed",
-        "order.canceled",
-        "order.partially_canceled",
-        "system.alert",
-        "delegation.set",
-        "delegation.ended",
-        "choice.offered",  # the recipient's DM with "Choose my reward"
-        "choice.reminded",
-        "choice.expired",  # the requester's DM
+        EventKind.REQUEST_CREATED,
+        EventKind.REQUEST_NEEDS_APPROVAL,
+        EventKind.REQUEST_APPROVED,
+        EventKind.REQUEST_REJECTED,
+        EventKind.REQUEST_EXPIRED,
+        EventKind.ORDER_PLACED,
+        EventKind.ORDER_DELIVERED,
+        EventKind.ORDER_FAILED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.SYSTEM_ALERT,
+        EventKind.DELEGATION_SET,
+        EventKind.DELEGATION_ENDED,
+        EventKind.CHOICE_OFFERED,  # the recipient's DM with "Choose my reward"
+        EventKind.CHOICE_REMINDED,
+        EventKind.CHOICE_EXPIRED,  # the requester's DM
     }
 )
 # A recipient's choice changes their Home ("Waiting for your choice") and the request's status.
-CHOICE_CHANGES = frozenset({"choice.offered", "choice.made", "choice.expired"})
+CHOICE_CHANGES = frozenset(
+    {EventKind.CHOICE_OFFERED, EventKind.CHOICE_MADE, EventKind.CHOICE_EXPIRED}
+)
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
 WAITING_CHANGES = frozenset(
-    {"request.created", "request.needs_approval", "request.escalated", *DECIDED}
+    {
+        EventKind.REQUEST_CREATED,
+        EventKind.REQUEST_NEEDS_APPROVAL,
+        EventKind.REQUEST_ESCALATED,
+        *DECIDED,
+    }
 )
 # What a recipient's Home shows ("Rewards you received").
 RECEIVED_CHANGES = frozenset(
-    {"order.placed", "order.delivered", "order.canceled", "order.partially_canceled"}
+    {
+        EventKind.ORDER_PLACED,
+        EventKind.ORDER_DELIVERED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
+    }
 )
 
 
@@ -105,23 +122,23 @@ class SlackNotifier:
 
     def _request_changed(self, event: EventRow, request: RequestRow) -> None:
         rid = request.id
-        if event.kind == "request.reminded":
+        if event.kind == EventKind.REQUEST_REMINDED:
             self._digest("remind", event, request, self._candidates(request))
-        elif event.kind == "request.escalated":
+        elif event.kind == EventKind.REQUEST_ESCALATED:
             escalation = self.policy.escalation_approvers - self.policy.approvers
             targets = [(p, a) for p, a in self._candidates(request) if (a or p) in escalation]
             if not targets:
                 log.warning("%s is overdue but no escalation approver can decide it", request.ref)
             self._digest("escalate", event, request, targets)
-        if event.kind in DECIDED or event.kind == "request.escalated":
+        if event.kind in DECIDED or event.kind == EventKind.REQUEST_ESCALATED:
             self.outbox.mark(f"asks:R{rid}", request_id=rid)
         if event.kind in DECIDED or event.kind.startswith("order.") or event.kind in CHOICE_CHANGES:
             self.outbox.mark(f"status:R{rid}", request_id=rid)
-        if event.kind in ("choice.made", "choice.expired"):
+        if event.kind in (EventKind.CHOICE_MADE, EventKind.CHOICE_EXPIRED):
             self.outbox.mark(f"offers:R{rid}", request_id=rid)  # the DM's button goes
         order = self.notices.order(event.order_id) if event.order_id else None
         reason = event.reason
-        if event.kind == "request.needs_approval":
+        if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             reason = str(event.data.get("public") or "")
         line = choice_msg.event_line(event, order, request) or msg.event_line(
             event.kind, order, request, reason

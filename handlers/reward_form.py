@@ -218,7 +218,7 @@ def ask_of(requester_id: str, form: RewardForm, meta: RewardModalMeta, *, view_i
                 amount=form.denomination,
                 reward_type=reward_kind.key,
                 members=form.recipients,
-                details={"loyalty_member_id": form.loyalty_member_id, "phone": form.phone},
+                details=form.details,
                 operator_check=form.operator_check,
                 notify_receiver_email=form.notify_email,
             )
@@ -231,7 +231,8 @@ def ask_of(requester_id: str, form: RewardForm, meta: RewardModalMeta, *, view_i
     )
 
 
-# Where the modal shows an error about each field: the first of these blocks the view has.
+# Where the modal shows an error about each of the intake's fields: the first of these blocks
+# the view has.
 FIELD_BLOCKS: dict[str, tuple[Block, ...]] = {
     Field.REWARD_TYPE: (Block.REWARD_TYPE,),
     Field.PRODUCT: (Block.PRODUCT,),
@@ -242,9 +243,7 @@ FIELD_BLOCKS: dict[str, tuple[Block, ...]] = {
     Field.CONTACT: (Block.PHONE,),
     Field.MESSAGE: (Block.MESSAGE,),
     Field.REQUEST: (Block.PRODUCT, Block.DENOMINATION_AMOUNT),
-    "phone": (Block.PHONE,),
-    "loyalty_member_id": (Block.LOYALTY_ID,),
-}
+}  # and a kind's extra field is shown under its own input, whose block id is the field's name
 
 
 def modal_errors(view: dict[str, Any], errors: Sequence[FieldError]) -> dict[str, str]:
@@ -255,7 +254,8 @@ def modal_errors(view: dict[str, Any], errors: Sequence[FieldError]) -> dict[str
     shown: dict[str, str] = {}
     lost: list[str] = []
     for error in errors:
-        block = next((b for b in FIELD_BLOCKS.get(error.field, ()) if b in inputs), None)
+        blocks = FIELD_BLOCKS.get(error.field, (error.field,))
+        block = next((b for b in blocks if b in inputs), None)
         if block is None:
             lost.append(error.message)
         else:

@@ -29,7 +29,7 @@ from services.outbox import Outbox, OutboxRow
 from services.policy import Policy
 from services.rewards import SLACK_SOURCES
 from services.vouchers import VoucherSource
-from storage.models import EventRow, OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 if TYPE_CHECKING:
     from handlers.home import HomeTabs
@@ -43,7 +43,7 @@ NOT_YET_SHOWN_S = 1.0
 def public_reason(event: EventRow) -> str | None:
     """What everyone but the approvers may read about an event (the approvers' note can
     carry the wallet's figures); older events without it show nothing more."""
-    if event.kind == "request.needs_approval":
+    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
         return str(event.data.get("public") or "")
     return event.reason
 
@@ -174,7 +174,7 @@ class SlackSender:
         event = self.notices.event(event_id)
         if event is None:
             return
-        if event.kind == "system.alert":
+        if event.kind == EventKind.SYSTEM_ALERT:
             self._alert(event, event.reason or "")
             return
         if event.kind.startswith("delegation."):
@@ -184,16 +184,20 @@ class SlackSender:
         if request is None:
             return
         order = self.notices.order(event.order_id) if event.order_id else None
-        if event.kind == "request.created":
+        if event.kind == EventKind.REQUEST_CREATED:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
-        elif event.kind == "request.needs_approval":
+        elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request, note=event.reason or "")
         elif event.kind.startswith("choice.") and order is not None:
             self._choice(event, request, order)
-        elif event.kind in ("request.approved", "request.rejected", "request.expired"):
+        elif event.kind in (
+            EventKind.REQUEST_APPROVED,
+            EventKind.REQUEST_REJECTED,
+            EventKind.REQUEST_EXPIRED,
+        ):
             text = msg.requester_update(event.kind, request, None, public_reason(event))
             choosing = any(o.state == "choosing" for o in self.notices.orders(request.id))
-            if event.kind == "request.approved" and choosing:
+            if event.kind == EventKind.REQUEST_APPROVED and choosing:
                 text = choice_messages.approved_to_requester(request)
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
@@ -375,7 +379,7 @@ class SlackSender:
         choice = self.notices.choice(order.id)
         if choice is None:
             return
-        if event.kind == "choice.expired":
+        if event.kind == EventKind.CHOICE_EXPIRED:
             text = choice_messages.expired_to_requester(request, order, choice.amount)
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
@@ -384,7 +388,7 @@ class SlackSender:
         if order.state != "choosing" or not is_slack_user(order.recipient_id):
             return  # chosen or expired before this went: the Home and thread say so
         reminder = None
-        if event.kind == "choice.reminded":
+        if event.kind == EventKind.CHOICE_REMINDED:
             reminder = (int(event.data.get("round") or 1), int(event.data.get("of") or 1))
         text, blocks = choice_messages.offer_message(
             request, order, choice.amount, choice.expires_at, reminder=reminder
@@ -430,9 +434,9 @@ class SlackSender:
     # --- orders ---------------------------------------------------------------------------------
 
     def _order_changed(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
-        if event.kind == "order.delivered":
+        if event.kind == EventKind.ORDER_DELIVERED:
             self._deliver_to_recipient(event, request, order)
-        elif event.kind == "order.placed" and order.state == "placed":
+        elif event.kind == EventKind.ORDER_PLACED and order.state == "placed":
             found, recipient = self._find_recipient(order)
             if found and recipient:
                 self.targets.dm(
@@ -441,14 +445,18 @@ class SlackSender:
                     recipient,
                     msg.recipient_on_its_way(order, request),
                 )
-        elif event.kind in ("order.failed", "order.canceled", "order.partially_canceled"):
+        elif event.kind in (
+            EventKind.ORDER_FAILED,
+            EventKind.ORDER_CANCELED,
+            EventKind.ORDER_PARTIALLY_CANCELED,
+        ):
             self.targets.dm(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
                 msg.requester_update(event.kind, request, order, event.reason),
             )
-            chose = self.notices.choice(order.id) if event.kind == "order.failed" else None
+            chose = self.notices.choice(order.id) if event.kind == EventKind.ORDER_FAILED else None
             if chose is not None and is_slack_user(order.recipient_id):
                 # They chose and wait for a code: say it will not come, and why.
                 self.targets.dm(

@@ -190,42 +190,37 @@ def _detail_blocks(
     product: Product | None,
     phone_note: PhoneNote | None,
 ) -> list[dict[str, Any]]:
-    """What the kind needs besides the email (its registry `detail`), and a phone number for
-    a product Xoxoday marks `isPhoneNumberMandatory` (sent as `contact`)."""
+    """What the kind needs besides the email (its registry `details`, one input each, with
+    the field's name as block and action id), and a phone number for a product Xoxoday marks
+    `isPhoneNumberMandatory` (sent as `contact`; in the same box as a top-up's number)."""
     blocks: list[dict[str, Any]] = []
-    detail = reward_kind.detail
-    if detail is not None and detail.field == "loyalty_member_id":
-        loyalty = {
-            "type": "plain_text_input",
-            "action_id": Action.LOYALTY_ID,
-            "max_length": 64,
-            "placeholder": _text(detail.placeholder),
-        }
-        if form.loyalty_member_id:
-            loyalty["initial_value"] = form.loyalty_member_id
-        program = (product.loyalty_name if product else None) or "the airline"
-        hint = detail.hint.format(program=program)
-        blocks.append(_input(Block.LOYALTY_ID, detail.label, loyalty, hint=hint))
-    topup = detail is not None and detail.field == "phone"
-    if topup or (product is not None and product.is_phone_number_mandatory):
-        phone: dict[str, Any] = {
-            "type": "plain_text_input",
-            "action_id": Action.PHONE,
-            "placeholder": _text(detail.placeholder if topup and detail else "+919876543210"),
-        }
-        if form.phone:
-            phone["initial_value"] = form.phone
-        if topup and detail is not None:
-            label, hint = detail.label, detail.hint
-        else:
-            label = "Recipient's phone number"
-            hint = "International format, starting with + and the country code."
-        lookup = topup and reward_kind.operators_and_plans
+    program = (product.loyalty_name if product else None) or "the airline"
+    fields = [
+        (d.field, d.label, d.hint.format(program=program), d.placeholder, d.max_length)
+        for d in reward_kind.details
+    ]
+    if (
+        product is not None
+        and product.is_phone_number_mandatory
+        and not reward_kind.needs(Block.PHONE)
+    ):
+        hint = "International format, starting with + and the country code."
+        fields.append((Block.PHONE, "Recipient's phone number", hint, "+919876543210", None))
+    lookups = {d.field for d in reward_kind.details if d.looks_up_operator}
+    for name, label, hint, placeholder, max_length in fields:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": name}
+        if placeholder:  # Slack refuses an empty one
+            element["placeholder"] = _text(placeholder)
+        if max_length:
+            element["max_length"] = max_length
+        if form.details.get(name):
+            element["initial_value"] = form.details[name]
+        lookup = name in lookups and reward_kind.operators_and_plans
         if lookup:
             # Enter looks the number's operator up, in the background.
-            phone["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
-        blocks.append(_input(Block.PHONE, label, phone, hint=hint, dispatch=lookup))
-        if phone_note:
+            element["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
+        blocks.append(_input(name, label, element, hint=hint, dispatch=lookup))
+        if lookup and phone_note:
             note = {"type": "mrkdwn", "text": phone_note.mrkdwn()}
             blocks.append({"type": "context", "elements": [note]})
     if reward_kind.operators_and_plans:

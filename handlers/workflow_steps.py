@@ -46,10 +46,10 @@ from handlers.deps import Deps
 from handlers.errors import user_message
 from handlers.ids import Step
 from services.errors import RewardError
-from services.intake import Ask, Field, FieldError, Line, Source
+from services.intake import PHONE_BOX, Ask, Field, FieldError, Line, Source
 from services.money import AmountError, cents, parse_amount
 from services.notify import Steps
-from services.reward_types import kind
+from services.reward_types import all_details, kind
 from storage.models import OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,17 @@ TITLES = {
     "amount": "Amount",
     "message": "Message",
     "requester": "Requester",
-    "loyalty_member_id": "Loyalty member ID",
-    "phone": "Phone number",
-}
-# Which input each of the intake's fields is (services/intake.py); a field not here (the
-# request as a whole: the wallet) is said without an input's name.
+}  # and one input per extra field of the kinds, named and titled by the registry: titles()
+
+
+def titles() -> dict[str, str]:
+    """Every input's title, the kinds' extra fields' as the registry has them now."""
+    return {**TITLES, **{d.field: d.title for d in all_details()}}
+
+
+# Which input each of the intake's fields is (services/intake.py); a kind's extra field is
+# the input of its name, and a field not here (the request as a whole: the wallet) is said
+# without an input's name.
 INPUT_OF_FIELD = {
     Field.REWARD_TYPE: "reward_type",
     Field.PRODUCT: "product_id",
@@ -80,10 +86,8 @@ INPUT_OF_FIELD = {
     Field.QUANTITY: "amount",
     Field.RECIPIENTS: "recipient",
     Field.EMAIL: "recipient",
-    Field.CONTACT: "phone",
+    Field.CONTACT: PHONE_BOX,  # a product's required contact is given as the phone number
     Field.MESSAGE: "message",
-    "loyalty_member_id": "loyalty_member_id",
-    "phone": "phone",
 }
 
 NO_RUNNER = (
@@ -118,8 +122,9 @@ def sentence(text: str) -> str:
 def refusal(errors: Sequence[FieldError]) -> str:
     """The intake's errors as sentences naming the step's inputs."""
     parts = []
+    named = titles()
     for error in errors:
-        title = TITLES.get(INPUT_OF_FIELD.get(error.field, ""), "")
+        title = named.get(INPUT_OF_FIELD.get(error.field, error.field), "")
         said = f"{title}: {sentence(error.message)}" if title else sentence(error.message)
         if said not in parts:
             parts.append(said)
@@ -155,8 +160,7 @@ class SendReward:
     message: str
     requester: str | None
     runner: str | None
-    loyalty_member_id: str | None
-    phone: str | None
+    details: dict[str, str | None]  # the kinds' extra fields, by input name
 
 
 def _text(value: Any) -> str | None:
@@ -232,8 +236,7 @@ def read_send_reward(inputs: dict[str, Any]) -> SendReward:
         message=message,
         requester=requester,
         runner=runner_of(inputs.get("runner")),
-        loyalty_member_id=_text(inputs.get("loyalty_member_id")),
-        phone=_text(inputs.get("phone")),
+        details={d.field: _text(inputs.get(d.field)) for d in all_details()},
     )
 
 
@@ -261,7 +264,7 @@ def ask_of(step: SendReward, requester: str, execution_id: str) -> Ask:
                 amount=step.amount,
                 reward_type=step.reward_type,
                 members=[step.recipient],
-                details={"loyalty_member_id": step.loyalty_member_id, "phone": step.phone},
+                details=step.details,
             )
         ],
         source=Source.WORKFLOW,

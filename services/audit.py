@@ -38,7 +38,7 @@ from storage import audit as store
 from storage import events
 from storage import orders as order_store
 from storage.db import Database
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class Auditor:
                 new += 1
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=ours.request_id if ours else None,
                     order_id=ours.id if ours else None,
                     actor=actor,

@@ -22,6 +22,7 @@ from services.xoxoday import errors as xe
 from storage import audit as store
 from storage import events
 from storage.db import Database
+from storage.models import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class DailyAudit:
             if tries == ALERT_AFTER:
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     actor=self.name,
                     reason=(
                         f"the audit of {day} against Xoxoday's books failed {tries} times "

@@ -19,7 +19,14 @@ from typing import Any
 from services.errors import RewardError
 from services.intake import Ask, FieldError, Intake, Line, Source
 from services.money import AmountError, parse_amount
-from services.reward_types import LOYALTY_ID, TOPUP_PHONE, csv_columns, is_kind, kind
+from services.reward_types import (
+    LOYALTY_ID,
+    TOPUP_PHONE,
+    all_details,
+    csv_columns,
+    is_kind,
+    kind,
+)
 from services.rewards import Decision, RewardService, RewardSpec
 from storage.choices import NOT_CHOSEN
 
@@ -135,12 +142,7 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
     quantity_text = cells.get("quantity") or "1"
     if not quantity_text.isdigit() or int(quantity_text) < 1:
         raise ValueError(f"quantity {quantity_text!r} is not a whole number of at least 1")
-    phone = None
-    code, number = (cells.get(column, "") for column in TOPUP_PHONE.csv_columns)
-    if code or number:
-        if not (code and number):
-            raise ValueError(f"{' and '.join(TOPUP_PHONE.csv_columns)} go together")
-        phone = f"+{code.lstrip('+')}{number}"
+    details = {d.field: v for d in all_details() if (v := d.read_cells(cells)) is not None}
     notify = cells.get("notifyReceiverEmail", "").lower()
     if notify not in ("", "0", "1", "true", "false", "yes", "no"):
         raise ValueError(f"notifyReceiverEmail {notify!r} should be 0 or 1")
@@ -158,13 +160,24 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
         quantity=int(quantity_text),
         email=cells["email"],
         contact=cells.get("contact") or None,
-        loyalty_member_id=cells.get(LOYALTY_ID.csv_columns[0]) or None,
-        phone=phone,
+        details=details,
         tag=cells.get("tag") or None,
         # A file names people by email, and some may not be in Slack to get their code by DM:
         # Xoxoday emails it unless the file says 0.
         notify_receiver_email=notify not in ("0", "false", "no"),
     )
+
+
+def _key_fields(spec: RewardSpec) -> dict[str, Any]:
+    """A row's fields as keys were first made of them, when the two details that existed then
+    were fields of their own: a file imported before kinds' details became data is still the
+    same import."""
+    fields = {name: value for name, value in asdict(spec).items() if name != "details"}
+    return {**fields, **dict.fromkeys(FIRST_DETAILS), **spec.details}
+
+
+# The details rows had as fields of their own when import keys were first made.
+FIRST_DETAILS = (LOYALTY_ID.field, TOPUP_PHONE.field)
 
 
 def import_key(requester: str, specs: list[RewardSpec]) -> str:
@@ -177,7 +190,7 @@ def import_key(requester: str, specs: list[RewardSpec]) -> str:
     rows = [
         {
             name: format(value.normalize(), "f") if isinstance(value, Decimal) else value
-            for name, value in asdict(spec).items()
+            for name, value in _key_fields(spec).items()
         }
         for spec in specs
     ]
@@ -192,7 +205,7 @@ def line_of(spec: RewardSpec) -> Line:
         amount=spec.denomination,
         reward_type=spec.reward_type,
         email=spec.email,
-        details={"loyalty_member_id": spec.loyalty_member_id, "phone": spec.phone},
+        details=spec.details,
         contact=spec.contact,
         quantity=spec.quantity,
         tag=spec.tag,

@@ -29,6 +29,7 @@ from services.durations import in_words
 from storage import choices as store
 from storage import events
 from storage.db import Database
+from storage.models import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class ChoiceScheduler:
                     continue
                 events.append(
                     db,
-                    "choice.reminded",
+                    EventKind.CHOICE_REMINDED,
                     request_id=choice.request_id,
                     order_id=choice.order_id,
                     actor=self.name,

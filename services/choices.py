@@ -37,7 +37,7 @@ from storage import orders as order_store
 from storage import requests as request_store
 from storage.choices import ChoiceRow
 from storage.db import Database
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class Choices:
                 store.CHOOSING,
                 "queued",
                 actor=offer.choice.recipient_id,
-                kind="choice.made",
+                kind=EventKind.CHOICE_MADE,
                 fields={
                     "product_id": product.product_id,
                     "product_name": product.name,
@@ -239,7 +239,7 @@ class Choices:
                 store.CHOOSING,
                 "withdrawn",
                 actor=actor,
-                kind="choice.expired",
+                kind=EventKind.CHOICE_EXPIRED,
                 reason=reason,
                 data={"given": choice.amount, "recipient": choice.recipient_id},
             )

@@ -26,7 +26,7 @@ from storage import delegations as store
 from storage import events
 from storage.db import Database
 from storage.delegations import DelegationRow
-from storage.models import RequestRow
+from storage.models import EventKind, RequestRow
 
 MAX_DAYS = 366  # a delegation ends within a year: a mistyped year is refused, not kept
 
@@ -84,7 +84,7 @@ class Delegations:
             row = store.put(db, approver_id, delegate_id, until.isoformat())
             events.append(
                 db,
-                "delegation.set",
+                EventKind.DELEGATION_SET,
                 actor=approver_id,
                 data={"approver": approver_id, "delegate": delegate_id, "until": row.until},
             )
@@ -136,7 +136,7 @@ class Delegations:
     def _ended(db: Any, row: DelegationRow, actor: str, reason: str | None) -> None:
         events.append(
             db,
-            "delegation.ended",
+            EventKind.DELEGATION_ENDED,
             actor=actor,
             reason=reason,
             data={"approver": row.approver_id, "delegate": row.delegate_id, "until": row.until},

@@ -32,7 +32,7 @@ from storage import events, ledger, webhooks
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, fetch_one, utcnow
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Delivery:
                 from_state,
                 "placed",
                 actor=actor,
-                kind="order.placed",
+                kind=EventKind.ORDER_PLACED,
                 reason="found at Xoxoday by poNumber" if from_state == "unknown" else None,
                 fields={
                     "xoxoday_order_id": xo.order_id,
@@ -182,7 +182,7 @@ class Delivery:
             "placed",
             status,
             actor=actor,
-            kind=f"order.{status}",
+            kind=EventKind(f"order.{status}"),
             reason=(outcome.reason or "Xoxoday cancelled the delivery")
             if status == "canceled"
             else None,
@@ -237,7 +237,7 @@ class Delivery:
         )
         events.append(
             db,
-            "order.partially_canceled",
+            EventKind.ORDER_PARTIALLY_CANCELED,
             request_id=order.request_id,
             order_id=order.id,
             actor=actor,
@@ -286,7 +286,7 @@ class Delivery:
             if stopped is not None:
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor="delivery",
@@ -439,7 +439,11 @@ class WebhookReceiver:
             log.error(message)
             with self.database.tx() as db:
                 events.append(
-                    db, "system.alert", order_id=current.id, actor="xoxoday-webhook", reason=message
+                    db,
+                    EventKind.SYSTEM_ALERT,
+                    order_id=current.id,
+                    actor="xoxoday-webhook",
+                    reason=message,
                 )
             return "ignored"
         if current is None or current.state != "placed":

@@ -34,10 +34,16 @@ from typing import Any
 from plumbing.jsonutil import loads
 from storage import choices as choice_store
 from storage.db import Database
+from storage.models import EventKind
 
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 CHARGED_STATES = frozenset({"placed", "delivered", "canceled"})
-DECISION_KINDS = ("request.approved", "request.rejected", "request.cancelled", "request.expired")
+DECISION_KINDS = (
+    EventKind.REQUEST_APPROVED,
+    EventKind.REQUEST_REJECTED,
+    EventKind.REQUEST_CANCELLED,
+    EventKind.REQUEST_EXPIRED,
+)
 # Where a decision may name the approver a delegate stood in for (issue 10 chooses one).
 DELEGATION_KEYS = ("decided_for", "on_behalf_of", "delegate_for", "approver_for")
 
@@ -178,9 +184,8 @@ def _row(
     refunded = refunds.get(order["id"], Decimal(0)) if charged is not None else Decimal(0)
     decided_by = order["r_decided_by"]
     decision = order["r_state"] + (" (automatic)" if order["r_auto"] else "")
-    recipient = (
-        order["recipient_name"] or order["email"] or order["phone"] or order["loyalty_member_id"]
-    )
+    details = loads(order["details"]) if order["details"] else {}
+    recipient = order["recipient_name"] or order["email"] or next(iter(details.values()), None)
     return {
         "request": f"R-{order['request_id']}",
         "requester": order["r_requester_name"] or order["r_requester_id"],

@@ -41,7 +41,7 @@ from services.choices import Choices, Chosen, chosen_kind
 from services.errors import InvalidReward, PolicyRefusal, RewardError
 from services.money import AmountError, fmt_money, parse_amount
 from services.operators import OperatorCheck
-from services.reward_types import RewardKind, is_kind, kind
+from services.reward_types import TOPUP_PHONE, RewardKind, is_kind, kind
 from services.rewards import (
     CHOICE_NEEDS_SLACK,
     CheckedReward,
@@ -56,6 +56,8 @@ from storage.choices import NOT_CHOSEN
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50  # Slack members on one line; a CSV import has no such limit
+# A form's one phone box: a top-up's number, or the contact a product requires.
+PHONE_BOX = TOPUP_PHONE.field
 
 
 class Field(StrEnum):
@@ -293,7 +295,7 @@ class Intake:
                 operator_validation=line.operator_check,
                 notify_receiver_email=line.notify_receiver_email,
                 tag=line.tag,
-                **details,
+                details=details,
             )
             for member_id, name, email in recipients
         ]
@@ -448,51 +450,54 @@ class Intake:
         reward_kind: RewardKind | None,
         product: Product | None,
         problems: list[tuple[str, str]],
-    ) -> dict[str, str | None]:
-        """The kind's extra fields (checked), and the contact the product may require."""
-        values: dict[str, str | None] = {}
-        detail = reward_kind.detail if reward_kind is not None else None
-        if detail is not None:
-            value = (line.details.get(detail.field) or "").strip() or None
-            if value is None:
+    ) -> dict[str, str]:
+        """The kind's extra fields (each checked by its own parser), and the contact the
+        product may require (under Field.CONTACT)."""
+        values: dict[str, str] = {}
+        for detail in reward_kind.details if reward_kind is not None else ():
+            value = (line.details.get(detail.field) or "").strip()
+            if not value:
                 problems.append((detail.field, detail.missing))
-            elif detail.field == "phone":
-                problem = self._phone(value, line, reward_kind, product)
+                continue
+            try:
+                values[detail.field] = detail.parse(value)
+            except ValueError as exc:
+                problems.append((detail.field, str(exc)))
+                continue
+            if detail.looks_up_operator and reward_kind is not None:
+                problem = self._operator(value, line, reward_kind, product)
                 if problem:
                     problems.append((detail.field, problem))
-            values[detail.field] = value
-        contact = (line.contact or "").strip() or None
+        contact = (line.contact or "").strip()
         if product is not None and product.is_phone_number_mandatory:
-            checked = contact is None and values.get("phone") is not None  # just now
-            # A form's one phone box serves both: the product's contact is the number in it.
-            contact = contact or (line.details.get("phone") or "").strip() or None
-            if contact is None:
-                problems.append(
-                    (Field.CONTACT, "Enter the phone number, starting with + and the country code.")
-                )
-            elif not checked and (problem := self._phone(contact, line, None, product)):
-                problems.append((Field.CONTACT, problem))
-        if contact is not None:
+            # A form's one phone box serves both: the product's contact is the number in it
+            # (checked just now when it is also the kind's own field).
+            checked = not contact and PHONE_BOX in values
+            contact = contact or (line.details.get(PHONE_BOX) or "").strip()
+            if not contact:
+                problems.append((Field.CONTACT, TOPUP_PHONE.missing))
+            elif not checked:
+                try:
+                    parse_phone(contact)
+                except ValueError as exc:
+                    problems.append((Field.CONTACT, str(exc)))
+        if contact:
             values[Field.CONTACT] = contact
         return values
 
-    def _phone(
-        self, phone: str, line: Line, reward_kind: RewardKind | None, product: Product | None
+    def _operator(
+        self, phone: str, line: Line, reward_kind: RewardKind, product: Product | None
     ) -> str | None:
-        try:
-            parse_phone(phone)
-        except ValueError as exc:
-            return str(exc)
+        """Whether a finished lookup puts the number on another operator than the plan's."""
         if (
-            reward_kind is not None
-            and reward_kind.operators_and_plans
-            and product is not None
-            and line.operator_check
-            and self.operators is not None
+            product is None
+            or not reward_kind.operators_and_plans
+            or not line.operator_check
+            or self.operators is None
         ):
-            operator = self._operator_name(reward_kind.key, product) or "this plan's operator"
-            return self.operators.mismatch(phone, product, operator)
-        return None
+            return None
+        operator = self._operator_name(reward_kind.key, product) or "this plan's operator"
+        return self.operators.mismatch(phone, product, operator)
 
     def _operator_name(self, reward_type: str, product: Product) -> str | None:
         if product.parent_product_id is None:

@@ -16,7 +16,7 @@ from storage import requests as request_store
 from storage.choices import ChoiceRow
 from storage.db import Database
 from storage.messages import MessageRef
-from storage.models import EventRow, OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 __all__ = ["MessageRef", "Notices"]
 
@@ -46,7 +46,7 @@ class Notices:
         with self.database.tx() as db:
             events.append(
                 db,
-                "system.alert",
+                EventKind.SYSTEM_ALERT,
                 request_id=request_id,
                 order_id=order_id,
                 actor=actor,

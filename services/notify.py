@@ -22,33 +22,33 @@ from typing import Protocol, TypeVar
 from storage import events, kv, outbox
 from storage import notification_steps as steps_store
 from storage.db import Database
-from storage.models import EventRow
+from storage.models import EventKind, EventRow
 
 log = logging.getLogger(__name__)
 
 # The events people hear about; the rest (claims, retries) are bookkeeping.
 NOTIFIED_KINDS = frozenset(
     {
-        "request.created",
-        "request.approved",
-        "request.rejected",
-        "request.cancelled",
-        "request.needs_approval",
-        "request.expired",
-        "request.reminded",
-        "request.escalated",
-        "delegation.set",
-        "delegation.ended",
-        "order.placed",
-        "order.delivered",
-        "order.canceled",
-        "order.partially_canceled",
-        "order.failed",
-        "system.alert",
-        "choice.offered",
-        "choice.reminded",
-        "choice.made",
-        "choice.expired",
+        EventKind.REQUEST_CREATED,
+        EventKind.REQUEST_APPROVED,
+        EventKind.REQUEST_REJECTED,
+        EventKind.REQUEST_CANCELLED,
+        EventKind.REQUEST_NEEDS_APPROVAL,
+        EventKind.REQUEST_EXPIRED,
+        EventKind.REQUEST_REMINDED,
+        EventKind.REQUEST_ESCALATED,
+        EventKind.DELEGATION_SET,
+        EventKind.DELEGATION_ENDED,
+        EventKind.ORDER_PLACED,
+        EventKind.ORDER_DELIVERED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.ORDER_FAILED,
+        EventKind.SYSTEM_ALERT,
+        EventKind.CHOICE_OFFERED,
+        EventKind.CHOICE_REMINDED,
+        EventKind.CHOICE_MADE,
+        EventKind.CHOICE_EXPIRED,
     }
 )
 MAX_TRIES = 40  # 30 s doubling, capped at an hour: about a day and a half

@@ -39,6 +39,7 @@ from services.rewards import RewardService
 from storage import events
 from storage import schedule as store
 from storage.db import Database
+from storage.models import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class Scheduler:
                     continue
                 events.append(
                     db,
-                    "request.escalated",
+                    EventKind.REQUEST_ESCALATED,
                     request_id=request.id,
                     actor=self.name,
                     reason=f"waiting for {in_words(self.schedule.escalate_after)}",
@@ -152,7 +153,7 @@ class Scheduler:
                     continue
                 events.append(
                     db,
-                    "request.reminded",
+                    EventKind.REQUEST_REMINDED,
                     request_id=request.id,
                     actor=self.name,
                     data={"round": count, "of": self.schedule.max_reminders},

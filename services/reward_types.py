@@ -1,45 +1,81 @@
 """Every kind of reward the bot sends, and what each one needs: the one place to add a kind.
 
-The /reward modal (handlers/views.py, handlers/reward_form.py), the request service
-(services/rewards.py), the catalog (services/catalog.py), the CSV import (services/bulk.py),
-the recipient's message (handlers/messages.py) and the Workflow Builder step all read this
-table instead of comparing type names. Xoxoday also sells lounge access and merchandise
-(xoxoday-api.md §3, row 14: getVouchers with `categoryType` "lounge" / "merchandise"); a new
-kind is one more `RewardKind` in `KINDS`, plus its products in the catalog.
+The /reward modal (handlers/views.py, handlers/forms.py), the intake (services/intake.py), the
+order builder (services/rewards.py order_request), the catalog (services/catalog.py), the CSV
+import (services/bulk.py), the recipient's message (handlers/messages.py) and the Workflow
+Builder step (handlers/workflow_steps.py) all loop over this table instead of comparing type
+or field names. A kind's extra fields are `Detail`s: each brings its label, parser, CSV
+columns, order field (a typed attribute of the order model, or a userMeta key) and workflow
+input. Xoxoday also sells lounge access and merchandise (xoxoday-api.md §3, row 14: getVouchers
+with `categoryType` "lounge" / "merchandise"); a new kind is one more `RewardKind` in `KINDS`
+(tests/slack/test_new_kind.py adds a lounge kind with three fields and finds it everywhere),
+plus a workflow input in manifest.yml for each new field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
+from services.xoxoday.errors import InvalidOrder
 from services.xoxoday.models import (
     AirmilesOrder,
     CharityOrder,
     GiftCardOrder,
     OrderRequest,
     TopupOrder,
+    e164,
+    make_order,
 )
 
-DetailField = Literal["loyalty_member_id", "phone"]
-DETAIL_FIELDS: tuple[DetailField, ...] = ("loyalty_member_id", "phone")
+
+def _as_typed(text: str) -> str:
+    return text
+
+
+def _one_column(column: str) -> Callable[[Mapping[str, str]], str | None]:
+    def read(cells: Mapping[str, str]) -> str | None:
+        return cells.get(column) or None
+
+    return read
 
 
 @dataclass(frozen=True)
 class Detail:
-    """Something a kind needs about its recipient besides the email.
-
-    `field` is the RewardSpec attribute, the order column and the workflow step's input name;
-    `csv_columns` are Xoxoday's field names that carry it in an import file.
+    """Something a kind needs about its recipient besides the email. Its entry is all there is
+    of it: the modal's input (block and action id `field`), the workflow step's input (named
+    `field`, titled `input_title`), the CSV import's `csv_columns`, the order model's attribute
+    `field`, and the record (orders.details) all loop over the kinds' details.
     """
 
-    field: DetailField
+    field: str
     label: str
-    hint: str
+    hint: str  # {program}: the product's loyalty programme, when Xoxoday names it
     placeholder: str
     missing: str  # the sentence shown when it is left empty
     csv_columns: tuple[str, ...]
+    invalid: str = ""  # how to write it, when the order refuses what was typed
+    input_title: str = ""  # the workflow step's title for the input (default: label)
+    # Its key in placeOrder's userMeta, when the kind's order model has no attribute of its
+    # name (airmiles and top-ups have typed ones: loyalty_member_id, phone).
+    order_key: str = ""
+    # What was typed, as the order takes it; ValueError says how to write it.
+    parse: Callable[[str], str] = _as_typed
+    # An import row's cells, as typed (default: the one column's cell); ValueError: why not.
+    from_cells: Callable[[Mapping[str, str]], str | None] | None = None
+    max_length: int | None = None
+    code: bool = False  # shown as code in the recipient's message (an account number)
+    looks_up_operator: bool = False  # Enter in the modal looks the number's operator up
+
+    @property
+    def title(self) -> str:
+        return self.input_title or self.label
+
+    def read_cells(self, cells: Mapping[str, str]) -> str | None:
+        if self.from_cells is not None:
+            return self.from_cells(cells)
+        return _one_column(self.csv_columns[0])(cells)
 
 
 @dataclass(frozen=True)
@@ -51,7 +87,7 @@ class RewardKind:
     category_type: str | None  # getVouchers categoryType; None is the gift-card catalog
     order_model: type[OrderRequest]  # the placeOrder shape (services/xoxoday/models.py)
     one_recipient: bool = False  # the reward goes to one account or number
-    detail: Detail | None = None
+    details: tuple[Detail, ...] = ()
     # Top-up: the catalog lists operators, and each operator's plans are what is ordered;
     # the phone number can be checked against the plan's operator.
     operators_and_plans: bool = False
@@ -63,7 +99,7 @@ class RewardKind:
     # has no catalog of its own. None: the requester picks the product.
     chooses_from: str | None = None
     # What the recipient reads once it is delivered, in plain words. Placeholders: {reward}
-    # ("Amazon (25 USD)"), {amount}, {product}, and the detail's field; the message builder
+    # ("Amazon (25 USD)"), {amount}, {product}, and the details' fields; the message builder
     # fills them with escaped text.
     delivered: str = "{reward}"
 
@@ -73,25 +109,45 @@ class RewardKind:
         return self.chooses_from is None
 
     def needs(self, field: str) -> bool:
-        return self.detail is not None and self.detail.field == field
+        return any(d.field == field for d in self.details)
+
+
+def _checked_phone(text: str) -> str:
+    e164(text)  # ValueError says how to write it
+    return text
+
+
+def _topup_cells(cells: Mapping[str, str]) -> str | None:
+    code, number = (cells.get(column, "") for column in TOPUP_PHONE.csv_columns)
+    if not (code or number):
+        return None
+    if not (code and number):
+        raise ValueError(f"{' and '.join(TOPUP_PHONE.csv_columns)} go together")
+    return f"+{code.lstrip('+')}{number}"
 
 
 LOYALTY_ID = Detail(
     field="loyalty_member_id",
     label="Loyalty member ID",
-    # {program}: the product's loyalty programme, when Xoxoday names it.
     hint="The recipient's membership number with {program}.",
     placeholder="e.g. EK-324523423",
     missing="Enter the recipient's loyalty member ID.",
     csv_columns=("loyaltyMemberId",),
+    invalid="enter the recipient's loyalty member ID (letters, digits and dashes)",
+    max_length=64,
+    code=True,
 )
 TOPUP_PHONE = Detail(
-    field="phone",
+    field="phone",  # also the modal's box for a contact a product requires (one phone box)
     label="Phone number to top up",
     hint="International format (+ and country code). Press Enter to check the operator.",
     placeholder="+919876543210",
     missing="Enter the phone number, starting with + and the country code.",
     csv_columns=("topupPhoneCode", "topupPhoneNumber"),
+    input_title="Phone number",
+    parse=_checked_phone,
+    from_cells=_topup_cells,
+    looks_up_operator=True,
 )
 
 KINDS: tuple[RewardKind, ...] = (
@@ -113,7 +169,7 @@ KINDS: tuple[RewardKind, ...] = (
         category_type="miles",
         order_model=AirmilesOrder,
         one_recipient=True,
-        detail=LOYALTY_ID,
+        details=(LOYALTY_ID,),
         delivered="{reward} were credited to loyalty member {loyalty_member_id}.",
     ),
     RewardKind(
@@ -133,7 +189,7 @@ KINDS: tuple[RewardKind, ...] = (
         category_type="topup",
         order_model=TopupOrder,
         one_recipient=True,
-        detail=TOPUP_PHONE,
+        details=(TOPUP_PHONE,),
         operators_and_plans=True,
         delivered="{phone} was topped up: {reward}.",
     ),
@@ -199,11 +255,27 @@ def kind_or_default(key: str | None) -> RewardKind:
     return REGISTRY.get(key or "", next(iter(REGISTRY.values())))
 
 
+def all_details() -> tuple[Detail, ...]:
+    """Every kind's details, each once, in registry order."""
+    found: dict[str, Detail] = {}
+    for each in all_kinds():
+        for detail in each.details:
+            found.setdefault(detail.field, detail)
+    return tuple(found.values())
+
+
 def csv_columns() -> tuple[str, ...]:
     """Every import column some kind's detail uses, in registry order."""
     columns: list[str] = []
-    for each in all_kinds():
-        for column in each.detail.csv_columns if each.detail else ():
-            if column not in columns:
-                columns.append(column)
+    for detail in all_details():
+        columns += [c for c in detail.csv_columns if c not in columns]
     return tuple(columns)
+
+
+def build_order(reward_type: str, **fields: Any) -> OrderRequest:
+    """The typed placeOrder request of a kind; InvalidOrder names the first bad field."""
+    try:
+        model = kind(reward_type).order_model
+    except KeyError as exc:
+        raise InvalidOrder(str(exc.args[0])) from None
+    return make_order(model, **fields)

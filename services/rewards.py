@@ -11,7 +11,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,7 +33,7 @@ from services.errors import (
 )
 from services.money import fmt_money
 from services.policy import PeopleDirectory, Policy, same_email
-from services.reward_types import DETAIL_FIELDS, kind
+from services.reward_types import all_details, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import OrderRequest, Product, make_order
@@ -42,7 +42,7 @@ from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, utcnow
-from storage.models import UNPAID_STATES, OrderRow, RequestRow
+from storage.models import UNPAID_STATES, EventKind, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class RewardSpec:
     recipient_id: str | None = None
     recipient_name: str | None = None
     contact: str | None = None
-    loyalty_member_id: str | None = None
-    phone: str | None = None
+    # The kind's extra fields by name (services/reward_types.py Detail.field), as typed.
+    details: Mapping[str, str] = field(default_factory=dict)
     operator_validation: bool = True
     notify_receiver_email: bool = False
     tag: str | None = None
@@ -129,8 +129,11 @@ class Decision:
     auto_approvable: bool = False
 
 
-def order_fields(spec: RewardSpec, po_number: str) -> dict[str, Any]:
-    """The typed-order fields of a spec (shared by checking and by the worker)."""
+def order_request(reward_type: str, spec: RewardSpec, po_number: str) -> OrderRequest:
+    """The typed placeOrder request for a spec, with the details its kind needs (and no
+    other kind's): services/reward_types.py says which. The order builder of every order,
+    when it is checked and when the worker places it."""
+    reward_kind = kind(reward_type)
     fields: dict[str, Any] = {
         "product_id": spec.product_id,
         "denomination": spec.denomination,
@@ -141,28 +144,20 @@ def order_fields(spec: RewardSpec, po_number: str) -> dict[str, Any]:
         "tag": spec.tag or None,
         "notify_receiver_email": spec.notify_receiver_email,
     }
-    if spec.loyalty_member_id is not None:
-        fields["loyalty_member_id"] = spec.loyalty_member_id
-    if spec.phone is not None:
-        fields["phone"] = spec.phone
-        fields["perform_operator_validation"] = spec.operator_validation
-    return fields
-
-
-def order_request(reward_type: str, spec: RewardSpec, po_number: str) -> OrderRequest:
-    """The typed placeOrder request for a spec, with the detail its kind needs (and no
-    other kind's): services/reward_types.py says which."""
-    reward_kind = kind(reward_type)
-    fields = order_fields(spec, po_number)
-    for name in DETAIL_FIELDS:
-        if not reward_kind.needs(name):
-            fields.pop(name, None)
+    model = reward_kind.order_model
+    user_meta: dict[str, str] = {}
+    for detail in reward_kind.details:  # missing: the model names it as the field to fix
+        value = spec.details.get(detail.field) or ""
+        if detail.field in model.model_fields:
+            fields[detail.field] = value
         else:
-            fields.setdefault(name, "")  # missing: the model names it as the field to fix
-    if not reward_kind.needs("phone"):
-        fields.pop("perform_operator_validation", None)
+            user_meta[detail.order_key or detail.field] = value
+    if user_meta:
+        fields["user_meta"] = user_meta
+    if reward_kind.operators_and_plans:
+        fields["perform_operator_validation"] = spec.operator_validation
     try:
-        return make_order(reward_kind.order_model, **fields)
+        return make_order(model, **fields)
     except xe.InvalidOrder as exc:
         raise InvalidReward(_human_field_error(exc), field=_spec_field(exc.field)) from None
 
@@ -170,9 +165,7 @@ def order_request(reward_type: str, spec: RewardSpec, po_number: str) -> OrderRe
 _FIELD_NAMES = {
     "denomination": "amount",
     "email": "email",
-    "contact": "phone",
-    "phone": "phone",
-    "loyalty_member_id": "loyalty_member_id",
+    "contact": "contact",
     "quantity": "quantity",
     "product_id": "product",
     "tag": "tag",
@@ -184,14 +177,22 @@ def _spec_field(field_name: str | None) -> str | None:
 
 
 def _human_field_error(exc: xe.InvalidOrder) -> str:
-    message = exc.message
-    if exc.field == "loyalty_member_id":
-        return "enter the recipient's loyalty member ID (letters, digits and dashes)"
-    if exc.field == "phone":
-        return message.split(": ", 1)[-1]
+    detail = next((d for d in all_details() if d.field == exc.field), None)
+    if detail is not None and detail.invalid:
+        return detail.invalid
     if exc.field == "email":
         return "enter a valid email address"
-    return message.split(": ", 1)[-1] if exc.field else message
+    return exc.message.split(": ", 1)[-1] if exc.field else exc.message
+
+
+def _kept_details(item: CheckedReward) -> dict[str, str]:
+    """The kind's details as the order took them (a number in E.164), to be stored."""
+    kept = {}
+    for detail in kind(item.reward_type).details:
+        typed = getattr(item.order, detail.field, None)
+        as_typed = item.spec.details.get(detail.field, "")
+        kept[detail.field] = str(typed) if typed is not None else as_typed
+    return kept
 
 
 # A recipient's choice goes to a Slack member, who chooses in Slack (a CSV row names people
@@ -223,8 +224,7 @@ def spec_from_order(order: OrderRow) -> RewardSpec:
         recipient_id=order.recipient_id,
         recipient_name=order.recipient_name,
         contact=order.contact,
-        loyalty_member_id=order.loyalty_member_id,
-        phone=order.phone,
+        details=dict(order.details),
         operator_validation=order.operator_validation,
         notify_receiver_email=order.notify_receiver_email,
         tag=order.tag,
@@ -405,7 +405,7 @@ class RewardService:
             )
             events.append(
                 db,
-                "request.created",
+                EventKind.REQUEST_CREATED,
                 request_id=request_id,
                 actor=requester_id,
                 to_state="pending_approval",
@@ -492,8 +492,7 @@ class RewardService:
             "recipient_name": spec.recipient_name,
             "email": spec.email,
             "contact": item.order.contact if item.order else None,
-            "loyalty_member_id": getattr(item.order, "loyalty_member_id", None),
-            "phone": getattr(item.order, "phone", None),
+            "details": _kept_details(item),
             "operator_validation": int(spec.operator_validation),
             "notify_receiver_email": int(spec.notify_receiver_email),
             "tag": spec.tag,
@@ -628,7 +627,9 @@ class RewardService:
             raise self._not_pending(request.id, current)
         if is_expired(current, self.schedule, now):
             reason = self.schedule.expiry_reason() if self.schedule else "its time ran out"
-            self._close_in(db, current, "expired", "clock", reason, "request.expired", None, False)
+            self._close_in(
+                db, current, "expired", "clock", reason, EventKind.REQUEST_EXPIRED, None, False
+            )
             return True
         ids = [o.recipient_id for o in order_store.for_request(self.database, request.id)]
         if self.deciders.acting_for(user_id, current, ids, now=now) != acting_for:
@@ -652,7 +653,7 @@ class RewardService:
             "pending_approval",
             "approved",
             actor=actor,
-            kind="request.approved",
+            kind=EventKind.REQUEST_APPROVED,
             reason=reason,
             fields={
                 "decided_by": actor,
@@ -674,7 +675,7 @@ class RewardService:
                     "pending_approval",
                     choice_store.CHOOSING,
                     actor=actor,
-                    kind="choice.offered",
+                    kind=EventKind.CHOICE_OFFERED,
                 )
                 choice_store.offer(db, order.id, self._clock())
                 continue
@@ -684,7 +685,7 @@ class RewardService:
                 "pending_approval",
                 "queued",
                 actor=actor,
-                kind="order.queued",
+                kind=EventKind.ORDER_QUEUED,
                 fields={"next_attempt_at": 0},
             )
 
@@ -700,7 +701,7 @@ class RewardService:
         with self.database.tx() as db:
             events.append(
                 db,
-                "request.needs_approval",
+                EventKind.REQUEST_NEEDS_APPROVAL,
                 request_id=request_id,
                 actor="policy",
                 reason=reason,
@@ -729,7 +730,7 @@ class RewardService:
             "rejected",
             approver,
             reason,
-            "request.rejected",
+            EventKind.REQUEST_REJECTED,
             acting_for=acting_for,
             decision=True,
         )
@@ -740,13 +741,15 @@ class RewardService:
         request = self._get(request_id)
         if requester != request.requester_id:
             raise NotRequester("only the person who asked for a reward can cancel it")
-        return self._close(request, "cancelled", requester, reason, "request.cancelled")
+        return self._close(request, "cancelled", requester, reason, EventKind.REQUEST_CANCELLED)
 
     def expire(self, request_id: int, reason: str, actor: str = "scheduler") -> Decision:
         """Nobody decided in time: the request expires, its orders are withdrawn and its
         budget released. RequestNotPending when someone decided first."""
         request = self._get(request_id)
-        return self._close(request, "expired", actor, reason, "request.expired", by_person=False)
+        return self._close(
+            request, "expired", actor, reason, EventKind.REQUEST_EXPIRED, by_person=False
+        )
 
     def _close(
         self,
@@ -811,7 +814,7 @@ class RewardService:
                 "pending_approval",
                 "withdrawn",
                 actor=actor,
-                kind="order.withdrawn",
+                kind=EventKind.ORDER_WITHDRAWN,
                 reason=reason,
             )
             ledger.give_back(db, self.database, order, request, "release")
@@ -880,7 +883,7 @@ def _label(reward_type: str) -> str:
 
 
 def _who(spec: RewardSpec) -> str:
-    return spec.recipient_name or spec.email or spec.phone or "the recipient"
+    return spec.recipient_name or spec.email or next(iter(spec.details.values()), "the recipient")
 
 
 def _order_label(order: OrderRow) -> str:

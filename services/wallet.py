@@ -19,7 +19,7 @@ from services.xoxoday.inr import balance_disagreement
 from services.xoxoday.models import Balance
 from storage import events, kv, orders
 from storage.db import Database
-from storage.models import UNPAID_STATES
+from storage.models import UNPAID_STATES, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Wallet:
             return
         with self.database.tx() as db:
             if kv.compare_and_set(self.database, DISAGREES_KEY, None, why):
-                events.append(db, "system.alert", actor="wallet", reason=why)
+                events.append(db, EventKind.SYSTEM_ALERT, actor="wallet", reason=why)
                 log.error(why)
 
     def note_inr_rate(self, rate: Decimal | None) -> None:

@@ -49,7 +49,7 @@ from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database, fetch_one
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 if TYPE_CHECKING:
     from services.audit_schedule import DailyAudit
@@ -308,7 +308,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="the worker stopped while placing this order",
                     fields={"next_attempt_at": 0},
                 )
@@ -431,7 +431,7 @@ class Worker:
                     "placing",
                     "unknown",
                     actor=self.name,
-                    kind="order.recovered",
+                    kind=EventKind.ORDER_RECOVERED,
                     reason="placing it ended in an error before its outcome was recorded",
                     fields={"next_attempt_at": 0},
                 )
@@ -562,7 +562,7 @@ class Worker:
                 )
                 events.append(
                     db,
-                    "system.alert",
+                    EventKind.SYSTEM_ALERT,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -618,7 +618,7 @@ class Worker:
             if changed:
                 events.append(
                     db,
-                    "order.not_found",
+                    EventKind.ORDER_NOT_FOUND,
                     request_id=order.request_id,
                     order_id=order.id,
                     actor=self.name,
@@ -652,7 +652,7 @@ class Worker:
                 "unknown",
                 "queued",
                 actor=self.name,
-                kind="order.requeued",
+                kind=EventKind.ORDER_REQUEUED,
                 reason="not found at Xoxoday: placing it again with the same poNumber",
                 fields={
                     "next_attempt_at": self._clock()
@@ -710,7 +710,7 @@ class Worker:
                 from_state,
                 "unknown",
                 actor=self.name,
-                kind="order.unknown",
+                kind=EventKind.ORDER_UNKNOWN,
                 reason=error,
                 fields={
                     "last_error": error,
@@ -741,7 +741,7 @@ class Worker:
                 "placing",
                 "queued",
                 actor=self.name,
-                kind="order.retry",
+                kind=EventKind.ORDER_RETRY,
                 reason=error,
                 fields=fields,
             )
@@ -766,7 +766,7 @@ class Worker:
                 from_state,
                 "failed",
                 actor=self.name,
-                kind="order.failed",
+                kind=EventKind.ORDER_FAILED,
                 reason=reason,
                 fields={"failure_reason": reason, "last_error": error, "settled_at": None},
             )
@@ -781,7 +781,7 @@ class Worker:
             return
         self._last_alert = now
         with self.database.tx() as db:
-            events.append(db, "system.alert", actor=self.name, reason=message)
+            events.append(db, EventKind.SYSTEM_ALERT, actor=self.name, reason=message)
 
 
 def _duration(seconds: float) -> str:

@@ -508,7 +508,25 @@ def m013_audits(db: sqlite_utils.Database) -> None:
     db["orders"].add_column("email_resent_at", float)
 
 
-def m014_choices(db: sqlite_utils.Database) -> None:
+def m014_order_details(db: sqlite_utils.Database) -> None:
+    """`details`: a reward kind's extra fields as one JSON object by field name
+    (services/reward_types.py Detail.field), so a new kind with new fields (a lounge's
+    traveller name and departure date, merchandise's shipping address) needs no migration.
+    The two fields that had columns of their own move into it, and the columns go."""
+    db["orders"].add_column("details", str)
+    db.execute(
+        "UPDATE orders SET details = json_object('loyalty_member_id', loyalty_member_id) "
+        "WHERE loyalty_member_id IS NOT NULL"
+    )
+    db.execute(
+        "UPDATE orders SET details = json_object('phone', phone) "
+        "WHERE phone IS NOT NULL AND details IS NULL"
+    )
+    db.execute("ALTER TABLE orders DROP COLUMN loyalty_member_id")
+    db.execute("ALTER TABLE orders DROP COLUMN phone")
+
+
+def m015_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -555,7 +573,8 @@ MIGRATIONS: list[Migration] = [
     m011_slack_outbox,
     m012_catalog_by_country,
     m013_audits,
-    m014_choices,
+    m014_order_details,
+    m015_choices,
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -92,8 +93,7 @@ class OrderRow(_Row):
     recipient_name: str | None = None
     email: str | None = None
     contact: str | None = None
-    loyalty_member_id: str | None = None
-    phone: str | None = None
+    details: dict[str, str] = {}  # the kind's extra fields by name (orders.details, JSON)
     operator_validation: bool = True
     notify_receiver_email: bool = False
     tag: str | None = None
@@ -147,7 +147,49 @@ class OrderRow(_Row):
 
     @property
     def recipient_label(self) -> str:
-        return self.recipient_name or self.email or self.phone or self.loyalty_member_id or "?"
+        return self.recipient_name or self.email or next(iter(self.details.values()), "?")
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _details(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return {}
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class EventKind(StrEnum):
+    """Every kind of event the log holds, in one place. A StrEnum is stored and compared as
+    its string, so rows written before it existed read the same."""
+
+    REQUEST_CREATED = "request.created"
+    REQUEST_NEEDS_APPROVAL = "request.needs_approval"
+    REQUEST_APPROVED = "request.approved"
+    REQUEST_REJECTED = "request.rejected"
+    REQUEST_CANCELLED = "request.cancelled"
+    REQUEST_EXPIRED = "request.expired"
+    REQUEST_REMINDED = "request.reminded"
+    REQUEST_ESCALATED = "request.escalated"
+    ORDER_QUEUED = "order.queued"
+    ORDER_CLAIMED = "order.claimed"
+    ORDER_PLACED = "order.placed"
+    ORDER_UNKNOWN = "order.unknown"
+    ORDER_RECOVERED = "order.recovered"
+    ORDER_REQUEUED = "order.requeued"
+    ORDER_RETRY = "order.retry"
+    ORDER_NOT_FOUND = "order.not_found"
+    ORDER_FAILED = "order.failed"
+    ORDER_DELIVERED = "order.delivered"
+    ORDER_CANCELED = "order.canceled"
+    ORDER_PARTIALLY_CANCELED = "order.partially_canceled"
+    ORDER_WITHDRAWN = "order.withdrawn"
+    CHOICE_OFFERED = "choice.offered"  # approved: the recipient may choose (issue 18)
+    CHOICE_REMINDED = "choice.reminded"
+    CHOICE_MADE = "choice.made"
+    CHOICE_EXPIRED = "choice.expired"
+    DELEGATION_SET = "delegation.set"
+    DELEGATION_ENDED = "delegation.ended"
+    SYSTEM_ALERT = "system.alert"
+    SYSTEM_ACCOUNT_CHANGED = "system.account_changed"
 
 
 class EventRow(_Row):

@@ -8,15 +8,18 @@ from typing import Any
 
 import sqlite_utils
 
+from plumbing.jsonutil import dumps
 from storage import events
 from storage.db import Database, fetch_one, set_state, utcnow
-from storage.models import OrderRow
+from storage.models import EventKind, OrderRow
 
 
 def insert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     """A new order inside the caller's transaction; `row` carries at least the not-null columns."""
     now = utcnow()
     table = db.table("orders")
+    if isinstance(row.get("details"), dict):
+        row = {**row, "details": dumps(row["details"]) if row["details"] else None}
     table.insert({"state": "pending_approval", "created_at": now, "updated_at": now, **row})
     return int(table.last_rowid or 0)
 
@@ -100,7 +103,7 @@ def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
             "queued",
             "placing",
             actor=worker,
-            kind="order.claimed",
+            kind=EventKind.ORDER_CLAIMED,
             fields={
                 "claimed_by": worker,
                 "attempts": attempts + 1,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.xoxoday import build_order
+from services.reward_types import build_order
 from tests.support import make_client, wait_for
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from handlers.ids import COMMAND, Shortcut, Step
-from handlers.workflow_steps import TITLES
+from handlers.workflow_steps import titles
 from simulator.slack.channels import DEFAULT_SCOPES
 
 MANIFEST: dict[str, Any] = yaml.safe_load(
@@ -117,7 +117,7 @@ def test_both_steps_are_declared_with_their_parameter_types() -> None:
 
 def test_the_step_names_its_inputs_as_workflow_builder_shows_them() -> None:
     inputs = MANIFEST["functions"][Step.SEND_REWARD]["input_parameters"]
-    assert {name: inputs[name]["title"] for name in TITLES} == TITLES
+    assert {name: inputs[name]["title"] for name in titles()} == titles()
 
 
 def test_custom_steps_run_in_this_bot_and_the_app_is_org_ready() -> None:

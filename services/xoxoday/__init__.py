@@ -11,7 +11,6 @@ from services.xoxoday.models import (
     Product,
     TopupOrder,
     Voucher,
-    build_order,
 )
 from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore
@@ -34,5 +33,4 @@ __all__ = [
     "TopupOrder",
     "Voucher",
     "XoxodayClient",
-    "build_order",
 ]

@@ -36,6 +36,7 @@ AIRTEL_499 = 55134
 VERIZON_US = 55140  # top-up operator (USA)
 VERIZON_15 = 55141
 VERIZON_30 = 55142
+DXB_LOUNGE = 62001  # lounge access (xoxoday-api.md §3 row 14: getVouchers categoryType lounge)
 
 # US dollars per unit of each currency, as locked on the simulator's first day; SimState
 # keeps the day's rates (/_sim/rates sets another day's). "GBP 25 × 1.28 = USD 32.00"
@@ -87,8 +88,14 @@ PRODUCT_CATEGORIES = {
     "airmiles": "Airmiles",
     "charity": "Charity",
     "topup": "Mobile Top-Up",
+    "lounge": "Lounge Access",
 }
-CATEGORY_OF_TYPE = {"giftcard": "gift_card", "miles": "airmiles", "charity": "charity"}
+CATEGORY_OF_TYPE = {
+    "giftcard": "gift_card",
+    "miles": "airmiles",
+    "charity": "charity",
+    "lounge": "lounge",
+}
 # Price buckets in the product's own currency: code -> (min, max or None).
 PRICE_BUCKETS: dict[str, tuple[Decimal, Decimal | None]] = {
     "0-25": (Decimal(0), Decimal(25)),
@@ -102,7 +109,7 @@ PRICE_BUCKETS: dict[str, tuple[Decimal, Decimal | None]] = {
 class Product:
     product_id: int
     name: str
-    kind: str  # giftcard | miles | charity | topup (Xoxoday's categoryType; giftcard = absent)
+    kind: str  # giftcard | miles | charity | topup | lounge: categoryType (giftcard: absent)
     currency: str
     country_iso: str
     value_type: str  # fixed_denomination | open_value
@@ -213,6 +220,8 @@ PRODUCTS: tuple[Product, ...] = (
     Product(VERIZON_30, "Verizon $30 Prepaid Refill", "topup", "USD", "US", voucher_type=None,
             voucher_category="mobile_recharge", quantity_limit=1, parent_id=VERIZON_US,
             **_fixed("30")),
+    Product(DXB_LOUNGE, "Dubai International Lounge Access", "lounge", "USD", "AE",
+            voucher_category="travel", quantity_limit=1, **_fixed("35,60")),
 )  # fmt: skip
 PRODUCTS_BY_ID = {p.product_id: p for p in PRODUCTS}
 

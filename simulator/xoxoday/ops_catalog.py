@@ -23,7 +23,13 @@ from simulator.xoxoday.money import parse_decimal, parse_int
 from simulator.xoxoday.state import SimState
 
 DEFAULT_LIMIT = 100
-_KINDS = {"": "giftcard", "giftcard": "giftcard", "miles": "miles", "charity": "charity"}
+_KINDS = {
+    "": "giftcard",
+    "giftcard": "giftcard",
+    "miles": "miles",
+    "charity": "charity",
+    "lounge": "lounge",
+}
 _SORT_KEYS: dict[str, Callable[[Product], Any]] = {
     "name": lambda p: p.name.lower(),
     "productid": lambda p: p.product_id,
@@ -200,7 +206,7 @@ def _candidates(state: SimState, data: dict[str, Any]) -> list[Product]:
             raise _vouchers_invalid("parentProductId must be a product id")
         return [p for p in products if p.parent_id == parent_id]
     kind = _KINDS.get(category)
-    # Lounge, merchandise, offers...: categories this account has not been enabled for.
+    # Merchandise, offers...: categories this account has not been enabled for.
     return [p for p in products if p.kind == kind] if kind else []
 
 

@@ -73,14 +73,17 @@ def gift(
     return RewardSpec(product_id=product, denomination=Decimal(amount), email=email, **extra)
 
 
-def miles(email: str = "ben@example.com", **extra: Any) -> RewardSpec:
-    fields: dict[str, Any] = {"loyalty_member_id": "EK-1", **extra}
-    return RewardSpec(product_id=15365, denomination=Decimal(50), email=email, **fields)
+def miles(email: str = "ben@example.com", member: str | None = "EK-1", **extra: Any) -> RewardSpec:
+    details = {"loyalty_member_id": member} if member is not None else {}
+    return RewardSpec(
+        product_id=15365, denomination=Decimal(50), email=email, details=details, **extra
+    )
 
 
-def topup(email: str = "dev@example.com", **extra: Any) -> RewardSpec:
-    fields: dict[str, Any] = {"phone": "+919857535678", **extra}
-    return RewardSpec(product_id=55133, denomination=Decimal(199), email=email, **fields)
+def topup(email: str = "dev@example.com", phone: str = "+919857535678", **extra: Any) -> RewardSpec:
+    return RewardSpec(
+        product_id=55133, denomination=Decimal(199), email=email, details={"phone": phone}, **extra
+    )
 
 
 def charity(email: str = "cho@example.com", amount: str = "20") -> RewardSpec:

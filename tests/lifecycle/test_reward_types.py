@@ -19,7 +19,7 @@ from handlers import dm_messages
 from handlers.metadata import RewardModalMeta
 from handlers.views import reward_modal
 from services import bulk, reward_types
-from services.reward_types import DETAIL_FIELDS, KINDS, Registry, RewardKind, kind
+from services.reward_types import KINDS, Registry, RewardKind, kind
 from services.rewards import RewardSpec, order_request
 from services.xoxoday.models import GiftCardOrder
 from tests.slack.test_blocks import order, request
@@ -54,10 +54,10 @@ def test_every_kind_is_complete_and_distinct() -> None:
     assert len({k.label for k in KINDS}) == len(KINDS)
     for each in KINDS:
         assert len(each.label) <= 75  # a static_select option
-        if each.detail is not None:
-            assert each.detail.field in DETAIL_FIELDS
-            assert each.detail.field in each.order_model.model_fields
-            assert each.detail.csv_columns
+        for detail in each.details:
+            # Typed by the kind's order model, or sent as userMeta under its order key.
+            assert detail.field in each.order_model.model_fields or detail.order_key
+            assert detail.csv_columns and detail.label and detail.missing
 
 
 def test_an_unknown_kind_is_refused_by_name_or_falls_back_where_a_client_sent_it() -> None:
@@ -93,9 +93,9 @@ def test_a_new_kind_is_one_entry(with_lounge: RewardKind, runtime: Runtime) -> N
     assert blocks["recipients"]["element"]["max_selected_items"] == 1
     assert "loyalty_member_id" not in blocks and "phone" not in blocks
 
-    # The catalog asks Xoxoday for its category (the simulator's account has none enabled).
+    # The catalog asks Xoxoday for its category.
     counts = runtime.catalog.refresh()
-    assert counts["lounge"] == 0
+    assert counts["lounge"] == 1  # the simulator's account sells one lounge
     assert set(counts) == {k.key for k in reward_types.catalog_kinds()} >= {"lounge"}
 
     # Its orders take the shape the entry names, and no other kind's detail.
@@ -103,8 +103,7 @@ def test_a_new_kind_is_one_entry(with_lounge: RewardKind, runtime: Runtime) -> N
         product_id=27222,
         denomination=Decimal(25),
         email="ana@example.com",
-        loyalty_member_id="EK-1",
-        phone="+919857535678",
+        details={"loyalty_member_id": "EK-1", "phone": "+919857535678"},
     )
     order = order_request("lounge", spec, "RB-TEST-1")
     assert type(order) is GiftCardOrder
@@ -117,7 +116,7 @@ def test_a_new_kind_is_one_entry(with_lounge: RewardKind, runtime: Runtime) -> N
 def test_csv_columns_come_from_the_kinds_details(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bulk.optional_columns()[1:4] == ("loyaltyMemberId", "topupPhoneCode", "topupPhoneNumber")
     member = dataclasses.replace(reward_types.LOYALTY_ID, csv_columns=("memberNumber",))
-    airmiles = dataclasses.replace(kind("airmiles"), detail=member)
+    airmiles = dataclasses.replace(kind("airmiles"), details=(member,))
     others = tuple(k for k in KINDS if k.key != "airmiles")
     monkeypatch.setattr(reward_types, "REGISTRY", Registry((airmiles, *others)))
     assert "memberNumber" in bulk.optional_columns()

@@ -83,6 +83,34 @@ def test_a_database_from_the_first_migration_upgrades_in_place_keeping_rows(tmp_
     assert migrate(upgraded) == len(MIGRATIONS)  # idempotent
 
 
+def test_the_kinds_details_move_into_one_json_column(tmp_path: Path) -> None:
+    """Migration 14: loyalty_member_id and phone had columns; they become orders.details."""
+    database = Database(tmp_path / "details.db")
+    assert migrate(database, target=13) == 13
+    database.execute(
+        "INSERT INTO requests (requester_id, source, state, total_cost, created_at, updated_at) "
+        "VALUES ('U1', 'slack', 'approved', '99', 'x', 'x')"
+    )
+    columns = "request_id, po_number, state, reward_type, product_id, denomination, created_at, updated_at"
+    for po, kind, extra, value in [
+        ("RB-1", "airmiles", "loyalty_member_id", "EK-1"),
+        ("RB-2", "topup", "phone", "+919857535678"),
+        ("RB-3", "gift_card", "email", "ana@example.com"),
+    ]:
+        database.execute(
+            f"INSERT INTO orders ({columns}, {extra}) VALUES (1, ?, 'placed', ?, 1, '1', 'x', 'x', ?)",
+            [po, kind, value],
+        )
+    assert migrate(database) == len(MIGRATIONS)
+    rows = {r["po_number"]: r for r in database.query("SELECT * FROM orders")}
+    assert [rows[po]["details"] for po in ("RB-1", "RB-2", "RB-3")] == [
+        '{"loyalty_member_id":"EK-1"}',
+        '{"phone":"+919857535678"}',
+        None,
+    ]
+    assert "phone" not in rows["RB-1"] and "loyalty_member_id" not in rows["RB-1"]
+
+
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     database = Database(tmp_path / "new.db")
     database.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")

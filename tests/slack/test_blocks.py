@@ -15,6 +15,7 @@ from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef, RewardModalMeta
 from handlers.views import PhoneNote, product_label, reject_modal, reward_modal
+from services.reward_types import LOYALTY_ID
 from services.xoxoday.models import Product, Voucher
 from storage.models import OrderRow, RequestRow
 
@@ -137,7 +138,7 @@ def test_first_modal_is_a_gift_card_form_with_the_type_first() -> None:
         ("gift_card", AMAZON, [Block.DENOMINATION_CHOICE, Block.RECIPIENTS]),
         ("gift_card", VISA, [Block.DENOMINATION_AMOUNT, Block.RECIPIENTS]),
         ("gift_card", UBER, [Block.DENOMINATION_CHOICE, Block.RECIPIENTS, Block.PHONE]),
-        ("airmiles", MILES, [Block.DENOMINATION_CHOICE, Block.RECIPIENTS, Block.LOYALTY_ID]),
+        ("airmiles", MILES, [Block.DENOMINATION_CHOICE, Block.RECIPIENTS, LOYALTY_ID.field]),
         (
             "topup",
             PLAN,
@@ -185,7 +186,7 @@ def test_what_was_typed_is_kept_when_the_form_changes() -> None:
         denomination="50",
         message="Well done",
         notify_email=True,
-        phone="+919857535678",
+        details={"phone": "+919857535678"},
     )
     view = reward_modal(RewardModalMeta(product_id=27222), form, AMAZON)
     assert element(view, Block.RECIPIENTS)["initial_users"] == ["UANA", "UBEN"]
@@ -240,7 +241,7 @@ def test_state_is_read_back_from_every_kind_of_input() -> None:
         product_id=55133,
         denomination="199",
         recipients=["UANA"],
-        phone="+919857535678",
+        details={"phone": "+919857535678"},
         operator_check=False,
         message="hi",
         notify_email=True,
@@ -391,8 +392,8 @@ def test_many_long_codes_are_all_shown_within_slacks_limits() -> None:
     ("reward_type", "extra", "words"),
     [
         ("charity", {}, "was made in your name"),
-        ("airmiles", {"loyalty_member_id": "EK-1"}, "credited to loyalty member `EK-1`"),
-        ("topup", {"phone": "+919857535678"}, "+919857535678 was topped up"),
+        ("airmiles", {"details": {"loyalty_member_id": "EK-1"}}, "loyalty member `EK-1`"),
+        ("topup", {"details": {"phone": "+919857535678"}}, "+919857535678 was topped up"),
     ],
 )
 def test_recipient_message_per_reward_type(

@@ -57,8 +57,7 @@ def hostile_order(n: int = 1, state: str = "delivered", **extra: Any) -> OrderRo
         "product_currency": "U<b>",
         "recipient_name": HOSTILE,
         "failure_reason": HOSTILE,
-        "phone": HOSTILE,
-        "loyalty_member_id": HOSTILE,
+        "details": {"phone": HOSTILE, "loyalty_member_id": HOSTILE},
     }
     values.update(extra)
     return order(n, state, **values)

@@ -103,16 +103,11 @@ def test_each_kind_takes_the_detail_it_needs_from_the_input_of_the_same_name(
     assert run(stack, {**topup, "phone": "+919876543210"})["state"] == "completed"
     db = stack.bot.runtime.database
     [miles_order], [topup_order] = order_store.for_request(db, 1), order_store.for_request(db, 2)
-    assert (miles_order.reward_type, miles_order.loyalty_member_id, miles_order.phone) == (
+    assert (miles_order.reward_type, miles_order.details) == (
         "airmiles",
-        "EK-324523423",
-        None,
+        {"loyalty_member_id": "EK-324523423"},
     )
-    assert (topup_order.reward_type, topup_order.phone, topup_order.loyalty_member_id) == (
-        "topup",
-        "+919876543210",
-        None,
-    )
+    assert (topup_order.reward_type, topup_order.details) == ("topup", {"phone": "+919876543210"})
     refused = run(stack, {**topup, "phone": "98575 35678"})
     assert refused["error"].startswith("Phone number: Write the phone number in international")
 

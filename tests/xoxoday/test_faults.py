@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.xoxoday import XoxodayClient, build_order
+from services.reward_types import build_order
+from services.xoxoday import XoxodayClient
 from services.xoxoday import errors as E
 from services.xoxoday.models import Product
 from tests.support import SimControl, make_client

@@ -21,7 +21,8 @@ import pytest
 from plumbing.httpserver import ServerThread
 from plumbing.jsonutil import loads
 from plumbing.wsgi import Request, respond
-from services.xoxoday import XoxodayClient, build_order
+from services.reward_types import build_order
+from services.xoxoday import XoxodayClient
 from services.xoxoday import errors as E
 from services.xoxoday.models import Product
 from tests.support import make_client
