@@ -258,7 +258,6 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         catalog=runtime.catalog,
         wallet=runtime.wallet,
         policy=runtime.policy,
-        database=runtime.database,
         users=users,
         operators=OperatorCheck(runtime.client),
         background=background,

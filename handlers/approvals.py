@@ -20,7 +20,6 @@ from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef
 from handlers.views import reject_modal
 from services.errors import RewardError
-from storage import requests as request_store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def register(app: App, deps: Deps) -> None:
         value, which only names the request).
         """
         ref = RequestRef.load(action.get("value"))
-        request = request_store.get(deps.database, ref.request_id) if ref else None
+        request = deps.rewards.request(ref.request_id) if ref else None
         if ref is None or not ref.names(request):
             ephemeral(client, body, "This request no longer exists.")
             return None
@@ -74,7 +73,7 @@ def register(app: App, deps: Deps) -> None:
         request_id = allowed(body, client, action)
         if request_id is None:
             return
-        request = request_store.get(deps.database, request_id)
+        request = deps.rewards.request(request_id)
         assert request is not None
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -86,7 +85,7 @@ def register(app: App, deps: Deps) -> None:
     @app.view(Callback.REJECT)
     def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = RejectModalMeta.load(view.get("private_metadata"))
-        request = request_store.get(deps.database, meta.request_id) if meta else None
+        request = deps.rewards.request(meta.request_id) if meta else None
         if meta is None or request is None or meta.made not in (None, request.created_at):
             ack(
                 response_action="errors",

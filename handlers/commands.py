@@ -29,7 +29,6 @@ from handlers.reward_form import open_modal, where_of
 from services.errors import RewardError
 from services.rewards import RequestView
 from services.xoxoday import errors as xe
-from storage import requests as request_store
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def _status(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> 
 
 
 def _history(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    ack(text=msg.history_text(request_store.for_requester(deps.database, user_id, limit=10)))
+    ack(text=msg.history_text(deps.rewards.history(user_id, limit=10)))
 
 
 def _cancel(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:

@@ -18,7 +18,6 @@ from services.operators import OperatorCheck
 from services.policy import Policy
 from services.rewards import RewardService
 from services.wallet import Wallet
-from storage.db import Database
 
 
 class HomeOpener(Protocol):
@@ -34,7 +33,6 @@ class Deps:
     catalog: Catalog
     wallet: Wallet
     policy: Policy
-    database: Database
     users: UserDirectory
     operators: OperatorCheck | None
     # Work that may wait on Xoxoday runs here, after the ack, never on Bolt's listener threads.
@@ -61,4 +59,4 @@ class Deps:
         """The requester's budget this month (SQLite only: fine before an ack)."""
         month = datetime.now(UTC).strftime("%Y-%m")
         currency = self.wallet.known_currency() or ""
-        return budget_of(self.database, self.policy, requester_id, month, currency)
+        return budget_of(self.rewards.database, self.policy, requester_id, month, currency)

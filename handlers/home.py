@@ -27,7 +27,6 @@ from services.errors import RewardError
 from services.home import HomeService
 from services.notices import Notices
 from services.outbox import Outbox
-from storage import requests as request_store
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         user = body["user"]["id"]
         ref = RequestRef.load(action.get("value"))
-        if ref is None or not ref.names(request_store.get(deps.database, ref.request_id)):
+        if ref is None or not ref.names(deps.rewards.request(ref.request_id)):
             client.chat_postMessage(channel=user, text="This request no longer exists.")
             return
         try:

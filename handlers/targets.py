@@ -24,9 +24,8 @@ from slack_sdk.errors import SlackApiError
 from handlers import messages as msg
 from handlers.paced_client import NotYet
 from handlers.slack_errors import GONE, ErrorClass, classify
-from services.notices import Notices
+from services.notices import MessageRef, Notices
 from services.notify import Steps
-from storage.messages import MessageRef
 from storage.models import RequestRow
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
 from services import costs
+from services.catalog import CatalogCountry
 from services.money import fmt_amount
 from services.reward_types import RewardKind, all_kinds, kind_or_default
 from services.xoxoday.models import Product
-from storage.catalog import CatalogCountry
 
 EVERY_COUNTRY = "any"  # the country select's "Every country"
 

@@ -283,7 +283,7 @@ class Answers:
     after the answer does nothing and one after a crash before it answers then."""
 
     def __init__(self, deps: Deps) -> None:
-        self.steps = Steps(deps.database, CONSUMER)
+        self.steps = Steps(deps.rewards.database, CONSUMER)
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 

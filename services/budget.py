@@ -38,25 +38,14 @@ def budget_of(
     database: Database, policy: Policy, requester_id: str, month: str, currency: str
 ) -> BudgetView:
     """`requester_id`'s month (YYYY-MM): limit, spent, held by waiting requests, left."""
-    held_rows = database.db.execute(
-        "SELECT l.amount FROM budget_ledger l JOIN requests r ON r.id = l.request_id "
-        "WHERE l.requester_id = ? AND l.month = ? AND r.state = 'pending_approval'",
-        [requester_id, month],
-    ).fetchall()
-    held = sum((Decimal(amount) for (amount,) in held_rows), Decimal(0))
+    held = ledger.held(database, requester_id, month)
     committed = ledger.spent(database, requester_id, month)
     return BudgetView(policy.monthly_budget, committed, held, currency)
 
 
 def spend_by_type(database: Database, month: str) -> dict[str, Decimal]:
     """What approved requests of `month` cost, by reward type (net of refunds), largest first."""
-    rows = database.db.execute(
-        "SELECT o.reward_type, l.amount FROM budget_ledger l "
-        "JOIN orders o ON o.id = l.order_id JOIN requests r ON r.id = l.request_id "
-        "WHERE l.month = ? AND r.state = 'approved'",
-        [month],
-    ).fetchall()
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for reward_type, amount in rows:
-        totals[reward_type] += Decimal(amount)
+    for reward_type, amount in ledger.approved_amounts_by_type(database, month):
+        totals[reward_type] += amount
     return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))

@@ -29,9 +29,10 @@ from services.vouchers import VoucherSource
 from services.xoxoday.models import Order, normalize_status
 from services.xoxoday.status import DeliveryOutcome, webhook_outcome
 from storage import events, ledger, webhooks
+from storage import order_polls as polls
 from storage import orders as order_store
 from storage import requests as request_store
-from storage.db import Database, fetch_one, utcnow
+from storage.db import Database, utcnow
 from storage.models import EventKind, OrderRow
 
 log = logging.getLogger(__name__)
@@ -209,15 +210,12 @@ class Delivery:
         cancelled = min(outcome.cancelled_quantity, quantity)
         if outcome.state == "canceled" or cancelled >= quantity:
             return
-        current = fetch_one(
-            db, "SELECT state, cancelled_quantity FROM orders WHERE id = ?", [order.id]
-        )
-        if current is None or current["state"] != "placed":
-            return
-        already = int(current["cancelled_quantity"] or 0)
+        already = polls.cancelled_units(db, order.id)
+        if already is None:
+            return  # settled meanwhile
         if cancelled <= already:
             return  # already given back (a repeated answer)
-        db.execute("UPDATE orders SET cancelled_quantity = ? WHERE id = ?", [cancelled, order.id])
+        polls.set_cancelled_units(db, order.id, cancelled)
         request = request_store.get(self.database, order.request_id)
         assert request is not None
         # What it cost before anything came back (a choice's change went back before).
@@ -249,13 +247,7 @@ class Delivery:
     def _odd_status(self, order: OrderRow, outcome: DeliveryOutcome) -> None:
         values = ", ".join(outcome.unrecognised)
         with self.database.tx() as db:
-            row = fetch_one(
-                db,
-                "UPDATE orders SET odd_status_polls = odd_status_polls + 1 "
-                "WHERE id = ? AND state = 'placed' RETURNING odd_status_polls",
-                [order.id],
-            )
-        count = int(row["odd_status_polls"]) if row else 0
+            count = polls.count_odd_status(db, order.id)
         log.warning(
             "order %s: Xoxoday answered status values nobody documented (%s), poll %d of %d",
             order.po_number,
@@ -277,13 +269,8 @@ class Delivery:
         """Stop polling an order and tell the operators (the existing alert); a webhook can
         still settle it later."""
         with self.database.tx() as db:
-            stopped = fetch_one(
-                db,
-                "UPDATE orders SET next_poll_at = NULL WHERE id = ? AND state = 'placed' "
-                "AND next_poll_at IS NOT NULL RETURNING id",
-                [order.id],
-            )
-            if stopped is not None:
+            stopped = polls.stop_polling(db, order.id)
+            if stopped:
                 events.append(
                     db,
                     EventKind.SYSTEM_ALERT,
@@ -292,7 +279,7 @@ class Delivery:
                     actor="delivery",
                     reason=message,
                 )
-        if stopped is not None:
+        if stopped:
             log.error(message)
 
     def _pending_for(self, order: OrderRow) -> float:
@@ -308,10 +295,8 @@ class Delivery:
     def still_pending(self, order: OrderRow) -> None:
         """A poll found nothing new: look again later, less often each time."""
         with self.database.tx() as db:
-            db.execute(
-                "UPDATE orders SET polls = polls + 1, next_poll_at = ? "
-                "WHERE id = ? AND state = 'placed'",
-                [self._clock() + poll_delay(order.polls + 1, self.poll_first_s), order.id],
+            polls.count_poll(
+                db, order.id, self._clock() + poll_delay(order.polls + 1, self.poll_first_s)
             )
 
     def _adjust_budget(self, db: Any, order: OrderRow) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from storage import received as received_store
 from storage.db import Database
 from storage.models import OrderRow, RequestRow
 
@@ -55,30 +56,21 @@ class Duplicates:
         mails = list(dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()))
         if not ids and not mails:
             return []
-        marks_ids = ", ".join("?" for _ in ids) or "NULL"
-        marks_mails = ", ".join("?" for _ in mails) or "NULL"
-        gone = ", ".join("?" for _ in GONE)
-        rows = self.database.query(
-            "SELECT o.id AS order_id, r.id AS request_id FROM orders o "
-            "JOIN requests r ON r.id = o.request_id "
-            f"WHERE (o.recipient_id IN ({marks_ids}) OR lower(o.email) IN ({marks_mails})) "
-            f"AND r.created_at >= ? AND o.state NOT IN ({gone}) AND r.id < ? "
-            "ORDER BY o.id DESC",
-            [*ids, *mails, self.since(), *GONE, before_request or 2**62],
-        )
         found: dict[str, EarlierReward] = {}
-        for row in rows:
-            order = self.database.one("SELECT * FROM orders WHERE id = ?", [row["order_id"]])
-            request = self.database.one("SELECT * FROM requests WHERE id = ?", [row["request_id"]])
-            if order is None or request is None:
-                continue
-            order_row = OrderRow.model_validate(order)
+        for order_row, request in received_store.earlier_rewards(
+            self.database,
+            ids,
+            mails,
+            since=self.since(),
+            not_in_states=GONE,
+            before_request=before_request,
+        ):
             key = (
                 order_row.recipient_id
                 if order_row.recipient_id in ids
                 else (order_row.email or "").strip().lower()
             )
             if key and key not in found:
-                found[key] = EarlierReward(key, order_row, RequestRow.model_validate(request))
+                found[key] = EarlierReward(key, order_row, request)
         wanted = [*ids, *mails]
         return [found[key] for key in wanted if key in found]

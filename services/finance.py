@@ -26,13 +26,12 @@ Automatic approvals show the approver `policy`.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from plumbing.jsonutil import loads
 from storage import choices as choice_store
+from storage import finance as finance_store
 from storage.db import Database
 from storage.models import EventKind
 
@@ -122,17 +121,10 @@ def _money(value: Any) -> Decimal | None:
 
 def month_export(database: Database, month: str) -> MonthExport:
     month = parse_month(month)
-    orders = database.query(
-        "SELECT o.*, r.requester_id AS r_requester_id, r.requester_name AS r_requester_name, "
-        "r.state AS r_state, r.auto_approved AS r_auto, r.decided_by AS r_decided_by, "
-        "r.decided_at AS r_decided_at "
-        "FROM orders o JOIN requests r ON r.id = o.request_id "
-        "WHERE r.created_at >= ? AND r.created_at < ? ORDER BY o.request_id, o.id",
-        [month, _next_month(month)],
-    )
+    orders = finance_store.month_orders(database, month, _next_month(month))
     request_ids = sorted({row["request_id"] for row in orders})
     delegations = {rid: _delegation(database, rid) for rid in request_ids}
-    refunds = _refunds(database, [row["id"] for row in orders])
+    refunds = finance_store.refunds_by_order(database, [row["id"] for row in orders])
     chosen = choice_store.given_and_change(database, [row["id"] for row in orders])
     rows = [_row(order, delegations[order["request_id"]], refunds, chosen) for order in orders]
     return MonthExport(month, rows, _totals(rows))
@@ -140,36 +132,15 @@ def month_export(database: Database, month: str) -> MonthExport:
 
 def _delegation(database: Database, request_id: int) -> str | None:
     """The approver a delegate stood in for, if the decision records one."""
-    request = database.one("SELECT * FROM requests WHERE id = ?", [request_id]) or {}
+    request = finance_store.request_columns(database, request_id)
     for key in DELEGATION_KEYS:
         if request.get(key):
             return str(request[key])
-    marks = ", ".join("?" for _ in DECISION_KINDS)
-    event = database.one(
-        f"SELECT data FROM events WHERE request_id = ? AND kind IN ({marks}) "
-        "ORDER BY id DESC LIMIT 1",
-        [request_id, *DECISION_KINDS],
-    )
-    data = loads(event["data"]) if event and event.get("data") else {}
+    data = finance_store.last_event_data(database, request_id, DECISION_KINDS)
     for key in DELEGATION_KEYS:
         if isinstance(data, dict) and data.get(key):
             return str(data[key])
     return None
-
-
-def _refunds(database: Database, order_ids: list[int]) -> dict[int, Decimal]:
-    """What came back per order: the refund rows of the budget ledger (signed negative)."""
-    refunds: dict[int, Decimal] = defaultdict(Decimal)
-    for start in range(0, len(order_ids), 500):
-        chunk = order_ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for order_id, amount in database.db.execute(
-            f"SELECT order_id, amount FROM budget_ledger WHERE kind = 'refund' "
-            f"AND order_id IN ({marks})",
-            chunk,
-        ).fetchall():
-            refunds[order_id] -= Decimal(amount)
-    return refunds
 
 
 def _row(
@@ -184,7 +155,7 @@ def _row(
     refunded = refunds.get(order["id"], Decimal(0)) if charged is not None else Decimal(0)
     decided_by = order["r_decided_by"]
     decision = order["r_state"] + (" (automatic)" if order["r_auto"] else "")
-    details = loads(order["details"]) if order["details"] else {}
+    details = order["details"]
     recipient = order["recipient_name"] or order["email"] or next(iter(details.values()), None)
     return {
         "request": f"R-{order['request_id']}",

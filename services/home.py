@@ -23,6 +23,7 @@ from services.policy import Policy
 from services.wallet import WalletView
 from storage import choices as choice_store
 from storage import orders as order_store
+from storage import received as received_store
 from storage import requests as request_store
 from storage.db import Database
 from storage.models import OrderRow, RequestRow
@@ -167,15 +168,8 @@ class HomeService:
         return found
 
     def _received(self, user_id: str) -> list[Received]:
-        rows = self.database.query(
-            "SELECT * FROM orders WHERE recipient_id = ? "
-            "AND state IN ('placed', 'delivered', 'canceled') ORDER BY id DESC LIMIT ?",
-            [user_id, RECENT],
-        )
-        found = []
-        for row in rows:
-            order = OrderRow.model_validate(row)
-            request = request_store.get(self.database, order.request_id)
-            if request is not None:
-                found.append(Received(order, request))
-        return found
+        shown = ("placed", "delivered", "canceled")
+        return [
+            Received(order, request)
+            for order, request in received_store.received(self.database, user_id, shown, RECENT)
+        ]

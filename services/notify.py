@@ -111,12 +111,7 @@ def backlog(database: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key, value in kv.with_prefix(database, "cursor."):
         consumer = key.removeprefix("cursor.")
-        kinds = sorted(NOTIFIED_KINDS)
-        marks = ", ".join("?" for _ in kinds)
-        waiting = database.scalar(
-            f"SELECT COUNT(*) FROM events WHERE id > ? AND kind IN ({marks})",
-            [int(value or 0), *kinds],
-        )
+        waiting = events.count_after(database, int(value or 0), NOTIFIED_KINDS)
         retrying = json.loads(kv.get(database, f"retry.{consumer}") or "{}")
         counts[consumer] = int(waiting or 0) + len(retrying)
     if "slack" in counts:

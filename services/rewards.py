@@ -554,6 +554,14 @@ class RewardService:
                 delegations.end(row, DEACTIVATED)
         raise NotAnApprover("only the configured approvers can approve or reject rewards")
 
+    def request(self, request_id: int) -> RequestRow | None:
+        """The request as recorded, or None (a button for a request that is gone)."""
+        return request_store.get(self.database, request_id)
+
+    def history(self, requester_id: str, limit: int = 10) -> list[RequestRow]:
+        """The requester's latest requests, newest first (`/reward history`)."""
+        return request_store.for_requester(self.database, requester_id, limit=limit)
+
     def view_for(self, user_id: str, reference: str) -> RequestView | None:
         """`reference` (R-12, 12 or a poNumber) as `user_id` may see it; None when it does
         not exist or is none of their business (the two are not told apart)."""
@@ -711,14 +719,7 @@ class RewardService:
     def stranded_auto_approvals(self) -> list[int]:
         """Requests recorded as auto-approvable that were neither approved nor sent to the
         approvers: the process stopped between recording and approving them."""
-        rows = self.database.query(
-            "SELECT r.id FROM requests r WHERE r.state = 'pending_approval' "
-            "AND EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
-            "  AND e.kind = 'request.created' AND json_extract(e.data, '$.auto_approvable')) "
-            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
-            "  AND e.kind = 'request.needs_approval') ORDER BY r.id"
-        )
-        return [row["id"] for row in rows]
+        return request_store.stranded_auto_approvals(self.database)
 
     def reject(self, request_id: int, approver: str, reason: str) -> Decision:
         reason = reason.strip()

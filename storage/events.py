@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -63,3 +64,16 @@ def for_order(database: Database, order_id: int) -> list[EventRow]:
 
 def last_id(database: Database) -> int:
     return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
+
+
+def count_after(database: Database, last_id: int, kinds: Iterable[str]) -> int:
+    """Events after `last_id` of one of `kinds` (what a consumer has not handed over yet)."""
+    wanted = sorted(kinds)
+    marks = ", ".join("?" for _ in wanted) or "NULL"
+    return int(
+        database.scalar(
+            f"SELECT COUNT(*) FROM events WHERE id > ? AND kind IN ({marks})",
+            [last_id, *wanted],
+        )
+        or 0
+    )

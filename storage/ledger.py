@@ -84,3 +84,25 @@ def give_back(
         request_id=request.id,
         order_id=order.id,
     )
+
+
+def held(database: Database, requester_id: str, month: str) -> Decimal:
+    """What `requester_id`'s requests still waiting for approval hold of `month`'s budget."""
+    rows = database.db.execute(
+        "SELECT l.amount FROM budget_ledger l JOIN requests r ON r.id = l.request_id "
+        "WHERE l.requester_id = ? AND l.month = ? AND r.state = 'pending_approval'",
+        [requester_id, month],
+    ).fetchall()
+    return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
+
+
+def approved_amounts_by_type(database: Database, month: str) -> list[tuple[str, Decimal]]:
+    """(reward type, amount) of every ledger line of `month`'s approved requests (reserves,
+    refunds and adjustments alike, so their sum is net)."""
+    rows = database.db.execute(
+        "SELECT o.reward_type, l.amount FROM budget_ledger l "
+        "JOIN orders o ON o.id = l.order_id JOIN requests r ON r.id = l.request_id "
+        "WHERE l.month = ? AND r.state = 'approved'",
+        [month],
+    ).fetchall()
+    return [(reward_type, Decimal(amount)) for reward_type, amount in rows]

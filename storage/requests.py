@@ -9,7 +9,7 @@ import sqlite_utils
 
 from storage import events
 from storage.db import Database, set_state, utcnow
-from storage.models import RequestRow
+from storage.models import EventKind, RequestRow
 
 
 def insert(
@@ -106,3 +106,17 @@ def count_by_state(database: Database) -> dict[str, int]:
     """Requests per state (an index on state serves it)."""
     rows = database.query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
     return {row["state"]: row["n"] for row in rows}
+
+
+def stranded_auto_approvals(database: Database) -> list[int]:
+    """Waiting requests recorded as auto-approvable that were neither approved nor sent to the
+    approvers (request.created says auto_approvable; no request.needs_approval followed)."""
+    rows = database.query(
+        "SELECT r.id FROM requests r WHERE r.state = 'pending_approval' "
+        "AND EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
+        "  AND e.kind = ? AND json_extract(e.data, '$.auto_approvable')) "
+        "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id "
+        "  AND e.kind = ?) ORDER BY r.id",
+        [EventKind.REQUEST_CREATED, EventKind.REQUEST_NEEDS_APPROVAL],
+    )
+    return [row["id"] for row in rows]

@@ -223,6 +223,9 @@ def test_the_running_worker_audits_yesterday_and_placement_goes_on(
     runtime: Runtime, xo: SimControl
 ) -> None:
     runtime.worker.idle_sleep_s = 0.05
+    # Yesterday is due at once, whatever the hour (with the 2 h delay it is not until 02:00 UTC).
+    assert runtime.worker.audit is not None
+    runtime.worker.audit.run_after = timedelta(0)
     thread = threading.Thread(target=runtime.worker.run, daemon=True)
     thread.start()
     yesterday = (TODAY - timedelta(days=1)).isoformat()

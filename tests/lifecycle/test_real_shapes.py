@@ -173,7 +173,7 @@ def test_row03_processing_with_an_empty_delivery_status_waits_then_is_delivered(
     assert xo.orders()[0]["orderStatus"] == "processing"
     xo.deliver(placed.po_number)  # Xoxoday completes it
     real.delivery.poll_first_s = 0.05
-    real.worker._poll(placed)  # the poll that was an hour away, now
+    real.worker.orders.poll(placed)  # the poll that was an hour away, now
     real.worker.run(until_settled=True)
     assert fresh(real, order).state == "delivered"
     assert kinds(real, order)[-2:] == ["order.placed", "order.delivered"]

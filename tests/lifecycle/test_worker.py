@@ -12,6 +12,7 @@ import pytest
 
 from bot.runtime import Runtime
 from services import errors as domain
+from services.order_work import OrderWork
 from services.worker import Worker
 from storage import events, ledger
 from storage import orders as order_store
@@ -115,14 +116,14 @@ def test_an_order_whose_task_failed_is_looked_up_not_left_placing(
     `until_idle` ends instead of waiting for ever."""
     request_id = approved(runtime, gift())
     xo.fault("placeOrder", "http_500_after_commit")
-    real, locked = Worker._to_unknown, iter([True, True])
+    real, locked = OrderWork._to_unknown, iter([True, True])
 
-    def database_locked(self: Worker, *args: object, **kwargs: object) -> None:
+    def database_locked(self: OrderWork, *args: object, **kwargs: object) -> None:
         if next(locked, False):
             raise sqlite3.OperationalError("database is locked")
         real(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Worker, "_to_unknown", database_locked)
+    monkeypatch.setattr(OrderWork, "_to_unknown", database_locked)
     done = threading.Thread(target=runtime.worker.run, kwargs={"until_idle": True}, daemon=True)
     done.start()
     done.join(timeout=30)
