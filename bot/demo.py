@@ -45,7 +45,8 @@ PEOPLE = {
 # The approval schedule, shortened from 24h / 72h / 7d so the demo shows it in seconds.
 REMIND_AFTER, ESCALATE_AFTER, EXPIRE_AFTER = "2s", "4s", "6s"
 # The choice's schedule, shortened from 3d,10d and 30d.
-CHOICE_REMIND, CHOICE_EXPIRE = "3s", "6s"
+# Long enough that Ana chooses in time on a busy machine, short enough to watch Ben's expire.
+CHOICE_REMIND, CHOICE_EXPIRE = "5s", "15s"
 TESCO_UK = 31010  # the simulator's Tesco Gift Card, sold in the UK, in pounds
 CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
 
@@ -336,7 +337,7 @@ def _their_choice(stack: LocalStack) -> None:
     wait(
         lambda: _states(stack, request_id) == ["delivered", "withdrawn"],
         "Ben's choice to expire",
-        timeout=20,
+        timeout=40,
     )
     wait(
         lambda: any(

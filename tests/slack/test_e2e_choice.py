@@ -145,8 +145,9 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
     stack = make_stack(
         rewards_countries="usa,india,uk",
         rewards_monthly_budget="500",
-        rewards_choice_remind="2s,4s",
-        rewards_choice_expire="6s",
+        # Ben must choose within the expiry, on however busy a machine: 12 s.
+        rewards_choice_remind="3s,6s",
+        rewards_choice_expire="12s",
     )
     stack.give_choice(REQUESTER, [ANA, "UBEN"], "40")
     stack.driver.click(APPROVER, "approve_request", message=stack.approval_message("R-1"))
@@ -173,7 +174,7 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
     def reminders() -> list:
         return [m for m in stack.slack.dms(ANA) if "Reminder" in stack.slack.plain_text(m)]
 
-    wait_for(lambda: len(reminders()) == 2, timeout=20)
+    wait_for(lambda: len(reminders()) == 2, timeout=30)
     assert all("choose_reward" in json.dumps(m["blocks"]) for m in reminders())
     told = wait_for(
         lambda: [
@@ -181,7 +182,7 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
             for m in stack.slack.dms(REQUESTER)
             if "did not choose their reward" in stack.slack.plain_text(m)
         ],
-        timeout=20,
+        timeout=30,
     )
     assert "<@UANA> did not choose their reward (R-1) in time: the 40 USD went back to your " \
         "budget" in stack.slack.plain_text(told[0])  # fmt: skip
@@ -195,7 +196,7 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
     def channel_text() -> str:
         return "\n".join(stack.slack.plain_text(m) for m in stack.slack.messages("CREWARDS"))
 
-    wait_for(lambda: "<@UANA>'s choice expired (not chosen within 6 seconds)" in channel_text())
+    wait_for(lambda: "<@UANA>'s choice expired (not chosen within 12 seconds)" in channel_text())
     wait_for(lambda: "expired before you chose" in stack.slack.plain_text(
         stack.slack.message(offer["channel"], offer["ts"]) or {}))  # fmt: skip
     stack.driver.open_home(ANA)
