@@ -22,6 +22,7 @@ from services.metrics import Instruments
 from services.notify import EventPump, LoggingNotifier, NotificationDispatcher, Notifier
 from services.policy import PeopleDirectory, Policy
 from services.reminders import Schedule, Scheduler
+from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
@@ -151,6 +152,7 @@ class Runtime:
     choices: Choices
     choice_scheduler: ChoiceScheduler
     auditor: Auditor
+    resends: VoucherResend
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
@@ -263,6 +265,7 @@ def build_runtime(
         choices=choices,
         choice_scheduler=choice_scheduler,
         auditor=auditor,
+        resends=VoucherResend(database, client),
         metrics=metrics,
         notifications=EventPump(dispatcher),
     )

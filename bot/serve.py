@@ -266,6 +266,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         home=room.sender.home,
         choices=runtime.choices,
         default_country=settings.default_country,
+        resends=runtime.resends,
     )
     app = build_app(
         client, _secret(settings.slack_signing_secret), deps, on_slack_error=metrics.slack_error

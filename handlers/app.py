@@ -21,6 +21,7 @@ from handlers import (
     choice_form,
     commands,
     home,
+    resend,
     reward_form,
     shortcuts,
     workflow_steps,
@@ -163,5 +164,6 @@ def build_app(
     workflow_steps.register(app, deps)
     home.register(app, deps)
     choice_form.register(app, deps)
+    resend.register(app, deps)
     app.error(handle_error)
     return app

@@ -16,6 +16,7 @@ from services.duplicates import Duplicates
 from services.intake import Intake
 from services.operators import OperatorCheck
 from services.policy import Policy
+from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.wallet import Wallet
 
@@ -43,6 +44,8 @@ class Deps:
     choices: Choices | None = None
     # REWARDS_DEFAULT_COUNTRY (else the first of REWARDS_COUNTRIES): where forms start.
     default_country: str | None = None
+    # "Email my code again" (services/resend.py): who may, and once an hour per order.
+    resends: VoucherResend | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 

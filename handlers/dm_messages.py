@@ -9,7 +9,10 @@ of 80", each within the same limits.
 
 from __future__ import annotations
 
+from typing import Any
+
 from handlers import mrkdwn as md
+from handlers.ids import Action
 from handlers.messages import (
     BLOCK_TEXT_MAX,
     MAX_MESSAGE_BLOCKS,
@@ -22,7 +25,9 @@ from handlers.messages import (
     requester,
     reward_phrase,
 )
+from handlers.metadata import OrderRef
 from services.money import fmt_amount
+from services.resend import can_resend
 from services.reward_types import kind_or_default
 from services.xoxoday.models import Voucher
 from storage.models import OrderRow, RequestRow
@@ -90,32 +95,59 @@ def recipient_delivered(
     private = " Keep your code private: anyone who has it can use it." if lines else ""
     foot = _context(f"Reference {md.escape(order.po_number)}.{private}")
     text = f"You've received a reward from {sender}"
+    button = [resend_button(order)] if can_resend(order) else []
     if not lines:
         extra = [_context("Your code is on its way by email from Xoxoday.")]
-        return [(text, [*head, *(extra if reward_kind.codes else []), foot])]
+        return [(text, [*head, *(extra if reward_kind.codes else []), foot, *button])]
     messages: list[Message] = []
     held: list[int] = []
     first = 0
     while first < len(lines):
         top = head if not messages else []
-        room_blocks = MAX_MESSAGE_BLOCKS - len(top) - 2  # the foot, and a "codes i-j" note
-        room_text = BLOCK_TEXT_MAX - block_text_length([*top, foot]) - 100
+        # the foot, a "codes i-j" note and the button
+        room_blocks = MAX_MESSAGE_BLOCKS - len(top) - 3
+        room_text = BLOCK_TEXT_MAX - block_text_length([*top, foot, *button]) - 100
         sections, taken = _pack(lines[first:], room_blocks, room_text)
         messages.append((text, [*top, *(_section(s) for s in sections), foot]))
         held.append(taken)
         first += taken
-    if len(messages) == 1:
-        return messages
+    if len(messages) > 1:
+        messages = _counted(messages, held, len(lines))
+    last_text, last_blocks = messages[-1]
+    messages[-1] = (last_text, [*last_blocks, *button])  # under the last codes
+    return messages
+
+
+def _counted(messages: list[Message], held: list[int], total: int) -> list[Message]:
+    """Each of several messages says which codes it holds."""
     counted = []
     start = 1
     for number, ((part_text, blocks), count) in enumerate(zip(messages, held, strict=True), 1):
         note = _context(
-            f"Codes {start}-{start + count - 1} of {len(lines)} "
-            f"(message {number} of {len(messages)})"
+            f"Codes {start}-{start + count - 1} of {total} (message {number} of {len(messages)})"
         )
         counted.append((f"{part_text} ({number} of {len(messages)})", [*blocks, note]))
         start += count
     return counted
+
+
+def resend_element(order: OrderRow) -> dict[str, Any]:
+    """'Email my code again': Xoxoday's resend, once an hour (services/resend.py decides who
+    may and when); in the recipient's DM and on their Home tab."""
+    return {
+        "type": "button",
+        "action_id": Action.RESEND_CODE,
+        "text": {"type": "plain_text", "text": "Email my code again"},
+        "value": OrderRef.of(order).dump(),
+    }
+
+
+def resend_button(order: OrderRow) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": f"resend:{order.id}",
+        "elements": [resend_element(order)],
+    }
 
 
 def request_complete(request: RequestRow, orders: list[OrderRow]) -> str:

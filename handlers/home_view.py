@@ -12,13 +12,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from handlers import choice_messages
+from handlers import choice_messages, dm_messages
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.ids import Action
 from handlers.metadata import RequestRef
 from services.budget import BudgetView
 from services.home import HomeData, Received, Waiting
+from services.resend import can_resend
 from services.reward_types import is_kind, kind
 from storage.models import OrderRow, RequestRow
 
@@ -106,6 +107,16 @@ def _received_line(item: Received) -> str:
     return f"{icon} {msg.reward_phrase(order)} from {msg.requester(request)}, {words} {when}"
 
 
+def _received_block(item: Received, reader: str) -> Block:
+    """One reward received; with "Email my code again" beside a delivered code (the service
+    checks, on the press, that the presser received it)."""
+    block = msg._section(_received_line(item))
+    if item.order.recipient_id == reader and can_resend(item.order):
+        accessory = dm_messages.resend_element(item.order)
+        block = {**block, "block_id": f"received:{item.order.id}", "accessory": accessory}
+    return block
+
+
 def _wallet_text(data: HomeData) -> str:
     wallet = data.wallet
     if wallet is None:
@@ -183,8 +194,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks += [_request_block(request, orders) for request, orders in data.requests]
     blocks += [_divider(), _header("Rewards you received")]
     if data.received:
-        lines = [_received_line(item) for item in data.received]
-        blocks.append(msg._section("\n".join(lines)))
+        blocks += [_received_block(item, data.user_id) for item in data.received]
         blocks.append(msg._context("Codes and links are in your DM with the bot, only there."))
     else:
         blocks.append(msg._context("Nothing yet."))

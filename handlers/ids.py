@@ -29,6 +29,7 @@ class Action(StrEnum):
     CHOICE_PRODUCT = "choice_product"
     CHOICE_VALUE = "choice_value"  # a fixed value that fits
     CHOICE_AMOUNT = "choice_amount"  # an open amount, up to what fits
+    RESEND_CODE = "resend_code"  # the recipient's "Email my code again" (DM and Home)
 
 
 class Block(StrEnum):

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from handlers import permalinks
 from services.reward_types import kind_or_default
-from storage.models import RequestRow
+from storage.models import OrderRow, RequestRow
 
 
 class _Meta(BaseModel):
@@ -107,3 +107,16 @@ class RequestRef(_Meta):
 class RejectModalMeta(_Meta):
     request_id: int = Field(gt=0)
     made: str | None = None  # as RequestRef
+
+
+class OrderRef(_Meta):
+    """A button's value naming one order: its id, and its poNumber, which never changes and is
+    never reused, so a button drawn for an order before a restore cannot act on another that
+    got its id. It names the order only: who may press is decided from the signed user."""
+
+    order_id: int = Field(gt=0)
+    po_number: str = Field(min_length=1, max_length=100)
+
+    @classmethod
+    def of(cls, order: OrderRow) -> OrderRef:
+        return cls(order_id=order.id, po_number=order.po_number)

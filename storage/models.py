@@ -186,6 +186,7 @@ class EventKind(StrEnum):
     CHOICE_REMINDED = "choice.reminded"
     CHOICE_MADE = "choice.made"
     CHOICE_EXPIRED = "choice.expired"
+    ORDER_VOUCHER_RESENT = "order.voucher_resent"  # the recipient had the code emailed again
     DELEGATION_SET = "delegation.set"
     DELEGATION_ENDED = "delegation.ended"
     SYSTEM_ALERT = "system.alert"

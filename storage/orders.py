@@ -212,3 +212,34 @@ def by_po_numbers(database: Database, po_numbers: Iterable[str]) -> dict[str, Or
         rows = database.query(f"SELECT * FROM orders WHERE po_number IN ({marks})", chunk)
         found.update({row["po_number"]: OrderRow.model_validate(row) for row in rows})
     return found
+
+
+def claim_email_resend(
+    db: sqlite_utils.Database, order_id: int, now: float, every_s: float
+) -> tuple[bool, float | None]:
+    """Take the delivered order's once-per-`every_s` resend of its code by email, inside the
+    caller's write transaction: (taken, when it was last taken before: None for never, to put
+    back if Xoxoday cannot send it, or to say when the next one is allowed)."""
+    row = fetch_one(
+        db, "SELECT email_resent_at FROM orders WHERE id = ? AND state = 'delivered'", [order_id]
+    )
+    if row is None:
+        return False, None
+    before = row["email_resent_at"]
+    if before is not None and before > now - every_s:
+        return False, before
+    cursor = db.execute(
+        "UPDATE orders SET email_resent_at = ? WHERE id = ? AND email_resent_at IS ?",
+        [now, order_id, before],
+    )
+    return cursor.rowcount == 1, before
+
+
+def release_email_resend(
+    db: sqlite_utils.Database, order_id: int, taken_at: float, before: float | None
+) -> None:
+    """Xoxoday did not send it: the resend taken at `taken_at` is given back."""
+    db.execute(
+        "UPDATE orders SET email_resent_at = ? WHERE id = ? AND email_resent_at = ?",
+        [before, order_id, taken_at],
+    )

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.runtime import Runtime
-from services.audit import compare, movements
+from services.audit import audited_day, compare, movements
 from services.audit_schedule import RECHECK_S, DailyAudit
 from services.xoxoday.models import HistoryOrder, PaymentRow
 from storage import audit as audit_store
@@ -23,7 +23,13 @@ from storage.models import OrderRow
 from tests.lifecycle.conftest import APPROVER, REQUESTER, gift, sim_po_counts
 from tests.support import SimControl, cli_env, rewards_bot
 
-TODAY = datetime.now(UTC).date()  # the simulator dates orders in UTC (a run across midnight fails)
+DAY = date(2026, 12, 5)  # the comparison's data tests
+
+
+@pytest.fixture
+def today() -> date:
+    """The simulator dates orders in UTC, today (a test running across midnight fails)."""
+    return datetime.now(UTC).date()
 
 
 def placed(runtime: Runtime, *specs: Any, settled: bool = True) -> list[OrderRow]:
@@ -44,10 +50,10 @@ def sim(xo: SimControl, route: str, **body: Any) -> dict:
     return response.json()
 
 
-def test_a_clean_day_is_reported_clean(runtime: Runtime, xo: SimControl) -> None:
+def test_a_clean_day_is_reported_clean(today: date, runtime: Runtime, xo: SimControl) -> None:
     orders = placed(runtime, gift(), gift("b@example.com", "50"), gift("c@example.com"))
     assert {o.state for o in orders} == {"delivered"}
-    report = runtime.auditor.run(TODAY, actor="test")
+    report = runtime.auditor.run(today, actor="test")
     assert report.clean and report.findings == []
     assert (report.xoxoday_orders, report.our_orders, report.payment_rows) == (3, 3, 3)
     assert report.lines()[-1] == "the books match"
@@ -55,7 +61,7 @@ def test_a_clean_day_is_reported_clean(runtime: Runtime, xo: SimControl) -> None
 
 
 def test_each_kind_of_difference_is_found_once_and_alerted_once(
-    runtime: Runtime, xo: SimControl
+    today: date, runtime: Runtime, xo: SimControl
 ) -> None:
     kept, lost, recharged = placed(
         runtime, gift(), gift("b@example.com"), gift("c@example.com", "50")
@@ -65,7 +71,7 @@ def test_each_kind_of_difference_is_found_once_and_alerted_once(
     sim(xo, "charge", poNumber=recharged.po_number, amountCharged="51.00")
     sim(xo, "topup", amount=5000)
 
-    report = runtime.auditor.run(TODAY, actor="test")
+    report = runtime.auditor.run(today, actor="test")
     by_kind = {f.kind: f for f in report.findings}
     assert sorted(by_kind) == ["charge_mismatch", "missing", "orphan", "topup"]
     assert len(report.findings) == 4 and not report.clean and report.new == 4
@@ -82,17 +88,17 @@ def test_each_kind_of_difference_is_found_once_and_alerted_once(
     assert kept.po_number not in " ".join(f.message for f in report.findings)
 
     told = alerts(runtime)
-    assert len(told) == 4 and all(a.startswith(f"audit of {TODAY}: ") for a in told)
+    assert len(told) == 4 and all(a.startswith(f"audit of {today}: ") for a in told)
     lines = report.lines()
-    assert lines[0].startswith(f"Audit of {TODAY} (UTC) against Xoxoday: 3 order(s)")
+    assert lines[0].startswith(f"Audit of {today} (UTC) against Xoxoday: 3 order(s)")
     assert (
         lines[-1] == "3 difference(s) and 1 wallet movement(s); 4 new, each sent to the approvers"
     )
 
-    again = runtime.auditor.run(TODAY, actor="test")  # found again, alerted once
+    again = runtime.auditor.run(today, actor="test")  # found again, alerted once
     assert sorted(f.kind for f in again.findings) == sorted(by_kind) and again.new == 0
     assert len(alerts(runtime)) == 4
-    assert audit_store.counts_for(runtime.database, TODAY.isoformat()) == {
+    assert audit_store.counts_for(runtime.database, today.isoformat()) == {
         "charge_mismatch": 1,
         "missing": 1,
         "orphan": 1,
@@ -101,7 +107,7 @@ def test_each_kind_of_difference_is_found_once_and_alerted_once(
 
 
 def test_a_late_commit_after_our_re_placement_is_an_orphan(
-    runtime: Runtime, xo: SimControl
+    today: date, runtime: Runtime, xo: SimControl
 ) -> None:
     """The issue's first case: Xoxoday commits an order after the bot, sure after two
     lookups that it had none, placed it again with the same poNumber (the window is 1 s)."""
@@ -112,7 +118,7 @@ def test_a_late_commit_after_our_re_placement_is_an_orphan(
     while sim_po_counts(xo) != {order.po_number: 2}:
         assert time.monotonic() < deadline, "the late commit never landed"
         time.sleep(0.1)
-    report = runtime.auditor.run(TODAY, actor="test")
+    report = runtime.auditor.run(today, actor="test")
     [orphan] = report.findings
     assert orphan.kind == "orphan" and orphan.po_number == order.po_number
     assert orphan.xoxoday_order_id != order.xoxoday_order_id
@@ -120,13 +126,13 @@ def test_a_late_commit_after_our_re_placement_is_an_orphan(
 
 
 def test_a_refund_is_posted_and_a_cancelled_order_is_no_difference(
-    runtime: Runtime, xo: SimControl
+    today: date, runtime: Runtime, xo: SimControl
 ) -> None:
     [order] = placed(runtime, gift(product=31002, amount="25"), settled=False)  # delayed
     assert order.state == "placed"
     xo.deliver(order.po_number, "canceled")
     runtime.worker.run(until_settled=True)
-    report = runtime.auditor.run(TODAY, actor="test")
+    report = runtime.auditor.run(today, actor="test")
     [refund] = report.findings
     assert refund.kind == "refund" and report.clean
     assert refund.message.startswith("Xoxoday refunded 27 USD to the wallet (1 refund(s)")
@@ -134,20 +140,20 @@ def test_a_refund_is_posted_and_a_cancelled_order_is_no_difference(
 
 
 def test_the_command_line_prints_each_finding_and_exits_1_then_0_when_clean(
-    runtime: Runtime, xo: SimControl, tmp_path: Path
+    today: date, runtime: Runtime, xo: SimControl, tmp_path: Path
 ) -> None:
     db = Path(runtime.settings.rewards_db)
     [order] = placed(runtime, gift())
     env = cli_env(xo.base_url, db)
-    clean = rewards_bot(env, "audit", "--day", TODAY.isoformat())
+    clean = rewards_bot(env, "audit", "--day", today.isoformat())
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.splitlines()[-1] == "the books match"
     sim(xo, "charge", poNumber=order.po_number, amountCharged="20")
-    differs = rewards_bot(env, "audit", "--day", TODAY.isoformat())
+    differs = rewards_bot(env, "audit", "--day", today.isoformat())
     assert differs.returncode == 1, differs.stderr
     [line] = [x for x in differs.stdout.splitlines() if x.startswith("  charge_mismatch")]
     assert "Xoxoday charged 20 USD, the record says 24.50 USD" in line
-    for bad in ("2026-13-01", "yesterday", (TODAY + timedelta(days=1)).isoformat()):
+    for bad in ("2026-13-01", "yesterday", (today + timedelta(days=1)).isoformat()):
         refused = rewards_bot(env, "audit", "--day", bad)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "Traceback" not in refused.stderr
@@ -172,19 +178,21 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC)
 
 
-def test_each_day_is_audited_once_two_hours_after_it_ends(runtime: Runtime, xo: SimControl) -> None:
-    clock = Clock(midnight(TODAY + timedelta(days=1)) + timedelta(hours=1))
+def test_each_day_is_audited_once_two_hours_after_it_ends(
+    today: date, runtime: Runtime, xo: SimControl
+) -> None:
+    clock = Clock(midnight(today + timedelta(days=1)) + timedelta(hours=1))
     daily = schedule(runtime, clock)
-    assert daily.due_day(clock.now) == TODAY - timedelta(days=1)  # today is not over yet
+    assert daily.due_day(clock.now) == today - timedelta(days=1)  # today is not over yet
     clock.now += 3600  # 02:00 the next day: today is due
     other = schedule(runtime, clock, name="another-process")
     assert daily.tick()
     assert not other.tick()  # claimed by the first
     daily.wait(30)
-    row = audit_store.get(runtime.database, TODAY.isoformat())
+    row = audit_store.get(runtime.database, today.isoformat())
     assert row is not None and row["state"] == "done"
     assert not daily.tick() and not other.tick()
-    tomorrow_due = (midnight(TODAY + timedelta(days=2)) + timedelta(hours=2)).timestamp()
+    tomorrow_due = (midnight(today + timedelta(days=2)) + timedelta(hours=2)).timestamp()
     assert daily.next_due() == min(tomorrow_due, clock.now + RECHECK_S)  # tick reads nothing before
     # Down for three days: the days missed are audited one after the other, then none.
     clock.now += 3 * 86400
@@ -192,7 +200,7 @@ def test_each_day_is_audited_once_two_hours_after_it_ends(runtime: Runtime, xo: 
     while daily.tick():
         daily.wait(30)
         days.append(audit_store.get(runtime.database, max_day(runtime))["day"])
-    assert days == [(TODAY + timedelta(days=n)).isoformat() for n in (1, 2, 3)]
+    assert days == [(today + timedelta(days=n)).isoformat() for n in (1, 2, 3)]
 
 
 def max_day(runtime: Runtime) -> str:
@@ -200,26 +208,26 @@ def max_day(runtime: Runtime) -> str:
 
 
 def test_a_failed_audit_is_tried_again_and_alerted_after_three_failures(
-    runtime: Runtime, xo: SimControl
+    today: date, runtime: Runtime, xo: SimControl
 ) -> None:
-    clock = Clock(midnight(TODAY + timedelta(days=1)) + timedelta(hours=3))
+    clock = Clock(midnight(today + timedelta(days=1)) + timedelta(hours=3))
     daily = schedule(runtime, clock)
     xo.fault("getOrderHistory", "http_502", times=3)
     for attempt in (1, 2, 3):
         assert daily.tick(), attempt
         daily.wait(30)
-        row = audit_store.get(runtime.database, TODAY.isoformat())
+        row = audit_store.get(runtime.database, today.isoformat())
         assert row is not None and (row["state"], row["attempts"]) == ("failed", attempt)
         assert not daily.tick()  # waits for its retry
         clock.now = row["next_attempt_at"]
     [alert] = alerts(runtime)
-    assert f"the audit of {TODAY}" in alert and "failed 3 times" in alert
+    assert f"the audit of {today}" in alert and "failed 3 times" in alert
     assert daily.tick()
     daily.wait(30)
-    assert audit_store.get(runtime.database, TODAY.isoformat())["state"] == "done"
+    assert audit_store.get(runtime.database, today.isoformat())["state"] == "done"
 
 
-def test_the_running_worker_audits_yesterday_and_placement_goes_on(
+def test_the_running_worker_audits_the_last_complete_day_and_placement_goes_on(
     runtime: Runtime, xo: SimControl
 ) -> None:
     runtime.worker.idle_sleep_s = 0.05
@@ -228,9 +236,9 @@ def test_the_running_worker_audits_yesterday_and_placement_goes_on(
     runtime.worker.audit.run_after = timedelta(0)
     thread = threading.Thread(target=runtime.worker.run, daemon=True)
     thread.start()
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    due = audited_day(time.time(), run_after=timedelta(0)).isoformat()  # yesterday
     deadline = time.monotonic() + 20
-    while (audit_store.get(runtime.database, yesterday) or {}).get("state") != "done":
+    while (audit_store.get(runtime.database, due) or {}).get("state") != "done":
         assert time.monotonic() < deadline, "the worker did not audit yesterday"
         time.sleep(0.05)
     decision = runtime.rewards.create(REQUESTER, [gift()])
@@ -244,10 +252,10 @@ def test_the_running_worker_audits_yesterday_and_placement_goes_on(
     assert xo.calls("getOrderHistory") == 1 and xo.calls("paymentHistory") == 1
 
 
-def test_findings_amounts_are_exact(runtime: Runtime, xo: SimControl) -> None:
+def test_findings_amounts_are_exact(today: date, runtime: Runtime, xo: SimControl) -> None:
     [order] = placed(runtime, gift(amount="10"))  # 9.80 charged
     sim(xo, "charge", poNumber=order.po_number, amountCharged="9.8")  # the same amount
-    assert runtime.auditor.run(TODAY, actor="test").clean
+    assert runtime.auditor.run(today, actor="test").clean
     assert order.amount_charged == Decimal("9.80")
 
 
@@ -268,9 +276,9 @@ def ours(state: str, **extra: Any) -> OrderRow:
         "xoxoday_order_id": 900,
         "amount_charged": "24.50",
         "wallet_currency": "USD",
-        "created_at": f"{TODAY}T10:00:00.000+00:00",
-        "updated_at": f"{TODAY}T10:00:00.000+00:00",
-        "placed_at": f"{TODAY}T10:00:01.000+00:00",
+        "created_at": f"{DAY}T10:00:00.000+00:00",
+        "updated_at": f"{DAY}T10:00:00.000+00:00",
+        "placed_at": f"{DAY}T10:00:01.000+00:00",
         **extra,
     }
     return OrderRow.model_validate(fields)
@@ -279,7 +287,7 @@ def ours(state: str, **extra: Any) -> OrderRow:
 def theirs(status: str = "delivered", **extra: Any) -> HistoryOrder:
     fields: dict[str, Any] = {
         "orderId": 900,
-        "orderDate": f"{TODAY} 10:00:01",
+        "orderDate": f"{DAY} 10:00:01",
         "poNumber": "PO-7",
         "deliveryStatus": status,
         "amountCharged": 24.5,
@@ -307,7 +315,7 @@ def theirs(status: str = "delivered", **extra: Any) -> HistoryOrder:
 )
 def test_compare(record: OrderRow, xoxoday: HistoryOrder, kinds: list[str], says: str) -> None:
     placed_today = [record] if record.xoxoday_order_id else []
-    found = compare(TODAY, [xoxoday], placed_today, {record.po_number: record})
+    found = compare(DAY, [xoxoday], placed_today, {record.po_number: record})
     assert [f.kind for f in found] == kinds
     assert all(says in f.message for f in found)
 
@@ -315,11 +323,11 @@ def test_compare(record: OrderRow, xoxoday: HistoryOrder, kinds: list[str], says
 def test_an_order_dated_another_day_is_that_days_but_still_matches_ours() -> None:
     """Xoxoday may date an order in its own time zone: a neighbour day's entry matches ours,
     and its orphans are that day's."""
-    late = theirs(orderDate=f"{TODAY + timedelta(days=1)} 04:00:00")
-    assert compare(TODAY, [late], [ours("delivered")], {"PO-7": ours("delivered")}) == []
-    stranger = theirs(orderId=901, poNumber="HAND", orderDate=f"{TODAY + timedelta(days=1)} 04:00")
-    assert compare(TODAY, [stranger], [], {}) == []
-    assert [f.kind for f in compare(TODAY + timedelta(days=1), [stranger], [], {})] == ["orphan"]
+    late = theirs(orderDate=f"{DAY + timedelta(days=1)} 04:00:00")
+    assert compare(DAY, [late], [ours("delivered")], {"PO-7": ours("delivered")}) == []
+    stranger = theirs(orderId=901, poNumber="HAND", orderDate=f"{DAY + timedelta(days=1)} 04:00")
+    assert compare(DAY, [stranger], [], {}) == []
+    assert [f.kind for f in compare(DAY + timedelta(days=1), [stranger], [], {})] == ["orphan"]
 
 
 def test_wallet_movements() -> None:

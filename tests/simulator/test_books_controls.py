@@ -3,21 +3,25 @@ an order placed by hand (orphan), a charge Xoxoday changed, a top-up, an order i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from plumbing.jsonutil import loads
 from simulator.xoxoday import catalog
 from tests.simulator.conftest import Api
 
-TODAY = datetime.now(UTC).date()
+
+def today() -> date:
+    return datetime.now(UTC).date()  # the simulator dates orders in UTC
 
 
-def history(api: Api, day: object = TODAY) -> list[dict]:
+def history(api: Api, day: date | None = None) -> list[dict]:
+    day = day or today()
     return api.ok("getOrderHistory", {"startDate": str(day), "endDate": str(day), "limit": 50})
 
 
-def payments(api: Api, day: object = TODAY) -> list[dict]:
+def payments(api: Api, day: date | None = None) -> list[dict]:
+    day = day or today()
     body = {
         "query": "plumProAPI.mutation.paymentHistory",
         "tag": "plumProAPI",
@@ -29,7 +33,7 @@ def payments(api: Api, day: object = TODAY) -> list[dict]:
 
 
 def test_an_orphan_placed_by_hand_on_a_given_day_is_charged_and_listed(api: Api) -> None:
-    yesterday = TODAY - timedelta(days=1)
+    yesterday = today() - timedelta(days=1)
     made = api.sim_post(
         "orphan",
         {
@@ -42,7 +46,7 @@ def test_an_orphan_placed_by_hand_on_a_given_day_is_charged_and_listed(api: Api)
     assert made["createdAt"] == f"{yesterday} 10:00:00"
     [listed] = history(api, yesterday)
     assert (listed["poNumber"], listed["amountCharged"]) == ("BY-HAND-1", 49)
-    empty = {"startDate": str(TODAY), "endDate": str(TODAY)}
+    empty = {"startDate": str(today()), "endDate": str(today())}
     api.error("getOrderHistory", empty, 404, "PLE10022")  # nothing today
     issued = [r for r in payments(api, yesterday) if r["reason"] == "Brand Voucher(s) Issued"]
     assert [r["adjusted_amount"] for r in issued] == [49]

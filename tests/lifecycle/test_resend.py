@@ -1,0 +1,83 @@
+"""The recipient's "email my code again" decided in the service (services/resend.py): only the
+recipient, only a delivered code with an email, once an hour per order; a failure at Xoxoday
+gives the hour back. Against the simulator, which counts the emails it re-sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.runtime import Runtime
+from services.resend import ResendRefused, VoucherResend
+from storage import orders as order_store
+from storage.models import OrderRow
+from tests.lifecycle.conftest import APPROVER, REQUESTER, charity, gift
+from tests.support import SimControl
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def placed(runtime: Runtime, *specs: Any, settled: bool = True) -> list[OrderRow]:
+    decision = runtime.rewards.create(REQUESTER, list(specs))
+    runtime.rewards.approve(decision.request.id, APPROVER)
+    runtime.worker.run(until_settled=settled, until_idle=not settled)
+    return order_store.for_request(runtime.database, decision.request.id)
+
+
+def resent(xo: SimControl, order: OrderRow) -> int:
+    [found] = [o for o in xo.orders() if o["poNumber"] == order.po_number]
+    return int(found["emailsResent"])
+
+
+def test_once_an_hour_for_the_recipient_only(runtime: Runtime, xo: SimControl) -> None:
+    clock = Clock()
+    service = VoucherResend(runtime.database, runtime.client, clock=clock)
+    [order] = placed(runtime, gift(recipient_id="UANA"))
+    assert order.state == "delivered" and order.email == "ana@example.com"
+
+    with pytest.raises(ResendRefused, match="Only the person who received"):
+        service.resend(order.id, order.po_number, "UBEN")
+    with pytest.raises(ResendRefused, match="no longer exists"):
+        service.resend(order.id, "RB-SOME-OTHER-PO", "UANA")  # a button of another order
+    assert resent(xo, order) == 0
+
+    service.resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 1
+    clock.now += 3599
+    with pytest.raises(ResendRefused, match="less than an hour ago"):
+        service.resend(order.id, order.po_number, "UANA")
+    clock.now += 1
+    service.resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 2
+
+
+def test_a_failure_at_xoxoday_gives_the_hour_back(runtime: Runtime, xo: SimControl) -> None:
+    service = VoucherResend(runtime.database, runtime.client, clock=Clock())
+    [order] = placed(runtime, gift(recipient_id="UANA"))
+    xo.fault("getOrderDetails", "http_502")
+    with pytest.raises(ResendRefused, match="could not email your code just now"):
+        service.resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 0
+    service.resend(order.id, order.po_number, "UANA")  # at once: nothing was sent before
+    assert resent(xo, order) == 1
+
+
+def test_only_a_delivered_code_with_an_email(runtime: Runtime, xo: SimControl) -> None:
+    service = VoucherResend(runtime.database, runtime.client, clock=Clock())
+    [pending] = placed(runtime, gift(recipient_id="UANA", product=31002), settled=False)
+    assert pending.state == "placed"
+    with pytest.raises(ResendRefused, match="not delivered yet"):
+        service.resend(pending.id, pending.po_number, "UANA")
+    [donation] = placed(runtime, charity(), settled=False)  # delivered in the answer
+    runtime.database.execute("UPDATE orders SET recipient_id = 'UCHO' WHERE id = ?", [donation.id])
+    with pytest.raises(ResendRefused, match="no code"):
+        service.resend(donation.id, donation.po_number, "UCHO")
+    assert donation.state == "delivered"
+    assert all(o["emailsResent"] == 0 for o in xo.orders())
