@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bulk_placement
 	$(BIN)/python -m bench.growth
 	$(BIN)/python -m bench.slack_pace
+	$(BIN)/python -m bench.slack_burst
 
 demo: $(STAMP)
 	$(BIN)/rewards-bot demo

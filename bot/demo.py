@@ -201,6 +201,16 @@ def _states(stack: LocalStack, request_id: int) -> list[str]:
 
 
 def _run(stack: LocalStack) -> None:
+    _requests_and_approvals(stack)
+    _other_ways_and_homes(stack)
+    _nobody_decides_and_the_audit(stack)
+    stack.bot.room.run_until_idle(timeout=10)  # what is owed reaches Slack before the stop
+    _check_codes_stayed_private(stack)
+    _check_slack_rules_kept(stack)
+
+
+def _requests_and_approvals(stack: LocalStack) -> None:
+    """Scenes 1-4: the modal, an approval, miles delivered by webhook, an automatic one."""
     step("1. Riya types /reward in #rewards: a gift card for Ana and Ben")
     response = stack.request(
         "UREQUESTER", ["UANA", "UBEN"], amount="25", message="Thanks for shipping the launch!"
@@ -244,6 +254,9 @@ def _run(stack: LocalStack) -> None:
     stack.request("UREQUESTER", ["UCHO"], reward_type="charity", product_id=40001, amount="10")
     wait(lambda: _states(stack, 3) == ["delivered"], "the donation")
 
+
+def _other_ways_and_homes(stack: LocalStack) -> None:
+    """Scenes 5-8: a workflow step, a refused click, the Home tabs, a duplicate warning."""
     settle(stack)
     step("5. Riya's Workflow Builder workflow rewards Cho's work anniversary (a custom step)")
     _workflow(stack)
@@ -267,6 +280,9 @@ def _run(stack: LocalStack) -> None:
     stack.request("UREQUESTER", ["UCHO"], amount="50")
     _show_home(stack, "UREQUESTER")
 
+
+def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
+    """Scenes 9-10: reminders, escalation, expiry and a late click; the daily audit."""
     settle(stack)
     step(
         f"9. Nobody decides R-6: reminders every {REMIND_AFTER}, Hana asked after "
@@ -295,9 +311,6 @@ def _run(stack: LocalStack) -> None:
     _sim(stack, "POST", "topup", {"amount": 5000})
     for line in stack.bot.runtime.auditor.run(datetime.now(UTC).date(), actor="demo").lines():
         say(f"    {line}")
-    stack.bot.room.run_until_idle(timeout=10)  # what is owed reaches Slack before the stop
-    _check_codes_stayed_private(stack)
-    _check_slack_rules_kept(stack)
 
 
 def _their_choice(stack: LocalStack) -> None:

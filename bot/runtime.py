@@ -149,7 +149,6 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
-    choices: Choices
     choice_scheduler: ChoiceScheduler
     auditor: Auditor
     resends: VoucherResend
@@ -158,9 +157,60 @@ class Runtime:
     # pump, or Slack's delivery room once bot/serve.py attaches it.
     notifications: Notifications | None = None
 
+    @property
+    def choices(self) -> Choices:
+        """The recipients' choices (services/choices.py), as their schedule holds them."""
+        return self.choice_scheduler.choices
+
     def close(self) -> None:
         self.client.close()
         self.database.close()
+
+
+def _checked_client(settings: Settings, database: Database, metrics: Instruments) -> XoxodayClient:
+    """The Xoxoday client, once the database is known to belong to its account; on a
+    configuration error nothing is left open."""
+    client: XoxodayClient | None = None
+    try:
+        client = build_client(settings, database, metrics)  # the credentials are set
+        check_account(database, settings)  # before anything could place an order
+    except ConfigError:
+        if client is not None:
+            client.close()
+        database.close()
+        raise
+    return client
+
+
+def _in_the_loop(
+    worker: Worker,
+    rewards: RewardService,
+    delegations: Delegations,
+    people: PeopleDirectory | None,
+    settings: Settings,
+) -> tuple[Scheduler, Auditor, ChoiceScheduler]:
+    """What runs in the worker's loop beside placement: reminders, escalation and expiry
+    (services/reminders.py; a decision checks the same times itself, services/deadlines.py),
+    the reminders and expiry of choices not made (services/choice_schedule.py), and the daily
+    audit against Xoxoday's books (services/audit_schedule.py)."""
+    database, catalog = rewards.database, rewards.catalog
+    scheduler = Scheduler(
+        database,
+        rewards,
+        rewards.schedule,
+        name=f"{worker.name}",
+        delegations=delegations,
+        people=people,
+    )
+    # The recipients' choices (services/choices.py): their reminders and expiry.
+    choices = Choices(database, catalog, default_country=settings.default_country, wake=worker.wake)
+    choice_scheduler = ChoiceScheduler(
+        database, choices, build_choice_schedule(settings), name=worker.name
+    )
+    worker.scheduler = Schedules(scheduler, choice_scheduler)
+    auditor = Auditor(database, worker.client, rewards.wallet)
+    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
+    return scheduler, auditor, choice_scheduler
 
 
 def build_runtime(
@@ -175,15 +225,7 @@ def build_runtime(
     database = open_db(settings)
     # This process's counters, in a registry of its own (several stacks can share a process).
     metrics = metrics if metrics is not None else Instruments()
-    client: XoxodayClient | None = None
-    try:
-        client = build_client(settings, database, metrics)  # the credentials are set
-        check_account(database, settings)  # before anything could place an order
-    except ConfigError:
-        if client is not None:
-            client.close()
-        database.close()
-        raise
+    client = _checked_client(settings, database, metrics)
     wallet = Wallet(client, database)
     catalog = Catalog(database, client, wallet=wallet, countries=settings.rewards_countries)
     vouchers = VoucherSource(client)
@@ -223,25 +265,7 @@ def build_runtime(
         deciders=deciders,
         schedule=schedule,
     )
-    # Reminders, escalation and expiry run in the worker's loop (services/reminders.py); a
-    # decision checks the same times itself (services/deadlines.py). So do the choices'
-    # reminders and expiry (services/choice_schedule.py).
-    scheduler = Scheduler(
-        database,
-        rewards,
-        schedule,
-        name=f"{worker.name}",
-        delegations=delegations,
-        people=people,
-    )
-    choices = Choices(database, catalog, default_country=settings.default_country, wake=worker.wake)
-    choice_scheduler = ChoiceScheduler(
-        database, choices, build_choice_schedule(settings), name=worker.name
-    )
-    worker.scheduler = Schedules(scheduler, choice_scheduler)
-    # So does the daily audit against Xoxoday's books (services/audit_schedule.py).
-    auditor = Auditor(database, client, wallet)
-    worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
+    scheduler, auditor, choosing = _in_the_loop(worker, rewards, delegations, people, settings)
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -262,8 +286,7 @@ def build_runtime(
         deciders=deciders,
         scheduler=scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
-        choices=choices,
-        choice_scheduler=choice_scheduler,
+        choice_scheduler=choosing,
         auditor=auditor,
         resends=VoucherResend(database, client),
         metrics=metrics,

@@ -28,7 +28,7 @@ from handlers.deps import Deps
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import ChoiceModalMeta, ChoiceRef
 from handlers.reward_form import where_of
-from handlers.views import EVERY_COUNTRY, Where
+from handlers.views import EVERY_COUNTRY
 from services.choices import Choices, Offer
 from services.errors import RewardError
 from services.intake import ChoiceAsk, Field, FieldError
@@ -81,32 +81,41 @@ def modal_errors(view: dict[str, Any], errors: Sequence[FieldError]) -> dict[str
 
 
 def register(app: App, deps: Deps) -> None:
+    """The button opens the modal; its fields follow one another; the search reads the
+    cached catalog; the submission goes to the intake."""
     choices = deps.choices
     if choices is None:
         return
+    _register_opening(app, deps, choices)
+    _register_changes(app, deps, choices)
+    _register_search_and_submit(app, deps, choices)
 
-    def where() -> Where:
-        return where_of(deps)
 
-    def refresh(client: WebClient, body: dict[str, Any], meta: ChoiceModalMeta) -> None:
-        view = body["view"]
-        try:
-            offer = choices.open_offer(meta.order_id, body["user"]["id"])
-        except RewardError as exc:
-            shown = notice_modal(exc.message)
-        else:
-            chosen = picked(choices, offer, meta, _value(view.get("state")))
-            shown = choice_modal(meta, offer, where(), chosen)
-        try:
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=shown)
-        except SlackApiError as exc:
-            if exc.response.get("error") not in ("hash_conflict", "not_found"):
-                raise
-            log.info("the choice modal changed or closed before it could be updated")
+def _refresh(
+    deps: Deps, choices: Choices, client: WebClient, body: dict[str, Any], meta: ChoiceModalMeta
+) -> None:
+    """Draw the modal again for what is picked now; the offer is checked again first."""
+    view = body["view"]
+    try:
+        offer = choices.open_offer(meta.order_id, body["user"]["id"])
+    except RewardError as exc:
+        shown = notice_modal(exc.message)
+    else:
+        chosen = picked(choices, offer, meta, _value(view.get("state")))
+        shown = choice_modal(meta, offer, where_of(deps), chosen)
+    try:
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=shown)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ("hash_conflict", "not_found"):
+            raise
+        log.info("the choice modal changed or closed before it could be updated")
 
-    def meta_of(body: dict[str, Any]) -> ChoiceModalMeta | None:
-        return ChoiceModalMeta.load((body.get("view") or {}).get("private_metadata"))
 
+def _meta_of(body: dict[str, Any]) -> ChoiceModalMeta | None:
+    return ChoiceModalMeta.load((body.get("view") or {}).get("private_metadata"))
+
+
+def _register_opening(app: App, deps: Deps, choices: Choices) -> None:
     @app.action(Action.CHOOSE)
     def on_choose(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -123,45 +132,48 @@ def register(app: App, deps: Deps) -> None:
             return
         country = choices.start_country(user) or EVERY_COUNTRY
         meta = ChoiceModalMeta(order_id=offer.order.id, country=country)
-        client.views_open(
-            trigger_id=body["trigger_id"], view=choice_modal(meta, offer, where(), Picked())
-        )
+        view = choice_modal(meta, offer, where_of(deps), Picked())
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
+
+def _register_changes(app: App, deps: Deps, choices: Choices) -> None:
     @app.action(Action.CHOICE_COUNTRY)
     def on_country(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        meta = meta_of(body)
+        meta = _meta_of(body)
         if meta is None:
             return
         chosen = (action.get("selected_option") or {}).get("value") or EVERY_COUNTRY
         meta = meta.model_copy(update={"country": chosen, "product_id": None})
-        refresh(client, body, meta)
+        _refresh(deps, choices, client, body, meta)
 
     @app.action(Action.CHOICE_PRODUCT)
     def on_product(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        meta = meta_of(body)
+        meta = _meta_of(body)
         if meta is None:
             return
         value = (action.get("selected_option") or {}).get("value") or ""
         meta.product_id = int(value) if value.isdigit() else None
-        refresh(client, body, meta)
+        _refresh(deps, choices, client, body, meta)
 
     @app.action(Action.CHOICE_AMOUNT)
     def on_amount(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Enter in an open amount: show what it costs of the amount given."""
         ack()
-        meta = meta_of(body)
+        meta = _meta_of(body)
         if meta is not None:
-            refresh(client, body, meta)
+            _refresh(deps, choices, client, body, meta)
 
+
+def _register_search_and_submit(app: App, deps: Deps, choices: Choices) -> None:
     @app.options(Action.CHOICE_PRODUCT)
     def on_options(ack: Ack, body: dict[str, Any]) -> None:
-        meta = meta_of(body)
+        meta = _meta_of(body)
         try:
             if meta is None:
                 raise RewardError("not a choice")
@@ -169,7 +181,7 @@ def register(app: App, deps: Deps) -> None:
         except RewardError:
             ack(options=[])
             return
-        country = where().country(meta.country)
+        country = where_of(deps).country(meta.country)
         products = choices.options(offer, country, str(body.get("value") or ""))
         ack(
             options=[
@@ -191,7 +203,7 @@ def register(app: App, deps: Deps) -> None:
         ask = ChoiceAsk(
             order_id=meta.order_id,
             user_id=body["user"]["id"],
-            country=where().country(meta.country),
+            country=where_of(deps).country(meta.country),
             product_id=meta.product_id,
             amount=_value(view.get("state")),
             submission=f"slack:view:{view['id']}",
@@ -200,8 +212,8 @@ def register(app: App, deps: Deps) -> None:
         if submitted.chosen is None:
             ack(response_action="errors", errors=modal_errors(view, submitted.errors))
             return
-        chosen = submitted.chosen
-        order = chosen.order
+        order = submitted.chosen.order
         name = order.product_name or str(order.product_id)
-        text = chosen_text(chosen.offer, name, order.denomination, order.product_currency or "")
+        currency = order.product_currency or ""
+        text = chosen_text(submitted.chosen.offer, name, order.denomination, currency)
         ack(response_action="update", view=notice_modal(text))

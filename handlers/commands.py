@@ -20,8 +20,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import messages as msg
 from handlers import mrkdwn as md
+from handlers import replies
 from handlers.deps import Deps
 from handlers.form_notes import form_notes
 from handlers.ids import COMMAND
@@ -47,13 +47,13 @@ def register(app: App, deps: Deps) -> None:
         word, _, rest = text.partition(" ")
         handler = TEXT_COMMANDS.get(md.unescape(word).lower())
         if handler is None:
-            ack(text=msg.help_text(deps.policy.is_approver(user_id)))
+            ack(text=replies.help_text(deps.policy.is_approver(user_id)))
             return
         handler(deps, ack, respond, user_id, rest.strip())
 
 
 def _help(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    ack(text=msg.help_text(deps.policy.is_approver(user_id)))
+    ack(text=replies.help_text(deps.policy.is_approver(user_id)))
 
 
 def _visible(
@@ -77,11 +77,11 @@ def _visible(
 def _status(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
     view = _visible(deps, ack, user_id, rest, "/reward status R-12")
     if view is not None:
-        ack(text=msg.status_text(view.request, view.orders, whole=view.whole))
+        ack(text=replies.status_text(view.request, view.orders, whole=view.whole))
 
 
 def _history(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    ack(text=msg.history_text(deps.rewards.history(user_id, limit=10)))
+    ack(text=replies.history_text(deps.rewards.history(user_id, limit=10)))
 
 
 def _cancel(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
@@ -113,7 +113,7 @@ def _balance(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) ->
             )
             return
         respond(
-            text=msg.balance_text(view.balance, view.committed, view.currency),
+            text=replies.balance_text(view.balance, view.committed, view.currency),
             replace_original=True,
         )
 
@@ -136,7 +136,7 @@ def _delegate(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -
         ack(text="Delegation is not available here.")
         return
     if md.unescape(rest).strip().lower() == "off":
-        ack(text=msg.delegate_reply(delegations.off(user_id), ended=True))
+        ack(text=replies.delegate_reply(delegations.off(user_id), ended=True))
         return
     if not delegations.may_delegate(user_id):  # the service checks again; this saves a lookup
         ack(text="Only approvers can name someone to stand in for them.")
@@ -170,7 +170,7 @@ def _delegate(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -
     except RewardError as exc:
         ack(text=md.escape(exc.message[:1].upper() + exc.message[1:]) + ".")
         return
-    ack(text=msg.delegate_reply(delegation))
+    ack(text=replies.delegate_reply(delegation))
 
 
 TEXT_COMMANDS: dict[str, Callable[[Deps, Ack, Respond, str, str], None]] = {

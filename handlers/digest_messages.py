@@ -44,7 +44,7 @@ def _line(entry: Entry) -> str:
         head += f" · expires {msg.slack_time(request.expires_at)}"
     standing_in = msg.standing_in_note(entry.acting_for)
     body = msg.summary(request, entry.orders)
-    text = "\n".join(t for t in (head, body, standing_in) if t)
+    text = "\n".join(t for t in (head, standing_in, body) if t)  # a cut takes the summary's end
     return msg.fit_text(text, LINE_MAX)
 
 

@@ -1,5 +1,6 @@
-"""The recipient's reward DM (the only message that ever carries codes, PINs or links) and the
-requester's "complete" DM, as plain data.
+"""Direct messages as plain data: the recipient's reward DM (the only message that ever carries
+codes, PINs or links), "on its way", the requester's updates and "complete", an undelivered
+code's warning, and the delegate's DM.
 
 Codes are never cut and never dropped: when they do not fit one message (50 blocks, and under
 messages.BLOCK_TEXT_MAX characters of block text, which Slack counts across all blocks and
@@ -9,6 +10,7 @@ of 80", each within the same limits.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from handlers import mrkdwn as md
@@ -21,16 +23,20 @@ from handlers.messages import (
     _context,
     _section,
     block_text_length,
+    day,
+    decider,
+    mention,
     progress,
     requester,
     reward_phrase,
+    who,
 )
 from handlers.metadata import OrderRef
 from services.money import fmt_amount
 from services.resend import can_resend
 from services.reward_types import kind_or_default
 from services.xoxoday.models import Voucher
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, OrderRow, RequestRow
 
 Message = tuple[str, Blocks]
 
@@ -152,3 +158,86 @@ def resend_button(order: OrderRow) -> dict[str, Any]:
 
 def request_complete(request: RequestRow, orders: list[OrderRow]) -> str:
     return f"🎉 Your reward request {request.ref} is complete: {progress(orders)}."
+
+
+def undelivered_code(order: OrderRow, request: RequestRow, why: str) -> str:
+    """To the requester: a delivered reward whose code reached nobody, and how to fix it."""
+    return (
+        f"⚠️ {reward_phrase(order)} for {who(order)} ({request.ref}) was delivered, but I "
+        f"cannot give its code to them in Slack ({md.escape(why)}) and Xoxoday was not asked "
+        "to email it. An operator can have Xoxoday email it: "
+        f"`rewards-bot orders resend {md.escape(order.po_number)}`."
+    )
+
+
+def undelivered_alert(order: OrderRow, why: str) -> str:
+    """For the operators (plain text; the alert builder escapes it)."""
+    return (
+        f"order {order.po_number} ({order.product_name or order.product_id} for "
+        f"{order.email or order.recipient_id}) was delivered but its code reached nobody: {why}, "
+        f"and Xoxoday was not asked to email it. Send it with `rewards-bot orders resend "
+        f"{order.po_number}`."
+    )
+
+
+def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
+    return (
+        f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "
+        "Some rewards take a few days; I'll message you when it arrives."
+    )
+
+
+def requester_update(
+    kind: str, request: RequestRow, order: OrderRow | None, reason: str | None
+) -> str | None:
+    ref = request.ref
+    if kind == EventKind.REQUEST_APPROVED:
+        how = "automatically" if request.auto_approved else f"by {decider(request)}"
+        return f"✅ Your reward request {ref} was approved {how}. The orders are being placed."
+    if kind == EventKind.REQUEST_EXPIRED:
+        why = md.escape(reason or "nobody decided in time")
+        return (
+            f"⌛ Your reward request {ref} expired: {why}. Nothing was ordered, and what it "
+            "held of your budget is yours again."
+        )
+    if kind == EventKind.REQUEST_REJECTED:  # the requester's DM: the one place the reason is shown
+        by = decider(request)
+        why = md.escape(request.decision_reason or "")
+        return f"🚫 Your reward request {ref} was rejected by {by}: {why}"
+    if kind == EventKind.REQUEST_NEEDS_APPROVAL:
+        why = f": {md.escape(reason)}" if reason else ""
+        return f"⏳ Your reward request {ref} needs an approver{why}"
+    if order is None:
+        return None
+    if kind == EventKind.ORDER_FAILED:
+        why = md.escape(reason or order.failure_reason or "")
+        return (
+            f"❌ {reward_phrase(order)} for {who(order)} ({ref}) could not be placed: {why}. "
+            "It was not charged to your budget."
+        )
+    if kind == EventKind.ORDER_CANCELED:
+        return (
+            f"🚫 Xoxoday cancelled the delivery of {reward_phrase(order)} to {who(order)} "
+            f"({ref}). The amount went back to your budget."
+        )
+    if kind == EventKind.ORDER_PARTIALLY_CANCELED:
+        return (
+            f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
+            f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
+            "The cancelled share went back to your budget."
+        )
+    return None
+
+
+def delegation_text(kind: str, approver_id: str, until: date, why: str | None = None) -> str:
+    """The delegate's DM when an approver names them, or when it ends (`why`: the reason, when
+    the approver did not end it themselves)."""
+    if kind == EventKind.DELEGATION_SET:
+        return (
+            f"🔁 {mention(approver_id)} asked you to approve and reject reward requests in their "
+            f"place until {day(until)}. Their approval asks and reminders come to you by DM, and "
+            "the bot's Home tab shows what waits; the usual rules apply (never a request of "
+            "yours or one that rewards you)."
+        )
+    because = f": {md.escape(why)}" if why else ""
+    return f"🔁 You no longer stand in for {mention(approver_id)} as an approver{because}."

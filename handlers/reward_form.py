@@ -53,55 +53,76 @@ def where_of(deps: Deps) -> Where:
 
 
 def register(app: App, deps: Deps) -> None:
-    def product_of(meta: RewardModalMeta) -> tuple[Product | None, str | None]:
-        if meta.product_id is None:
-            return None, None
-        try:
-            reward_type, product = deps.catalog.product(meta.product_id)
-        except RewardError:
-            return None, None
-        if reward_type != meta.reward_type:
-            return None, None
-        return product, _operator_name(deps, meta.reward_type, product)
+    """The modal follows what is chosen (kind, product, people, a phone number's operator),
+    searches the catalog, and hands the filled form to the intake."""
+    _register_changes(app, deps)
+    _register_phone_check(app, deps)
+    _register_search_and_submit(app, deps)
 
-    def refresh_view(
-        client: WebClient, view: dict[str, Any], meta: RewardModalMeta, user: str, **extra: Any
-    ) -> None:
-        form = read_form(view.get("state"), meta.reward_type)
-        product, operator = product_of(meta)
-        notes = form_notes(deps, user, form.recipients)
-        try:
-            client.views_update(
-                view_id=view["id"],
-                hash=view.get("hash"),
-                view=reward_modal(
-                    meta,
-                    form,
-                    product,
-                    operator=operator,
-                    notes=notes,
-                    where=where_of(deps),
-                    **extra,
-                ),
-            )
-        except SlackApiError as exc:
-            if exc.response.get("error") == "not_found":  # submitted or closed meanwhile
-                log.info("the modal was closed before it could be updated")
-                return
-            if exc.response.get("error") != "hash_conflict":
-                raise
-            log.info("the modal changed meanwhile; keeping the newer one")
 
+def _product_of(deps: Deps, meta: RewardModalMeta) -> tuple[Product | None, str | None]:
+    """The chosen product and its operator's name, when it is of the chosen kind."""
+    if meta.product_id is None:
+        return None, None
+    try:
+        reward_type, product = deps.catalog.product(meta.product_id)
+    except RewardError:
+        return None, None
+    if reward_type != meta.reward_type:
+        return None, None
+    return product, _operator_name(deps, meta.reward_type, product)
+
+
+def _refresh_view(
+    deps: Deps,
+    client: WebClient,
+    view: dict[str, Any],
+    meta: RewardModalMeta,
+    user: str,
+    **extra: Any,
+) -> None:
+    """Draw the modal again for what is chosen now, keeping what was typed."""
+    form = read_form(view.get("state"), meta.reward_type)
+    product, operator = _product_of(deps, meta)
+    notes = form_notes(deps, user, form.recipients)
+    try:
+        client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=reward_modal(
+                meta,
+                form,
+                product,
+                operator=operator,
+                notes=notes,
+                where=where_of(deps),
+                **extra,
+            ),
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") == "not_found":  # submitted or closed meanwhile
+            log.info("the modal was closed before it could be updated")
+            return
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        log.info("the modal changed meanwhile; keeping the newer one")
+
+
+def _meta(view: dict[str, Any]) -> RewardModalMeta:
+    return RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+
+
+def _register_changes(app: App, deps: Deps) -> None:
     @app.action(Action.REWARD_TYPE)
     def on_type(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        meta = _meta(view)
         chosen = kind_or_default((action.get("selected_option") or {}).get("value")).key
         if chosen != meta.reward_type:
             # Another kind: its own products; where the form came from stays.
             meta = meta.model_copy(update={"reward_type": chosen, "product_id": None})
-            refresh_view(client, view, meta, body["user"]["id"])
+            _refresh_view(deps, client, view, meta, body["user"]["id"])
 
     @app.action(Action.PRODUCT)
     def on_product(
@@ -109,10 +130,10 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        meta = _meta(view)
         value = (action.get("selected_option") or {}).get("value") or ""
         meta.product_id = int(value) if value.isdigit() else None
-        refresh_view(client, view, meta, body["user"]["id"])
+        _refresh_view(deps, client, view, meta, body["user"]["id"])
 
     @app.action(Action.COUNTRY)
     def on_country(
@@ -121,30 +142,29 @@ def register(app: App, deps: Deps) -> None:
         """Another country: its gift cards; a product not sold there is taken out."""
         ack()
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
         chosen = (action.get("selected_option") or {}).get("value") or EVERY_COUNTRY
-        meta = meta.model_copy(update={"country": chosen})
+        meta = _meta(view).model_copy(update={"country": chosen})
         country = where_of(deps).country(meta.country)
         if meta.product_id and country and not deps.catalog.sold_in(meta.product_id, country):
             meta.product_id = None
-        refresh_view(client, view, meta, body["user"]["id"])
+        _refresh_view(deps, client, view, meta, body["user"]["id"])
 
     @app.action(Action.DENOMINATION_AMOUNT)
     def on_amount(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Enter in a foreign product's amount: show what it costs the wallet."""
         ack()
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
-        refresh_view(client, view, meta, body["user"]["id"])
+        _refresh_view(deps, client, view, _meta(view), body["user"]["id"])
 
     @app.action(Action.RECIPIENTS)
     def on_recipients(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Someone was chosen: show the earlier rewards of those chosen (a warning)."""
         ack()
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
-        refresh_view(client, view, meta, body["user"]["id"])
+        _refresh_view(deps, client, view, _meta(view), body["user"]["id"])
 
+
+def _register_phone_check(app: App, deps: Deps) -> None:
     @app.action(Action.PHONE)
     def on_phone(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -152,30 +172,29 @@ def register(app: App, deps: Deps) -> None:
         if deps.operators is None or not phone:
             return
         view = body["view"]
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        meta = _meta(view)
 
         def show(found: Any) -> None:
             if found is None:
                 return
-            product, operator = product_of(meta)
+            product, operator = _product_of(deps, meta)
             mismatch = product is not None and found.parent_product_id not in (
                 None,
                 product.parent_product_id,
             )
             note = PhoneNote(phone, found.operator, mismatch=mismatch, plan_operator=operator)
             view["hash"] = None  # the lookup came later: overwrite with the state we read
-            refresh_view(client, view, meta, body["user"]["id"], phone_note=note)
+            _refresh_view(deps, client, view, meta, body["user"]["id"], phone_note=note)
 
         pending = deps.operators.lookup_later(phone, member=body["user"]["id"])
         if pending is not None:
             pending.add_done_callback(lambda f: deps.background.submit(show, f.result()))
 
+
+def _register_search_and_submit(app: App, deps: Deps) -> None:
     @app.options(Action.PRODUCT)
     def on_product_options(ack: Ack, body: dict[str, Any]) -> None:
-        meta = (
-            RewardModalMeta.load((body.get("view") or {}).get("private_metadata"))
-            or RewardModalMeta()
-        )
+        meta = _meta(body.get("view") or {})
         query = str(body.get("value") or "")
         by_country = kind_or_default(meta.reward_type).by_country
         country = where_of(deps).country(meta.country) if by_country else None
@@ -198,7 +217,7 @@ def register(app: App, deps: Deps) -> None:
 
     @app.view(Callback.REWARD)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = RewardModalMeta.load(view.get("private_metadata")) or RewardModalMeta()
+        meta = _meta(view)
         form = read_form(view.get("state"), meta.reward_type)
         submitted = deps.intake.submit(ask_of(body["user"]["id"], form, meta, view_id=view["id"]))
         if submitted.errors:

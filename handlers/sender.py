@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 
-from handlers import choice_messages, digest_messages, dm_messages
+from handlers import digest_messages, dm_messages
 from handlers import messages as msg
+from handlers.choice_sending import ChoiceSending
+from handlers.gathered import Gathered
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
 from handlers.users import UserDirectory
@@ -52,7 +54,7 @@ class ComeBack(Exception):
     """Not ready (the status message it belongs under is not posted yet): later."""
 
 
-class SlackSender:
+class SlackSender(ChoiceSending, Gathered):
     def __init__(
         self,
         client: WebClient,
@@ -93,6 +95,8 @@ class SlackSender:
             self.home.publish(row.target)
         elif row.kind == "digest" and row.target:
             consumed = self._digest(row)
+        elif row.kind == "dm" and row.target:
+            consumed = self._updates(row)
         elif row.request_id is not None:
             request = self.notices.request(row.request_id)
             consumed = len(row.data) if request is None else self._for_request(row, request)
@@ -125,7 +129,7 @@ class SlackSender:
         for ref in self.notices.refs(request.id, "status"):
             self.targets.update(request, ref, text, blocks)
         if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
-            self.targets.dm(
+            self._update_requester(
                 f"R{request.id}:complete",
                 request,
                 request.requester_id,
@@ -195,11 +199,10 @@ class SlackSender:
             EventKind.REQUEST_REJECTED,
             EventKind.REQUEST_EXPIRED,
         ):
-            text = msg.requester_update(event.kind, request, None, public_reason(event))
-            choosing = any(o.state == "choosing" for o in self.notices.orders(request.id))
-            if event.kind == EventKind.REQUEST_APPROVED and choosing:
-                text = choice_messages.approved_to_requester(request)
-            self.targets.dm(
+            text = dm_messages.requester_update(event.kind, request, None, public_reason(event))
+            if event.kind == EventKind.REQUEST_APPROVED:
+                text = self._approved_text(request, text)
+            self._update_requester(
                 f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
             )
         elif order is not None:
@@ -323,94 +326,6 @@ class SlackSender:
             return None
         return self.notices.spent(request), self.policy.monthly_budget
 
-    # --- reminders and escalation: one digest per approver per round ----------------------------
-
-    def _digest_entries(
-        self, entries: list[dict[str, object]], why: str
-    ) -> list[digest_messages.Entry]:
-        found = []
-        for entry in entries:
-            request = self.notices.request(int(str(entry["request_id"])))
-            if request is not None:
-                acting_for = entry.get("acting_for")
-                found.append(
-                    digest_messages.Entry(
-                        request,
-                        self.notices.orders(request.id),
-                        str(acting_for or "") or None,
-                        round=int(str(entry.get("round") or 0)) if why == "remind" else 0,
-                        of=int(str(entry.get("of") or 0)),
-                    )
-                )
-        return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
-
-    def _digest(self, row: OutboxRow) -> int:
-        """What waits for one approver this round, in one DM; the requests decided since the
-        reminder was due are left out (a digest with nothing left is not sent)."""
-        person = str(row.target)
-        why = row.key.split(":")[1]
-        latest: dict[int, dict[str, object]] = {}
-        for entry in row.data:
-            latest[int(entry["request_id"])] = entry
-        entries = [
-            e
-            for e in self._digest_entries(list(latest.values()), why)
-            if e.request.state == "pending_approval"
-        ]
-        if not entries:
-            return len(row.data)
-        text, blocks = digest_messages.digest(why, entries, len(entries))
-        kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
-        outcome, posted = self.targets.post(
-            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
-        )
-        if posted:
-            channel, ts, _target = posted
-            self.outbox.save_digest(channel, ts, person, why, kept)
-        elif outcome == "gone":
-            log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
-        return len(row.data)
-
-    # --- a recipient's choice --------------------------------------------------------------------
-
-    def _choice(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
-        """The offer (and each reminder) to the recipient, with the button; an expiry to the
-        requester. The offers are kept, to take their buttons out once it ended."""
-        choice = self.notices.choice(order.id)
-        if choice is None:
-            return
-        if event.kind == EventKind.CHOICE_EXPIRED:
-            text = choice_messages.expired_to_requester(request, order, choice.amount)
-            self.targets.dm(
-                f"e{event.id}:dm:{request.requester_id}", request, request.requester_id, text
-            )
-            return
-        if order.state != "choosing" or not is_slack_user(order.recipient_id):
-            return  # chosen or expired before this went: the Home and thread say so
-        reminder = None
-        if event.kind == EventKind.CHOICE_REMINDED:
-            reminder = (int(event.data.get("round") or 1), int(event.data.get("of") or 1))
-        text, blocks = choice_messages.offer_message(
-            request, order, choice.amount, choice.expires_at, reminder=reminder
-        )
-        recipient = str(order.recipient_id)
-        _outcome, posted = self.targets.post(f"e{event.id}:offer", request, recipient, text, blocks)
-        if posted:
-            self.notices.save_ref(request.id, "offer", *posted)
-
-    def _offers(self, request: RequestRow) -> None:
-        """Each offer DM of the request shows where its choice stands (no button once made)."""
-        orders = {o.recipient_id: o for o in self.notices.orders(request.id) if o.recipient_id}
-        for ref in self.notices.refs(request.id, "offer"):
-            order = orders.get(ref.addressee)
-            choice = self.notices.choice(order.id) if order is not None else None
-            if order is None or choice is None or order.state == "choosing":
-                continue
-            text, blocks = choice_messages.offer_closed(
-                request, order, choice.amount, expired=choice.expired_at is not None
-            )
-            self.targets.update(request, ref, text, blocks, tell=False)
-
     # --- delegation, alerts ----------------------------------------------------------------------
 
     def _delegation(self, event: EventRow) -> None:
@@ -418,7 +333,7 @@ class SlackSender:
         delegate = str(event.data.get("delegate") or "")
         approver = str(event.data.get("approver") or "")
         until = date.fromisoformat(str(event.data.get("until")))
-        text = msg.delegation_text(event.kind, approver, until, event.reason)
+        text = dm_messages.delegation_text(event.kind, approver, until, event.reason)
         self.targets.dm(f"e{event.id}:dm:{delegate}", None, delegate, text)
 
     def _alert(self, event: EventRow, text: str) -> None:
@@ -443,28 +358,21 @@ class SlackSender:
                     f"e{event.id}:dm:{recipient}",
                     request,
                     recipient,
-                    msg.recipient_on_its_way(order, request),
+                    dm_messages.recipient_on_its_way(order, request),
                 )
         elif event.kind in (
             EventKind.ORDER_FAILED,
             EventKind.ORDER_CANCELED,
             EventKind.ORDER_PARTIALLY_CANCELED,
         ):
-            self.targets.dm(
+            self._update_requester(
                 f"e{event.id}:dm:{request.requester_id}",
                 request,
                 request.requester_id,
-                msg.requester_update(event.kind, request, order, event.reason),
+                dm_messages.requester_update(event.kind, request, order, event.reason),
             )
-            chose = self.notices.choice(order.id) if event.kind == EventKind.ORDER_FAILED else None
-            if chose is not None and is_slack_user(order.recipient_id):
-                # They chose and wait for a code: say it will not come, and why.
-                self.targets.dm(
-                    f"e{event.id}:dm:{order.recipient_id}",
-                    request,
-                    str(order.recipient_id),
-                    choice_messages.choice_failed(request, order, event.reason),
-                )
+            if event.kind == EventKind.ORDER_FAILED:
+                self._choice_failed(event, request, order)
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         """The code to the recipient's DM (several DMs when the codes do not fit one); when
@@ -510,17 +418,13 @@ class SlackSender:
     def _undelivered(self, event: EventRow, request: RequestRow, order: OrderRow, why: str) -> None:
         if order.notify_receiver_email:
             return  # Xoxoday emails the voucher to them
-        warning = msg.undelivered_code(order, request, why)
+        warning = dm_messages.undelivered_code(order, request, why)
         with self.notices.database.tx():  # the alert and its step in one transaction: once
             if self.steps.settle(f"e{event.id}:undelivered:alert", "done"):
                 self.notices.alert(
-                    msg.undelivered_alert(order, why),
+                    dm_messages.undelivered_alert(order, why),
                     request_id=request.id,
                     order_id=order.id,
                     actor=CONSUMER,
                 )
         self.targets.dm(f"e{event.id}:undelivered", request, request.requester_id, warning)
-
-
-def _ids(entries: list[digest_messages.Entry]) -> set[int]:
-    return {e.request.id for e in entries}

@@ -104,9 +104,16 @@ class AuditReport:
             verdict = (
                 f"{len(self.differences)} difference(s)"
                 + (f" and {moved} wallet movement(s)" if moved else "")
-                + f"; {self.new} new, each sent to the approvers"
+                + f"; {self._told()}"
             )
         return [head, *body, verdict]
+
+    def _told(self) -> str:
+        if self.new == len(self.findings):
+            return f"{self.new} new, each sent to the approvers"
+        if self.new:
+            return f"{self.new} new, sent to the approvers (the others were sent before)"
+        return "each sent to the approvers before"
 
 
 class Auditor:

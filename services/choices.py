@@ -28,8 +28,8 @@ from services import costs
 from services.catalog import Catalog
 from services.errors import ChoiceClosed, ChoiceNotYours
 from services.money import fmt_money
+from services.reward_specs import CheckedReward
 from services.reward_types import kind
-from services.rewards import CheckedReward
 from services.xoxoday.models import Product
 from storage import choices as store
 from storage import ledger

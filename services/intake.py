@@ -28,156 +28,53 @@ A request within the auto-approve limit is then approved in the background.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
-from typing import Protocol
 
-from services import costs
-from services.catalog import Catalog
-from services.choices import Choices, Chosen, chosen_kind
-from services.errors import InvalidReward, PolicyRefusal, RewardError
-from services.money import AmountError, fmt_money, parse_amount
-from services.operators import OperatorCheck
-from services.reward_types import TOPUP_PHONE, RewardKind, is_kind, kind
-from services.rewards import (
-    CHOICE_NEEDS_SLACK,
-    CheckedReward,
-    Decision,
-    RewardService,
-    RewardSpec,
+from services.asks import (
+    Ask,
+    ChoiceAsk,
+    ChoiceSubmitted,
+    Field,
+    FieldError,
+    Line,
+    Source,
+    Submitted,
+    field_of,
 )
+from services.catalog import Catalog
+from services.choices import Choices
+from services.errors import InvalidReward, PolicyRefusal, RewardError
+from services.intake_choice import ChoiceSurface
+from services.money import AmountError, parse_amount
+from services.operators import OperatorCheck
+from services.recipients import Members, check_members
+from services.reward_types import TOPUP_PHONE, RewardKind, is_kind, kind
+from services.rewards import CheckedReward, RewardService, RewardSpec
 from services.xoxoday import errors as xe
 from services.xoxoday.models import Product, parse_phone
-from storage.choices import NOT_CHOSEN
 
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50  # Slack members on one line; a CSV import has no such limit
 # A form's one phone box: a top-up's number, or the contact a product requires.
 PHONE_BOX = TOPUP_PHONE.field
-
-
-class Field(StrEnum):
-    """What an error is about. A kind's extra fields (services/reward_types.py) are named by
-    their own `field` ("phone", "loyalty_member_id"), beside these."""
-
-    REWARD_TYPE = "reward_type"
-    PRODUCT = "product"
-    AMOUNT = "amount"
-    QUANTITY = "quantity"
-    RECIPIENTS = "recipients"
-    EMAIL = "email"
-    CONTACT = "contact"  # a phone number the product itself requires
-    MESSAGE = "message"
-    COUNTRY = "country"  # where a recipient's choice is sold
-    REQUEST = "request"  # the request as a whole: the wallet, the record
-
-
-class Source(StrEnum):
-    """Where a request came from; stored on it (requests.source)."""
-
-    SLACK = "slack"  # the /reward modal, opened by the command or a message shortcut
-    WORKFLOW = "workflow"
-    CSV = "csv"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str  # a Field, or a kind's extra field
-    message: str  # as people read it (surfaces that write sentences finish it)
-    line: int | None = None  # the index in Ask.lines; None: the request as a whole
-
-
-@dataclass(frozen=True)
-class Line:
-    """One product at one amount, for each of its recipients (one order each)."""
-
-    product_id: int | None
-    amount: str | Decimal | None  # as written; parsed here
-    reward_type: str | None = None  # None: the product's own kind (a CSV row says none)
-    members: Sequence[str] = ()  # Slack member ids
-    email: str | None = None  # or one person known by email only (a CSV row)
-    details: Mapping[str, str | None] = field(default_factory=dict)  # the kind's extra fields
-    contact: str | None = None
-    quantity: int = 1
-    tag: str | None = None
-    notify_receiver_email: bool = False
-    operator_check: bool = True  # Xoxoday checks a top-up number against the plan's operator
-
-
-@dataclass(frozen=True)
-class Ask:
-    requester_id: str
-    lines: Sequence[Line]
-    source: Source
-    idempotency_key: str | None
-    message: str = ""
-    channel_id: str | None = None  # where the request's status is posted
-    source_link: str | None = None  # the chat message it was made from (checked by the caller)
-    requester_name: str | None = None  # else the Members port's name for the requester
-    trusted: bool = False  # an operator at the shell: no approval, no spending limits
-    may_wait: bool = False  # nobody waits on a 3-second answer: Xoxoday may be asked
-
-
-@dataclass(frozen=True)
-class ChoiceAsk:
-    """A recipient's choice as their modal gave it: `user_id` is the signed submitter."""
-
-    order_id: int
-    user_id: str
-    country: str | None
-    product_id: int | None
-    amount: str | Decimal | None
-    submission: str  # the same submission twice is one choice (the modal's view id)
-
-
-@dataclass(frozen=True)
-class ChoiceSubmitted:
-    chosen: Chosen | None
-    errors: tuple[FieldError, ...] = ()
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """The recorded request (the one recorded before, for a repeated idempotency key), or
-    what is wrong."""
-
-    decision: Decision | None
-    errors: tuple[FieldError, ...] = ()
-
-
-class Member(Protocol):
-    """A chat member as the intake needs one (handlers.users.SlackUser)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def is_bot(self) -> bool: ...
-    @property
-    def deleted(self) -> bool: ...
-
-
-class Found(Protocol):
-    @property
-    def users(self) -> Mapping[str, Member]: ...
-    @property
-    def late(self) -> Sequence[str]: ...
-
-
-class Members(Protocol):
-    """Who the chat's members are (handlers.users.UserDirectory): looked up quickly enough to
-    answer Slack, with those not known in time reported as late."""
-
-    def lookup(self, user_ids: Iterable[str]) -> Found: ...
-
-    def known(self, user_id: str) -> Member | None: ...
+# The intake's vocabulary lives in services/asks.py; the surfaces name it from here.
+__all__ = [
+    "PHONE_BOX",
+    "Ask",
+    "ChoiceAsk",
+    "ChoiceSubmitted",
+    "Field",
+    "FieldError",
+    "Intake",
+    "Line",
+    "Source",
+    "Submitted",
+    "auto_approve",
+]
 
 
 @dataclass
@@ -191,7 +88,7 @@ class _Checked:
     specs: list[RewardSpec]
 
 
-class Intake:
+class Intake(ChoiceSurface):
     def __init__(
         self,
         rewards: RewardService,
@@ -301,47 +198,6 @@ class Intake:
         ]
         return reward_kind, product, specs
 
-    def _choice_line(
-        self, ask: Ask, line: Line, reward_kind: RewardKind, problems: list[tuple[str, str]]
-    ) -> tuple[RewardKind, None, list[RewardSpec]] | None:
-        """An amount of the wallet's currency for Slack members to spend on a gift card
-        they choose; no product yet."""
-        if not line.members and line.email:
-            problems.append((Field.RECIPIENTS, CHOICE_NEEDS_SLACK))
-            return None
-        amount = self._amount(line, None, problems)
-        if amount is None and not problems:
-            problems.append((Field.AMOUNT, "Enter the amount each recipient may spend."))
-        recipients = self._recipients(ask, line, reward_kind, problems)
-        problem = None if amount is None or problems else self._choosable(reward_kind, amount)
-        if problem is not None:
-            problems.append((Field.AMOUNT, problem))
-        if problems or amount is None:
-            return None
-        specs = [
-            RewardSpec(
-                product_id=NOT_CHOSEN,
-                denomination=amount,
-                reward_type=reward_kind.key,
-                recipient_id=member_id,
-                recipient_name=name,
-                email=email,
-                tag=line.tag,
-            )
-            for member_id, name, email in recipients
-        ]
-        return reward_kind, None, specs
-
-    def _choosable(self, reward_kind: RewardKind, amount: Decimal) -> str | None:
-        """Why no recipient could choose anything for `amount` (the wallet's currency)."""
-        if self.catalog.search(reward_kind.chooses_from or "", limit=1, within=amount):
-            return None
-        currency = self.rewards.wallet.known_currency() if self.rewards.wallet else None
-        return (
-            f"No gift card in the catalog costs {fmt_money(amount, currency)} or less; "
-            "give a larger amount."
-        )
-
     def _product(
         self, line: Line, problems: list[tuple[str, str]]
     ) -> tuple[Product | None, RewardKind | None]:
@@ -405,44 +261,10 @@ class Intake:
         if problem:
             problems.append((Field.RECIPIENTS, problem))
             return []
-        found, problem = self._members(ask.requester_id, members)
+        found, problem = check_members(self.members, ask.requester_id, members)
         if problem:
             problems.append((Field.RECIPIENTS, problem))
         return found
-
-    def _members(
-        self, requester_id: str, members: list[str]
-    ) -> tuple[list[tuple[str | None, str | None, str | None]], str | None]:
-        if self.members is None:
-            return [], "Members of the workspace cannot be looked up here."
-        # One concurrent round of lookups under a deadline, the requester's too: an answer to
-        # Slack waits on it at most the directory's deadline, however many recipients.
-        found = self.members.lookup([*members, requester_id])
-        problems = []
-        late = [u for u in members if u in found.late]
-        if late:
-            # Nothing is recorded unchecked: the lookups finish in the background, so the
-            # next try finds everyone at once.
-            problems.append(
-                f"Slack was slow to tell me about {len(late)} of the recipients; "
-                "press Request again in a moment"
-            )
-        people: list[tuple[str | None, str | None, str | None]] = []
-        for user_id in members:
-            if user_id in late:
-                continue
-            user = found.users.get(user_id)
-            if user is None or user.deleted:
-                problems.append(f"<@{user_id}> is not an active member of this workspace")
-            elif user.is_bot:
-                problems.append(f"{user.name} is a bot")
-            elif not user.email:
-                problems.append(
-                    f"{user.name} has no email the bot can see (it is needed for the order)"
-                )
-            else:
-                people.append((user.id, user.name, user.email))
-        return people, "; ".join(problems)[:2000] if problems else None
 
     def _details(
         self,
@@ -565,79 +387,6 @@ class Intake:
         if decision.auto_approvable and self.background is not None:
             self.background.submit(auto_approve, self.rewards, decision.request.id)
         return Submitted(decision)
-
-    # --- a recipient's choice -----------------------------------------------------------------
-
-    def choose(self, ask: ChoiceAsk) -> ChoiceSubmitted:
-        """Check a recipient's choice against its product and the amount they were given,
-        and record it once (services/choices.py)."""
-        if self.choices is None:
-            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, "Choices are not set up."),))
-        try:
-            offer = self.choices.offer_for(ask.order_id, ask.user_id)
-        except RewardError as exc:
-            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
-        if not offer.open:  # chosen before, maybe by this very submission (a double submit)
-            try:
-                return ChoiceSubmitted(self.choices.recorded(offer, ask.submission))
-            except RewardError as exc:
-                return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
-        problems: list[tuple[str, str]] = []
-        product = self._chosen_product(ask, chosen_kind(offer), problems)
-        amount = self._amount(Line(product_id=ask.product_id, amount=ask.amount), product, problems)
-        if problems or product is None or amount is None:
-            return ChoiceSubmitted(None, tuple(FieldError(f, m) for f, m in problems))
-        spec = RewardSpec(
-            product_id=product.product_id,
-            denomination=amount,
-            recipient_id=offer.order.recipient_id,
-            recipient_name=offer.order.recipient_name,
-            email=offer.order.email,
-        )
-        try:
-            checked = self.rewards.price(spec, offer.order.reward_type, product)
-        except InvalidReward as exc:
-            return ChoiceSubmitted(None, (FieldError(field_of(exc.field), exc.message),))
-        if checked.cost > offer.amount:
-            shown = costs.in_both(product, amount, offer.currency)
-            return ChoiceSubmitted(
-                None,
-                (FieldError(Field.AMOUNT, f"{shown}: more than the {offer.given} you have."),),
-            )
-        try:
-            chosen = self.choices.record(
-                offer, checked, country=ask.country, submission=ask.submission
-            )
-        except RewardError as exc:
-            return ChoiceSubmitted(None, (FieldError(Field.REQUEST, exc.message),))
-        return ChoiceSubmitted(chosen)
-
-    def _chosen_product(
-        self, ask: ChoiceAsk, reward_type: str, problems: list[tuple[str, str]]
-    ) -> Product | None:
-        if ask.product_id is None:
-            problems.append((Field.PRODUCT, "Choose a gift card."))
-            return None
-        try:
-            found_type, product = self.catalog.product(ask.product_id)
-        except InvalidReward as exc:
-            problems.append((Field.PRODUCT, exc.message))
-            return None
-        if found_type != reward_type:
-            problems.append((Field.PRODUCT, f"{product.name} is not a {kind(reward_type).label}."))
-            return None
-        if ask.country and not self.catalog.sold_in(product.product_id, ask.country):
-            problems.append((Field.PRODUCT, f"{product.name} is not sold in that country."))
-            return None
-        return product
-
-
-def field_of(name: str | None) -> str:
-    """An error's field as the service names it (RewardError.field): a refusal of the policy
-    (over a limit, over the budget) names none, and is about the amount."""
-    if name in (None, "denomination"):
-        return Field.AMOUNT
-    return name
 
 
 def auto_approve(rewards: RewardService, request_id: int) -> None:

@@ -97,6 +97,7 @@ def test_each_kind_of_difference_is_found_once_and_alerted_once(
 
     again = runtime.auditor.run(today, actor="test")  # found again, alerted once
     assert sorted(f.kind for f in again.findings) == sorted(by_kind) and again.new == 0
+    assert again.lines()[-1].endswith("; each sent to the approvers before")
     assert len(alerts(runtime)) == 4
     assert audit_store.counts_for(runtime.database, today.isoformat()) == {
         "charge_mismatch": 1,

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.runtime import Runtime
-from handlers import messages
+from handlers import dm_messages, messages
 from services import errors as domain
 from services.notify import NOTIFIED_KINDS
 from services.operators import OperatorCheck
@@ -203,7 +203,7 @@ def test_row03_refunded_failed_or_cancelled_at_xoxoday_ends_the_order_budget_rel
     assert "order.canceled" in NOTIFIED_KINDS  # the requester and the channel are told
     request = request_store.get(real.database, order.request_id)
     assert request is not None
-    told = messages.requester_update("order.canceled", request, ended, reason)
+    told = dm_messages.requester_update("order.canceled", request, ended, reason)
     assert told and "went back to your budget" in told
 
 

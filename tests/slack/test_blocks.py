@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers import dm_messages
+from handlers import dm_messages, replies
 from handlers import messages as msg
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
@@ -416,20 +416,20 @@ def test_thread_lines_and_requester_updates() -> None:
         == "✅ Delivered to <@U0001>"
     )
     assert msg.event_line("order.claimed", order(1), approved, None) is None
-    assert msg.requester_update("request.approved", approved, None, None) == (
+    assert dm_messages.requester_update("request.approved", approved, None, None) == (
         "✅ Your reward request R-12 was approved by <@UAPP>. The orders are being placed."
     )
     auto = request(
         "approved", decided_by="policy", auto_approved=True, decision_reason="at or below 50 USD"
     )
     assert "approved automatically" in (
-        msg.requester_update("request.approved", auto, None, None) or ""
+        dm_messages.requester_update("request.approved", auto, None, None) or ""
     )
 
 
 def test_help_mentions_balance_to_approvers_only() -> None:
-    assert "balance" in msg.help_text(True)
-    assert "balance" not in msg.help_text(False)
+    assert "balance" in replies.help_text(True)
+    assert "balance" not in replies.help_text(False)
 
 
 def test_csv_recipients_are_shown_by_email() -> None:

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt import BoltResponse
 
-from handlers import dm_messages
+from handlers import dm_messages, replies
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.errors import handle_error, refusal_text
@@ -86,11 +86,11 @@ def test_request_messages_are_inert(req: RequestRow, orders: list[OrderRow]) -> 
     assert_inert(
         msg.status_message(req, orders),
         msg.approval_message(req, orders, budget=(Decimal(10), Decimal(100)), note=HOSTILE),
-        msg.status_text(req, orders, whole=True),
-        msg.status_text(req, orders[:1], whole=False),
+        replies.status_text(req, orders, whole=True),
+        replies.status_text(req, orders[:1], whole=False),
         msg.summary(req, orders),
         dm_messages.request_complete(req, orders),
-        msg.history_text([req, req.model_copy(update={"currency": HOSTILE})]),
+        replies.history_text([req, req.model_copy(update={"currency": HOSTILE})]),
         [msg.order_line(o) for o in orders],
     )
 
@@ -113,8 +113,8 @@ def test_thread_lines_and_requester_updates_are_inert(kind: str, extra: dict[str
     req, one = hostile_request("rejected"), hostile_order(1, "placed", **extra)
     outputs = [
         msg.event_line(kind, one, req, HOSTILE),
-        msg.requester_update(kind, req, one, HOSTILE),
-        msg.recipient_on_its_way(one, req),
+        dm_messages.requester_update(kind, req, one, HOSTILE),
+        dm_messages.recipient_on_its_way(one, req),
     ]
     assert_inert(*[o for o in outputs if o is not None])
 
@@ -147,7 +147,7 @@ def test_the_recipients_dm_is_inert_around_real_codes(reward_type: str) -> None:
 def test_alerts_balance_and_refusals_are_inert() -> None:
     assert_inert(
         msg.alert_message(HOSTILE),
-        msg.balance_text(Decimal(10), Decimal(2), HOSTILE),
+        replies.balance_text(Decimal(10), Decimal(2), HOSTILE),
         refusal_text(InvalidReward(HOSTILE)),
         refusal_text(RequestNotPending(HOSTILE, state="approved", decided_by=HOSTILE)),
         refusal_text(

@@ -8,10 +8,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from handlers import dm_messages, replies
 from handlers import messages as msg
+from handlers.digest_messages import Entry, digest
 from handlers.form_notes import FormNotes, budget_line
 from handlers.home_view import home_view
 from handlers.ids import Action
+from handlers.messages import block_text_length
 from handlers.metadata import RequestRef, RewardModalMeta
 from handlers.views import reward_modal
 from services.budget import BudgetView
@@ -118,35 +121,40 @@ def test_budget_lines() -> None:
     assert over.left == 0
 
 
-def test_reminder_escalation_and_stand_in_asks_are_inert_and_keep_the_buttons() -> None:
+def test_reminder_and_escalation_digests_are_inert_and_keep_the_buttons() -> None:
     waiting = hostile_request(
         "pending_approval",
         decided_by=None,
         expires_at=1_800_000_000.0,
         waiting_since=NOW,
     )
-    earlier = [EarlierReward("U0003", hostile_order(3, "delivered"), hostile_request())]
-    notes = [
-        msg.reminder_note(waiting, 2, 3),
-        msg.escalation_note(waiting),
-        msg.standing_in_note("UAPP"),
-    ]
-    text, blocks = msg.approval_message(
-        waiting, [hostile_order(1)], earlier=earlier, stand_ins=[DELEGATION], notes=notes
-    )
+    entries = [Entry(waiting, [hostile_order(1)], "UAPP", round=2, of=3)]
+    text, blocks = digest("remind", entries, 1)
     assert_inert(text, blocks)
     assert message_problems({"blocks": blocks}) == []
     shown = plain_text(blocks)
-    assert "Reminder 2 of 3" in shown and "asked too" in shown
-    assert "was already rewarded in R-12" in shown
-    assert "<@U0001> stands in for <@UAPP> until Dec 24, 2026" in shown
+    assert "Reminder 2 of 3" in shown and "You stand in for <@UAPP>" in shown
     assert any(b["type"] == "actions" for b in blocks)
-    # Decided (or expired): the notes and buttons give way to the decision.
-    _text, decided = msg.approval_message(
-        hostile_request("expired", decided_by=None), [hostile_order(1)], notes=notes
-    )
+    escalated = digest("escalate", [Entry(waiting, [hostile_order(1)])], 1)
+    assert "asked too" in escalated[0] and "Reminder" not in plain_text(escalated[1])
+    # Decided (or expired): the buttons give way to the decision, in place.
+    expired = hostile_request("expired", decided_by=None)
+    _text, decided = digest("remind", [Entry(expired, [hostile_order(1)], round=2, of=3)], 1)
     assert all(b["type"] != "actions" for b in decided)
-    assert "Reminder" not in plain_text(decided) and "Expired" in plain_text(decided)
+    assert "Expired" in plain_text(decided)
+
+
+def test_a_digest_holds_what_a_message_can_and_counts_the_rest() -> None:
+    many = [
+        Entry(hostile_request("pending_approval", decided_by=None, id=n), [hostile_order(n)])
+        for n in range(1, 31)
+    ]
+    text, blocks = digest("remind", many, 30)
+    assert len(blocks) <= 50 and sum(b["type"] == "actions" for b in blocks) == 24
+    assert len({b.get("block_id") for b in blocks if b.get("block_id")}) == 24  # unique ids
+    assert "and 6 more on your Home tab" in plain_text(blocks)
+    assert "30 reward requests wait" in text
+    assert block_text_length(blocks) < 11_000 and message_problems({"blocks": blocks}) == []
 
 
 def test_decisions_name_the_delegate_and_whom_they_stood_in_for() -> None:
@@ -155,7 +163,7 @@ def test_decisions_name_the_delegate_and_whom_they_stood_in_for() -> None:
         "✅ Approved by <@U0001> (standing in for <@UAPP>)"
     )
     assert "by <@U0001> (standing in for <@UAPP>)" in (
-        msg.requester_update("request.approved", approved, None, None) or ""
+        dm_messages.requester_update("request.approved", approved, None, None) or ""
     )
     rejected = request("rejected", decided_by="U0001", decided_for="UAPP", decided_at=NOW)
     assert msg.event_line("request.rejected", None, rejected, "no") == (
@@ -164,11 +172,11 @@ def test_decisions_name_the_delegate_and_whom_they_stood_in_for() -> None:
     expired = hostile_request("expired", decided_by=None)
     assert_inert(
         msg.event_line("request.expired", None, expired, HOSTILE),
-        msg.requester_update("request.expired", expired, None, HOSTILE),
+        dm_messages.requester_update("request.expired", expired, None, HOSTILE),
         msg.status_message(expired, [hostile_order(1, "withdrawn")]),
-        msg.delegation_text("delegation.set", HOSTILE, date(2026, 1, 2)),
-        msg.delegation_text("delegation.ended", "UAPP", date(2026, 1, 2)),
-        msg.delegate_reply(DELEGATION),
+        dm_messages.delegation_text("delegation.set", HOSTILE, date(2026, 1, 2)),
+        dm_messages.delegation_text("delegation.ended", "UAPP", date(2026, 1, 2)),
+        replies.delegate_reply(DELEGATION),
     )
     assert msg.request_status(expired, []) == "⌛ Expired: nobody decided in time"
 

@@ -138,7 +138,11 @@ def test_a_status_shown_in_a_dm_is_known_by_its_person_not_its_opaque_channel_id
     delivered = lambda: any("Code:" in str(m) for m in stack.slack.dms("UBEN"))  # noqa: E731
     wait_for(lambda: bool(refusals()) and delivered() and nothing_owed(stack), timeout=15)
     refused = refusals()
-    assert len(refused) == 1 and refused[0].response["error"] == "user_disabled"
+    # Refused, and given up: the delivery room's senders run side by side, so a thread reply
+    # and a DM to the same person may both meet the refusal before one gives them up; after
+    # that nothing more is tried, and they are given up once (the log line below).
+    assert 1 <= len(refused) <= 2
+    assert all(r.response["error"] == "user_disabled" for r in refused)
     shown = " ".join(str(c.params) for c in stack.slack.calls())
     assert f"<#{dm}>" not in shown
     about = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]

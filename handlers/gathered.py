@@ -1,0 +1,125 @@
+"""What goes to one person as one message, gathered in the outbox first: an approver's
+reminder or escalation digest (every request that waits for them this round), and a
+requester's updates (ten requests approved in a burst are one DM, not ten). Part of the
+sender (handlers/sender.py), which it serves as a base class; each entry is still told once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+
+from handlers import digest_messages
+from handlers import messages as msg
+from handlers.targets import Targets, is_slack_user
+from services.notices import Notices
+from services.notify import Steps
+from services.outbox import Outbox, OutboxRow
+from storage.models import RequestRow
+
+log = logging.getLogger(__name__)
+
+
+class Gathered:
+    notices: Notices
+    outbox: Outbox
+    targets: Targets
+    steps: Steps
+    client: WebClient
+
+    # --- a requester's updates: a burst of them is one DM -------------------------------------
+
+    def _update_requester(
+        self, key: str, request: RequestRow, user_id: str, text: str | None
+    ) -> None:
+        """A requester's update (approved, failed, complete…): it joins their next DM, so
+        ten requests approved in a burst tell them in one message, not ten. Still a step:
+        each update is told once."""
+        if not text or not is_slack_user(user_id) or self.steps.done(key):
+            return
+        if self.targets.given_up(request, user_id):
+            return
+        entry = {"key": key, "request_id": request.id, "text": text}
+        self.outbox.mark(f"dm:{user_id}", target=user_id, item=entry)
+
+    def _updates(self, row: OutboxRow) -> int:
+        """The updates waiting for one person, in as few DMs as fit Slack's text limit."""
+        user = str(row.target)
+        waiting: dict[str, dict[str, object]] = {}
+        for entry in row.data:
+            key = str(entry["key"])
+            if key not in waiting and not self.steps.done(key):
+                waiting[key] = entry
+        entries = list(waiting.values())
+        texts = [str(e["text"]) for e in entries]
+        sent = 0
+        for message in msg.replies(texts):
+            part = entries[sent : sent + len(message)]
+            request = self.notices.request(int(str(part[0]["request_id"])))
+            outcome, _ = self.targets.attempt(
+                None,
+                request,
+                user,
+                lambda message=message: self.client.chat_postMessage(
+                    channel=user, text="\n".join(message)
+                ),
+            )
+            if outcome == "later":
+                break  # the failure is recorded: the row comes back with what is left
+            for entry in part:
+                self.steps.settle(str(entry["key"]), "done" if outcome == "ok" else "gave_up")
+            sent += len(message)
+        return len(row.data)
+
+    # --- reminders and escalation: one digest per approver per round ----------------------------
+
+    def _digest_entries(
+        self, entries: list[dict[str, object]], why: str
+    ) -> list[digest_messages.Entry]:
+        found = []
+        for entry in entries:
+            request = self.notices.request(int(str(entry["request_id"])))
+            if request is not None:
+                acting_for = entry.get("acting_for")
+                found.append(
+                    digest_messages.Entry(
+                        request,
+                        self.notices.orders(request.id),
+                        str(acting_for or "") or None,
+                        round=int(str(entry.get("round") or 0)) if why == "remind" else 0,
+                        of=int(str(entry.get("of") or 0)),
+                    )
+                )
+        return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
+
+    def _digest(self, row: OutboxRow) -> int:
+        """What waits for one approver this round, in one DM; the requests decided since the
+        reminder was due are left out (a digest with nothing left is not sent)."""
+        person = str(row.target)
+        why = row.key.split(":")[1]
+        latest: dict[int, dict[str, object]] = {}
+        for entry in row.data:
+            latest[int(entry["request_id"])] = entry
+        entries = [
+            e
+            for e in self._digest_entries(list(latest.values()), why)
+            if e.request.state == "pending_approval"
+        ]
+        if not entries:
+            return len(row.data)
+        text, blocks = digest_messages.digest(why, entries, len(entries))
+        kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
+        outcome, posted = self.targets.post(
+            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
+        )
+        if posted:
+            channel, ts, _target = posted
+            self.outbox.save_digest(channel, ts, person, why, kept)
+        elif outcome == "gone":
+            log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
+        return len(row.data)
+
+
+def _ids(entries: list[digest_messages.Entry]) -> set[int]:
+    return {e.request.id for e in entries}
