@@ -48,7 +48,8 @@ def one_submission(stack: LocalStack, count: int, warm: bool) -> tuple[float, in
 def scenario(latency_ms: int, sizes: list[int], repeats: int) -> list[list[object]]:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_local_stack(Path(tmp) / "bench.db")
+        # One requester asks many times here: REWARDS_MAX_WAITING is not what is measured.
+        stack = start_local_stack(Path(tmp) / "bench.db", rewards_max_waiting=10_000)
         try:
             stack.slack.set_latency("*", latency_ms / 1000)
             for count, warm in itertools.product(sizes, (True, False)):

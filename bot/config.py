@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     rewards_monthly_budget: Decimal | None = Field(default=None, ge=0)
     rewards_max_order: Decimal | None = Field(default=None, gt=0)
     rewards_worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Requests one requester may have waiting for approval at once (each asks every approver).
+    rewards_max_waiting: int = Field(default=20, ge=1, le=10_000)
     # The approval schedule (services/reminders.py) and the modal's warnings; durations are
     # written 90s, 30m, 4h or 7d (services/durations.py).
     rewards_remind_after: timedelta = timedelta(hours=24)

@@ -4,150 +4,44 @@ It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in H
 sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
 delivery webhook; the App Home of an approver (approving from it) and of a requester; a
 request nobody decides, with the approval schedule shortened to seconds: a reminder, an
-escalation, expiry and a late click; a Workflow Builder run of the bot's custom steps; and
-"Their choice": 50 USD each for Ana and Ben, Ana (in the UK) choosing a gift card in pounds
-with the change going back to Riya's budget, Ben never choosing, reminded, then expired.
+escalation, expiry and a late click; a Workflow Builder run of the bot's custom steps, whose
+runner is asked by DM first (Send, then Don't send); and "Their choice": 50 USD each for Ana
+and Ben, Ana (in the UK) choosing a gift card in pounds with the change going back to Riya's
+budget, Ben never choosing, reminded, then expired.
 It prints what each person sees, and exits non-zero if any step fails.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
+from bot.demo_choice import CHOICE_EXPIRE, CHOICE_REMIND, their_choice
+from bot.demo_narration import (
+    PEOPLE,
+    DemoFailed,
+    Narrator,
+    readable,
+    say,
+    settle,
+    step,
+    wait,
+)
+from bot.local import LocalStack, start_local_stack
 from bot.logs import setup_logging
 from plumbing.jsonutil import dumps, loads
-from simulator.slack.fake import Call
 from simulator.slack.users import make_user
 from storage import orders as order_store
 from storage import requests as request_store
 
-PEOPLE = {
-    "UREQUESTER": "Riya (requester)",
-    "UAPPROVER": "Alex (approver)",
-    "UAPPROVER2": "Sam (approver)",
-    "UANA": "Ana",
-    "UBEN": "Ben",
-    "UCHO": "Cho",
-    "UOTHER": "Olu (not an approver)",
-    "UHEAD": "Hana (head of people, asked when a request is overdue)",
-}
 # The approval schedule, shortened from 24h / 72h / 7d so the demo shows it in seconds.
 REMIND_AFTER, ESCALATE_AFTER, EXPIRE_AFTER = "2s", "4s", "6s"
-# The choice's schedule, shortened from 3d,10d and 30d.
-# Long enough that Ana chooses in time on a busy machine, short enough to watch Ben's expire.
-CHOICE_REMIND, CHOICE_EXPIRE = "5s", "15s"
-TESCO_UK = 31010  # the simulator's Tesco Gift Card, sold in the UK, in pounds
-CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
-
-
-class DemoFailed(Exception):
-    pass
-
-
-class Narrator:
-    """Prints each Slack message as the person who would see it sees it."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-        self._lock = threading.Lock()
-
-    def __call__(self, call: Call) -> None:
-        if not call.ok:
-            return
-        params, method = call.params, call.method
-        if method == "chat.postMessage":
-            self._show(
-                call.response["channel"], params, "thread" if params.get("thread_ts") else ""
-            )
-        elif method == "chat.update":
-            self._show(params["channel"], params, "updated")
-        elif method == "chat.postEphemeral":
-            self._print(f"only {PEOPLE.get(params['user'], params['user'])} sees", params)
-        elif method == "views.publish":
-            return  # Home tabs are printed when the demo opens them (they refresh often)
-        elif method in ("views.open", "views.update"):
-            view = params["view"]
-            fields = [
-                b["label"]["text"] for b in view.get("blocks", []) if b.get("type") == "input"
-            ]
-            verb = "opens" if method == "views.open" else "now asks for"
-            say(f"    [modal] '{view['title']['text']}' {verb}: {', '.join(fields)}")
-            # The budget when the form opens; a warning whenever one is shown.
-            marks = ("💰", "⚠️") if method == "views.open" else ("⚠️",)
-            notes = [
-                block
-                for block in view.get("blocks", [])
-                if block.get("type") in ("context", "section")
-                and any(mark in str(block) for mark in marks)
-            ]
-            for line in readable(self.stack.slack.plain_text(notes)).splitlines():
-                say(f"            {line}")
-        elif method == "response_url":
-            user = self.stack.slack.hook_user(str(params.get("url")))
-            self._print(f"only {PEOPLE.get(user, user) if user else 'the caller'} sees", params)
-
-    def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
-        person = self.stack.slack.app.dm_user(channel) if channel.startswith("D") else channel
-        if person and person.startswith(("U", "W")):
-            where = f"DM to {PEOPLE.get(person, person)}"
-        else:
-            where = CHANNELS.get(channel, channel)
-        self._print(f"{where}{' (' + how + ')' if how else ''}", params)
-
-    def _print(self, where: str, params: dict[str, Any]) -> None:
-        text = readable(
-            self.stack.slack.plain_text(params.get("blocks") or params.get("text") or "")
-        )
-        text = text.replace("\n", "\n" + " " * 8)
-        with self._lock:
-            say(f"    [{where}] {text}")
-
-
-def readable(mrkdwn: str) -> str:
-    """Slack's markup as a person reads it: names for mentions, dates, no asterisks."""
-    text = re.sub(
-        r"<@(\w+)>", lambda m: "@" + PEOPLE.get(m.group(1), m.group(1)).split(" ")[0], mrkdwn
-    )
-    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-    return text.replace("*", "")
-
-
-def say(text: str = "") -> None:
-    # One write per line: the bot's threads print too, and print() writes the newline apart.
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def settle(stack: LocalStack) -> None:
-    """Let the delivery room tell everything the last step owes, so each step's messages show
-    under it (Slack delivery runs on its own threads, coalescing for a second or two)."""
-    stack.bot.room.run_until_idle(timeout=10)
-
-
-def step(title: str) -> None:
-    say(f"\n== {title}")
-
-
-def wait(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise DemoFailed(f"timed out waiting for {what}")
 
 
 def run_demo(verbose: bool = False) -> int:
@@ -282,7 +176,8 @@ def _other_ways_and_homes(stack: LocalStack) -> None:
 
 
 def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
-    """Scenes 9-10: reminders, escalation, expiry and a late click; the daily audit."""
+    """Scene 9: reminders, escalation, expiry and a late click; then Their choice (10-12,
+    bot/demo_choice.py) and the daily audit (13)."""
     settle(stack)
     step(
         f"9. Nobody decides R-6: reminders every {REMIND_AFTER}, Hana asked after "
@@ -304,7 +199,7 @@ def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
         "the late click to be refused",
     )
     settle(stack)
-    _their_choice(stack)
+    their_choice(stack)
     settle(stack)
     step("13. The daily audit, run now: Xoxoday holds an order placed by hand, and a top-up")
     _sim(stack, "POST", "orphan", {"productId": 27222, "denomination": 10, "poNumber": "BY-HAND"})
@@ -313,78 +208,24 @@ def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
         say(f"    {line}")
 
 
-def _their_choice(stack: LocalStack) -> None:
-    step("10. Riya gives Ana and Ben 50 USD each, their choice; Alex approves")
-    response = stack.give_choice(
-        "UREQUESTER", ["UANA", "UBEN"], "50", message="Pick something you like!"
-    )
-    if response.status_code != 200 or response.text:
-        raise DemoFailed(f"the form was refused: {response.text}")
-    ref = _latest_ref(stack)
-    request_id = int(ref.removeprefix("R-"))
-    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message(ref))
-    offer = stack.offer_dm("UANA")
-    stack.offer_dm("UBEN")
-    before = _committed(stack)
-    settle(stack)
-    step("11. Ana lives in the UK: she chooses a Tesco gift card of 25 GBP (about 32 USD)")
-    view_id = stack.open_choice("UANA", offer)
-    stack.pick_in_choice("UANA", view_id, country="uk", product_id=TESCO_UK)
-    stack.driver.fill(view_id, "choice_value", "choice_value", "25")
-    answer = stack.driver.submit("UANA", view_id)
-    if answer.json().get("response_action") != "update":
-        raise DemoFailed(f"Ana's choice was refused: {answer.text}")
-    say(f"    [modal] {readable(stack.slack.plain_text(answer.json()['view']['blocks']))}")
-    wait(
-        lambda: _states(stack, request_id)[0] == "delivered",
-        "Ana's gift card to be placed and delivered",
-    )
-    [ana, _ben] = order_store.for_request(stack.bot.runtime.database, request_id)
-    change = before - _committed(stack)
-    say(
-        f"    … Riya's budget: {before} USD held before the choice, {change} USD back at once; "
-        f"Xoxoday charged {ana.amount_charged} USD for 25 GBP …"
-    )
-    settle(stack)
-    step(f"12. Ben never chooses: reminded after {CHOICE_REMIND}, expired after {CHOICE_EXPIRE}")
-    wait(
-        lambda: _states(stack, request_id) == ["delivered", "withdrawn"],
-        "Ben's choice to expire",
-        timeout=40,
-    )
-    wait(
-        lambda: any(
-            "did not choose their reward" in m.get("text", "")
-            for m in stack.slack.dms("UREQUESTER")
-        ),
-        "Riya to hear about it",
-    )
-    settle(stack)
-    say(f"    … Riya's budget now holds {_committed(stack)} USD for this month …")
-
-
-def _latest_ref(stack: LocalStack) -> str:
-    [newest] = request_store.for_requester(stack.bot.runtime.database, "UREQUESTER", limit=1)
-    return newest.ref
-
-
-def _committed(stack: LocalStack) -> Any:
-    from services.budget import budget_of
-
-    runtime = stack.bot.runtime
-    month = time.strftime("%Y-%m", time.gmtime())
-    return budget_of(runtime.database, runtime.policy, "UREQUESTER", month, "USD").committed
-
-
 def _run_step(
-    stack: LocalStack, step_id: str, inputs: dict[str, Any], *, fails: bool = False
+    stack: LocalStack,
+    step_id: str,
+    inputs: dict[str, Any],
+    *,
+    fails: bool = False,
+    answer: str | None = None,
 ) -> dict[str, Any]:
-    """Slack runs the bot's custom step as part of Riya's workflow; the bot ends it."""
+    """Slack runs the bot's custom step as part of Riya's workflow; the bot ends it (after
+    Riya presses `answer` on the bot's DM, for a step that asks her first)."""
     since = len(stack.slack.calls())
     response, body = stack.driver.run_step(step_id, inputs, runner="UREQUESTER")
     if response.status_code != 200:
         raise DemoFailed(f"the bot did not take function_executed: {response.status_code}")
     execution_id = body["event"]["function_execution_id"]
+    if answer is not None:
+        ask = wait(lambda: _consent_dm(stack, execution_id), "the bot's question to Riya")
+        stack.driver.click("UREQUESTER", answer, message=ask)
     stack.slack.wait_for(
         "functions.completeError" if fails else "functions.completeSuccess",
         lambda c: c.params["function_execution_id"] == execution_id,
@@ -399,6 +240,15 @@ def _run_step(
     return ended
 
 
+def _consent_dm(stack: LocalStack, execution_id: str) -> dict[str, Any] | None:
+    """The bot's DM asking Riya to confirm the step's reward."""
+    for message in stack.slack.dms("UREQUESTER"):
+        for block in message.get("blocks") or []:
+            if any(e.get("value") == execution_id for e in block.get("elements") or []):
+                return message
+    return None
+
+
 def _workflow(stack: LocalStack) -> None:
     anniversary = {
         "recipient": "UCHO",
@@ -408,7 +258,8 @@ def _workflow(stack: LocalStack) -> None:
         "message": "Happy 5th work anniversary, Cho!",
     }
     say("    … Slack runs send_reward with the inputs Riya set in Workflow Builder …")
-    sent = _run_step(stack, "send_reward", anniversary)
+    say("    … it spends the budget of whoever ran it, so the bot asks her first: Send …")
+    sent = _run_step(stack, "send_reward", anniversary, answer="consent_send")
     if sent["state"] != "completed":
         raise DemoFailed(f"send_reward failed: {sent['error']}")
     ref = sent["outputs"]["request_ref"]
@@ -420,6 +271,10 @@ def _workflow(stack: LocalStack) -> None:
     status = _run_step(stack, "reward_status", {"request_ref": ref})
     if status.get("outputs") != {"state": "delivered"}:
         raise DemoFailed(f"reward_status said {status}")
+    say("    … run again, she presses Don't send: the step fails and nothing is held …")
+    declined = _run_step(stack, "send_reward", anniversary, fails=True, answer="consent_decline")
+    if declined["state"] != "failed":
+        raise DemoFailed("Don't send did not end the step")
     say("    … a workflow that names someone else as the requester is refused …")
     refused = _run_step(stack, "send_reward", {**anniversary, "requester": "UAPPROVER"}, fails=True)
     if refused["state"] != "failed":

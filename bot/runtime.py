@@ -15,6 +15,7 @@ from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
 from services.choice_schedule import ChoiceSchedule, ChoiceScheduler, Schedules
 from services.choices import Choices
+from services.consent import Consents
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
 from services.duplicates import Duplicates
@@ -104,6 +105,7 @@ def build_policy(settings: Settings) -> Policy:
         auto_approve_max=settings.rewards_auto_approve_max,
         monthly_budget=settings.rewards_monthly_budget,
         max_order=settings.rewards_max_order,
+        max_waiting=settings.rewards_max_waiting,
     )
 
 
@@ -151,6 +153,7 @@ class Runtime:
     duplicates: Duplicates
     choice_scheduler: ChoiceScheduler
     auditor: Auditor
+    consents: Consents
     resends: VoucherResend
     metrics: Instruments = field(default_factory=Instruments)
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
@@ -182,18 +185,30 @@ def _checked_client(settings: Settings, database: Database, metrics: Instruments
     return client
 
 
+@dataclass(frozen=True)
+class InTheLoop:
+    """What the worker's loop runs beside placement (see _in_the_loop)."""
+
+    scheduler: Scheduler
+    auditor: Auditor
+    consents: Consents
+    choices: ChoiceScheduler
+
+
 def _in_the_loop(
     worker: Worker,
     rewards: RewardService,
     delegations: Delegations,
     people: PeopleDirectory | None,
     settings: Settings,
-) -> tuple[Scheduler, Auditor, ChoiceScheduler]:
+) -> InTheLoop:
     """What runs in the worker's loop beside placement: reminders, escalation and expiry
     (services/reminders.py; a decision checks the same times itself, services/deadlines.py),
-    the reminders and expiry of choices not made (services/choice_schedule.py), and the daily
+    workflows' questions to their runners left unanswered (services/consent.py), the
+    reminders and expiry of choices not made (services/choice_schedule.py), and the daily
     audit against Xoxoday's books (services/audit_schedule.py)."""
     database, catalog = rewards.database, rewards.catalog
+    consents = Consents(database)
     scheduler = Scheduler(
         database,
         rewards,
@@ -201,6 +216,7 @@ def _in_the_loop(
         name=f"{worker.name}",
         delegations=delegations,
         people=people,
+        consents=consents,
     )
     # The recipients' choices (services/choices.py): their reminders and expiry.
     choices = Choices(database, catalog, default_country=settings.default_country, wake=worker.wake)
@@ -210,7 +226,7 @@ def _in_the_loop(
     worker.scheduler = Schedules(scheduler, choice_scheduler)
     auditor = Auditor(database, worker.client, rewards.wallet)
     worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
-    return scheduler, auditor, choice_scheduler
+    return InTheLoop(scheduler, auditor, consents, choice_scheduler)
 
 
 def build_runtime(
@@ -253,8 +269,7 @@ def build_runtime(
     )
     policy = build_policy(settings)
     delegations = Delegations(database, policy)
-    schedule = build_schedule(settings)
-    deciders = Deciders(policy, delegations, schedule=schedule)
+    deciders = Deciders(policy, delegations, schedule=build_schedule(settings))
     rewards = RewardService(
         database,
         catalog,
@@ -263,9 +278,9 @@ def build_runtime(
         wake=worker.wake,
         people=people,
         deciders=deciders,
-        schedule=schedule,
+        schedule=deciders.schedule,
     )
-    scheduler, auditor, choosing = _in_the_loop(worker, rewards, delegations, people, settings)
+    loop = _in_the_loop(worker, rewards, delegations, people, settings)
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -284,10 +299,11 @@ def build_runtime(
         dispatcher=dispatcher,
         delegations=delegations,
         deciders=deciders,
-        scheduler=scheduler,
+        scheduler=loop.scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
-        choice_scheduler=choosing,
-        auditor=auditor,
+        choice_scheduler=loop.choices,
+        auditor=loop.auditor,
+        consents=loop.consents,
         resends=VoucherResend(database, client),
         metrics=metrics,
         notifications=EventPump(dispatcher),

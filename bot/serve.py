@@ -266,6 +266,7 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         home=room.sender.home,
         choices=runtime.choices,
         default_country=settings.default_country,
+        consents=runtime.consents,
         resends=runtime.resends,
     )
     app = build_app(

@@ -24,6 +24,7 @@ from handlers import (
     resend,
     reward_form,
     shortcuts,
+    workflow_consent,
     workflow_steps,
 )
 from handlers.deps import Deps
@@ -162,6 +163,7 @@ def build_app(
     approvals.register(app, deps)
     shortcuts.register(app, deps)
     workflow_steps.register(app, deps)
+    workflow_consent.register(app, deps)
     home.register(app, deps)
     choice_form.register(app, deps)
     resend.register(app, deps)

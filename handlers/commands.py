@@ -47,13 +47,13 @@ def register(app: App, deps: Deps) -> None:
         word, _, rest = text.partition(" ")
         handler = TEXT_COMMANDS.get(md.unescape(word).lower())
         if handler is None:
-            ack(text=replies.help_text(deps.policy.is_approver(user_id)))
+            ack(text=replies.help_text(deps.rewards.visibility.sees_company(user_id)))
             return
         handler(deps, ack, respond, user_id, rest.strip())
 
 
 def _help(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    ack(text=replies.help_text(deps.policy.is_approver(user_id)))
+    ack(text=replies.help_text(deps.rewards.visibility.sees_company(user_id)))
 
 
 def _visible(
@@ -98,7 +98,7 @@ def _cancel(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> 
 
 
 def _balance(deps: Deps, ack: Ack, respond: Respond, user_id: str, rest: str) -> None:
-    if not deps.policy.is_approver(user_id):
+    if not deps.rewards.visibility.sees_company(user_id):  # services/visibility.py
         ack(text="Only approvers can see the wallet balance.")
         return
     ack(text="Checking the Xoxoday wallet…")

@@ -11,6 +11,7 @@ from handlers.users import UserDirectory
 from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
 from services.choices import Choices
+from services.consent import Consents
 from services.delegation import Delegations
 from services.duplicates import Duplicates
 from services.intake import Intake
@@ -44,12 +45,16 @@ class Deps:
     choices: Choices | None = None
     # REWARDS_DEFAULT_COUNTRY (else the first of REWARDS_COUNTRIES): where forms start.
     default_country: str | None = None
+    # What workflows' runners were asked to confirm (services/consent.py).
+    consents: Consents = field(default=None)  # type: ignore[assignment]
     # "Email my code again" (services/resend.py): who may, and once an hour per order.
     resends: VoucherResend | None = None
     # Every surface that asks for a reward hands it to this one intake.
     intake: Intake = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.consents is None:
+            self.consents = Consents(self.rewards.database)
         self.intake = Intake(
             self.rewards,
             members=self.users,

@@ -62,10 +62,13 @@ def budget_line(budget: BudgetView) -> str:
 
 def form_notes(deps: Deps, user_id: str, recipients: Sequence[str]) -> FormNotes:
     earlier = deps.duplicates.earlier(recipients) if deps.duplicates and recipients else []
-    # Decided without Slack (this runs before an ack): the earlier request's requester and
-    # the approvers see what it was; anyone else only that there was one.
-    approver = deps.policy.may_approve(user_id, escalated=True)
+    # Decided without Slack (this runs before an ack), by the rule of /reward status
+    # (services/visibility.py): who may see the earlier request sees what it was; anyone
+    # else only that there was one.
+    sees = deps.rewards.visibility.sees_request
     visible = frozenset(
-        e.request.id for e in earlier if approver or e.request.requester_id == user_id
+        e.request.id
+        for e in earlier
+        if sees(user_id, e.request, deps.rewards.recipient_ids(e.request.id))
     )
     return FormNotes(deps.budget(user_id), tuple(earlier), visible)

@@ -29,6 +29,9 @@ class Action(StrEnum):
     CHOICE_PRODUCT = "choice_product"
     CHOICE_VALUE = "choice_value"  # a fixed value that fits
     CHOICE_AMOUNT = "choice_amount"  # an open amount, up to what fits
+    # A workflow's runner confirms (or not) what its send_reward step asks (services/consent.py).
+    CONSENT_SEND = "consent_send"
+    CONSENT_DECLINE = "consent_decline"
     RESEND_CODE = "resend_code"  # the recipient's "Email my code again" (DM and Home)
 
 
@@ -54,6 +57,7 @@ class Block(StrEnum):
     CHOICE_PRODUCT = "choice_product"
     CHOICE_VALUE = "choice_value"
     CHOICE_AMOUNT = "choice_amount"
+    CONSENT = "consent"
 
 
 class Callback(StrEnum):

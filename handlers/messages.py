@@ -17,7 +17,6 @@ those who may see the whole request, never in a channel.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -27,6 +26,10 @@ from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
+
+# Re-exported: the messages' callers read them here.
+from handlers.order_words import ORDER_WORDS as ORDER_WORDS
+from handlers.order_words import progress as progress
 from services.delegation import Delegation
 from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
@@ -35,19 +38,6 @@ from storage.models import EventKind, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
 MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one line per order
-
-ORDER_WORDS = {
-    "pending_approval": ("⏳", "waiting for approval"),
-    "choosing": ("🎁", "choosing their reward"),
-    "queued": ("🕓", "queued"),
-    "placing": ("🔄", "being placed"),
-    "unknown": ("🔄", "being confirmed with Xoxoday"),
-    "placed": ("🚚", "placed, delivery pending"),
-    "delivered": ("✅", "delivered"),
-    "canceled": ("🚫", "delivery cancelled by Xoxoday, refunded"),
-    "failed": ("❌", "failed"),
-    "withdrawn": ("➖", "not sent"),
-}
 
 
 def mention(user_id: str | None) -> str:
@@ -205,23 +195,6 @@ def summary(request: RequestRow, orders: list[OrderRow]) -> str:
     if request.message:
         text += "\n" + md.quote(request.message)
     return text
-
-
-def progress(orders: list[OrderRow]) -> str:
-    counts = Counter(o.state for o in orders)
-    placed = counts["placed"] + counts["delivered"] + counts["canceled"]
-    parts = [f"{placed} of {len(orders)} placed"]
-    if counts["choosing"]:
-        parts.append(f"{counts['choosing']} choosing")
-    if counts["delivered"]:
-        parts.append(f"{counts['delivered']} delivered")
-    if counts["failed"]:
-        parts.append(f"{counts['failed']} failed")
-    if counts["canceled"]:
-        parts.append(f"{counts['canceled']} cancelled")
-    if counts["withdrawn"]:  # in a request that went ahead: a choice that expired
-        parts.append(f"{counts['withdrawn']} not chosen")
-    return " · ".join(parts)
 
 
 def request_status(
@@ -394,10 +367,12 @@ def approval_message(
     if note:
         blocks.append(_context(f"⚠️ {md.escape(note)}"))
     if request.source in UNATTENDED_SOURCES:
+        by = request.confirmed_by  # the runner pressed Send (services/consent.py)
+        confirmed = f"; {mention(by)} confirmed it by DM before anything was held" if by else ""
         blocks.append(
             _context(
-                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran: the "
-                "workflow's author chose the reward, so it always waits for an approver."
+                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran{confirmed}. "
+                "The workflow's author chose the reward, so it always waits for an approver."
             )
         )
     if request.state == "pending_approval":

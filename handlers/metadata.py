@@ -36,6 +36,9 @@ class RewardModalMeta(_Meta):
     # "Reward this message": the message's permalink. Sent back by the client, so anything
     # but a plain Slack permalink is dropped (handlers/permalinks.py).
     source_link: str | None = None
+    # Who wrote that message: the request keeps the link only while they are a recipient
+    # (services/intake.py).
+    source_author: str | None = None
     # Where the gift cards searched are sold (a Xoxoday country code); "" every country.
     country: str = ""
 

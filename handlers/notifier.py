@@ -58,6 +58,8 @@ ONE_OFF = frozenset(
         EventKind.CHOICE_OFFERED,  # the recipient's DM with "Choose my reward"
         EventKind.CHOICE_REMINDED,
         EventKind.CHOICE_EXPIRED,  # the requester's DM
+        EventKind.WORKFLOW_CONSENT_EXPIRED,
+        EventKind.WORKFLOW_CONSENT_ANSWERED,
     }
 )
 # A recipient's choice changes their Home ("Waiting for your choice") and the request's status.

@@ -247,6 +247,7 @@ def ask_of(requester_id: str, form: RewardForm, meta: RewardModalMeta, *, view_i
         message=form.message,
         channel_id=meta.channel_id,
         source_link=meta.source_link,
+        source_author=meta.source_author,
     )
 
 

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from handlers import digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.choice_sending import ChoiceSending
+from handlers.consent_sender import CONSENT_KINDS, send_consent_event
 from handlers.gathered import Gathered
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
@@ -183,6 +184,9 @@ class SlackSender(ChoiceSending, Gathered):
             return
         if event.kind.startswith("delegation."):
             self._delegation(event)
+            return
+        if event.kind in CONSENT_KINDS:
+            send_consent_event(self.targets, self.client, event)
             return
         request = self.notices.request(event.request_id) if event.request_id else None
         if request is None:

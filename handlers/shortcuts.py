@@ -5,8 +5,10 @@ A shortcut's trigger_id works once and for 3 seconds
 (https://docs.slack.dev/interactivity/implementing-shortcuts), so the modal opens first, from
 what the payload already says (who wrote the message); the link comes from chat.getPermalink
 afterwards and goes in with views.update. The permalink also travels in the modal's metadata
-(checked again whenever it is read: handlers/permalinks.py), so the request keeps it and the
-approval ask and the status message link back to the message. Everything after that is the
+(checked again whenever it is read: handlers/permalinks.py) with the message's author, so the
+request keeps it, and the approval ask and the status message link back to the message, as
+long as the author is among the recipients (a form whose recipient was changed rewards
+someone else, and is not made "for the message": services/intake.py). Everything after that is the
 /reward modal's own path (handlers/reward_form.py).
 """
 
@@ -53,8 +55,10 @@ def register(app: App, deps: Deps) -> None:
         ack()
         channel = (shortcut.get("channel") or {}).get("id")
         message_ts = (shortcut.get("message") or {}).get("ts") or shortcut.get("message_ts")
-        meta = RewardModalMeta(channel_id=channel)  # the status goes where the message is
-        form = RewardForm(recipients=recipients_for(shortcut))
+        recipients = recipients_for(shortcut)
+        # The status goes where the message is; the link is kept while its author receives.
+        meta = RewardModalMeta(channel_id=channel, source_author=next(iter(recipients), None))
+        form = RewardForm(recipients=recipients)
         where = where_of(deps)
         view = reward_modal(meta, form, where=where)
         opened = client.views_open(trigger_id=shortcut["trigger_id"], view=view)

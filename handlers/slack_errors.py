@@ -31,6 +31,9 @@ GONE: dict[str, str] = {
     "users_not_found": "Slack does not know this person",
     "messages_tab_disabled": "the bot's Messages tab is turned off",
     "not_enabled": "the Home tab is turned off for this app",
+    # functions.completeError of a workflow step that ended (or that Slack no longer knows)
+    "execution_not_in_running_state": "the workflow step has ended already",
+    "function_execution_not_found": "Slack no longer knows the workflow step",
 }
 FIX = frozenset(
     {

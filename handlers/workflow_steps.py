@@ -101,6 +101,11 @@ NO_RUNNER_STATUS = (
 )
 
 
+# What a step's work returns when the step was answered elsewhere already (its runner's
+# click: handlers/workflow_consent.py): say nothing more, and remember it is answered.
+ANSWERED_ELSEWHERE: dict[str, Any] = {}
+
+
 class StepRefused(Exception):
     """The step cannot go on: `sentence` (plain words, escaped when sent: step_error) is
     what the workflow's person reads."""
@@ -252,7 +257,9 @@ def requester_of(step: SendReward) -> str:
     return step.runner
 
 
-def ask_of(step: SendReward, requester: str, execution_id: str) -> Ask:
+def ask_of(
+    step: SendReward, requester: str, execution_id: str, confirmed_by: str | None = None
+) -> Ask:
     """What the step asks for, in the intake's terms (services/intake.py). Nobody waits on
     a 3-second answer, so the intake may ask Xoxoday for the wallet's currency; such a request
     always waits for an approver (services/rewards.py, UNATTENDED_SOURCES)."""
@@ -271,6 +278,7 @@ def ask_of(step: SendReward, requester: str, execution_id: str) -> Ask:
         idempotency_key=idempotency_key(execution_id),
         message=step.message,
         may_wait=True,
+        confirmed_by=confirmed_by,
     )
 
 
@@ -306,14 +314,16 @@ class Answers:
     def answer(
         self,
         execution_id: str,
-        work: Callable[[], dict[str, Any]],
+        work: Callable[[], dict[str, Any] | None],
         complete: Complete,
         fail: Fail,
     ) -> None:
-        """Run `work` for its outputs and complete the step with them; a StepRefused (or
-        anything unexpected, as a sentence with a log reference) fails it instead."""
+        """Run `work` for its outputs and complete the step with them (None: it is not answered
+        yet, it ends on a click); a StepRefused (or anything unexpected, as a sentence with a
+        log reference) fails it instead."""
 
-        def run() -> None:
+        def run() -> bool:
+            """True once the step was answered (completed or failed)."""
             try:
                 outputs = work()
             except StepRefused as exc:
@@ -321,14 +331,21 @@ class Answers:
             except Exception as exc:
                 fail(error=step_error(user_message(exc)))  # logs it with a reference
             else:
+                if outputs is None:  # it ends later, on its runner's click: not answered
+                    return False
+                if outputs is ANSWERED_ELSEWHERE:
+                    log.info("workflow step %s was answered already (by a click)", execution_id)
+                    return True
                 complete(outputs=outputs)
+            return True
 
         key = f"{execution_id}:answer"
         with self._held(execution_id):
             if self.steps.done(key):
                 log.info("workflow step %s was answered already (Slack replayed it)", execution_id)
                 return
-            self.steps.once(key, run)
+            if run():
+                self.steps.settle(key, "done")
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -348,11 +365,8 @@ def outputs_of(request: RequestRow, orders: list[OrderRow]) -> dict[str, Any]:
     }
 
 
-def send_reward(deps: Deps, execution_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Record the request the step asks for (once per execution); its outputs."""
-    existing = deps.rewards.recorded(idempotency_key(execution_id))
-    if existing is not None:  # recorded before a crash or a replay: the same request
-        return outputs_of(existing.request, existing.orders)
+def prepared(deps: Deps, inputs: dict[str, Any]) -> tuple[SendReward, str]:
+    """The step's inputs read, whose budget pays, the catalog and the people known."""
     step = read_send_reward(inputs)
     requester = requester_of(step)
     if deps.catalog.refreshed_at() is None:
@@ -361,7 +375,20 @@ def send_reward(deps: Deps, execution_id: str, inputs: dict[str, Any]) -> dict[s
     found = deps.users.lookup([step.recipient, requester], deadline_s=STEP_LOOKUP_DEADLINE_S)
     if found.late:
         raise StepRefused("Slack did not answer in time about the people involved; run it again.")
-    submitted = deps.intake.submit(ask_of(step, requester, execution_id))
+    return step, requester
+
+
+def send_reward(
+    deps: Deps, execution_id: str, inputs: dict[str, Any], confirmed_by: str | None = None
+) -> dict[str, Any]:
+    """Record the request the step asks for (once per execution); its outputs. The step's
+    listener calls it only once the runner pressed Send (handlers/workflow_consent.py), with
+    `confirmed_by` their user id."""
+    existing = deps.rewards.recorded(idempotency_key(execution_id))
+    if existing is not None:  # recorded before a crash or a replay: the same request
+        return outputs_of(existing.request, existing.orders)
+    step, requester = prepared(deps, inputs)
+    submitted = deps.intake.submit(ask_of(step, requester, execution_id, confirmed_by))
     if submitted.decision is None:
         raise StepRefused(refusal(submitted.errors))
     return outputs_of(submitted.decision.request, submitted.decision.orders)
@@ -384,15 +411,8 @@ def reward_status(deps: Deps, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(app: App, deps: Deps) -> None:
+    """reward_status; send_reward's listener is handlers/workflow_consent.py's."""
     answers = Answers(deps)
-
-    @app.function(Step.SEND_REWARD)
-    def on_send_reward(event: dict[str, Any], complete: Complete, fail: Fail) -> None:
-        execution_id = event["function_execution_id"]
-        inputs = event.get("inputs") or {}
-        answers.answer(
-            execution_id, lambda: send_reward(deps, execution_id, inputs), complete, fail
-        )
 
     @app.function(Step.REWARD_STATUS)
     def on_reward_status(event: dict[str, Any], complete: Complete, fail: Fail) -> None:

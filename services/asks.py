@@ -71,6 +71,10 @@ class Ask:
     message: str = ""
     channel_id: str | None = None  # where the request's status is posted
     source_link: str | None = None  # the chat message it was made from (checked by the caller)
+    # The author of that message: the link is kept only while they are among the recipients.
+    source_author: str | None = None
+    # A workflow's runner, who pressed Send on the bot's DM before it was recorded.
+    confirmed_by: str | None = None
     requester_name: str | None = None  # else the Members port's name for the requester
     trusted: bool = False  # an operator at the shell: no approval, no spending limits
     may_wait: bool = False  # nobody waits on a 3-second answer: Xoxoday may be asked

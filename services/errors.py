@@ -34,6 +34,10 @@ class OverBudget(PolicyRefusal):
     pass
 
 
+class TooManyWaiting(PolicyRefusal):
+    """The requester has REWARDS_MAX_WAITING requests waiting for approval already."""
+
+
 class NotAnApprover(PolicyRefusal):
     pass
 

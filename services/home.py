@@ -20,6 +20,7 @@ from services.budget import BudgetView, budget_of, spend_by_type
 from services.delegation import Deciders, Delegation, Delegations
 from services.errors import PolicyRefusal
 from services.policy import Policy
+from services.visibility import Visibility
 from services.wallet import WalletView
 from storage import choices as choice_store
 from storage import orders as order_store
@@ -92,6 +93,7 @@ class HomeService:
         currency: Callable[[], str | None] = lambda: None,
         low_balance: Decimal | None = None,
         clock: Callable[[], float] = time.time,
+        visibility: Visibility | None = None,
     ) -> None:
         self.database = database
         self.policy = policy
@@ -101,21 +103,15 @@ class HomeService:
         self.currency = currency
         self.low_balance = low_balance
         self._clock = clock
+        self.visibility = visibility or Visibility(database, policy, deciders, clock=clock)
 
     def month(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
 
     def decides(self, user_id: str) -> bool:
-        """Whether the approver part of the Home is shown to `user_id`."""
-        return (
-            user_id in self.policy.approvers
-            or user_id in self.policy.escalation_approvers
-            or any(
-                # a delegation counts while the one who made it may still approve
-                self.policy.may_approve(d.approver_id, escalated=True)
-                for d in self.delegations.standing_in_for(user_id)
-            )
-        )
+        """Whether the approver part of the Home (what waits, the wallet, the company's spend)
+        is shown to `user_id`: the one rule of services/visibility.py."""
+        return self.visibility.sees_company(user_id)
 
     def build(self, user_id: str) -> HomeData:
         month = self.month()
@@ -131,32 +127,38 @@ class HomeService:
         )
         if not self.decides(user_id):
             return data
-        waiting = self.waiting_for(user_id)
+        waiting, total = self.waiting_for(user_id)
         return replace(
             data,
             decides=True,
-            waiting=waiting[:WAITING_SHOWN],
-            waiting_total=len(waiting),
+            waiting=waiting,
+            waiting_total=total,
             wallet=self.wallet_view(),
             low_balance=self.low_balance,
             spend=spend_by_type(self.database, month),
         )
 
-    def waiting_for(self, user_id: str) -> list[Waiting]:
-        """Waiting requests `user_id` may decide, oldest first (the service checks again at
-        the click, emails of CSV recipients included)."""
-        found = []
+    def waiting_for(self, user_id: str, shown: int = WAITING_SHOWN) -> tuple[list[Waiting], int]:
+        """The oldest `shown` waiting requests `user_id` may decide now, and how many they may
+        decide in all, counted exactly (the service checks again at the click, emails of CSV
+        recipients included)."""
+        recipients = order_store.recipients_of_waiting(self.database)
+        now = self._clock()
+        found: list[Waiting] = []
+        total = 0
         for request in request_store.waiting(self.database):
-            orders = order_store.for_request(self.database, request.id)
-            ids = [o.recipient_id for o in orders]
+            ids = recipients.get(request.id, [])
             if user_id in ids:
                 continue
             try:
-                acting_for = self.deciders.acting_for(user_id, request, ids)
+                acting_for = self.deciders.acting_for(user_id, request, ids, now=now)
             except PolicyRefusal:
                 continue
-            found.append(Waiting(request, orders, acting_for))
-        return found
+            total += 1
+            if len(found) < shown:
+                orders = order_store.for_request(self.database, request.id)
+                found.append(Waiting(request, orders, acting_for))
+        return found, total
 
     def _to_choose(self, user_id: str) -> list[ToChoose]:
         found = []

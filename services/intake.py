@@ -21,7 +21,9 @@ What is checked, in order (each step only when the ones before found nothing):
 2. the wallet's currency, which every cost is in (learning it means asking Xoxoday, which a
    3-second answer to Slack cannot wait for: `Ask.may_wait`);
 3. each reward against its product: denomination, quantity, cost (RewardService.price);
-4. the policy, the budget and the record itself (RewardService.record), in one transaction.
+4. the policy, the budget, the requester's waiting requests (at most REWARDS_MAX_WAITING, also
+   checked first of all, before any lookup) and the record itself (RewardService.record), in
+   one transaction.
 A request within the auto-approve limit is then approved in the background.
 """
 
@@ -71,10 +73,21 @@ __all__ = [
     "FieldError",
     "Intake",
     "Line",
+    "Quote",
     "Source",
     "Submitted",
     "auto_approve",
 ]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What an ask would cost (None when it could not be priced), or what is wrong."""
+
+    total: Decimal | None
+    currency: str
+    errors: tuple[FieldError, ...] = ()
+    rewards: tuple[CheckedReward, ...] = ()
 
 
 @dataclass
@@ -113,6 +126,11 @@ class Intake(ChoiceSurface):
             existing = self.rewards.recorded(ask.idempotency_key)
             if existing is not None:
                 return Submitted(existing)
+        if not ask.trusted:  # before any lookup: a flood is refused at its cheapest
+            try:
+                self.rewards.check_waiting(ask.requester_id)
+            except PolicyRefusal as exc:
+                return Submitted(None, (FieldError(Field.REQUEST, exc.message),))
         checked, errors = self._check(ask, progress)
         if errors:
             return Submitted(None, errors)
@@ -124,6 +142,23 @@ class Intake(ChoiceSurface):
         """What submit() would refuse, recording nothing (a CSV file with unreadable rows is
         still checked whole, so every problem is told at once)."""
         return self._check(ask, progress)[1]
+
+    def quote(self, ask: Ask) -> Quote:
+        """What the ask would cost, checked as submit() checks it and recording nothing (a
+        workflow's runner is asked before anything is held: services/consent.py); the
+        requester's waiting requests and budget too."""
+        checked, errors = self._check(ask, None)
+        if errors:
+            return Quote(None, "", errors)
+        total = sum((c.cost for c in checked), Decimal(0))
+        currency = self.rewards.wallet.known_currency() if self.rewards.wallet else None
+        if not ask.trusted:
+            try:
+                self.rewards.check_can_record(ask.requester_id, checked)
+            except PolicyRefusal as exc:
+                error = FieldError(field_of(exc.field), exc.message)
+                return Quote(total, currency or "", (error,))
+        return Quote(total, currency or "", (), tuple(checked))
 
     def _check(
         self, ask: Ask, progress: Callable[[int, int], None] | None
@@ -365,6 +400,12 @@ class Intake(ChoiceSurface):
 
     # --- 4. the record ------------------------------------------------------------------------
 
+    @staticmethod
+    def _link(ask: Ask) -> str | None:
+        """The message the request is "for" (Reward this message): only while the message's
+        author is among its recipients, else the ask would show someone else beside it."""
+        return ask.source_link if _rewards_author(ask) else None
+
     def _record(self, ask: Ask, checked: list[CheckedReward]) -> Submitted:
         name = ask.requester_name
         if name is None and self.members is not None:
@@ -380,13 +421,19 @@ class Intake(ChoiceSurface):
                 message=ask.message,
                 idempotency_key=ask.idempotency_key,
                 trusted=ask.trusted,
-                source_link=ask.source_link,
+                source_link=self._link(ask),
+                confirmed_by=ask.confirmed_by,
             )
         except (InvalidReward, PolicyRefusal) as exc:
             return Submitted(None, (FieldError(field_of(exc.field), exc.message),))
         if decision.auto_approvable and self.background is not None:
             self.background.submit(auto_approve, self.rewards, decision.request.id)
         return Submitted(decision)
+
+
+def _rewards_author(ask: Ask) -> bool:
+    author = ask.source_author
+    return author is not None and any(author in line.members for line in ask.lines)
 
 
 def auto_approve(rewards: RewardService, request_id: int) -> None:

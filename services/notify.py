@@ -39,6 +39,8 @@ NOTIFIED_KINDS = frozenset(
         EventKind.REQUEST_ESCALATED,
         EventKind.DELEGATION_SET,
         EventKind.DELEGATION_ENDED,
+        EventKind.WORKFLOW_CONSENT_EXPIRED,
+        EventKind.WORKFLOW_CONSENT_ANSWERED,
         EventKind.ORDER_PLACED,
         EventKind.ORDER_DELIVERED,
         EventKind.ORDER_CANCELED,

@@ -12,6 +12,7 @@ from services.errors import (
     OverBudget,
     OverOrderLimit,
     SelfApproval,
+    TooManyWaiting,
 )
 from services.money import fmt_money
 
@@ -47,6 +48,7 @@ class Policy:
     auto_approve_max: Decimal = Decimal(0)  # 0: every request needs approval
     monthly_budget: Decimal | None = None  # per requester, per calendar month
     max_order: Decimal | None = None  # largest single order
+    max_waiting: int | None = 20  # requests one requester may have waiting at once
 
     def auto_approves(self, total: Decimal) -> bool:
         """Within the auto-approve limit. Never without a monthly budget: with no budget,
@@ -75,6 +77,18 @@ class Policy:
                 f"this request costs {fmt_money(adding, currency)} but only "
                 f"{fmt_money(left, currency)} of your "
                 f"{fmt_money(self.monthly_budget, currency)} monthly budget is left"
+            )
+
+    def check_waiting(self, waiting: int) -> None:
+        """`waiting`: the requester's requests waiting for approval now, without the new one.
+        Each asks every approver (and their delegates) by post and DM, so one person's flood
+        of requests is refused here rather than delivered to everyone."""
+        if self.max_waiting is not None and waiting >= self.max_waiting:
+            raise TooManyWaiting(
+                f"you have {waiting} requests waiting for approval, the most one person may "
+                "have at once; send this one when some are decided, or cancel one "
+                "(`/reward cancel R-n`)",
+                field="request",
             )
 
     def is_approver(self, user_id: str) -> bool:

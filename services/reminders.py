@@ -13,6 +13,7 @@ REWARDS_EXPIRE_AFTER = X:
   after a stop, one late reminder is sent and the next comes an interval later, not a burst;
 - escalation at T+E, once: REWARDS_ESCALATION_APPROVERS are asked too, and may decide from then
   on (without escalation approvers there is nothing to escalate);
+- a workflow's question to its runner unanswered for a day expires (services/consent.py);
 - delegations that no longer hold (last day passed, approver no longer one or deactivated)
   end first, each round, and their delegates are told (services/delegation.py);
 - expiry at T+X: the request becomes `expired`, its orders are withdrawn and its budget given
@@ -30,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from services.consent import Consents
 from services.deadlines import MAX_REMINDERS, Schedule, waiting_since
 from services.delegation import Delegations
 from services.durations import in_words
@@ -57,6 +59,7 @@ class Scheduler:
         clock: Callable[[], float] = time.time,
         delegations: Delegations | None = None,
         people: PeopleDirectory | None = None,
+        consents: Consents | None = None,
     ) -> None:
         self.database = database
         self.rewards = rewards
@@ -66,12 +69,16 @@ class Scheduler:
         # Delegations that no longer hold end here, each round (services/delegation.py).
         self.delegations = delegations
         self.people = people
+        # Workflows' questions nobody answered within a day end here (services/consent.py).
+        self.consents = consents
 
     def tick(self) -> int:
         """One round: schedule new waiting requests, then expire, escalate and remind what is
         due. Returns how many requests were expired, escalated or reminded by this caller."""
         now = self._clock()
         self._end_delegations()
+        if self.consents is not None and self.consents.expire_due():
+            log.info("workflow confirmations expired")
         self._schedule_new()
         done = self._expire(now)
         done += self._escalate(now)

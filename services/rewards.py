@@ -46,6 +46,7 @@ from services.reward_specs import (
     spec_from_order,
     who_of,
 )
+from services.visibility import Visibility
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import Product
@@ -96,6 +97,8 @@ class RewardService(Deciding):
         self.people = people
         # Who may decide a request, delegates included (services/delegation.py).
         self.deciders = deciders or Deciders(policy, schedule=schedule, clock=clock)
+        # Who may see what (services/visibility.py): one rule for every surface.
+        self.visibility = Visibility(database, policy, self.deciders)
         # When waiting requests expire (services/deadlines.py): a decision checks it itself.
         self.schedule = schedule
         self._wake = wake or (lambda: None)
@@ -187,6 +190,27 @@ class RewardService(Deciding):
             return None
         return Decision(existing, order_store.for_request(self.database, existing.id))
 
+    def check_can_record(self, requester_id: str, checked: Sequence[CheckedReward]) -> None:
+        """PolicyRefusal when record() would refuse these rewards now: a single order over the
+        limit, the requester's waiting requests, their budget (nothing is recorded; record()
+        checks again in its transaction)."""
+        currency = (self.wallet.known_currency() if self.wallet else None) or ""
+        self._check_orders(checked, currency)
+        self.check_waiting(requester_id)
+        month = ledger.month_of(utcnow())
+        spent = ledger.spent(self.database, requester_id, month)
+        self.policy.check_budget(spent, sum((c.cost for c in checked), Decimal(0)), currency)
+
+    def _check_orders(self, checked: Sequence[CheckedReward], currency: str) -> None:
+        """REWARDS_MAX_ORDER, for each reward."""
+        for item in checked:
+            label = f"{item.product.name} for {who_of(item.spec)}"
+            self.policy.check_order(item.cost, currency, label)
+
+    def check_waiting(self, requester_id: str) -> None:
+        """TooManyWaiting when `requester_id` has REWARDS_MAX_WAITING requests waiting."""
+        self.policy.check_waiting(request_store.waiting_count(self.database, requester_id))
+
     def record(
         self,
         requester_id: str,
@@ -199,17 +223,17 @@ class RewardService(Deciding):
         idempotency_key: str | None = None,
         trusted: bool = False,
         source_link: str | None = None,
+        confirmed_by: str | None = None,
     ) -> Decision:
         """Record checked rewards as one request (create() without the checks): the policy's
-        limits, the budget and the wallet are checked here, once, with the record."""
+        limits, the budget and the wallet are checked here, once, with the record.
+        `confirmed_by`: a workflow's runner, who pressed Send (services/consent.py)."""
         if not checked:
             raise InvalidReward("add at least one recipient", field="recipients")
         currency = self.wallet.currency() if self.wallet else ""
         total = sum((c.cost for c in checked), Decimal(0))
         if not trusted:
-            for item in checked:
-                label = f"{item.product.name} for {who_of(item.spec)}"
-                self.policy.check_order(item.cost, currency, label)
+            self._check_orders(checked, currency)
         auto = not trusted and source not in UNATTENDED_SOURCES and self.policy.auto_approves(total)
         balance = self._balance(total) if trusted and self.wallet else None
         with self.database.tx() as db:
@@ -225,7 +249,9 @@ class RewardService(Deciding):
             if balance is not None:
                 self._ensure_funds(balance, total, currency)
             if not trusted:
-                # Inside the write transaction, so two requests cannot both fit the last euro.
+                # Inside the write transaction, so two requests cannot both fit the last euro
+                # (nor the last place among the requester's waiting requests).
+                self.check_waiting(requester_id)
                 spent = ledger.spent(self.database, requester_id, month)
                 self.policy.check_budget(spent, total, currency)
             request_id = request_store.insert(
@@ -240,6 +266,7 @@ class RewardService(Deciding):
                 message=message,
                 idempotency_key=idempotency_key,
                 source_link=source_link,
+                confirmed_by=confirmed_by,
             )
             events.append(
                 db,
@@ -320,6 +347,10 @@ class RewardService(Deciding):
             "tag": spec.tag,
         }
 
+    def recipient_ids(self, request_id: int) -> list[str | None]:
+        """The member ids of a request's recipients (None for one known by email only)."""
+        return [o.recipient_id for o in order_store.for_request(self.database, request_id)]
+
     def request(self, request_id: int) -> RequestRow | None:
         """The request as recorded, or None (a button for a request that is gone)."""
         return request_store.get(self.database, request_id)
@@ -339,7 +370,7 @@ class RewardService(Deciding):
         if request is None:
             return None
         orders = order_store.for_request(self.database, request.id)
-        if user_id == request.requester_id or self.policy.is_approver(user_id):
+        if self.visibility.sees_request(user_id, request, [o.recipient_id for o in orders]):
             return RequestView(request, orders, whole=True)
         mine = [o for o in orders if o.recipient_id == user_id]
         by_email = [o for o in orders if not o.recipient_id and o.email]

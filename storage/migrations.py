@@ -526,7 +526,35 @@ def m014_order_details(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE orders DROP COLUMN phone")
 
 
-def m015_choices(db: sqlite_utils.Database) -> None:
+def m015_workflow_consents(db: sqlite_utils.Database) -> None:
+    """A `send_reward` step asks the person who ran it before anything is recorded (issue 16):
+    `workflow_consents` is that question, per step execution, and its answer; nothing of it
+    is held or shown to approvers. `requests.confirmed_by`: who confirmed a workflow's
+    request by DM before it was recorded (NULL for every other request, and for a workflow's
+    request recorded before this migration)."""
+    db["workflow_consents"].create(
+        {
+            "execution_id": str,  # Slack's function_execution_id (Fx…)
+            "workflow_execution_id": str,
+            "runner": str,  # whose budget pays: the step's user_context
+            "inputs": str,  # the step's inputs as Slack sent them (JSON)
+            "state": str,  # asked | sending | sent | declined | expired | refused
+            "asked_at": float,
+            "expires_at": float,  # no answer by then: the step fails, nothing is recorded
+            "channel": str,  # the DM that asks (D…), and its ts
+            "ts": str,
+            "request_id": int,  # once sent
+            "reason": str,  # why it was not sent, in words for the runner
+            "updated_at": str,
+        },
+        pk="execution_id",
+        not_null={"runner", "inputs", "state", "asked_at", "expires_at", "updated_at"},
+    )
+    db["workflow_consents"].create_index(["state", "expires_at"])
+    db["requests"].add_column("confirmed_by", str)
+
+
+def m016_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -574,7 +602,8 @@ MIGRATIONS: list[Migration] = [
     m012_catalog_by_country,
     m013_audits,
     m014_order_details,
-    m015_choices,
+    m015_workflow_consents,
+    m016_choices,
 ]
 
 

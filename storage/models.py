@@ -54,6 +54,7 @@ class RequestRow(_Row):
     decision_reason: str | None = None
     idempotency_key: str | None = None
     source_link: str | None = None  # the Slack message it was made from (a permalink)
+    confirmed_by: str | None = None  # a workflow's runner, who confirmed it by DM
     created_at: str
     updated_at: str
     # The approval schedule (services/reminders.py); times are epoch seconds.
@@ -189,6 +190,8 @@ class EventKind(StrEnum):
     ORDER_VOUCHER_RESENT = "order.voucher_resent"  # the recipient had the code emailed again
     DELEGATION_SET = "delegation.set"
     DELEGATION_ENDED = "delegation.ended"
+    WORKFLOW_CONSENT_EXPIRED = "workflow.consent_expired"
+    WORKFLOW_CONSENT_ANSWERED = "workflow.consent_answered"
     SYSTEM_ALERT = "system.alert"
     SYSTEM_ACCOUNT_CHANGED = "system.account_changed"
 

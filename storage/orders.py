@@ -44,6 +44,19 @@ def for_request(database: Database, request_id: int) -> list[OrderRow]:
     return [OrderRow.model_validate(row) for row in rows]
 
 
+def recipients_of_waiting(database: Database) -> dict[int, list[str | None]]:
+    """The recipients' member ids of every request waiting for approval, by request, in one
+    read (None for a recipient known by email only)."""
+    rows = database.query(
+        "SELECT o.request_id, o.recipient_id FROM orders o JOIN requests r ON r.id = o.request_id "
+        "WHERE r.state = 'pending_approval' ORDER BY o.id"
+    )
+    found: dict[int, list[str | None]] = {}
+    for row in rows:
+        found.setdefault(int(row["request_id"]), []).append(row["recipient_id"])
+    return found
+
+
 def transition(
     db: sqlite_utils.Database,
     order_id: int,

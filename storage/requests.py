@@ -25,6 +25,7 @@ def insert(
     idempotency_key: str | None = None,
     created_at: str | None = None,
     source_link: str | None = None,
+    confirmed_by: str | None = None,
 ) -> int:
     now = created_at or utcnow()
     table = db.table("requests")
@@ -42,6 +43,8 @@ def insert(
             "source_link": source_link,
             "created_at": now,
             "updated_at": now,
+            # only when there is one: a file an older migration made has no such column
+            **({"confirmed_by": confirmed_by} if confirmed_by else {}),
         }
     )
     return int(table.last_rowid or 0)
@@ -94,12 +97,23 @@ def for_requester(database: Database, requester_id: str, limit: int = 10) -> lis
     return [RequestRow.model_validate(row) for row in rows]
 
 
-def waiting(database: Database, limit: int = 500) -> list[RequestRow]:
-    """Requests waiting for approval, oldest first."""
+def waiting(database: Database, limit: int = -1) -> list[RequestRow]:
+    """Requests waiting for approval, oldest first (every one unless `limit`: each requester
+    has at most REWARDS_MAX_WAITING, so they are as many as the people who ask)."""
     rows = database.query(
         "SELECT * FROM requests WHERE state = 'pending_approval' ORDER BY id LIMIT ?", [limit]
     )
     return [RequestRow.model_validate(row) for row in rows]
+
+
+def waiting_count(database: Database, requester_id: str) -> int:
+    """How many requests of `requester_id` wait for approval (the index on requester serves)."""
+    return int(
+        database.scalar(
+            "SELECT COUNT(*) FROM requests WHERE requester_id = ? AND state = 'pending_approval'",
+            [requester_id],
+        )
+    )
 
 
 def count_by_state(database: Database) -> dict[str, int]:

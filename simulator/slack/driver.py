@@ -252,6 +252,7 @@ class BaseDriver:
         }
         if not ephemeral:  # Slack leaves the message out for ephemeral containers
             payload["message"] = public_message(message)
+            payload |= self.fake.click_function_data(message, user)  # a step's message
         return self._send_payload(payload)
 
     def message_shortcut(

@@ -30,6 +30,7 @@ import contextlib
 import copy
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -212,7 +213,7 @@ class FakeSlack:
             execution = self.ws.execution_token(token)
             if execution is None:
                 return 200, {"ok": False, "error": "invalid_auth"}, []
-            expired = self.ws.token_problem(execution)
+            expired = self.ws.token_problem(execution, token)
             if expired:
                 return 200, {"ok": False, "error": expired}, []
         failed = self._injected_failure(method)
@@ -520,6 +521,33 @@ class FakeSlack:
         with self._cond:
             execution = self.ws.start_execution(callback_id, inputs, workflow_execution_id)
             return execution.event_body(TEAM_ID, APP_ID)
+
+    def click_function_data(self, message: dict[str, Any], user: str) -> dict[str, Any]:
+        """What Slack adds to a click on `message` when a step's token posted it (nothing for
+        any other message): the step's `function_data`, who clicked (`interactivity`) and a
+        fresh `bot_access_token` for the step."""
+        with self._cond:
+            stored = self.ws.messages.get((message["channel"], message["ts"]))
+            execution_id = (stored or {}).get("function_execution_id")
+            execution = self.ws.executions.get(execution_id) if execution_id else None
+            if execution is None:
+                return {}
+            return {
+                "function_data": execution.click_data(APP_ID),
+                "interactivity": {
+                    "interactor": {"id": user, "secret": secrets.token_hex(16)},
+                    "interactivity_pointer": f"{time.time():.6f}.{secrets.token_hex(4)}",
+                },
+                "bot_access_token": self.ws.issue_function_token(execution),
+            }
+
+    def age_function_tokens(self, execution_id: str, seconds: float) -> None:
+        """Every token issued for the execution so far was issued `seconds` earlier (a test
+        of the 15-minute life of a step's token, without waiting for it)."""
+        with self._cond:
+            tokens = self.ws.executions[execution_id].tokens
+            for token in tokens:
+                tokens[token] -= seconds
 
     def function(self, callback_id: str) -> FunctionDef:
         """A custom step as the app's manifest declares it."""

@@ -7,8 +7,17 @@ https://docs.slack.dev/reference/events/function_executed and the two methods' r
 (https://docs.slack.dev/reference/methods/functions.completeSuccess, .../completeError):
 
 * an execution has an id (`Fx…`), belongs to a workflow run (`Wx…`) and comes with a
-  `bot_access_token` (`xwfp-…`) that Bolt puts on the listener's client; the token works while
-  the execution runs, and only for that execution's completion;
+  `bot_access_token` (`xwfp-…`) that Bolt puts on the listener's client; a token works while
+  the execution runs and for 15 minutes after it was issued (slackapi/bolt-python#1075:
+  "expire 15 mins after being issued OR are revoked when the step is completed"), and only for
+  that execution's completion;
+* a message posted with an execution's token belongs to that execution: a click on one of its
+  buttons reaches the app as `block_actions` carrying `function_data` (`execution_id`,
+  `inputs`, `function`), `interactivity` (the person who clicked) and a fresh
+  `bot_access_token` issued at the click, so a step that ends on a click (hours later) can
+  complete or fail from it, as Slack's samples do (slack-samples/bolt-python-request-time-off
+  `functions/actions/approve.py`; bolt-python `tests/scenario_tests/
+  test_function_block_action.py` for the payload);
 * the step ends once: a second completion is `execution_not_in_running_state`, an id Slack
   never issued is `function_execution_not_found`;
 * outputs must match the function's declared `output_parameters`: every required one present,
@@ -178,6 +187,9 @@ class Execution:
     event_id: str
     event_ts: str
     state: str = "running"  # running | completed | failed
+    # Every bot_access_token issued for it (at the start, and one per click on a message it
+    # posted), with when it was issued: each lasts FUNCTION_TOKEN_TTL_S from then.
+    tokens: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, Any] | None = None
     error: str | None = None
     started: float = field(default_factory=time.time)
@@ -185,26 +197,13 @@ class Execution:
 
     def event_body(self, team_id: str, app_id: str) -> dict[str, Any]:
         """The Events API body that delivers this execution (over HTTP or Socket Mode)."""
-        function = self.function
         return {
             "token": "fake-verification-token",
             "team_id": team_id,
             "api_app_id": app_id,
             "event": {
                 "type": "function_executed",
-                "function": {
-                    "id": "Fn" + function.callback_id.upper().replace("_", "")[:10],
-                    "callback_id": function.callback_id,
-                    "title": function.title,
-                    "description": function.description,
-                    "type": "app",
-                    "input_parameters": [p.event_shape() for p in function.inputs.values()],
-                    "output_parameters": [p.event_shape() for p in function.outputs.values()],
-                    "app_id": app_id,
-                    "date_created": 1700000000,
-                    "date_updated": 1700000000,
-                    "date_deleted": 0,
-                },
+                "function": self.function_shape(app_id),
                 "inputs": copy.deepcopy(self.inputs),
                 "function_execution_id": self.id,
                 "workflow_execution_id": self.workflow_execution_id,
@@ -222,6 +221,31 @@ class Execution:
                     "is_enterprise_install": False,
                 }
             ],
+        }
+
+    def function_shape(self, app_id: str) -> dict[str, Any]:
+        """The `function` object of function_executed and of a click's `function_data`."""
+        function = self.function
+        return {
+            "id": "Fn" + function.callback_id.upper().replace("_", "")[:10],
+            "callback_id": function.callback_id,
+            "title": function.title,
+            "description": function.description,
+            "type": "app",
+            "input_parameters": [p.event_shape() for p in function.inputs.values()],
+            "output_parameters": [p.event_shape() for p in function.outputs.values()],
+            "app_id": app_id,
+            "date_created": 1700000000,
+            "date_updated": 1700000000,
+            "date_deleted": 0,
+        }
+
+    def click_data(self, app_id: str) -> dict[str, Any]:
+        """What a click on a message this execution posted carries about it."""
+        return {
+            "execution_id": self.id,
+            "inputs": copy.deepcopy(self.inputs),
+            "function": self.function_shape(app_id),
         }
 
     def public(self) -> dict[str, Any]:

@@ -111,9 +111,13 @@ def dm_channel(user_id: str) -> str:
     return "D" + hashlib.sha256(f"dm:{user_id}".encode()).hexdigest()[:10].upper()
 
 
+def _function_token() -> str:
+    return f"xwfp-{new_id('')}-{uuid.uuid4().hex}"
+
+
 def public_message(msg: dict[str, Any]) -> dict[str, Any]:
     """A stored message as Slack shows it in API answers and payloads (no fake bookkeeping)."""
-    hidden = ("channel", "edits", "for_user", "source")
+    hidden = ("channel", "edits", "for_user", "source", "function_execution_id")
     return {k: copy.deepcopy(v) for k, v in msg.items() if k not in hidden}
 
 
@@ -175,7 +179,7 @@ class Workspace:
     def _methods(self, execution: Execution | None = None) -> dict[str, Callable[[Params], Answer]]:
         return {
             "auth.test": self.auth_test,
-            "chat.postMessage": self.chat_post_message,
+            "chat.postMessage": lambda p: self.chat_post_message(p, execution),
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
             "chat.getPermalink": self.chat_get_permalink,
@@ -382,10 +386,12 @@ class Workspace:
         if found.thread_only and not thread_ts:
             raise SlackError("restricted_action_thread_only_channel")
 
-    def chat_post_message(self, params: Params) -> Answer:
+    def chat_post_message(self, params: Params, execution: Execution | None = None) -> Answer:
         channel = self._channel(params.get("channel"))
         self._may_post(channel, params.get("thread_ts"))
         msg = self.post(channel, self._content(params, "chat.postMessage"), params.get("thread_ts"))
+        if execution is not None:  # posted with a step's token: its buttons belong to the step
+            msg["function_execution_id"] = execution.id
         if params.get("metadata"):
             msg["metadata"] = copy.deepcopy(params["metadata"])
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": public_message(msg)}
@@ -738,24 +744,31 @@ class Workspace:
             id=new_id("Fx"),
             function=function,
             inputs=copy.deepcopy(inputs),
-            token=f"xwfp-{new_id('')}-{uuid.uuid4().hex}",
+            token=_function_token(),
             workflow_execution_id=workflow_execution_id or new_id("Wx"),
             event_id=new_id("Ev"),
             event_ts=self.next_ts(),
         )
+        execution.tokens[execution.token] = time.time()
         self.executions[execution.id] = execution
         return execution
 
+    def issue_function_token(self, execution: Execution) -> str:
+        """A fresh bot_access_token for `execution`, as a click on its message brings one."""
+        token = _function_token()
+        execution.tokens[token] = time.time()
+        return token
+
     def execution_token(self, token: str) -> Execution | None:
-        """The execution whose bot_access_token this is (None: not one)."""
-        return next((e for e in self.executions.values() if e.token == token), None)
+        """The execution this bot_access_token was issued for (None: not one)."""
+        return next((e for e in self.executions.values() if token in e.tokens), None)
 
     @staticmethod
-    def token_problem(execution: Execution) -> str | None:
+    def token_problem(execution: Execution, token: str) -> str | None:
         """Why an execution's token no longer works (None: it does)."""
         if execution.state != "running":
             return "token_revoked"
-        if time.time() - execution.started > FUNCTION_TOKEN_TTL_S:
+        if time.time() - execution.tokens.get(token, 0.0) > FUNCTION_TOKEN_TTL_S:
             return "token_expired"
         return None
 

@@ -212,7 +212,9 @@ def test_two_processes_running_the_scheduler_send_each_reminder_once(
 ) -> None:
     """Two processes tick the same database flat out while 30 requests each come due for
     three reminders: every reminder is claimed exactly once (rounds 1, 2, 3 per request)."""
-    runtime = make_runtime(rewards_remind_after="1s", rewards_expire_after="1h")
+    runtime = make_runtime(
+        rewards_remind_after="1s", rewards_expire_after="1h", rewards_max_waiting=30
+    )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REWARDS_"))},
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),

@@ -18,16 +18,17 @@ PERMALINK = re.compile(r"https://rewards-demo\.slack\.com/archives/CREWARDS/p\d{
 def shortcut_on(stack: LocalStack, author: str, user: str, text: str) -> tuple[str, str]:
     """`author` writes in #rewards, `user` picks Reward this message on it; returns the open
     modal's id (once the link is in) and the message's permalink."""
+    since = len(stack.slack.calls())
     posted = stack.slack.post_as(author, "CREWARDS", text)
     message = stack.slack.message("CREWARDS", posted["ts"])
     assert message is not None
     response = stack.driver.message_shortcut(user, message, Shortcut.REWARD_MESSAGE)
     assert response.status_code == 200 and response.text == ""
-    opened = stack.slack.wait_for("views.open", lambda c: c.ok)
-    updated = stack.slack.wait_for("views.update", lambda c: c.ok)
+    opened = stack.slack.wait_for("views.open", lambda c: c.ok, since=since)
+    updated = stack.slack.wait_for("views.update", lambda c: c.ok, since=since)
     view_id = opened.response["view"]["id"]
     assert updated.params["view_id"] == view_id
-    link = stack.slack.wait_for("chat.getPermalink").response["permalink"]
+    link = stack.slack.wait_for("chat.getPermalink", since=since).response["permalink"]
     return view_id, link
 
 
@@ -83,3 +84,26 @@ def test_nobody_is_prefilled_for_ones_own_message_and_the_form_keeps_its_link_ac
     assert state["recipients"]["recipients"].get("selected_users") in (None, [])
     stack.choose("UREQUESTER", view_id, "charity", 40001)  # another kind: a new form
     assert json.loads(stack.slack.view(view_id)["private_metadata"])["source_link"] == link
+
+
+def test_the_link_stays_only_while_the_author_is_a_recipient(stack: LocalStack) -> None:
+    """Issue 16, finding 2: the recipient changed in the shortcut's form, the request kept the
+    original message's link, and the ask showed the new recipient beside "For the message it
+    rewards"."""
+    view_id, link = shortcut_on(stack, "UANA", "UREQUESTER", "Shipped the checkout fix")
+    stack.choose("UREQUESTER", view_id, "gift_card", 27222)
+    stack.driver.fill(view_id, "denomination_choice", "denomination_choice", "25")
+    stack.driver.fill(view_id, "recipients", "recipients", ["UBEN"])  # Ana taken out
+    assert stack.driver.submit("UREQUESTER", view_id).text == ""
+    request = request_store.get(stack.bot.runtime.database, 1)
+    assert request is not None and request.source_link is None
+    assert "the message it rewards" not in stack.slack.plain_text(stack.approval_message("R-1"))
+
+    # With the author still among the recipients, the link stays.
+    view_id, link = shortcut_on(stack, "UANA", "UREQUESTER", "And the release notes")
+    stack.choose("UREQUESTER", view_id, "gift_card", 27222)
+    stack.driver.fill(view_id, "denomination_choice", "denomination_choice", "25")
+    stack.driver.fill(view_id, "recipients", "recipients", ["UBEN", "UANA"])
+    assert stack.driver.submit("UREQUESTER", view_id).text == ""
+    request = request_store.get(stack.bot.runtime.database, 2)
+    assert request is not None and request.source_link == link

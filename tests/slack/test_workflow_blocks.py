@@ -224,3 +224,43 @@ def test_outputs_are_what_the_manifest_declares() -> None:
         "cost": 49.01,
         "currency": "USD",
     }
+
+
+def test_the_consent_ask_names_what_whom_which_run_and_the_cost_and_escapes_the_author() -> None:
+    from decimal import Decimal
+
+    from handlers.consent_messages import ConsentAsk, consent_answered, consent_ask
+    from services.budget import BudgetView
+
+    ask = ConsentAsk(
+        execution_id="Fx123",
+        workflow_execution_id="Wx9",
+        recipient="U0001",
+        product=HOSTILE,
+        amount=Decimal(100),
+        product_currency="USD",
+        cost=Decimal("98.00"),
+        currency="USD",
+        message=HOSTILE,
+        budget=BudgetView(Decimal(500), Decimal(402), Decimal(0), "USD"),
+    )
+    text, blocks = consent_ask(ask)
+    assert_inert({"text": text, "blocks": blocks})
+    shown = "\n".join(mrkdwn_of(blocks))
+    assert "<@U0001>" in shown and "run `Wx9`" in shown
+    assert "It costs your budget 98 USD: 98 USD of your 500 USD are left this month." in shown
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"], e["style"]) for e in actions["elements"]] == [
+        (Action.CONSENT_SEND, "Fx123", "primary"),
+        (Action.CONSENT_DECLINE, "Fx123", "danger"),
+    ]
+    for outcome, detail in (
+        ("sent", "R-7"),
+        ("declined", ""),
+        ("expired", ""),
+        ("refused", HOSTILE),
+    ):
+        closed_text, closed = consent_answered(outcome, detail)
+        assert not any(b["type"] == "actions" for b in closed)
+        if outcome == "refused":
+            assert_inert({"text": closed_text, "blocks": closed})

@@ -32,19 +32,67 @@ GIFT = {
 
 
 def run(
-    stack: LocalStack, inputs: dict[str, Any], runner: str | None = "UREQUESTER", **extra: Any
+    stack: LocalStack,
+    inputs: dict[str, Any],
+    runner: str | None = "UREQUESTER",
+    answer: str = "consent_send",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Run send_reward once and wait for the bot to end the execution; returns it."""
-    return run_step(stack, "send_reward", {**GIFT, **inputs}, runner, **extra)
+    """Run send_reward once; when it asks its runner to confirm, they press `answer` (Send);
+    returns the execution once the bot ended it."""
+    execution_id = start(stack, {**GIFT, **inputs}, runner, **extra)
+    what, found = asked_or_ended(stack, runner, execution_id)
+    if what == "ended":
+        return found
+    assert runner is not None
+    stack.driver.click(runner, answer, message=found)
+    return ended(stack, execution_id)
+
+
+def start(stack: LocalStack, inputs: dict[str, Any], runner: str | None, **extra: Any) -> str:
+    """A workflow reaches the step: its execution id."""
+    response, body = stack.driver.run_step("send_reward", inputs, runner=runner, **extra)
+    assert response.status_code == 200 and response.text == ""  # acked at once, as an event
+    return str(body["event"]["function_execution_id"])
+
+
+def consent_ask(stack: LocalStack, runner: str, execution_id: str) -> dict[str, Any] | None:
+    """The DM asking `runner` to confirm the execution, as it is now (None: not sent)."""
+    for message in stack.slack.dms(runner):
+        for block in message.get("blocks") or []:
+            values = [e.get("value") for e in block.get("elements") or []]
+            if block.get("type") == "actions" and execution_id in values:
+                return message
+    return None
+
+
+def asked_or_ended(
+    stack: LocalStack, runner: str | None, execution_id: str
+) -> tuple[str, dict[str, Any]]:
+    """("asked", the DM) once the runner is asked, or ("ended", the execution) if it ended."""
+
+    def check() -> tuple[str, dict[str, Any]] | None:
+        execution = stack.slack.execution(execution_id)
+        if execution["state"] != "running":
+            return "ended", execution
+        ask = consent_ask(stack, runner, execution_id) if runner else None
+        return ("asked", ask) if ask is not None else None
+
+    return wait_for(check)
+
+
+def ended(stack: LocalStack, execution_id: str) -> dict[str, Any]:
+    return wait_for(lambda: (e := stack.slack.execution(execution_id))["state"] != "running" and e)
 
 
 def run_step(
     stack: LocalStack, step: str, inputs: dict[str, Any], runner: str | None, **extra: Any
 ) -> dict[str, Any]:
+    """Run a step that answers at once (reward_status) and wait for the bot to end it."""
     response, body = stack.driver.run_step(step, inputs, runner=runner, **extra)
     assert response.status_code == 200 and response.text == ""  # acked at once, as an event
     execution_id = body["event"]["function_execution_id"]
-    return wait_for(lambda: (e := stack.slack.execution(execution_id))["state"] != "running" and e)
+    return ended(stack, execution_id)
 
 
 def requests(stack: LocalStack) -> list[Any]:
@@ -244,28 +292,47 @@ def test_a_replayed_event_creates_nothing_new_and_is_answered_once(
     stack: LocalStack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="handlers.workflow_steps")
+    caplog.set_level(logging.INFO, logger="handlers.workflow_consent")
     response, body = stack.driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+    execution_id = body["event"]["function_execution_id"]
+    _what, ask = asked_or_ended(stack, "UREQUESTER", execution_id)
     # Slack retries an event it thinks was not received: same event id, same execution.
     again = stack.driver.send_event(body, retry_num=1, retry_reason="http_timeout")
     assert response.status_code == again.status_code == 200
+    wait_for(lambda: "its runner was asked already" in caplog.text)  # not asked twice
+    assert len([m for m in stack.slack.dms("UREQUESTER") if consent_ask_in(m, execution_id)]) == 1
+    assert requests(stack) == []  # nothing before Send
+    stack.driver.click("UREQUESTER", "consent_send", message=ask)
+    assert ended(stack, execution_id)["state"] == "completed"
+    stack.driver.send_event(body, retry_num=2, retry_reason="http_timeout")  # after the answer
     wait_for(lambda: "answered already" in caplog.text)
     assert len(requests(stack)) == 1
     assert len(stack.slack.calls("functions.completeSuccess")) == 1
-    assert stack.slack.execution(body["event"]["function_execution_id"])["state"] == "completed"
 
 
-def test_a_replay_answers_a_step_whose_completion_was_lost_with_the_same_request(
+def consent_ask_in(message: dict[str, Any], execution_id: str) -> bool:
+    return any(
+        execution_id in [e.get("value") for e in block.get("elements") or []]
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+    )
+
+
+def test_send_again_answers_a_step_whose_completion_was_lost_with_the_same_request(
     stack: LocalStack,
 ) -> None:
     # Slack fails the call when the bot completes the step ...
     stack.slack.fail_next("functions.completeSuccess", status=200, error="internal_error")
-    _response, body = stack.driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+    execution_id = start(stack, GIFT, "UREQUESTER")
+    _what, ask = asked_or_ended(stack, "UREQUESTER", execution_id)
+    stack.driver.click("UREQUESTER", "consent_send", message=ask)
     wait_for(lambda: len(stack.slack.calls("functions.completeSuccess")) == 1)
-    execution_id = body["event"]["function_execution_id"]
     assert stack.slack.execution(execution_id)["state"] == "running"
-    # ... the event comes again: the request recorded the first time is the answer.
-    stack.driver.send_event(body, retry_num=1, retry_reason="http_error")
-    done = wait_for(lambda: (e := stack.slack.execution(execution_id))["state"] != "running" and e)
+    # ... the DM still has its buttons: Send again answers with the request recorded first.
+    again = consent_ask(stack, "UREQUESTER", execution_id)
+    assert again is not None
+    stack.driver.click("UREQUESTER", "consent_send", message=again)
+    done = ended(stack, execution_id)
     assert done["outputs"]["request_ref"] == "R-1"
     assert len(requests(stack)) == 1
 
@@ -321,12 +388,14 @@ def test_over_socket_mode_a_step_completes_and_a_replay_creates_nothing(
     with SocketDriver(slack) as driver:
         _ack, body = driver.run_step("send_reward", GIFT, runner="UREQUESTER")
         execution_id = body["event"]["function_execution_id"]
-        done = wait_for(lambda: (e := slack.execution(execution_id))["state"] != "running" and e)
+        _what, ask = asked_or_ended(socket_stack, "UREQUESTER", execution_id)
+        driver.click("UREQUESTER", "consent_send", message=ask)  # the click over the socket
+        done = ended(socket_stack, execution_id)
         assert done["outputs"]["request_ref"] == "R-1"
         driver.send_event(body, retry_num=1, retry_reason="timeout")
         wait_for(lambda: "answered already" in caplog.text)
         acks = [c.response for c in slack.calls("socket_mode_ack")]
-        assert [(a["ok"], a["type"]) for a in acks] == [(True, "events_api")] * 2
+        assert [(a["ok"], a["type"]) for a in acks].count((True, "events_api")) == 2
     socket_stack.approval_message("R-1")
     assert len(requests(socket_stack)) == 1
     assert len(slack.calls("functions.completeSuccess")) == 1

@@ -261,3 +261,78 @@ def test_value_problems_name_each_parameter() -> None:
     assert value_problems(outputs, [], "outputs") == [
         "[ERROR] outputs must be an object [json-pointer:/outputs]"
     ]
+
+
+class ClickStepApp:
+    """A Bolt app whose step ends on a click, as Slack's samples build one: the step posts a
+    DM with a button using the step's token; the click completes it."""
+
+    def __init__(self, fake: RunningFakeSlack) -> None:
+        self.clicks: list[dict[str, Any]] = []
+        self.step_tokens: list[str] = []
+        app = App(
+            signing_secret=SECRET,
+            client=WebClient(token=TOKEN, base_url=fake.api_url),
+            token_verification_enabled=False,
+        )
+
+        @app.function("send_reward")
+        def step(inputs, client):  # no complete(): the step waits for the click
+            self.step_tokens.append(client.token)
+            button = {
+                "type": "button",
+                "action_id": "yes",
+                "text": {"type": "plain_text", "text": "Yes"},
+            }
+            client.chat_postMessage(
+                channel=inputs["runner"]["id"],
+                text="Send it?",
+                blocks=[{"type": "actions", "block_id": "ask", "elements": [button]}],
+            )
+
+        @app.action("yes")
+        def yes(ack, body, client, complete):
+            ack()
+            self.clicks.append({"body": body, "token": client.token})
+            if "function_data" in body:
+                complete(outputs=OUTPUTS)
+
+        self.server = ServerThread(SlackRequestHandler(app))
+
+
+def test_a_step_ends_on_a_click_with_the_fresh_token_the_click_brings(
+    fake: RunningFakeSlack,
+) -> None:
+    harness = ClickStepApp(fake)
+    with harness.server, SlackDriver(harness.server.url, SECRET, fake) as driver:
+        _response, body = driver.run_step("send_reward", INPUTS, runner="UCHO")
+        execution_id = body["event"]["function_execution_id"]
+        posted = fake.wait_for("chat.postMessage", lambda c: c.ok)
+        [ask] = fake.dms("UCHO")
+        assert fake.execution(execution_id)["state"] == "running"  # waits for the click
+        assert "function_execution_id" not in fake.public_message(ask)
+        fake.age_function_tokens(execution_id, 16 * 60)  # the step's own token has lapsed
+        step_client = WebClient(token=harness.step_tokens[0], base_url=fake.api_url)
+        assert error_of(step_client.auth_test) == "token_expired"
+
+        assert driver.click("UCHO", "yes", message=ask).status_code == 200
+        done = fake.wait_for("functions.completeSuccess")
+        assert done.ok and fake.execution(execution_id)["state"] == "completed"
+        [click] = harness.clicks
+        payload = click["body"]
+        assert payload["function_data"]["execution_id"] == execution_id
+        assert payload["function_data"]["inputs"] == body["event"]["inputs"]
+        assert payload["function_data"]["function"]["callback_id"] == "send_reward"
+        assert payload["interactivity"]["interactor"]["id"] == "UCHO"
+        fresh = payload["bot_access_token"]
+        assert fresh.startswith("xwfp-") and fresh != harness.step_tokens[0]
+        assert click["token"] == fresh  # Bolt's client and complete() use the click's token
+        assert posted.params["channel"] == "UCHO"
+
+        # A message the bot posted with its own token is nobody's step: no function_data.
+        plain = WebClient(token=TOKEN, base_url=fake.api_url)
+        sent = plain.chat_postMessage(channel="UCHO", text="hi", blocks=ask["blocks"])
+        mine = fake.message(sent["channel"], sent["ts"])
+        assert mine is not None
+        driver.click("UCHO", "yes", message=mine)
+        assert "function_data" not in harness.clicks[-1]["body"]

@@ -1,0 +1,46 @@
+"""The Slack side of a workflow's question to its runner once it is answered
+(services/consent.py), as the delivery room sends it (handlers/sender.py hands these events
+here): the DM's buttons give way to what happened, and an expiry fails the step.
+
+Both go with the bot's own token: a step's token is revoked once the step ends, and lasts 15
+minutes anyway (slackapi/bolt-python#1075), while the runner has a day to answer.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from handlers import consent_messages
+from handlers import mrkdwn as md
+from handlers.targets import Targets
+from services.consent import EXPIRED
+from storage.models import EventKind, EventRow
+
+CONSENT_KINDS = frozenset({EventKind.WORKFLOW_CONSENT_EXPIRED, EventKind.WORKFLOW_CONSENT_ANSWERED})
+
+
+def send_consent_event(targets: Targets, client: WebClient, event: EventRow) -> None:
+    if event.kind == EventKind.WORKFLOW_CONSENT_EXPIRED:
+        # Nobody pressed Send within a day: the step fails, with a sentence.
+        execution = str(event.data.get("execution_id") or "")
+        reason = event.reason or EXPIRED
+        why = md.escape(reason[:1].upper() + reason[1:] + ".")
+        targets.attempt(
+            f"e{event.id}:fail",
+            None,
+            execution,
+            lambda: client.functions_completeError(function_execution_id=execution, error=why),
+        )
+        outcome, detail = "expired", ""
+    else:
+        outcome, detail = str(event.data.get("outcome") or ""), event.reason or ""
+    channel, ts = event.data.get("channel"), event.data.get("ts")
+    if not (channel and ts):
+        return
+    text, blocks = consent_messages.consent_answered(outcome, detail)
+    targets.attempt(
+        f"e{event.id}:dm",
+        None,
+        str(event.data.get("runner") or ""),
+        lambda: client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+    )

@@ -1,0 +1,180 @@
+"""Issue 16, finding 1: a workflow spends the budget of whoever runs it, so it asks them first.
+
+The attack: a member builds "🍕 Click to RSVP for Friday's lunch" followed by `send_reward` to
+themselves. Each colleague who clicks becomes the runner: a request was recorded on their
+budget (held at once), no message reached them, and the approvers read "<@colleague> is
+sending 100 USD to <@author>". Four clicks held 392 of a 500 USD budget unseen.
+
+Now the step DMs its runner first (Slack's pattern for a step that ends on a click: buttons
+posted with the step's token, completed from the click); nothing is held or shown to
+approvers until they press Send."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from bot.local import APPROVAL_CHANNEL, LocalStack
+from storage import ledger
+from storage.db import utcnow
+from tests.slack.test_workflow_steps import (
+    asked_or_ended,
+    consent_ask,
+    ended,
+    requests,
+    run,
+    start,
+)
+from tests.support import wait_for
+
+AUTHOR = "UANA"  # built the RSVP workflow, and rewards herself in it
+RSVP = {
+    "recipient": AUTHOR,
+    "reward_type": "gift_card",
+    "product_id": 27222,  # Amazon.com eGift Card
+    "amount": 100,
+    "message": "🍕 Thanks for the RSVP!",
+}
+
+
+def held(stack: LocalStack, person: str) -> Decimal:
+    return ledger.spent(stack.bot.runtime.database, person, ledger.month_of(utcnow()))
+
+
+def approvers_told(stack: LocalStack) -> list[dict[str, Any]]:
+    asked = stack.slack.messages(APPROVAL_CHANNEL)
+    for approver in ("UAPPROVER", "UAPPROVER2"):
+        asked += stack.slack.dms(approver)
+    return asked
+
+
+def test_clicks_on_a_shared_workflow_hold_nothing_until_the_runner_presses_send(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack(rewards_monthly_budget="500")
+    clicks = [start(stack, RSVP, "UBEN") for _ in range(4)]  # four RSVP clicks by Ben
+    asks = [asked_or_ended(stack, "UBEN", execution)[1] for execution in clicks]
+    assert all("channel" in ask for ask in asks)  # each click asked Ben, by DM
+    assert requests(stack) == [] and held(stack, "UBEN") == 0
+    assert approvers_told(stack) == []
+    assert all(stack.slack.execution(e)["state"] == "running" for e in clicks)
+
+    shown = stack.slack.plain_text(asks[0])
+    assert "A workflow you ran wants to send a reward from your budget" in shown
+    assert "Amazon.com eGift Card" in shown and "(100 USD)" in shown and "<@UANA>" in shown
+    assert "It costs your budget 98 USD: 500 USD of your 500 USD are left this month" in shown
+    assert "run `Wx" in shown  # which run of which workflow asks
+    assert "Thanks for the RSVP" in shown  # what its author wrote
+
+    # Don't send: the step fails with a sentence, nothing is recorded, the DM says so.
+    stack.driver.click("UBEN", "consent_decline", message=asks[0])
+    declined = ended(stack, clicks[0])
+    assert declined["state"] == "failed"
+    assert declined["error"] == (
+        "Ben Okafor chose not to send it, so nothing was sent and nothing was recorded."
+    )
+    closed = wait_for(
+        lambda: (m := stack.slack.message(asks[0]["channel"], asks[0]["ts"])) and m["edits"] and m
+    )
+    assert "Not sent: you chose Don't send" in stack.slack.plain_text(closed)
+    assert not any(b["type"] == "actions" for b in closed["blocks"])
+    assert requests(stack) == [] and held(stack, "UBEN") == 0 and approvers_told(stack) == []
+
+
+def test_send_records_the_confirmed_request_and_the_approvers_read_who_confirmed_it(
+    stack: LocalStack,
+) -> None:
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    assert requests(stack) == []
+    stack.driver.click("UBEN", "consent_send", message=ask)
+    done = ended(stack, execution)
+    assert done["state"] == "completed"
+    [request] = requests(stack)
+    assert done["outputs"] == {
+        "request_ref": "R-1",
+        "state": "pending_approval",
+        "cost": float(request.total_cost),
+        "currency": "USD",
+    }
+    assert (request.requester_id, request.confirmed_by, request.source) == (
+        "UBEN",
+        "UBEN",
+        "workflow",
+    )
+    note = stack.slack.plain_text(stack.approval_message("R-1"))
+    assert "<@UBEN> confirmed it by DM before anything was held" in note
+    closed = wait_for(
+        lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
+    )
+    assert "Sent for approval as R-1" in stack.slack.plain_text(closed)
+    # The click completed the step with the token it brought (the step's own had not lasted).
+    [completion] = stack.slack.calls("functions.completeSuccess")
+    assert completion.ok
+
+
+def test_no_answer_within_a_day_fails_the_step_and_records_nothing(stack: LocalStack) -> None:
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    # A day has passed (the stored time moved back instead of waiting a day).
+    stack.bot.runtime.database.execute(
+        "UPDATE workflow_consents SET expires_at = ? WHERE execution_id = ?",
+        [time.time() - 1, execution],
+    )
+    expired = ended(stack, execution)  # the worker's scheduler, then the delivery room
+    assert expired["state"] == "failed"
+    assert expired["error"] == (
+        "Nobody pressed Send within a day, so nothing was sent and nothing was recorded."
+    )
+    closed = wait_for(
+        lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
+    )
+    assert "nobody pressed Send within a day" in stack.slack.plain_text(closed)
+    stack.driver.click("UBEN", "consent_send", message=ask)  # a late click on an old copy
+    time.sleep(0.5)
+    assert requests(stack) == [] and held(stack, "UBEN") == 0
+
+
+def test_a_click_past_the_day_expires_it_though_no_scheduler_ran(stack: LocalStack) -> None:
+    stack.bot.runtime.worker.stop()  # nothing expires anything from here on
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    stack.bot.runtime.database.execute(
+        "UPDATE workflow_consents SET expires_at = ? WHERE execution_id = ?",
+        [time.time() - 1, execution],
+    )
+    stack.driver.click("UBEN", "consent_send", message=ask)
+    consent = wait_for(
+        lambda: (c := stack.bot.runtime.consents.get(execution)) and c.state != "asked" and c
+    )
+    assert consent.state == "expired" and requests(stack) == []
+
+
+def test_only_the_runner_answers_and_send_at_a_refused_moment_records_nothing(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack(rewards_monthly_budget="100")
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    stack.driver.click("UCHO", "consent_send", message=ask)  # someone else's button
+    wait_for(
+        lambda: any(
+            "Only the person who ran the workflow" in (m.get("text") or "")
+            for m in stack.slack.dms("UCHO")
+        )
+    )
+    assert requests(stack) == [] and stack.slack.execution(execution)["state"] == "running"
+
+    # Meanwhile Ben spent most of his budget: Send is refused with the reason, in the step and
+    # in the DM, and nothing is recorded.
+    assert run(stack, {**RSVP, "amount": 50}, "UBEN")["state"] == "completed"  # 49 USD held
+    stack.driver.click("UBEN", "consent_send", message=consent_ask(stack, "UBEN", execution))
+    refused = ended(stack, execution)
+    assert refused["state"] == "failed" and "monthly budget is left" in refused["error"]
+    assert len(requests(stack)) == 1
+    closed = wait_for(
+        lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
+    )
+    assert "Not sent:" in stack.slack.plain_text(closed)
