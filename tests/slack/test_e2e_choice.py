@@ -83,12 +83,19 @@ def test_a_choice_in_another_currency_is_placed_once_and_the_change_goes_back(
         "25 GBP, about 32.00 USD of your 50 USD",
     ]
     stack.driver.fill(view_id, "choice_value", "choice_value", "25")
+    # She pressed the button twice: a second modal, where she picks 10 GBP instead.
+    other = stack.open_choice(ANA, dm)
+    stack.pick_in_choice(ANA, other, country="uk", product_id=sim.TESCO_UK)
+    stack.driver.fill(other, "choice_value", "choice_value", "10")
     # A new day's rate at Xoxoday before the order is placed: the charge is Xoxoday's.
     xo.rates(GBP="1.30")
     first, second = submit_twice(stack, ANA, view_id)
     assert first.json()["response_action"] == "update"
     assert second.json()["response_action"] == "update"  # the same choice, told again
     assert "You chose *Tesco Gift Card* (25 GBP)" in json.dumps(first.json())
+    late = stack.driver.submit(ANA, other).json()  # the other modal records nothing
+    assert late["response_action"] == "errors"
+    assert "You already chose Tesco Gift Card" in " ".join(late["errors"].values())
 
     db = stack.bot.runtime.database
     order = wait_for(
