@@ -219,3 +219,35 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
     assert "This reward expired before it was chosen." in stack.slack.plain_text(
         shown.params["view"]["blocks"]
     )
+
+
+def test_a_card_the_account_may_not_order_abroad_is_told_to_the_recipient_and_released(
+    choice_stack: LocalStack, xo: SimControl
+) -> None:
+    """PLE10019 (an account that may only buy at home): the order fails once, the recipient
+    hears why by DM instead of waiting for a code, and the whole amount is released."""
+    stack = choice_stack
+    xo.config(domestic_only=True, account_country="US")
+    stack.give_choice(REQUESTER, [ANA], "50")
+    stack.driver.click(APPROVER, "approve_request", message=stack.approval_message("R-1"))
+    view_id = stack.open_choice(ANA, stack.offer_dm(ANA))
+    stack.pick_in_choice(ANA, view_id, country="uk", product_id=sim.TESCO_UK)
+    stack.driver.fill(view_id, "choice_value", "choice_value", "25")
+    assert stack.driver.submit(ANA, view_id).json()["response_action"] == "update"
+
+    db = stack.bot.runtime.database
+    order = wait_for(
+        lambda: (o := order_store.for_request(db, 1)[0]).state == "failed" and o, timeout=15
+    )
+    assert order.attempts == 1 and xo.orders() == []
+    told = stack.slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.params["channel"] == ANA and "could not be ordered" in str(c.params),
+    )
+    text = stack.slack.plain_text(told.params)
+    assert text == (
+        "❌ *Tesco Gift Card* (25 GBP), which you chose, could not be ordered: the account may "
+        "not place international orders. <@UREQUESTER> was told; nothing was charged."
+    )
+    assert "DEMO-" not in json.dumps([m for m in stack.slack.dms(ANA)])  # no code came
+    wait_for(lambda: committed(stack) == 0)  # the 50 held, less 18 back at the choice: all back
