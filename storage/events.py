@@ -66,14 +66,17 @@ def last_id(database: Database) -> int:
     return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
 
 
-def count_after(database: Database, last_id: int, kinds: Iterable[str]) -> int:
-    """Events after `last_id` of one of `kinds` (what a consumer has not handed over yet)."""
+def count_after(database: Database, last_id: int, kinds: Iterable[str], cap: int = 10_000) -> int:
+    """Events after `last_id` of one of `kinds` (what a consumer has not handed over yet),
+    counted up to `cap`: a cursor left far behind (a consumer that stopped for good) must not
+    make every /metrics scrape walk millions of events; `cap` already says "far behind"."""
     wanted = sorted(kinds)
     marks = ", ".join("?" for _ in wanted) or "NULL"
     return int(
         database.scalar(
-            f"SELECT COUNT(*) FROM events WHERE id > ? AND kind IN ({marks})",
-            [last_id, *wanted],
+            "SELECT COUNT(*) FROM ("
+            f"SELECT 1 FROM events WHERE id > ? AND kind IN ({marks}) LIMIT ?)",
+            [last_id, *wanted, cap],
         )
         or 0
     )

@@ -554,7 +554,53 @@ def m015_workflow_consents(db: sqlite_utils.Database) -> None:
     db["requests"].add_column("confirmed_by", str)
 
 
-def m016_choices(db: sqlite_utils.Database) -> None:
+def m016_growth_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for years of history (issue 20): every lookup the bot makes while someone
+    waits, or in a round of the worker, is a search, whatever the size of the record.
+
+    - `budget_ledger (order_id)`: what an order holds (release, refund, adjustment, the
+      finance export's refunds) was a scan of the whole ledger per order;
+    - `budget_ledger (month, request_id)`: the company's spend of a month (the Home);
+    - `requests (created_at)`: a month's requests (the finance export);
+    - `requests (requester_id, state)`: how many requests of one person wait;
+    - `requests (state, expires_at)`, `(state, remind_at)`, `(state, escalate_at)`: the
+      schedule's due requests, earliest first, without sorting every waiting request;
+    - `orders (placed_at)`: the audit's orders of a day;
+    - `request_state_counts`: requests per state, kept by triggers as migration 3 keeps the
+      orders' (/metrics counted every request at each scrape).
+    History and "received" read `(requester_id, created_at)` and `(recipient_id,
+    created_at)` newest first, which the indexes of migrations 1 and 9 serve.
+    """
+    db["budget_ledger"].create_index(["order_id"])
+    db["budget_ledger"].create_index(["month", "request_id"])
+    db["requests"].create_index(["created_at"])
+    db["requests"].create_index(["requester_id", "state"])
+    db["requests"].create_index(["state", "expires_at"])
+    db["requests"].create_index(["state", "remind_at"])
+    db["requests"].create_index(["state", "escalate_at"])
+    db["orders"].create_index(["placed_at"])
+    db["request_state_counts"].create({"state": str, "n": int}, pk="state", not_null={"n"})
+    db.execute(
+        "INSERT INTO request_state_counts (state, n) "
+        "SELECT state, COUNT(*) FROM requests GROUP BY state"
+    )
+    bump = (
+        "INSERT OR IGNORE INTO request_state_counts (state, n) VALUES (NEW.state, 0); "
+        "UPDATE request_state_counts SET n = n + 1 WHERE state = NEW.state;"
+    )
+    db.execute(f"CREATE TRIGGER requests_count_insert AFTER INSERT ON requests BEGIN {bump} END")
+    db.execute(
+        "CREATE TRIGGER requests_count_update AFTER UPDATE OF state ON requests "
+        "WHEN OLD.state IS NOT NEW.state BEGIN "
+        f"UPDATE request_state_counts SET n = n - 1 WHERE state = OLD.state; {bump} END"
+    )
+    db.execute(
+        "CREATE TRIGGER requests_count_delete AFTER DELETE ON requests BEGIN "
+        "UPDATE request_state_counts SET n = n - 1 WHERE state = OLD.state; END"
+    )
+
+
+def m017_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -603,7 +649,8 @@ MIGRATIONS: list[Migration] = [
     m013_audits,
     m014_order_details,
     m015_workflow_consents,
-    m016_choices,
+    m016_growth_indexes,
+    m017_choices,
 ]
 
 

@@ -46,11 +46,12 @@ def earlier_rewards(
 def received(
     database: Database, recipient_id: str, states: Sequence[str], limit: int
 ) -> list[tuple[OrderRow, RequestRow]]:
-    """The latest orders to `recipient_id` in `states`, newest first, with their requests."""
+    """The latest orders to `recipient_id` in `states`, newest first, with their requests
+    (read backwards along the (recipient_id, created_at) index: nothing is sorted)."""
     marks = ", ".join("?" for _ in states)
     rows = database.query(
         f"SELECT * FROM orders WHERE recipient_id = ? AND state IN ({marks}) "
-        "ORDER BY id DESC LIMIT ?",
+        "ORDER BY created_at DESC, id DESC LIMIT ?",
         [recipient_id, *states, limit],
     )
     found = []
