@@ -10,6 +10,7 @@ from typing import Any
 from bot.demo_narration import DemoFailed, readable, say, settle, step, wait
 from bot.local import LocalStack
 from services.budget import budget_of
+from services.money import fmt_money
 from storage import orders as order_store
 from storage import requests as request_store
 
@@ -48,8 +49,9 @@ def their_choice(stack: LocalStack) -> None:
     [ana, _ben] = order_store.for_request(stack.bot.runtime.database, request_id)
     change = before - _committed(stack)
     say(
-        f"    … Riya's budget: {before} USD held before the choice, {change} USD back at once; "
-        f"Xoxoday charged {ana.amount_charged} USD for 25 GBP …"
+        f"    … Riya's budget: {fmt_money(before, 'USD')} committed this month before Ana chose; "
+        f"{fmt_money(change, 'USD')} of her 50 USD came back, as Xoxoday charged "
+        f"{fmt_money(ana.amount_charged, 'USD')} for the 25 GBP …"
     )
     settle(stack)
     step(f"12. Ben never chooses: reminded after {CHOICE_REMIND}, expired after {CHOICE_EXPIRE}")
@@ -66,7 +68,7 @@ def their_choice(stack: LocalStack) -> None:
         "Riya to hear about it",
     )
     settle(stack)
-    say(f"    … Riya's budget now holds {_committed(stack)} USD for this month …")
+    say(f"    … Riya's budget: {fmt_money(_committed(stack), 'USD')} committed this month …")
 
 
 def _latest_ref(stack: LocalStack) -> str:
