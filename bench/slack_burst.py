@@ -41,6 +41,7 @@ from services.rewards import RewardSpec
 from simulator.slack.fake import RESPONSE_URL, Call, RunningFakeSlack, start_fake_slack
 from simulator.slack.pace import METHOD_TIERS, POST_BURST, POST_PER_S, TIERS, WINDOW_S
 from simulator.slack.users import default_users, make_user
+from simulator.slack.workspace import dm_channel
 from simulator.xoxoday import SimConfig, start
 from storage import orders as order_store
 
@@ -142,7 +143,9 @@ def floor_of(calls: list[Call]) -> dict[str, float]:
         if call.status == 429:
             continue
         if call.method == "chat.postMessage":
-            per_channel[str(call.params.get("channel"))] += 1
+            channel = str(call.params.get("channel"))
+            # A DM posted to the person and to its D… channel is one conversation to Slack.
+            per_channel[dm_channel(channel) if channel[:1] in ("U", "W") else channel] += 1
         elif call.method in METHOD_TIERS:
             per_method[call.method] += 1
     lanes: dict[str, float] = {}

@@ -6,11 +6,13 @@ of calls per minute (Tier 1: 1+, Tier 2: 20+, Tier 3: 50+, Tier 4: 100+), with s
 chat.postMessage instead allows about one message a second per conversation, short bursts
 allowed. The pacer keeps each method to its tier's floor over 61 s (a second more than Slack's
 minute, so network jitter cannot push an extra call into Slack's window) and each channel to
-four posts in any four seconds (one a second, a burst of four; the stand-in allows five).
+four posts in any four seconds (one a second, a burst of four; the stand-in allows five), a
+DM counted as one conversation whether it is posted to the person or to its D… channel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.pacing import Rule
@@ -39,9 +41,12 @@ METHOD_TIERS = {
 DEFAULT_TIER = 3  # a method not listed here: the middle tier, to be safe
 
 
-def lane_of(method: str, params: dict[str, Any]) -> tuple[str, Rule]:
-    """The lane a call counts on and its rule: posts by channel, the rest by method."""
+def lane_of(
+    method: str, params: dict[str, Any], conversation: Callable[[str], str] = str
+) -> tuple[str, Rule]:
+    """The lane a call counts on and its rule: posts by conversation (`conversation` names a
+    channel's: a DM's D… channel and its person's user id are one), the rest by method."""
     if method == "chat.postMessage":
-        return f"post:{params.get('channel') or ''}", POSTS_PER_CHANNEL
+        return f"post:{conversation(str(params.get('channel') or ''))}", POSTS_PER_CHANNEL
     tier = METHOD_TIERS.get(method, DEFAULT_TIER)
     return method, Rule(limit=TIER_PER_MINUTE[tier], window_s=WINDOW_S)

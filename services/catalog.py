@@ -244,7 +244,7 @@ class Catalog:
                 log.error("REWARDS_COUNTRIES: the %s catalog could not be fetched: %s", code, exc)
                 continue
             for product in found:
-                if not self._orderable(product):
+                if not self._orderable(product, reward_kind):
                     continue
                 products.setdefault(product.product_id, product)
                 where.setdefault(product.product_id, []).append(code)
@@ -274,7 +274,7 @@ class Catalog:
     def _fetch_all(self, reward_kind: RewardKind) -> list[Product]:
         products = self._pages(category_type=reward_kind.category_type)
         if not reward_kind.operators_and_plans:
-            return [p for p in products if self._orderable(p)]
+            return [p for p in products if self._orderable(p, reward_kind)]
         operators = [p for p in products if p.parent_product_id is None]
         store.replace_type(
             self.database,
@@ -286,17 +286,18 @@ class Catalog:
             for plan in self._pages(
                 category_type=reward_kind.category_type, parent_product_id=operator.product_id
             ):
-                if not self._orderable(plan):
+                if not self._orderable(plan, reward_kind):
                     continue
                 parent = plan.parent_product_id or operator.product_id
                 plans.append(plan.model_copy(update={"parent_product_id": parent}))
         return plans
 
-    def _orderable(self, product: Product) -> bool:
-        """False for a product whose productMeta requires checkout fields no form collects:
-        placeOrder would refuse it after approval (§13 row 6). Logged once per product."""
+    def _orderable(self, product: Product, reward_kind: RewardKind) -> bool:
+        """False for a product whose productMeta requires checkout fields its kind does not
+        collect (the registry says which it does): placeOrder would refuse it after approval
+        (§13 row 6). Logged once per product."""
         try:
-            missing = missing_fields(product.product_meta)
+            missing = missing_fields(product.product_meta, reward_kind.collects)
         except UnreadableMeta:
             self._log_once(product, "its productMeta is not JSON; offered as it is")
             return True
@@ -381,7 +382,9 @@ class Catalog:
             except xe.XoxodayError as exc:
                 log.warning("could not fetch product %s: %s", product_id, exc)
                 return
-            found = [p for p in found if p.product_id == product_id and self._orderable(p)]
+            found = [
+                p for p in found if p.product_id == product_id and self._orderable(p, reward_kind)
+            ]
             if found:
                 names = {c.iso.lower(): c for c in self.countries() if c.iso}
                 row = _row(found[0], currency, _codes(found[0].countries, names))

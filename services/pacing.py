@@ -1,11 +1,14 @@
 """A pacer for a chat platform's Web API: at most N calls per window on each lane.
 
 A lane is what the platform counts calls on: one method (its tier), or one conversation (posts
-into one channel). The count lives in the database (storage/slack_pace.py), so every process on
-the file paces against the same record and a burst from two processes still stays under the
-limit. `reserve` never sleeps: it takes a call now, or says how long until one may go, and the
-caller does other work meanwhile (a lane that is held back never stalls another). A refusal
-from the platform (HTTP 429 with Retry-After) holds the lane for that long.
+into one channel). A person's DM has two names, their user id and the D… channel a post to it
+answers with; the pacer learns the pair from that answer (`same_conversation`) and keeps it in
+the database, so both names are one lane in every process (`conversation`). The count lives
+in the database (storage/slack_pace.py), so every process on the file paces against the same
+record and a burst from two processes still stays under the limit. `reserve` never sleeps: it
+takes a call now, or says how long until one may go, and the caller does other work meanwhile
+(a lane that is held back never stalls another). A refusal from the platform (HTTP 429 with
+Retry-After) holds the lane for that long.
 
 Why not pyrate-limiter or limits: limits keeps shared counts only in Redis, Memcached, MongoDB
 or etcd, none of which this bot runs; pyrate-limiter's SQLiteBucket counts every row of its
@@ -39,6 +42,7 @@ class Pacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._blocked: dict[str, float] = {}  # lane -> until (this process's latest answer)
+        self._dms: dict[str, str] = {}  # D… channel -> user id (it never changes)
         self._forgot = 0.0
 
     def now(self) -> float:
@@ -57,6 +61,28 @@ class Pacer:
                 self._blocked[lane] = now + wait
         self._forget(now)
         return wait
+
+    def conversation(self, channel: str) -> str:
+        """The one name of the conversation `channel` is: a DM's D… channel is its person."""
+        if not channel.startswith("D"):
+            return channel
+        with self._lock:
+            known = self._dms.get(channel)
+        if known is None:
+            known = slack_pace.dm_user(self.database, channel)
+            if known is None:
+                return channel  # not learned yet: no post to the person has answered with it
+            with self._lock:
+                self._dms[channel] = known
+        return known
+
+    def same_conversation(self, channel: str, user_id: str) -> None:
+        """A post to `user_id` landed in `channel`: from now on they are one lane."""
+        with self._lock:
+            if self._dms.get(channel) == user_id:
+                return
+            self._dms[channel] = user_id
+        slack_pace.same_conversation(self.database, channel, user_id)
 
     def hold(self, lane: str, seconds: float) -> float:
         """The platform refused a call on `lane` for `seconds`: the time it may go again."""

@@ -111,6 +111,21 @@ class RewardKind:
     def needs(self, field: str) -> bool:
         return any(d.field == field for d in self.details)
 
+    @property
+    def collects(self) -> tuple[str, ...]:
+        """Every name under which this kind's order gives a field: what every order carries
+        (EVERY_ORDER), and each detail's field, userMeta key and CSV columns. The catalog keeps
+        a product whose productMeta requires only these (services/xoxoday/checkout_fields.py)."""
+        names = list(EVERY_ORDER)
+        for detail in self.details:
+            names += [detail.field, detail.order_key, *detail.csv_columns]
+        return tuple(dict.fromkeys(n for n in names if n))
+
+
+# What every order can carry whatever its kind: the recipient's email, and the contact number
+# a product requires (the form's phone box, services/intake.py Field.CONTACT).
+EVERY_ORDER = ("email", "contact")
+
 
 def _checked_phone(text: str) -> str:
     e164(text)  # ValueError says how to write it

@@ -600,7 +600,22 @@ def m016_growth_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
-def m017_choices(db: sqlite_utils.Database) -> None:
+def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
+    """Which D… channel is the app's DM with which person (issue 15's pacer): Slack counts a
+    DM posted to the user id and one posted to its D… channel as one conversation, so the
+    pacer does too, every process alike. Filled from the DMs already recorded."""
+    db["slack_dm_channels"].create(
+        {"channel": str, "user_id": str}, pk="channel", not_null={"user_id"}
+    )
+    for table, user in (("chat_messages", "target"), ("slack_digests", "target")):
+        db.execute(
+            f"INSERT OR IGNORE INTO slack_dm_channels (channel, user_id) "
+            f"SELECT channel, {user} FROM {table} WHERE channel LIKE 'D%' "
+            f"AND ({user} LIKE 'U%' OR {user} LIKE 'W%')"
+        )
+
+
+def m018_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -650,7 +665,8 @@ MIGRATIONS: list[Migration] = [
     m014_order_details,
     m015_workflow_consents,
     m016_growth_indexes,
-    m017_choices,
+    m017_slack_dm_conversations,
+    m018_choices,
 ]
 
 

@@ -1,4 +1,5 @@
-"""The Slack pacer's shared record: calls made per rate-limit lane, and Retry-After holds.
+"""The Slack pacer's shared record: calls made per rate-limit lane, Retry-After holds, and
+which D… channel is the DM with which person (one conversation, one lane).
 
 Every process on the database paces against the same rows, inside one write transaction per
 reservation, so two processes cannot both take the last call a lane allows.
@@ -39,3 +40,18 @@ def hold(database: Database, lane: str, until: float) -> None:
 def forget_before(database: Database, before: float) -> None:
     database.execute("DELETE FROM slack_pace WHERE at < ?", [before])
     database.execute("DELETE FROM slack_pace_holds WHERE until < ?", [before])
+
+
+def same_conversation(database: Database, channel: str, user_id: str) -> None:
+    """`channel` (D…) is the app's DM with `user_id`: posts to either count as one."""
+    database.execute(
+        "INSERT INTO slack_dm_channels (channel, user_id) VALUES (?, ?) "
+        "ON CONFLICT(channel) DO NOTHING",
+        [channel, user_id],
+    )
+
+
+def dm_user(database: Database, channel: str) -> str | None:
+    """Whose DM `channel` is, when the bot has learned it."""
+    value = database.scalar("SELECT user_id FROM slack_dm_channels WHERE channel = ?", [channel])
+    return str(value) if value else None

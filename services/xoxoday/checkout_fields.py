@@ -3,7 +3,9 @@
 getVouchers documents `productMeta` as "a JSON structure defining dynamic checkout fields
 (e.g., email validation)" (get-vouchers-api.md; reference §13 row 6), with no example of its
 inner shape. A product that requires a field the bot never collects is refused at placeOrder
-after approval, so the catalog leaves it out. It is read leniently: a JSON text or object; a
+after approval, so the catalog leaves it out: which fields a product's kind collects is the
+reward-kind registry's (services/reward_types.py `RewardKind.collects`), so a kind added with
+a field keeps the products that ask for it. It is read leniently: a JSON text or object; a
 list of field objects, such a list under a key (`fields`, `checkoutFields`…), or an object of
 field name to field object; a field's name under `name`, `key`, `fieldName`, `field` or `id`;
 required unless it says otherwise (`required`, `isRequired`, `mandatory`: false). Text that
@@ -14,26 +16,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
-# What the bot sends to placeOrder (or collects for it), by name as a productMeta may write
-# it: the email, the phone (contact), airmiles' loyaltyMemberId, a top-up's phone fields.
-COLLECTED = frozenset(
-    {
-        "email",
-        "emailid",
-        "receiveremail",
-        "contact",
-        "phone",
-        "phonenumber",
-        "mobile",
-        "mobilenumber",
-        "receivermobilenumber",
-        "loyaltymemberid",
-        "topupphonecode",
-        "topupphonenumber",
-    }
-)
+# How a productMeta may spell the two fields every order can carry (OrderRequest's `email`
+# and `contact`): the same field to the bot. Which fields a kind collects is the reward-kind
+# registry's to say (services/reward_types.py RewardKind.collects); the caller passes them.
+SAME_FIELD = {
+    "emailid": "email",
+    "receiveremail": "email",
+    "phone": "contact",
+    "phonenumber": "contact",
+    "mobile": "contact",
+    "mobilenumber": "contact",
+    "receivermobilenumber": "contact",
+}
 _LIST_KEYS = ("fields", "checkoutFields", "checkout_fields", "formFields", "dynamicFields")
 _NAME_KEYS = ("name", "key", "fieldName", "field_name", "field", "id")
 _REQUIRED_KEYS = ("required", "isRequired", "is_required", "mandatory", "isMandatory")
@@ -56,9 +53,12 @@ def required_fields(meta: Any) -> list[str]:
     return [name for name, spec in _fields(meta) if _required(spec)]
 
 
-def missing_fields(meta: Any) -> list[str]:
-    """Required fields the bot does not collect; [] when it can give them all."""
-    return [name for name in required_fields(meta) if _plain(name) not in COLLECTED]
+def missing_fields(meta: Any, collected: Iterable[str]) -> list[str]:
+    """Required fields not among `collected` (the names a kind's order gives, however
+    spelled: loyalty_member_id, loyaltyMemberId and userMeta.loyaltyMemberId alike); [] when
+    they are all given."""
+    given = {_same(name) for name in collected}
+    return [name for name in required_fields(meta) if _same(name) not in given]
 
 
 def _fields(meta: Any) -> list[tuple[str, Any]]:
@@ -102,3 +102,8 @@ def _required(spec: Any) -> bool:
 def _plain(name: str) -> str:
     """dateOfBirth, date_of_birth and userMeta.dateOfBirth alike: dateofbirth."""
     return re.sub(r"[^a-z0-9]", "", name.rsplit(".", 1)[-1].lower())
+
+
+def _same(name: str) -> str:
+    plain = _plain(name)
+    return SAME_FIELD.get(plain, plain)

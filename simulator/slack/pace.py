@@ -7,8 +7,9 @@ that calls Slack once per recipient.
 Rate limits follow https://docs.slack.dev/apis/web-api/rate-limits: per method, per workspace,
 per app, in tiers of requests per minute (Tier 1: 1, Tier 2: 20, Tier 3: 50, Tier 4: 100;
 the documented floors, so the fake is at least as strict as Slack); chat.postMessage is
-special: about one message per second per channel, with short bursts allowed. Over the limit
-Slack answers HTTP 429 with `Retry-After` (seconds). On by default, like every rule of the
+special: about one message per second per channel, with short bursts allowed, counted per
+conversation (a DM posted to a user id and one posted to that DM's D… channel share one). Over
+the limit Slack answers HTTP 429 with `Retry-After` (seconds). On by default, like every rule of the
 stand-in (rules.py: a test may switch "rate_limits" off, saying why).
 """
 
@@ -20,6 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from simulator.slack.workspace import dm_channel
 
 WINDOW_S = 60.0
 TIERS = {1: 1, 2: 20, 3: 50, 4: 100}
@@ -127,6 +130,8 @@ class Pace:
             return None
 
     def _post(self, channel: str, now: float) -> int | None:
+        if channel[:1] in ("U", "W"):  # a DM by user id lands in the app's DM with them:
+            channel = dm_channel(channel)  # one conversation, one allowance
         tokens, at = self._buckets.get(channel, (float(POST_BURST), now))
         tokens = min(float(POST_BURST), tokens + (now - at) * POST_PER_S)
         if tokens < 1:

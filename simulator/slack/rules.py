@@ -12,8 +12,9 @@ import threading
 
 RULES: dict[str, str] = {
     "rate_limits": (
-        "per-method tiers per minute and about one post a second per channel: over them, HTTP "
-        "429 with Retry-After (docs.slack.dev/apis/web-api/rate-limits)"
+        "per-method tiers per minute and about one post a second per conversation (a DM "
+        "posted to the user id and to its D… channel are one): over them, HTTP 429 with "
+        "Retry-After (docs.slack.dev/apis/web-api/rate-limits)"
     ),
     "msg_too_long": "a message `text` over 4,000 characters is refused: msg_too_long",
     "block_text_cap": (

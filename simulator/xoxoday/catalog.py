@@ -221,7 +221,8 @@ PRODUCTS: tuple[Product, ...] = (
             voucher_category="mobile_recharge", quantity_limit=1, parent_id=VERIZON_US,
             **_fixed("30")),
     Product(DXB_LOUNGE, "Dubai International Lounge Access", "lounge", "USD", "AE",
-            voucher_category="travel", quantity_limit=1, **_fixed("35,60")),
+            voucher_category="travel", quantity_limit=1,
+            checkout_fields=("firstName", "lastName", "departureDate"), **_fixed("35,60")),
 )  # fmt: skip
 PRODUCTS_BY_ID = {p.product_id: p for p in PRODUCTS}
 

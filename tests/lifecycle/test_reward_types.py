@@ -93,9 +93,11 @@ def test_a_new_kind_is_one_entry(with_lounge: RewardKind, runtime: Runtime) -> N
     assert blocks["recipients"]["element"]["max_selected_items"] == 1
     assert "loyalty_member_id" not in blocks and "phone" not in blocks
 
-    # The catalog asks Xoxoday for its category.
+    # The catalog asks Xoxoday for its category. The simulator's one lounge requires the
+    # traveller's name and departure date, which this entry does not collect, so it is left
+    # out (tests/slack/test_new_kind.py's entry collects them and keeps it).
     counts = runtime.catalog.refresh()
-    assert counts["lounge"] == 1  # the simulator's account sells one lounge
+    assert counts["lounge"] == 0
     assert set(counts) == {k.key for k in reward_types.catalog_kinds()} >= {"lounge"}
 
     # Its orders take the shape the entry names, and no other kind's detail.

@@ -5,7 +5,8 @@ Airport lounge access (Xoxoday sells it: xoxoday-api.md §3 row 14, getVouchers 
 test only, as one `RewardKind`, it is found in the /reward modal (an input per field, errors
 under them), in the CSV import (a column per field, errors by line), in the order placed at
 the simulator (userMeta), in the recipient's message and in the Workflow Builder step (an input per field, named in its
-refusals): nothing else was told about it.
+refusals), and the catalog keeps its product, whose productMeta requires those fields: nothing
+else was told about it.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def test_a_lounge_kind_is_one_entry_everywhere(
     lounge: RewardKind, stack: LocalStack, xo: SimControl
 ) -> None:
     runtime = stack.bot.runtime
-    assert runtime.catalog.refresh()["lounge"] == 1  # its category, asked of Xoxoday
+    # Its category, asked of Xoxoday; the lounge's productMeta requires the traveller's
+    # firstName, lastName and departureDate, which the entry's details give: it is offered.
+    assert runtime.catalog.refresh()["lounge"] == 1
 
     # The modal: an input per field, an error under the one typed wrong, then a request.
     view_id = stack.open_form("UREQUESTER")

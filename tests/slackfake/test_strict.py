@@ -466,6 +466,24 @@ def test_rate_limit_tiers_and_the_per_channel_post_limit(client, fake):
     assert fake.rules.on("rate_limits")
 
 
+def test_a_post_to_a_person_and_to_their_dm_channel_count_as_one_conversation(
+    client, fake, monkeypatch
+):
+    """Slack counts posts per conversation: a DM posted to the user id lands in the app's DM
+    with them, the D… channel its answer names, and both count against that one channel.
+    The stand-in's clock stands still, so no refill comes however slow the machine is."""
+    now = time.monotonic()
+    monkeypatch.setattr(fake.pace, "_clock", lambda: now)
+    dm = client.chat_postMessage(channel="UANA", text="0")["channel"]
+    assert dm.startswith("D")
+    for i in range(1, 4):
+        client.chat_postMessage(channel="UANA", text=str(i))
+    client.chat_postMessage(channel=dm, text="4")  # the burst's fifth, whichever id is used
+    assert error_of(lambda: client.chat_postMessage(channel=dm, text="5")) == "ratelimited"
+    assert error_of(lambda: client.chat_postMessage(channel="UANA", text="5")) == "ratelimited"
+    assert client.chat_postMessage(channel="UBEN", text="another conversation")["ok"]
+
+
 # ---- the strictness check and the HTTP controls ---------------------------------------------
 
 
