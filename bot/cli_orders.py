@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -321,38 +321,66 @@ def cmd_orders_export(args: argparse.Namespace) -> int:
 
 def _finance_export(args: argparse.Namespace) -> int:
     """`orders export --month YYYY-MM`: services/finance.py's rows and totals, as CSV (every
-    cell neutralised for spreadsheets) or JSON (money as exact numbers)."""
+    cell neutralised for spreadsheets) or JSON (money as exact numbers), written as they are
+    read, like the full export: memory stays flat whatever the month's size."""
     from bot.runtime import open_db
-    from plumbing.jsonutil import dumps
-    from services.csvcells import spreadsheet_safe
-    from services.finance import COLUMNS, TOTAL_COLUMNS, MonthError, month_export, parse_month
+    from services.finance import MonthError, Totals, month_rows, parse_month
 
     try:
         month = parse_month(args.month)
     except MonthError as exc:
         print(f"rewards-bot orders export: --month: {exc}", file=sys.stderr)
         return 2
-    export = month_export(open_db(settings_of(args)), month)
+    database = open_db(settings_of(args))
+    totals = Totals()
+    rows = (totals.add(row) for row in month_rows(database, month))
+    count = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
 
     def write(out: Any) -> None:
         if args.format == "json":
-            summary = {
-                f"by_{by}": [t for t in export.totals if t["by"] == by]
-                for by in ("requester", "reward_type", "all")
-            }
-            out.write(dumps({"month": month, "orders": export.rows, "summary": summary}) + "\n")
-            return
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
-        for row in export.rows:
-            writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
-        writer.writerow([])  # the totals follow, under their own header
-        writer.writerow(TOTAL_COLUMNS)
-        for total in export.totals:
-            writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+            write_month_json(out, month, counted(), totals)
+        else:
+            write_month_csv(out, counted(), totals)
 
     if not _write_output(args.output, write):
         return 2
     if args.output:
-        print(f"wrote {len(export.rows)} order(s) of {month} to {args.output}", file=sys.stderr)
+        print(f"wrote {count} order(s) of {month} to {args.output}", file=sys.stderr)
     return 0
+
+
+def write_month_csv(out: Any, rows: Iterable[dict[str, Any]], totals: Any) -> None:
+    """The rows, then a blank line and the totals under their own header; `totals` (a
+    services.finance.Totals) is read once every row is written."""
+    from services.csvcells import spreadsheet_safe
+    from services.finance import COLUMNS, TOTAL_COLUMNS
+
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([spreadsheet_safe(row[name]) for name in COLUMNS])
+    writer.writerow([])  # the totals follow, under their own header
+    writer.writerow(TOTAL_COLUMNS)
+    for total in totals.rows():
+        writer.writerow([spreadsheet_safe(total[name]) for name in TOTAL_COLUMNS])
+
+
+def write_month_json(out: Any, month: str, rows: Iterable[dict[str, Any]], totals: Any) -> None:
+    """`{"month": …, "orders": [...], "summary": {...}}`, the text plumbing.jsonutil.dumps
+    gives the whole object, written an order at a time."""
+    from plumbing.jsonutil import dumps
+
+    out.write('{"month":' + dumps(month) + ',"orders":[')
+    for n, row in enumerate(rows):
+        out.write(("," if n else "") + dumps(row))
+    summary = {
+        f"by_{by}": [t for t in totals.rows() if t["by"] == by]
+        for by in ("requester", "reward_type", "all")
+    }
+    out.write('],"summary":' + dumps(summary) + "}\n")

@@ -26,7 +26,7 @@ from services.delegation import Deciders, Delegations
 from services.notices import Notices
 from services.outbox import Outbox
 from services.policy import Policy
-from storage.models import EventKind, EventRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,19 @@ WAITING_CHANGES = frozenset(
         EventKind.REQUEST_NEEDS_APPROVAL,
         EventKind.REQUEST_ESCALATED,
         *DECIDED,
+    }
+)
+# What changes the month's spend by reward type, shown to everyone who sees the company's part
+# of the Home: the ledger lines of approved requests (an order placed changes it only when
+# Xoxoday charged another amount than the estimate: see _changes_spend).
+SPEND_CHANGES = frozenset(
+    {
+        EventKind.REQUEST_APPROVED,
+        EventKind.ORDER_FAILED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.CHOICE_MADE,  # the change went back to the budget
+        EventKind.CHOICE_EXPIRED,  # the whole amount did
     }
 )
 # What a recipient's Home shows ("Rewards you received").
@@ -181,19 +194,36 @@ class SlackNotifier:
             self.outbox.mark(f"home:{user}", target=user)
 
     def _homes_changed(self, event: EventRow, request: RequestRow | None) -> set[str]:
-        """The people whose Home tab shows something `event` changed."""
+        """The people whose Home tab shows something `event` changed: the requester (their
+        requests), the recipient (what they received), who may decide the request (what
+        waits for them), and everyone who sees the month's spend only when it changed; not
+        every approver at every order's step (issue 20)."""
         if event.kind.startswith("delegation."):
             return {str(event.data.get("approver") or ""), str(event.data.get("delegate") or "")}
         if request is None:
             return set()
         people: set[str] = {request.requester_id}
-        if (event.kind in RECEIVED_CHANGES or event.kind in CHOICE_CHANGES) and event.order_id:
-            order = self.notices.order(event.order_id)
-            if order is not None and order.recipient_id:
-                people.add(order.recipient_id)
-        if event.kind in WAITING_CHANGES or event.kind.startswith("order."):
-            people |= self._decider_pool()  # what waits for them, and this month's spend
+        order = self.notices.order(event.order_id) if event.order_id else None
+        # A recipient's Home shows what they received and the choices waiting for them.
+        received = event.kind in RECEIVED_CHANGES or event.kind in CHOICE_CHANGES
+        if received and order is not None and order.recipient_id:
+            people.add(order.recipient_id)
+        if event.kind in WAITING_CHANGES:
+            people |= {person for person, _ in self._candidates(request)}
+        if self._changes_spend(event, order):
+            people |= self._decider_pool()
         return people
+
+    @staticmethod
+    def _changes_spend(event: EventRow, order: OrderRow | None) -> bool:
+        if event.kind in SPEND_CHANGES:
+            return True
+        return (
+            event.kind == EventKind.ORDER_PLACED
+            and order is not None
+            and order.amount_charged is not None
+            and order.amount_charged != order.cost_estimate
+        )
 
     def _decider_pool(self) -> set[str]:
         people = set(self.policy.approvers) | set(self.policy.escalation_approvers)

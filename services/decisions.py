@@ -326,6 +326,7 @@ class Deciding:
                 expired = True
             else:
                 self._close_in(db, request, state, actor, reason, kind, acting_for, by_person)
+        self._wake()  # the worker gives the reserves back
         if expired:
             raise self._not_pending(request.id)
         return self._decision(request.id)
@@ -361,17 +362,10 @@ class Deciding:
         )
         if updated is None:
             raise self._not_pending(request.id)
-        for order in order_store.for_request(self.database, request.id):
-            order_store.transition(
-                db,
-                order.id,
-                "pending_approval",
-                "withdrawn",
-                actor=actor,
-                kind=EventKind.ORDER_WITHDRAWN,
-                reason=reason,
-            )
-            ledger.give_back(db, self.database, order, request, "release")
+        # The orders in one statement; their reserves are given back after the answer, once,
+        # by the worker (services/releases.py), and count as nothing meanwhile (ledger.spent).
+        order_store.withdraw_waiting(db, request.id, actor=actor, reason=reason)
+        ledger.queue_releases(db, request.id)
 
     def _balance(self, needed: Decimal) -> tuple[Decimal, str]:
         """The wallet balance (cached; may ask Xoxoday), before any write lock is taken."""

@@ -13,6 +13,7 @@ import signal
 BEFORE_PLACE = "before_place"  # claimed (placing), placeOrder not sent
 AFTER_PLACE = "after_place"  # Xoxoday has the order, our record does not
 AFTER_STORE = "after_store"  # the answer is stored
+DURING_RELEASE = "during_release"  # a withdrawn order's release row written, not committed
 
 
 def hit(name: str) -> None:

@@ -26,6 +26,7 @@ Automatic approvals show the approver `policy`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -120,14 +121,26 @@ def _money(value: Any) -> Decimal | None:
 
 
 def month_export(database: Database, month: str) -> MonthExport:
+    """The month's rows and totals in memory (tests, small months); the CLI streams them."""
+    totals = Totals()
+    rows = [totals.add(row) for row in month_rows(database, month)]
+    return MonthExport(parse_month(month), rows, totals.rows())
+
+
+def month_rows(
+    database: Database, month: str, chunk: int = finance_store.CHUNK
+) -> Iterator[dict[str, Any]]:
+    """The month's rows, by request then order, read `chunk` requests at a time: memory
+    stays flat whatever the month's size (add each to a Totals for the totals)."""
     month = parse_month(month)
-    orders = finance_store.month_orders(database, month, _next_month(month))
-    request_ids = sorted({row["request_id"] for row in orders})
-    delegations = {rid: _delegation(database, rid) for rid in request_ids}
-    refunds = finance_store.refunds_by_order(database, [row["id"] for row in orders])
-    chosen = choice_store.given_and_change(database, [row["id"] for row in orders])
-    rows = [_row(order, delegations[order["request_id"]], refunds, chosen) for order in orders]
-    return MonthExport(month, rows, _totals(rows))
+    for orders in finance_store.month_order_chunks(database, month, _next_month(month), chunk):
+        request_ids = sorted({row["request_id"] for row in orders})
+        delegations = {rid: _delegation(database, rid) for rid in request_ids}
+        ids = [row["id"] for row in orders]
+        refunds = finance_store.refunds_by_order(database, ids)
+        chosen = choice_store.given_and_change(database, ids)
+        for order in orders:
+            yield _row(order, delegations[order["request_id"]], refunds, chosen)
 
 
 def _delegation(database: Database, request_id: int) -> str | None:
@@ -192,16 +205,22 @@ def _row(
     }
 
 
-def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in rows:
+class Totals:
+    """`orders`, `amount_charged`, `refunded` and `net` added up per requester, per reward
+    type and in all, each per wallet currency, as rows go by."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Count `row` in; returns it."""
         currency = row["wallet_currency"] or ""
         for by, key, label in (
             ("requester", row["requester_id"], row["requester"]),
             ("reward_type", row["reward_type"], row["reward_type"]),
             ("all", "", ""),
         ):
-            total = groups.setdefault(
+            total = self._groups.setdefault(
                 (by, key, currency),
                 {"by": by, "key": key, "label": label, "wallet_currency": currency, "orders": 0}
                 | {name: Decimal(0) for name in SUMMED},
@@ -209,5 +228,11 @@ def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             total["orders"] += 1
             for name in SUMMED:
                 total[name] += row[name] or Decimal(0)
-    order = {"requester": 0, "reward_type": 1, "all": 2}
-    return sorted(groups.values(), key=lambda t: (order[t["by"]], t["key"], t["wallet_currency"]))
+        return row
+
+    def rows(self) -> list[dict[str, Any]]:
+        """By requester, by reward type, then all; each by key and currency."""
+        order = {"requester": 0, "reward_type": 1, "all": 2}
+        return sorted(
+            self._groups.values(), key=lambda t: (order[t["by"]], t["key"], t["wallet_currency"])
+        )

@@ -1,8 +1,9 @@
 """The placement and tracking loop: the order table is its queue.
 
-Each round it (1) looks up orders whose outcome is unknown, (2) claims queued orders by
-compare-and-set and places them on a bounded thread pool, (3) polls deliveries still
-pending, (4) runs the approval schedule and starts the daily audit. What happens to each
+Each round it gives back the budget of orders a decision withdrew (services/releases.py),
+(1) looks up orders whose outcome is unknown, (2) claims queued orders by compare-and-set
+and places them on a bounded thread pool, (3) polls deliveries still pending, (4) runs the
+approval schedule and starts the daily audit. What happens to each
 order it starts is services/order_work.py. Telling people is not its business: the delivery
 room (handlers/delivery.py, started beside it) does, so Slack can never stall a round. One
 worker at a time holds the lease (services/lease.py). On start it first turns every `placing`
@@ -35,6 +36,7 @@ from services.order_work import (
     OrderWork,
     backoff,
 )
+from services.releases import BudgetReleases
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.client import PLACE_ORDER_TIMEOUT_S, XoxodayClient
@@ -100,6 +102,8 @@ class Worker:
             metrics=metrics,
             clock=clock,
         )
+        # Reserves of withdrawn orders, given back after the decision's answer.
+        self.releases = BudgetReleases(database)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place")
         self._slots = threading.Semaphore(concurrency)
         self._in_flight: set[Future[None]] = set()
@@ -287,7 +291,9 @@ class Worker:
         counts = order_store.count_by_state(self.database)
         with self._in_flight_lock:
             running = bool(self._in_flight)
-        return not running and not any(counts.get(s) for s in ("queued", "placing", "unknown"))
+        if running or any(counts.get(s) for s in ("queued", "placing", "unknown")):
+            return False
+        return self.releases.pending() == 0
 
     def is_settled(self) -> bool:
         """Idle, and no placed order waits for a poll (delivered, canceled, or given up on)."""
@@ -319,6 +325,7 @@ class Worker:
         now = self._clock()
         busy = False
         self._recover_orphans()
+        busy |= self._release_budgets()
         for order in order_store.due(self.database, "unknown", "next_attempt_at", now, limit=50):
             started = self._start(order, self.orders.reconcile)
             if started is None:
@@ -342,6 +349,15 @@ class Worker:
             self._start_audit()
         self._housekeeping(now)
         return busy
+
+    def _release_budgets(self) -> bool:
+        """Withdrawn orders' reserves given back (a bounded number per round); a failure is
+        logged and never stops placement: they stay queued for the next round."""
+        try:
+            return self.releases.run() > 0
+        except Exception:
+            log.exception("giving back withdrawn orders' budget failed; trying again next round")
+            return False
 
     def _schedule(self) -> bool:
         """The approval schedule's round; its failure is logged and never stops placement."""

@@ -4,7 +4,7 @@ request's columns beside it, the last decision event of a request, and the refun
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -14,21 +14,37 @@ from storage.db import Database
 CHUNK = 500  # ids per IN (…): well under SQLite's limit on bound values
 
 
-def month_orders(database: Database, first: str, end: str) -> list[dict[str, Any]]:
-    """Orders of requests created in [first, end), by request then order, each row the order's
+def month_order_chunks(
+    database: Database, first: str, end: str, chunk: int = CHUNK
+) -> Iterator[list[dict[str, Any]]]:
+    """Orders of requests created in [first, end), by request then order, a chunk of
+    requests at a time (memory stays flat however large the month), each row the order's
     columns (`details` decoded) and its request's as r_requester_id, r_requester_name,
-    r_state, r_auto, r_decided_by, r_decided_at."""
-    rows = database.query(
-        "SELECT o.*, r.requester_id AS r_requester_id, r.requester_name AS r_requester_name, "
-        "r.state AS r_state, r.auto_approved AS r_auto, r.decided_by AS r_decided_by, "
-        "r.decided_at AS r_decided_at "
-        "FROM orders o JOIN requests r ON r.id = o.request_id "
-        "WHERE r.created_at >= ? AND r.created_at < ? ORDER BY o.request_id, o.id",
-        [first, end],
+    r_state, r_auto, r_decided_by, r_decided_at.
+
+    The month's request ids come from the (created_at) index alone; each chunk's orders from
+    the (request_id) index, in the order the ids are asked."""
+    ids = sorted(
+        request_id
+        for (request_id,) in database.db.execute(
+            "SELECT id FROM requests WHERE created_at >= ? AND created_at < ?", [first, end]
+        ).fetchall()
     )
-    for row in rows:
-        row["details"] = loads(row["details"]) if row.get("details") else {}
-    return rows
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        marks = ", ".join("?" for _ in part)
+        rows = database.query(
+            "SELECT o.*, r.requester_id AS r_requester_id, "
+            "r.requester_name AS r_requester_name, r.state AS r_state, "
+            "r.auto_approved AS r_auto, r.decided_by AS r_decided_by, "
+            "r.decided_at AS r_decided_at "
+            f"FROM orders o JOIN requests r ON r.id = o.request_id WHERE o.request_id IN ({marks}) "
+            "ORDER BY o.request_id, o.id",
+            part,
+        )
+        for row in rows:
+            row["details"] = loads(row["details"]) if row.get("details") else {}
+        yield rows
 
 
 def request_columns(database: Database, request_id: int) -> dict[str, Any]:

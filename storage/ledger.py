@@ -45,9 +45,14 @@ def add(
 
 
 def spent(database: Database, requester_id: str, month: str) -> Decimal:
-    """The requester's committed total for the month (summed as Decimal, not REAL)."""
+    """The requester's committed total for the month (summed as Decimal, not REAL).
+
+    A withdrawn order's rows count as nothing: its reserve is given back after the decision's
+    answer (`queue_releases`), and until then it must not count as spent for any reader; once
+    released its rows add up to nothing anyway."""
     rows = database.db.execute(
-        "SELECT amount FROM budget_ledger WHERE requester_id = ? AND month = ?",
+        "SELECT l.amount FROM budget_ledger l LEFT JOIN orders o ON o.id = l.order_id "
+        "WHERE l.requester_id = ? AND l.month = ? AND o.state IS NOT 'withdrawn'",
         [requester_id, month],
     ).fetchall()
     return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
@@ -84,6 +89,35 @@ def give_back(
         request_id=request.id,
         order_id=order.id,
     )
+
+
+def queue_releases(db: sqlite_utils.Database, request_id: int) -> None:
+    """The withdrawn orders of a request just closed, to have their reserve given back after
+    the answer (services/releases.py), queued in the transaction that withdrew them: one
+    statement whatever the request's size."""
+    db.execute(
+        "INSERT OR IGNORE INTO budget_releases (order_id, queued_at) "
+        "SELECT id, ? FROM orders WHERE request_id = ? AND state = 'withdrawn'",
+        [utcnow(), request_id],
+    )
+
+
+def releases_due(database: Database, limit: int) -> list[int]:
+    """Orders whose reserve is still to be given back, oldest first."""
+    rows = database.db.execute(
+        "SELECT order_id FROM budget_releases ORDER BY order_id LIMIT ?", [limit]
+    ).fetchall()
+    return [int(order_id) for (order_id,) in rows]
+
+
+def take_release(db: sqlite_utils.Database, order_id: int) -> bool:
+    """Take an order's queued release inside the transaction that gives its reserve back:
+    False when another round took it first."""
+    return db.execute("DELETE FROM budget_releases WHERE order_id = ?", [order_id]).rowcount == 1
+
+
+def releases_pending(database: Database) -> int:
+    return int(database.scalar("SELECT COUNT(*) FROM budget_releases") or 0)
 
 
 def held(database: Database, requester_id: str, month: str) -> Decimal:

@@ -615,7 +615,22 @@ def m017_slack_dm_conversations(db: sqlite_utils.Database) -> None:
         )
 
 
-def m018_choices(db: sqlite_utils.Database) -> None:
+def m018_budget_releases(db: sqlite_utils.Database) -> None:
+    """`budget_releases`: orders withdrawn by a rejection, a cancellation or an expiry whose
+    reserve is still to be given back (issue 20). The decision withdraws the orders and
+    queues them here in its own transaction; the worker gives each reserve back after the
+    answer, and takes the row in the same transaction as the ledger's release row, so it
+    happens once. Until then every reader counts a withdrawn order's rows as nothing
+    (storage/ledger.py `spent`)."""
+    db["budget_releases"].create(
+        {"order_id": int, "queued_at": str},
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id")],
+        not_null={"queued_at"},
+    )
+
+
+def m019_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -666,7 +681,8 @@ MIGRATIONS: list[Migration] = [
     m015_workflow_consents,
     m016_growth_indexes,
     m017_slack_dm_conversations,
-    m018_choices,
+    m018_budget_releases,
+    m019_choices,
 ]
 
 

@@ -91,6 +91,31 @@ def transition(
     return OrderRow.model_validate(row)
 
 
+def withdraw_waiting(
+    db: sqlite_utils.Database, request_id: int, *, actor: str, reason: str | None
+) -> int:
+    """Withdraw every order of a closed request still waiting for approval, with its event,
+    inside the decision's transaction: two statements whatever the request's size (the index
+    on request_id finds its orders). How many were withdrawn.
+
+    Call it once the request itself has left `pending_approval` (its compare-and-set won):
+    its withdrawn orders are then exactly these. Their reserves are given back after the
+    answer (storage/ledger.py `queue_releases`)."""
+    now = utcnow()
+    withdrawn = db.execute(
+        "UPDATE orders SET state = 'withdrawn', updated_at = ? "
+        "WHERE request_id = ? AND state = 'pending_approval'",
+        [now, request_id],
+    ).rowcount
+    db.execute(
+        "INSERT INTO events (at, kind, request_id, order_id, actor, from_state, to_state, "
+        "reason, data) SELECT ?, ?, request_id, id, ?, 'pending_approval', 'withdrawn', ?, '{}' "
+        "FROM orders WHERE request_id = ? AND state = 'withdrawn' ORDER BY id",
+        [now, EventKind.ORDER_WITHDRAWN.value, actor, reason, request_id],
+    )
+    return withdrawn
+
+
 def claim_next(database: Database, worker: str, now: float) -> OrderRow | None:
     """Take the next due queued order for placement (queued -> placing), or None.
 

@@ -105,6 +105,13 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     "events.after": lambda d: events.after(d, 0),
     # the finance export
     "finance.refunds_by_order": lambda d: finance_store.refunds_by_order(d, [1, 2, 3]),
+    "finance.month_order_chunks": lambda d: list(
+        finance_store.month_order_chunks(d, f"{MONTH}-01", "2026-04-01", chunk=2)
+    ),
+    # a reject's withdrawal, and the worker's releases after it
+    "orders.withdraw_waiting + ledger.queue_releases": lambda d: _withdraw(d, 3),
+    "ledger.releases_due": lambda d: ledger.releases_due(d, 100),
+    "ledger.releases_pending": ledger.releases_pending,
     "choices.given_and_change": lambda d: choice_store.given_and_change(d, [1, 2, 3]),
     # the recipient's choice (issue 18): the offer, the Home, the schedule's rounds
     "choices.get": lambda d: choice_store.get(d, 1),
@@ -116,6 +123,12 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     "choices.next_due": choice_store.next_due,
     "choices.orders_choosing": lambda d: choice_store.orders_choosing(d, [1, 2]),
 }
+
+
+def _withdraw(database: Database, request_id: int) -> None:
+    with database.tx() as db:
+        order_store.withdraw_waiting(db, request_id, actor="UAPP", reason="no")
+        ledger.queue_releases(db, request_id)
 
 
 # Calls that sort what an index found, and why that set is bounded whatever the history.

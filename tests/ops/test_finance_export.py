@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.cli_orders import write_month_csv, write_month_json
 from bot.runtime import Runtime
-from services.finance import month_export
+from plumbing.jsonutil import dumps
+from services.finance import Totals, month_export, month_rows
 from services.rewards import RewardSpec
 from storage import orders as order_store
+from storage.db import Database
 from tests.lifecycle.conftest import APPROVER, charity, gift
 from tests.support import SimControl, cli_env, rewards_bot
 
@@ -154,9 +157,42 @@ def test_finance_export_of_a_month(
     assert {t["label"] for t in document["summary"]["by_requester"]} == {"Ana", "=Ben"}
     assert {t["key"] for t in document["summary"]["by_requester"]} == {ANA, BEN}
 
+    # Streamed two requests at a time, the export is the text the whole month in memory
+    # gives (issue 20: the month's export streams like the full one).
+    whole = month_export(database, month)
+    assert (result.stdout, as_json.stdout) == streamed(database, month, chunk=2)
+    assert (
+        as_json.stdout
+        == dumps(
+            {
+                "month": month,
+                "orders": whole.rows,
+                "summary": {
+                    f"by_{by}": [t for t in whole.totals if t["by"] == by]
+                    for by in ("requester", "reward_type", "all")
+                },
+            }
+        )
+        + "\n"
+    )
+
     # the month before holds only the request moved there
     earlier = month_export(database, "2020-01")
     assert [row["request"] for row in earlier.rows] == [old.request.ref]
+
+
+def streamed(database: Database, month: str, chunk: int) -> tuple[str, str]:
+    """The CSV and JSON exports as the CLI writes them, read `chunk` requests at a time."""
+    texts = []
+    for write in (write_month_csv, write_month_json):
+        out, totals = io.StringIO(newline=None), Totals()
+        rows = (totals.add(row) for row in month_rows(database, month, chunk=chunk))
+        if write is write_month_json:
+            write_month_json(out, month, rows, totals)
+        else:
+            write_month_csv(out, rows, totals)
+        texts.append(out.getvalue().replace("\r\n", "\n"))
+    return texts[0], texts[1]
 
 
 def test_a_bad_month_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
