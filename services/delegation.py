@@ -193,10 +193,12 @@ class Deciders:
         rewarded: Collection[str | None] = (),
         *,
         now: float | None = None,
+        standing: list[Delegation] | None = None,
     ) -> str | None:
         """None when `user_id` decides as an approver; the approver they stand in for when
         they decide as a delegate. PolicyRefusal when they may not decide `request` at `now`
-        (default: the clock's time).
+        (default: the clock's time). `standing`: `user_id`'s running delegations, when the
+        caller read them already (a Home deciding many requests reads them once).
 
         `rewarded` are the recipients' member ids: an approver among them is never stood in
         for. The person deciding is checked against the recipients by the caller
@@ -207,7 +209,8 @@ class Deciders:
             raise SelfApproval("you cannot approve or reject your own request")
         if self._own_right(user_id, request, now):
             return None
-        standing = self.delegations.standing_in_for(user_id) if self.delegations else []
+        if standing is None:
+            standing = self.delegations.standing_in_for(user_id) if self.delegations else []
         for delegation in standing:
             principal = delegation.approver_id
             if principal not in rewarded and self._own_right(principal, request, now):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from services.budget import BudgetView, budget_of, spend_by_type
+from services.budget import BudgetView, MonthSpend, budget_of
 from services.delegation import Deciders, Delegation, Delegations
 from services.errors import PolicyRefusal
 from services.policy import Policy
@@ -104,6 +104,7 @@ class HomeService:
         self.low_balance = low_balance
         self._clock = clock
         self.visibility = visibility or Visibility(database, policy, deciders, clock=clock)
+        self.spend = MonthSpend(database)  # read whole once, then only what was added
 
     def month(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m")
@@ -135,7 +136,7 @@ class HomeService:
             waiting_total=total,
             wallet=self.wallet_view(),
             low_balance=self.low_balance,
-            spend=spend_by_type(self.database, month),
+            spend=self.spend.by_type(month),
         )
 
     def waiting_for(self, user_id: str, shown: int = WAITING_SHOWN) -> tuple[list[Waiting], int]:
@@ -144,6 +145,7 @@ class HomeService:
         recipients included)."""
         recipients = order_store.recipients_of_waiting(self.database)
         now = self._clock()
+        standing = self.delegations.standing_in_for(user_id)  # once, not once per request
         found: list[Waiting] = []
         total = 0
         for request in request_store.waiting(self.database):
@@ -151,7 +153,9 @@ class HomeService:
             if user_id in ids:
                 continue
             try:
-                acting_for = self.deciders.acting_for(user_id, request, ids, now=now)
+                acting_for = self.deciders.acting_for(
+                    user_id, request, ids, now=now, standing=standing
+                )
             except PolicyRefusal:
                 continue
             total += 1

@@ -62,6 +62,16 @@ def for_order(database: Database, order_id: int) -> list[EventRow]:
     return [EventRow.model_validate(row) for row in rows]
 
 
+def request_ids_between(database: Database, kind: str, after_id: int, up_to_id: int) -> list[int]:
+    """The requests of the events of `kind` after event `after_id`, up to `up_to_id`."""
+    rows = database.db.execute(
+        "SELECT request_id FROM events WHERE id > ? AND id <= ? AND kind = ? "
+        "AND request_id IS NOT NULL",
+        [after_id, up_to_id, kind],
+    ).fetchall()
+    return sorted({int(request_id) for (request_id,) in rows})
+
+
 def last_id(database: Database) -> int:
     return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
 

@@ -130,6 +130,42 @@ def held(database: Database, requester_id: str, month: str) -> Decimal:
     return sum((Decimal(amount) for (amount,) in rows), Decimal(0))
 
 
+def last_id(database: Database) -> int:
+    return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM budget_ledger"))
+
+
+def approved_amounts_added(
+    database: Database, month: str, after_id: int, up_to_id: int
+) -> list[tuple[str, Decimal]]:
+    """(reward type, amount) of `month`'s ledger lines of approved requests written after
+    line `after_id`, up to `up_to_id` (read by id: only what was added)."""
+    rows = database.db.execute(
+        "SELECT o.reward_type, l.amount FROM budget_ledger l "
+        "JOIN orders o ON o.id = l.order_id JOIN requests r ON r.id = l.request_id "
+        "WHERE l.id > ? AND l.id <= ? AND l.month = ? AND r.state = 'approved'",
+        [after_id, up_to_id, month],
+    ).fetchall()
+    return [(reward_type, Decimal(amount)) for reward_type, amount in rows]
+
+
+def amounts_of_requests(
+    database: Database, month: str, request_ids: list[int], up_to_id: int
+) -> list[tuple[str, Decimal]]:
+    """(reward type, amount) of these requests' ledger lines of `month` up to `up_to_id`."""
+    found: list[tuple[str, Decimal]] = []
+    for start in range(0, len(request_ids), 500):  # SQLite's limit on bound values
+        part = request_ids[start : start + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = database.db.execute(
+            "SELECT o.reward_type, l.amount FROM budget_ledger l "
+            "JOIN orders o ON o.id = l.order_id "
+            f"WHERE l.month = ? AND l.request_id IN ({marks}) AND l.id <= ?",
+            [month, *part, up_to_id],
+        ).fetchall()
+        found += [(reward_type, Decimal(amount)) for reward_type, amount in rows]
+    return found
+
+
 def approved_amounts_by_type(database: Database, month: str) -> list[tuple[str, Decimal]]:
     """(reward type, amount) of every ledger line of `month`'s approved requests (reserves,
     refunds and adjustments alike, so their sum is net)."""

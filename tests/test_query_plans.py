@@ -89,6 +89,16 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     "requests.for_requester": lambda d: request_store.for_requester(d, "UREQ", 10),
     "received.received": lambda d: received.received(d, "UANA", ["placed", "delivered"], 10),
     "ledger.approved_amounts_by_type": lambda d: ledger.approved_amounts_by_type(d, MONTH),
+    "ledger.approved_amounts_added": lambda d: ledger.approved_amounts_added(d, MONTH, 1, 3),
+    "ledger.amounts_of_requests": lambda d: ledger.amounts_of_requests(d, MONTH, [1, 2], 3),
+    "ledger.last_id": ledger.last_id,
+    "events.request_ids_between": lambda d: events.request_ids_between(
+        d, EventKind.REQUEST_CREATED, 1, 3
+    ),
+    "events.last_id": events.last_id,
+    "received.earlier_rewards": lambda d: received.earlier_rewards(
+        d, ["UANA"], [], since=f"{MONTH}-02", not_in_states=["withdrawn"]
+    ),
     # the scheduler's and the worker's rounds
     "schedule.due expires_at": lambda d: schedule.due(d, "expires_at", 2e9),
     "schedule.due remind_at": lambda d: schedule.due(d, "remind_at", 2e9),
@@ -134,6 +144,7 @@ def _withdraw(database: Database, request_id: int) -> None:
 # Calls that sort what an index found, and why that set is bounded whatever the history.
 SORTS_BOUNDED = {
     "orders.placed_between": "one day's orders, by id (the audit's day)",
+    "received.earlier_rewards": "a recipient's rewards within the duplicate window, newest first",
     # Found through orders (state = 'choosing'): the offers still open, each of which expires
     # within REWARDS_CHOICE_EXPIRE; chosen and expired ones are not read.
     "choices.waiting_for": "the offers still waiting for a choice",
