@@ -98,9 +98,7 @@ def test_a_choice_in_another_currency_is_placed_once_and_the_change_goes_back(
     assert "You already chose Tesco Gift Card" in " ".join(late["errors"].values())
 
     db = stack.bot.runtime.database
-    order = wait_for(
-        lambda: (o := order_store.for_request(db, 1)[0]).state == "delivered" and o, timeout=15
-    )
+    order = wait_for(lambda: (o := order_store.for_request(db, 1)[0]).state == "delivered" and o)
     assert [o["poNumber"] for o in xo.orders()] == [order.po_number]  # one order, its own PO
     assert (order.product_id, order.denomination, order.product_currency) == (
         sim.TESCO_UK,
@@ -181,15 +179,14 @@ def test_not_chosen_it_is_reminded_shown_on_the_home_then_expires_and_the_budget
     def reminders() -> list:
         return [m for m in stack.slack.dms(ANA) if "Reminder" in stack.slack.plain_text(m)]
 
-    wait_for(lambda: len(reminders()) == 2, timeout=30)
+    wait_for(lambda: len(reminders()) == 2)
     assert all("choose_reward" in json.dumps(m["blocks"]) for m in reminders())
     told = wait_for(
         lambda: [
             m
             for m in stack.slack.dms(REQUESTER)
             if "did not choose their reward" in stack.slack.plain_text(m)
-        ],
-        timeout=30,
+        ]
     )
     assert "<@UANA> did not choose their reward (R-1) in time: the 40 USD went back to your " \
         "budget" in stack.slack.plain_text(told[0])  # fmt: skip
@@ -236,9 +233,7 @@ def test_a_card_the_account_may_not_order_abroad_is_told_to_the_recipient_and_re
     assert stack.driver.submit(ANA, view_id).json()["response_action"] == "update"
 
     db = stack.bot.runtime.database
-    order = wait_for(
-        lambda: (o := order_store.for_request(db, 1)[0]).state == "failed" and o, timeout=15
-    )
+    order = wait_for(lambda: (o := order_store.for_request(db, 1)[0]).state == "failed" and o)
     assert order.attempts == 1 and xo.orders() == []
     told = stack.slack.wait_for(
         "chat.postMessage",
