@@ -42,7 +42,7 @@ def register(app: App, deps: Deps) -> None:
             ack()  # first, so the modal opens while the trigger is fresh
             notes = form_notes(deps, user_id, [])  # SQLite only: no wait on Slack or Xoxoday
             where = where_of(deps)
-            open_modal(client, body["trigger_id"], body.get("channel_id"), notes, where)
+            open_modal(client, body, body.get("channel_id"), notes=notes, where=where)
             return
         word, _, rest = text.partition(" ")
         handler = TEXT_COMMANDS.get(md.unescape(word).lower())

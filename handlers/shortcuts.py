@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.deps import Deps
+from handlers.errors import open_view
 from handlers.forms import RewardForm
 from handlers.ids import Shortcut
 from handlers.metadata import RewardModalMeta
@@ -60,9 +61,8 @@ def register(app: App, deps: Deps) -> None:
         meta = RewardModalMeta(channel_id=channel, source_author=next(iter(recipients), None))
         form = RewardForm(recipients=recipients)
         where = where_of(deps)
-        view = reward_modal(meta, form, where=where)
-        opened = client.views_open(trigger_id=shortcut["trigger_id"], view=view)
-        if channel and message_ts:
+        opened = open_view(client, shortcut, reward_modal(meta, form, where=where))
+        if opened is not None and channel and message_ts:
             link_message(client, opened["view"], meta, form, channel, str(message_ts), where)
 
 

@@ -630,7 +630,14 @@ def m018_budget_releases(db: sqlite_utils.Database) -> None:
     )
 
 
-def m019_choices(db: sqlite_utils.Database) -> None:
+def m019_ask_stand_ins(db: sqlite_utils.Database) -> None:
+    """Whom the reader of an approval ask stood in for when it was sent
+    (`chat_messages.acting_for`), so the ask can say they no longer do once their delegation
+    ends, in place of its buttons (NULL for an ask recorded before: it says so in general)."""
+    db["chat_messages"].add_column("acting_for", str)
+
+
+def m020_choices(db: sqlite_utils.Database) -> None:
     """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
     order, with the amount given, the offer's schedule and where it was chosen; and each
     member's last country."""
@@ -682,7 +689,8 @@ MIGRATIONS: list[Migration] = [
     m016_growth_indexes,
     m017_slack_dm_conversations,
     m018_budget_releases,
-    m019_choices,
+    m019_ask_stand_ins,
+    m020_choices,
 ]
 
 
