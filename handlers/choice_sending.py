@@ -1,12 +1,10 @@
 """What a recipient's choice sends, as part of the sender (handlers/sender.py, which it serves
 as a base class): the offer with "Choose my reward" to the recipient (and each reminder), the
-offers' DMs updated in place once the choice was made or expired (no button left), the
-requester told of an expiry, and a recipient told when the card they chose could not be
-ordered. Each one-off message is a step, told once."""
+offers' DMs updated in place once the choice was made or expired (no button left), and a
+recipient told when the card they chose could not be ordered. Each one-off message is a step,
+told once. The requester hears of an expiry among their gathered updates (handlers/gathered.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from handlers import choice_messages
 from handlers.targets import Targets, is_slack_user
@@ -17,21 +15,15 @@ from storage.models import EventKind, EventRow, OrderRow, RequestRow
 class ChoiceSending:
     notices: Notices
     targets: Targets
-    # handlers/gathered.py: a requester's update joins their next DM (annotated, not defined
-    # here, so the sender's own method is the one found).
-    _update_requester: Callable[[str, RequestRow, str, str | None], None]
 
     def _choice(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
-        """The offer (and each reminder) to the recipient, with the button; an expiry to the
-        requester. The offers are kept, to take their buttons out once it ended."""
+        """The offer (and each reminder) to the recipient, with the button. The offers are
+        kept, to take their buttons out once it ended."""
         choice = self.notices.choice(order.id)
         if choice is None:
             return
         if event.kind == EventKind.CHOICE_EXPIRED:
-            requester = request.requester_id
-            text = choice_messages.expired_to_requester(request, order, choice.amount)
-            self._update_requester(f"e{event.id}:dm:{requester}", request, requester, text)
-            return
+            return  # the requester is told by the notifier's gathered updates (_update_text)
         if order.state != "choosing" or not is_slack_user(order.recipient_id):
             return  # chosen or expired before this went: the Home and thread say so
         reminder = None
@@ -69,9 +61,3 @@ class ChoiceSending:
             recipient,
             choice_messages.choice_failed(request, order, event.reason),
         )
-
-    def _approved_text(self, request: RequestRow, text: str | None) -> str | None:
-        """The requester's approval DM: the recipients choose first, when they do."""
-        if any(o.state == "choosing" for o in self.notices.orders(request.id)):
-            return choice_messages.approved_to_requester(request)
-        return text
