@@ -25,7 +25,7 @@ from handlers.metadata import RewardModalMeta
 from plumbing.httpserver import ServerThread
 from plumbing.jsonutil import dumps
 from simulator.slack.driver import SlackDriver
-from simulator.slack.fake import RunningFakeSlack, start_fake_slack
+from simulator.slack.fake import WAIT_S, RunningFakeSlack, start_fake_slack
 from simulator.xoxoday import DEMO_CREDENTIALS, SimConfig, start
 from simulator.xoxoday.server import RunningSimulator
 
@@ -119,7 +119,7 @@ class SlackScript:
             self.driver.fill(view_id, block, block, value)
         return self.driver.submit(user, view_id)
 
-    def approval_message(self, request_ref: str, timeout: float = 5.0) -> dict[str, Any]:
+    def approval_message(self, request_ref: str, timeout: float = WAIT_S) -> dict[str, Any]:
         call = self.slack.wait_for(
             "chat.postMessage",
             lambda c: (
@@ -242,10 +242,26 @@ def process_env(
     }
 
 
+HUNG_START_S = 600.0
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a live process has used so far, from /proc (Linux), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (name)": state is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 class BotProcess:
     """`rewards-bot run` as its own process (its own interpreter, as in production)."""
 
     def __init__(self, env: dict[str, str], *, timeout: float = 30.0) -> None:
+        """Start it and wait until /healthz answers. `timeout` is seconds of the process's
+        own CPU time, not of the clock: on a machine loaded by others the start takes longer
+        by the clock while doing the same work (where /proc is missing, the clock counts)."""
         self.url = f"http://127.0.0.1:{env['PORT']}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "run"],
@@ -258,11 +274,16 @@ class BotProcess:
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            spent = _cpu_seconds(self.process.pid)
+            if spent is None:
+                spent = time.monotonic() - started
+            # Hung without using the CPU: a guard by the clock too, far beyond any slow start.
+            hung = time.monotonic() - started > HUNG_START_S
+            if self.process.poll() is not None or spent > timeout or hung:
                 output = self.stop()
-                raise RuntimeError(f"the bot did not start:\n{output}")
+                raise RuntimeError(f"the bot did not start ({spent:.1f} s of CPU):\n{output}")
             time.sleep(0.1)
 
     def _healthy(self) -> bool:

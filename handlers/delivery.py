@@ -84,11 +84,17 @@ class DeliveryRoom:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after sending what is due now (a short grace, for a clean shutdown)."""
+        """Stop after sending what is due now (a short grace, for a clean shutdown). Returns
+        only once the loop has ended: the database is closed next, and a round still running
+        would open it again (a round can wait up to SQLite's busy timeout, longer than the
+        grace on a loaded machine)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the Slack delivery round is still running after %.0f s", timeout)
+                self._thread.join()
             self._thread = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

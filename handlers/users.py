@@ -167,7 +167,12 @@ class UserDirectory:
         self, user_id: str, max_age_s: float | None = None
     ) -> tuple[bool, SlackUser | None]:
         with self._lock:
-            hit = self._cache.get(user_id)
+            return self._cached_locked(user_id, max_age_s)
+
+    def _cached_locked(
+        self, user_id: str, max_age_s: float | None = None
+    ) -> tuple[bool, SlackUser | None]:
+        hit = self._cache.get(user_id)
         if hit is None:
             return False, None
         at, user = hit
@@ -201,6 +206,11 @@ class UserDirectory:
             running = self._pending.get(user_id)
             if running is not None:
                 return running  # one users.info per person, however many ask
+            fresh, user = self._cached_locked(user_id)
+            if fresh:  # answered since the caller looked: no second call
+                done: Future[SlackUser | None] = Future()
+                done.set_result(user)
+                return done
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="users-info")
             future = self._pool.submit(self._fetch, user_id)

@@ -149,6 +149,9 @@ class EventPump:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # it must not outlive the database, closed next
+                log.warning("handing events to the log still runs after %.0f s", timeout)
+                self._thread.join()
             self._thread = None
         self.dispatcher.dispatch()
 

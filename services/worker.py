@@ -109,7 +109,8 @@ class Worker:
         self._in_flight: set[Future[None]] = set()
         self._busy_orders: set[int] = set()  # orders a pool thread is working on
         self._orphans: set[int] = set()  # orders whose task raised (see _recover_orphans)
-        self._in_flight_lock = threading.Lock()
+        # A condition, so drain() can wait until _done has run for what it waits on.
+        self._in_flight_lock = threading.Condition(threading.Lock())
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -172,6 +173,9 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # a round in a busy database: the lease is its until done
+                log.warning("the worker's round is still running after %.0f s", timeout)
+                self._thread.join()
         self._pool.shutdown(wait=True, cancel_futures=False)
         if self.audit is not None:
             self.audit.wait(timeout)
@@ -270,7 +274,10 @@ class Worker:
 
     def _drain(self) -> None:
         with self._in_flight_lock:
-            pending = list(self._in_flight)
+            pending = set(self._in_flight)
+            # A future's result is visible before its done callback (_done) has run: wait for
+            # that too, or the next step() could find the order still busy and its slot taken.
+            self._in_flight_lock.wait_for(lambda: not pending & self._in_flight)
         for future in pending:
             future.result()
 
@@ -411,11 +418,13 @@ class Worker:
     def _done(self, future: Future[None], order_id: int) -> None:
         failed = not future.cancelled() and future.exception() is not None
         with self._in_flight_lock:
-            self._in_flight.discard(future)
             self._busy_orders.discard(order_id)
             if failed:
                 self._orphans.add(order_id)
         self._slots.release()
+        with self._in_flight_lock:  # last: drain() returns once the order and slot are free
+            self._in_flight.discard(future)
+            self._in_flight_lock.notify_all()
         if failed:
             log.error("worker task failed", exc_info=future.exception())
         self._wake.set()

@@ -117,7 +117,6 @@ def test_no_raw_record_carries_a_code_pin_or_link_at_debug(
                 lambda p=person: any(
                     "Keep your code private" in str(m) for m in stack.slack.dms(p)
                 ),
-                timeout=20,
             )
     finally:
         root.removeHandler(raw)

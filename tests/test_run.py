@@ -41,7 +41,7 @@ def test_run_serves_slack_the_webhook_and_health_then_stops_cleanly(
         with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
             assert driver.command("UREQUESTER", "help").status_code == 200
             assert driver.command("UREQUESTER", "").status_code == 200
-            slack.wait_for("views.open", timeout=10)
+            slack.wait_for("views.open")
         refused = httpx.post(
             f"{bot.url}/xoxoday/webhook", content=b"{}", headers={"x-api-key": "wrong"}
         )
@@ -83,7 +83,6 @@ def test_no_code_pin_or_link_reaches_the_log_at_debug(
             for person in ("UANA", "UBEN"):
                 wait_for(
                     lambda p=person: any("Keep your code private" in str(m) for m in slack.dms(p)),
-                    timeout=20,
                 )
     finally:
         output = bot.stop()
@@ -114,7 +113,7 @@ def test_idle_connections_do_not_keep_slack_out(
             since = len(slack.calls())
             opened = driver.command("UREQUESTER", "")
             assert opened.status_code == 200
-            slack.wait_for("views.open", since=since, timeout=10)
+            slack.wait_for("views.open", since=since)
             helped = driver.command("UREQUESTER", "help")
             assert helped.status_code == 200 and "Rewards Bot" in helped.text
     finally:

@@ -59,11 +59,11 @@ def test_a_reminder_survives_a_sigkill_of_the_bot_between_two_reminders(
     try:
         with SlackDriver(bot.url, SIGNING_SECRET, slack) as driver:
             assert SlackScript(driver, slack).request("UREQUESTER", ["UANA"]).text == ""
-        wait_for(lambda: [r for r, _ in reminders(slack, "UAPPROVER")] == [1], timeout=20)
+        wait_for(lambda: [r for r, _ in reminders(slack, "UAPPROVER")] == [1])
         # Killed between two reminders: once the first is through the outbox. (Killed between
         # Slack's answer and the outbox's record of it, a DM would be sent again on restart:
         # the outbox delivers at least once, and Slack has no idempotency key for a post.)
-        wait_for(lambda: first_reminder_done(db), timeout=20)
+        wait_for(lambda: first_reminder_done(db))
     finally:
         bot.process.kill()  # SIGKILL: no clean stop, the second reminder is 2 s away
         first_output = bot.stop()
@@ -71,7 +71,7 @@ def test_a_reminder_survives_a_sigkill_of_the_bot_between_two_reminders(
 
     restarted = BotProcess({**env, "PORT": str(free_port())})
     try:
-        wait_for(lambda: 2 in [r for r, _ in reminders(slack, "UAPPROVER")], timeout=30)
+        wait_for(lambda: 2 in [r for r, _ in reminders(slack, "UAPPROVER")])
     finally:
         output = restarted.stop()
     assert restarted.process.returncode == 0, output

@@ -50,11 +50,11 @@ def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
             assert helped.status_code == 200
             assert "`/reward help`: this message" in helped.json()["text"]
             assert driver.command("UREQUESTER", "").text == ""  # ack() first, then the modal
-            slack.wait_for("views.open", lambda c: c.ok, timeout=10)
+            slack.wait_for("views.open", lambda c: c.ok)
             assert slack.latest_view("UREQUESTER") is not None
             # The Home tab over the socket: app_home_opened -> views.publish.
             assert driver.open_home("UAPPROVER").status_code == 200
-            slack.wait_for("views.publish", lambda c: c.ok, timeout=10)
+            slack.wait_for("views.publish", lambda c: c.ok)
             home = slack.home("UAPPROVER")
             assert home is not None and "Waiting for you" in slack.plain_text(home["blocks"])
             acked = [c.response for c in slack.calls(SOCKET_ACK)]

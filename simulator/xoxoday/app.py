@@ -83,6 +83,9 @@ class SimulatorApp:
         self.generation = 0  # bumped by reset so timers and retries of the old world stop
         self._interrupt = threading.Event()  # wakes held answers on reset and close
         self.scheduler = Scheduler()
+        # poNumber -> [not-found answers still to give, the commit]: late commits that wait
+        # for lookups (Fault.commit_after_lookups), not for a timer.
+        self._held_commits: dict[str, list[Any]] = {}
         self.webhooks = WebhookSender(
             self.lock,
             state=lambda: self.state,
@@ -169,6 +172,7 @@ class SimulatorApp:
                 self._commit_late(fault, call)  # type: ignore[arg-type]
             else:
                 answer = self._answer(call)
+                self._after_lookup(call, answer)
         if late:
             self._hold(fault.delay_s)  # type: ignore[union-attr]
             return Answer(504, None, raw=GATEWAY_TIMEOUT_HTML, content_type="text/html")
@@ -201,7 +205,6 @@ class SimulatorApp:
         except ApiError as exc:
             log.info("late commit refused: %s", exc.body)
             return
-        delay = self.config.late_commit_s if fault.commit_after_s is None else fault.commit_after_s
         generation = self.generation
 
         def commit() -> None:
@@ -213,7 +216,23 @@ class SimulatorApp:
                 else:
                     log.info("late commit of %s dropped: the wallet cannot pay", order.po_number)
 
+        if fault.commit_after_lookups is not None:
+            self._held_commits[order.po_number] = [fault.commit_after_lookups, commit]
+            return
+        delay = self.config.late_commit_s if fault.commit_after_s is None else fault.commit_after_s
         self.scheduler.call_later(delay, commit)
+
+    def _after_lookup(self, call: Call, answer: Answer) -> None:
+        """A getOrderDetails answered "not found": a late commit waiting for that many lookups
+        of its poNumber commits now, after this answer. Under the lock."""
+        po_number = call.data.get("poNumber")
+        held = self._held_commits.get(po_number) if isinstance(po_number, str) else None
+        if call.op != "getOrderDetails" or answer.status != 404 or held is None:
+            return
+        held[0] -= 1
+        if held[0] <= 0:
+            del self._held_commits[po_number]  # type: ignore[arg-type]
+            held[1]()
 
     def _run(self, call: Call) -> dict[str, Any]:
         """The operation's body, {"status": 1, "data": ...}; called under the lock."""
@@ -366,6 +385,7 @@ class SimulatorApp:
             self.config = self._startup.copy()
             self.state = SimState(self.config)
             self.scheduler.clear()
+            self._held_commits.clear()
             interrupted, self._interrupt = self._interrupt, threading.Event()
         interrupted.set()
 

@@ -100,6 +100,10 @@ def add_fault(app: SimulatorApp, req: Request) -> Result:
     penalty = parse_int(body.get("penalty_seconds", 60))
     commit_after = body.get("commit_after_s")
     commit_s = None if commit_after is None else parse_decimal(commit_after)
+    lookups = body.get("commit_after_lookups")
+    commit_lookups = None if lookups is None else parse_int(lookups)
+    if lookups is not None and (commit_lookups is None or commit_lookups < 1):
+        raise ControlError(400, "commit_after_lookups must be a whole number >= 1")
     status = body.get("http_status")
     http_status = None if status is None else parse_int(status)
     if times is None or times < 1 or delay is None or delay < 0 or penalty is None or penalty < 0:
@@ -117,6 +121,7 @@ def add_fault(app: SimulatorApp, req: Request) -> Result:
                 float(delay),
                 penalty,
                 commit_after_s=None if commit_s is None else float(commit_s),
+                commit_after_lookups=commit_lookups,
                 http_status=http_status,
             )
         )

@@ -29,7 +29,9 @@ BEFORE_COMMIT = frozenset(
     }
 )
 # A gateway answers 504 (an HTML page) after delay_s (default 0) while the order commits
-# commit_after_s later (default: the late_commit_s setting), unseen by getOrderDetails until.
+# commit_after_s later (default: the late_commit_s setting), unseen by getOrderDetails until;
+# or, with commit_after_lookups N, right after the Nth getOrderDetails that did not find it (tests
+# that must not depend on how fast a loaded machine looks it up).
 LATE_COMMIT = "late_commit"
 KINDS = AFTER_COMMIT | BEFORE_COMMIT | {LATE_COMMIT}
 # The token endpoint takes one kind: {"message": "auth.request_limit_exceeded"}, answered
@@ -46,6 +48,7 @@ class Fault:
     delay_s: float = 130.0  # timeout_after_commit, late_commit: how long the answer is held
     penalty_seconds: int = 60  # rate_limit
     commit_after_s: float | None = None  # late_commit: None means config.late_commit_s
+    commit_after_lookups: int | None = None  # late_commit: commit after N "not found" instead
     http_status: int | None = None  # refreshToken rate_limit: the status it answers with
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +59,7 @@ class Fault:
             "delay_s": self.delay_s,
             "penalty_seconds": self.penalty_seconds,
             "commit_after_s": self.commit_after_s,
+            "commit_after_lookups": self.commit_after_lookups,
             "http_status": self.http_status,
         }
 

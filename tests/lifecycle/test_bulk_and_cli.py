@@ -208,9 +208,9 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
     claimed = order_store.claim_next(runtime.database, "a-worker-that-died", time.time())
     assert claimed is not None and claimed.state == "placing"
     db = runtime.settings.rewards_db
-    # A 60 s in-flight window, and time moved by rewriting when things were heard, so the
-    # steps do not depend on how fast the machine starts a process.
-    env = cli_env(xo.base_url, db, XOXODAY_PLACE_ORDER_TIMEOUT_S="60")
+    # An hour's in-flight window, and time moved by rewriting when things were heard, so the
+    # steps do not depend on how fast the machine starts a process (over 30 s at load 28).
+    env = cli_env(xo.base_url, db, XOXODAY_PLACE_ORDER_TIMEOUT_S="3600")
 
     def reconcile() -> str:
         result = rewards_bot(env, "orders", "reconcile")
@@ -227,15 +227,15 @@ def test_reconcile_looks_up_interrupted_orders(runtime: Runtime, xo: SimControl)
 
     assert "recovered 1 interrupted order(s)" in reconcile()
     assert state() == "unknown"  # not found, but the attempt may still be in flight
-    earlier("sent_at", 61)
+    earlier("sent_at", 3601)
     reconcile()  # the first trusted "not found"
     assert state() == "unknown"
-    # Asked again at once: too soon to confirm. "At once" is the first "not found" moved a
-    # minute ahead, so a process that starts slowly on a loaded machine is still too soon.
-    earlier("not_found_at", -60)
+    # Asked again at once: too soon to confirm. "At once" is the first "not found" moved an
+    # hour ahead, so a process that starts slowly on a loaded machine is still too soon.
+    earlier("not_found_at", -3600)
     reconcile()
     assert state() == "unknown"
-    earlier("not_found_at", 70)
+    earlier("not_found_at", 3610)
     earlier("sent_at", 10)
     reconcile()  # the second one, a few seconds later, agrees
     assert state() == "queued"

@@ -239,7 +239,7 @@ def test_two_processes_running_the_scheduler_send_each_reminder_once(
         for flag in flags
     ]
     try:
-        wait_for(lambda: all(flag.exists() for flag in flags), timeout=60)
+        wait_for(lambda: all(flag.exists() for flag in flags))
         for n in range(30):  # both schedulers are running before anything is due
             runtime.rewards.create(REQUESTER, [gift(f"p{n}@example.com", amount="10")])
 
@@ -248,7 +248,7 @@ def test_two_processes_running_the_scheduler_send_each_reminder_once(
                 "SELECT COUNT(*) FROM events WHERE kind = 'request.reminded'"
             )
 
-        wait_for(lambda: claimed() >= 90, timeout=60)
+        wait_for(lambda: claimed() >= 90)
         time.sleep(1.5)  # time enough for a double claim to show
     finally:
         stop.touch()

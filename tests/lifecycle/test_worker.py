@@ -329,10 +329,10 @@ def test_an_unknown_order_is_alerted_then_adopted_once_lookups_work(
     xo.fault("placeOrder", "http_500_after_commit")
     xo.fault("getOrderDetails", "http_500_before_commit", times=6)
     runtime.worker.start()
-    [alert] = wait_for(lambda: alerts(runtime), timeout=10)
+    [alert] = wait_for(lambda: alerts(runtime))
     [order] = order_store.for_request(runtime.database, request_id)
     assert order.po_number in alert
-    wait_for(lambda: states(runtime, request_id) == ["delivered"], timeout=15)
+    wait_for(lambda: states(runtime, request_id) == ["delivered"])
     assert len(alerts(runtime)) == 1 and len(xo.orders()) == 1
 
 
@@ -372,7 +372,7 @@ def test_the_worker_survives_a_failing_round(
     runtime.worker.start()
     wait_for(lambda: "worker round failed" in caplog.text)
     assert runtime.worker._thread is not None and runtime.worker._thread.is_alive()
-    wait_for(lambda: states(runtime, request_id) == ["delivered"], timeout=15)
+    wait_for(lambda: states(runtime, request_id) == ["delivered"])
 
 
 def test_the_loop_does_not_spin_while_a_lookup_is_slow(runtime: Runtime, xo: SimControl) -> None:

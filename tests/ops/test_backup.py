@@ -73,7 +73,7 @@ def test_a_backup_taken_while_the_worker_places_200_orders(
     assert copy.stat().st_mode & 0o077 == 0  # it holds tokens: owner only
 
     runtime.worker.drain()
-    wait_for(lambda: runtime.worker.is_idle(), timeout=60)
+    wait_for(lambda: runtime.worker.is_idle())
     assert sorted(sim_po_counts(xo).values()) == [1] * 200  # the backup disturbed nothing
 
 

@@ -89,7 +89,6 @@ def test_json_logs_of_a_delivery_parse_line_by_line_and_hold_no_secret(
                 driver.click("UAPPROVER", "approve_request", message=script.approval_message("R-1"))
                 wait_for(
                     lambda: any("Keep your code private" in str(m) for m in slack.dms("UANA")),
-                    timeout=20,
                 )
         finally:
             output = bot.stop()

@@ -84,9 +84,8 @@ def test_metrics_after_a_run_of_orders_with_faults(xo: SimControl, stack: LocalS
                 "pending_approval": 1,
             }
         ),
-        timeout=30,
     )
-    wait_for(lambda: stack.slack.calls("chat.postMessage"), timeout=10)
+    wait_for(lambda: stack.slack.calls("chat.postMessage"))
     samples = scrape(stack.url)
 
     # read from the database at scrape time
@@ -214,7 +213,7 @@ def test_audit_metrics_last_run_and_findings_by_kind(xo: SimControl, stack: Loca
     from storage import audit as audit_store
 
     database = stack.bot.runtime.database
-    wait_for(lambda: audit_store.latest_done(database), timeout=20)
+    wait_for(lambda: audit_store.latest_done(database))
     samples = scrape(stack.url)
     ran = value(samples, "rewards_audit_last_run_timestamp_seconds")
     assert 0 <= time.time() - ran < 60

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from simulator.xoxoday import catalog
 from tests.simulator.conftest import Api, Receiver
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+from tests.support import HANG_S, wait_for
 
 
 def pending_order(api: Api, po_number: str, **fields: Any) -> dict[str, Any]:
@@ -78,7 +67,7 @@ def test_pending_orders_settle_by_themselves_after_the_delay(api: Api, receiver:
     api.sim_post("config", {"webhook_url": receiver.url, "delivery_delay_s": 0.1})
     api.order(**{**{"productId": catalog.EMIRATES_MILES, "denomination": 25, "poNumber": "AUTO"},
                  "userMeta": {"loyaltyMemberId": "EK123"}})  # fmt: skip
-    assert receiver.arrived.wait(3)
+    assert receiver.arrived.wait(HANG_S)
     _, payload = receiver.calls[0]
     assert payload["data"]["poNumber"] == "AUTO"
     details = api.ok("getOrderDetails", {"poNumber": "AUTO"})

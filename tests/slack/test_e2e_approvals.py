@@ -326,10 +326,9 @@ def test_many_recipients_show_progress_within_rate_limits(stack: LocalStack) -> 
         )
     stack.request("UREQUESTER", people, amount="10")
     stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-1"))
-    wait_for(lambda: set(order_states(stack)) == {"delivered"}, timeout=30)
+    wait_for(lambda: set(order_states(stack)) == {"delivered"})
     wait_for(
         lambda: any("Done: all 24 delivered" in t for t in channel_texts(stack, "CREWARDS")),
-        timeout=10,
     )
     status = next(m for m in stack.slack.messages("CREWARDS") if not m.get("thread_ts"))
     thread = [m for m in stack.slack.messages("CREWARDS") if m.get("thread_ts")]
@@ -347,14 +346,22 @@ def test_unexpected_failure_shows_a_reference_not_a_trace(
     stack.driver.fill(view_id, "denomination_choice", "denomination_choice", "10")
     stack.driver.fill(view_id, "recipients", "recipients", ["UANA"])
     database = Path(stack.bot.runtime.settings.rewards_db)
+    # Nothing but the form's handler may touch the file while it is swapped: a thread that
+    # opened it mid-swap made a fresh database there (and a -wal that outlived the restore).
     stack.bot.runtime.worker.stop()
+    stack.bot.room.stop()
     stack.bot.runtime.database.close()
-    saved = {p: p.read_bytes() for p in database.parent.glob(database.name + "*")}
-    database.write_bytes(b"this is not a database any more" * 200)  # the disk failed under the bot
+    files = lambda: set(database.parent.glob(database.name + "*"))  # noqa: E731
+    saved = {p: p.read_bytes() for p in files()}
+    broken = database.with_name("broken.db")
+    broken.write_bytes(b"this is not a database any more" * 200)
+    broken.replace(database)  # the disk failed under the bot (in one step: never an empty file)
     try:
         response = stack.driver.submit("UREQUESTER", view_id)
     finally:
         stack.bot.runtime.database.close()
+        for path in files() - set(saved):
+            path.unlink()
         for path, data in saved.items():
             path.write_bytes(data)
     body = response.json()
@@ -417,6 +424,6 @@ def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
         xoxoday_rate_scale=0,
     )  # type: ignore[arg-type]
     try:
-        wait_for(lambda: order_states(second) == ["delivered"], timeout=15)
+        wait_for(lambda: order_states(second) == ["delivered"])
     finally:
         second.stop()

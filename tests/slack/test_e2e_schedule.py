@@ -62,7 +62,7 @@ def test_reminders_then_expiry_release_the_budget_and_a_late_click_is_refused(
     assert not asks(stack, "UREQUESTER", "⏰") and not asks(stack, "UANA", "⏰")
 
     # Expiry: released, told, and every ask loses its buttons in place.
-    wait_for(lambda: request_state(stack) == "expired", timeout=15)
+    wait_for(lambda: request_state(stack) == "expired")
     wait_for(lambda: "expired" in said_to(stack, "UREQUESTER"))
     assert "Nothing was ordered" in said_to(stack, "UREQUESTER")
     everywhere = [approval, *asks(stack, "UAPPROVER", "⏰"), *asks(stack, "UAPPROVER2", "⏰")]
@@ -118,7 +118,7 @@ def test_escalation_asks_the_escalation_approvers_who_decide_from_then_on(
     wait_for(lambda: "R-1 has not been escalated" in said_to(stack, "UCHO"))
     assert request_state(stack) == "pending_approval"
 
-    wait_for(lambda: asks(stack, "UCHO", "⏫"), timeout=10)
+    wait_for(lambda: asks(stack, "UCHO", "⏫"))
     [escalated] = asks(stack, "UCHO", "⏫")
     assert has_buttons(escalated) and "asked too" in stack.slack.plain_text(escalated)
     assert not asks(stack, "UAPPROVER", "⏫")  # the approvers were asked already

@@ -86,7 +86,7 @@ def test_the_fields_are_named_as_the_entry_says() -> None:
 
 
 def _placed_at_the_simulator(xo: SimControl, po_number: str) -> dict:
-    wait_for(lambda: any(o["poNumber"] == po_number for o in xo.orders()), timeout=10)
+    wait_for(lambda: any(o["poNumber"] == po_number for o in xo.orders()))
     return next(o for o in xo.orders() if o["poNumber"] == po_number)
 
 

@@ -68,7 +68,7 @@ def test_a_deactivated_recipient_is_given_up_once(
     shown = lambda: all(  # noqa: E731
         thread_lines(stack)[f"✅ Delivered to <@{u}>"] for u in ("UANA", "UBEN")
     )
-    wait_for(lambda: complete(stack) and shown() and nothing_owed(stack), timeout=15)
+    wait_for(lambda: complete(stack) and shown() and nothing_owed(stack))
 
     lines = thread_lines(stack)
     assert lines["✅ Delivered to <@UANA>"] == 1 and lines["✅ Delivered to <@UBEN>"] == 1
@@ -98,7 +98,7 @@ def test_an_unreachable_requester_is_told_in_the_channel_thread(
     shown_done = lambda: any(  # noqa: E731
         "✅ Delivered" in stack.slack.plain_text(m) for m in stack.slack.messages("CREWARDS")
     )
-    wait_for(lambda: nothing_owed(stack) and shown_done(), timeout=15)
+    wait_for(lambda: nothing_owed(stack) and shown_done())
     notes = [line for line in thread_lines(stack) if "cannot message" in line]
     assert notes == [
         "⚠️ I cannot message <@UREQUESTER> about R-1: their Slack account is deactivated. "
@@ -136,7 +136,7 @@ def test_a_status_shown_in_a_dm_is_known_by_its_person_not_its_opaque_channel_id
     ]
     wait_for(lambda: order_states(stack) == ["delivered"])
     delivered = lambda: any("Code:" in str(m) for m in stack.slack.dms("UBEN"))  # noqa: E731
-    wait_for(lambda: bool(refusals()) and delivered() and nothing_owed(stack), timeout=15)
+    wait_for(lambda: bool(refusals()) and delivered() and nothing_owed(stack))
     refused = refusals()
     # Refused, and given up: the delivery room's senders run side by side, so a thread reply
     # and a DM to the same person may both meet the refusal before one gives them up; after
@@ -163,7 +163,7 @@ def test_an_archived_channel_is_given_up_once_and_the_requester_told_by_dm(
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
 
     wait_for(lambda: order_states(stack) == ["delivered"])
-    wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
+    wait_for(lambda: complete(stack) and nothing_owed(stack))
     notes = [t for t in texts(stack.slack.dms("UREQUESTER")) if "cannot message" in t]
     assert notes == [
         "⚠️ I cannot message <#CREWARDS> about your reward request R-1: the channel is "
@@ -212,9 +212,8 @@ def test_an_approver_dm_failing_for_now_is_asked_again_alone(
             lambda a=approver: any(
                 "R-1 needs approval" in stack.slack.plain_text(m) for m in stack.slack.dms(a)
             ),
-            timeout=15,
         )
-    wait_for(lambda: nothing_owed(stack), timeout=15)
+    wait_for(lambda: nothing_owed(stack))
     assert [len(stack.slack.dms(a)) for a in ("UAPPROVER", "UAPPROVER2")] == [1, 1]
 
 
@@ -227,7 +226,7 @@ def test_a_dm_failing_for_now_is_retried_alone(fast_retries: LocalStack) -> None
     stack.driver.click("UAPPROVER", "approve_request", message=approval)
 
     wait_for(lambda: order_states(stack) == ["delivered", "delivered"])
-    wait_for(lambda: complete(stack) and nothing_owed(stack), timeout=15)
+    wait_for(lambda: complete(stack) and nothing_owed(stack))
     failed = [c for c in stack.slack.calls("chat.postMessage") if not c.ok]
     assert len(failed) == 3  # the failures happened, and were tried again
     assert all(n == 1 for n in thread_lines(stack).values())
@@ -271,7 +270,7 @@ def test_a_slack_error_finding_a_csv_recipient_is_tried_again(fast_retries: Loca
     stack.slack.add_user(make_user("ULATE", "Late Joiner", "late@example.com"))
     stack.slack.fail_next("users.lookupByEmail", status=200, error="internal_error")
     import_csv(stack.bot.runtime.rewards, CSV_HEADER + "27222,25,late@example.com,0\n", "ops")
-    wait_for(lambda: any("Code:" in str(m) for m in stack.slack.dms("ULATE")), timeout=15)
+    wait_for(lambda: any("Code:" in str(m) for m in stack.slack.dms("ULATE")))
     assert any(
         c.response.get("error") == "internal_error"
         for c in stack.slack.calls("users.lookupByEmail")
@@ -291,7 +290,7 @@ def test_a_code_that_reaches_nobody_raises_an_alert_and_can_be_emailed_again(
     alerts = lambda: [  # noqa: E731
         m for m in stack.slack.messages(APPROVAL_CHANNEL) if alert in stack.slack.plain_text(m)
     ]
-    wait_for(lambda: bool(alerts()), timeout=15)
+    wait_for(lambda: bool(alerts()))
     [shown] = alerts()
     assert f"rewards-bot orders resend {order.po_number}" in stack.slack.plain_text(shown)
     time.sleep(0.5)  # a retried event must not alert twice

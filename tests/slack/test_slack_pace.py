@@ -116,7 +116,7 @@ def test_fifty_rewards_delivered_within_slacks_rate_limits(stack: LocalStack) ->
         orders = order_store.for_request(stack.bot.runtime.database, 1)
         return len(orders) == 50 and all(o.state == "delivered" for o in orders)
 
-    wait_for(delivered, timeout=30)
-    wait_for(lambda: all(stack.slack.dms(p) for p in people), timeout=15)
+    wait_for(delivered)
+    wait_for(lambda: all(stack.slack.dms(p) for p in people))
     limited = [c for c in stack.slack.calls() if c.status == 429]
     assert limited == [], [(c.method, c.params.get("channel")) for c in limited]

@@ -21,6 +21,9 @@ USER = "UREQUESTER"
 def open_modal(driver: SlackDriver, fake: RunningFakeSlack) -> str:
     assert driver.command(USER, "for Ana").status_code == 200
     fake.wait_for("views.open", lambda c: c.ok)
+    # The command's listener answers through its response_url after opening the modal: wait
+    # for that too, or on a slow machine it lands in the next test's (reset) fake.
+    fake.wait_for("response_url")
     return fake.latest_view(USER)["id"]
 
 
@@ -159,7 +162,7 @@ def test_button_click_on_posted_message(driver, fake, client: WebClient, bot: Bo
         "UAPPROVER"
     )
     fake.wait_for("chat.update", lambda c: c.ok)
-    fake.wait_for("response_url")
+    fake.wait_for("response_url", lambda c: c.params["text"] == "Thanks, recorded")
     [now] = fake.dms("UAPPROVER")
     assert now["text"] == "Approved by <@UAPPROVER> (req-42)" and now["blocks"] == []
     assert [e["text"] for e in now["edits"]] == ["approve?"]

@@ -363,7 +363,7 @@ def test_home_opened_and_a_home_click_over_the_socket(sfake, sdriver, socket_bot
 def test_bolt_reconnects_when_slack_asks(sfake, sdriver, socket_bot):
     opened = sfake.socket.connections_opened
     assert sfake.socket_disconnect("refresh_requested") >= 1
-    sfake.wait_for("apps.connections.open", lambda c: c.ok, timeout=10)
+    sfake.wait_for("apps.connections.open", lambda c: c.ok)
     deadline = time.monotonic() + 10
     while sfake.socket.connections_opened == opened and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -143,6 +143,5 @@ def test_two_hundred_concurrent_requests(stack: ProcessStack) -> None:
     assert all(len(found) == 1 and found[0].state == "pending_approval" for found in submitted)
     wait_for(
         lambda: all(request_store.get(database, n).state == "approved" for n in range(1, 21)),
-        timeout=15,
     )  # type: ignore[union-attr]
-    wait_for(lambda: order_store.count_by_state(database).get("delivered") == 20, timeout=30)
+    wait_for(lambda: order_store.count_by_state(database).get("delivered") == 20)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from services.operators import OperatorCheck
 from services.xoxoday.client import XoxodayClient
 from services.xoxoday.models import MobileOperator
-from tests.support import SimControl
+from tests.support import HANG_S, SimControl
 
 
 def numbers(count: int) -> list[str]:
@@ -25,7 +25,7 @@ def test_one_members_flood_never_delays_another(xo: SimControl, client: XoxodayC
     flood = [check.lookup_later(n, member="UFLOOD") for n in numbers(120)]
     other = check.lookup_later("+12125551234", member="UOTHER")
     assert other is not None
-    found = other.result(timeout=30)
+    found = other.result(timeout=HANG_S)
     assert isinstance(found, MobileOperator) and found.operator == "Verizon"
     # The other member's answer came after at most the flooder's one lookup in flight (and the
     # few more their minute allows), never after the 120 they queued.
@@ -33,9 +33,15 @@ def test_one_members_flood_never_delays_another(xo: SimControl, client: XoxodayC
 
     # The flooder gets an answer for what they typed last; the numbers typed over are dropped.
     last = flood[-1]
-    assert last is not None and isinstance(last.result(timeout=30), MobileOperator)
+    assert last is not None and isinstance(last.result(timeout=HANG_S), MobileOperator)
+    # One in flight per member: the last was asked only after every earlier one was settled.
+    # Typed over before it was asked: None. One whose turn came first (on a loaded machine the
+    # 120 presses outlast a lookup) was asked, within the member's minute.
     superseded = [f for f in flood[1:-1] if f is not None]
-    assert all(f.done() and f.result() is None for f in superseded)
+    assert all(f.done() for f in superseded)
+    asked = [f for f in superseded if f.result() is not None]
+    assert all(isinstance(f.result(), MobileOperator) for f in asked)
+    assert len(asked) <= 10 - 2  # the first and the last were asked too
     assert xo.calls("lookupMobileNumber") - before <= 10 + 1  # 10 a minute for UFLOOD
 
 
