@@ -214,6 +214,7 @@ def attach_slack_notifier(runtime: Runtime, users: UserDirectory) -> DeliveryRoo
         delegations=runtime.delegations,
         duplicates=runtime.duplicates,
         home=home,
+        visibility=runtime.rewards.visibility,
     )
     notifier = SlackNotifier(
         outbox,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,6 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from handlers import (
     approvals,
@@ -53,6 +57,32 @@ class LoggedExecutor(ThreadPoolExecutor):
         return super().submit(run)
 
 
+# The calls that spend a trigger_id, which lives 3 s and works once (api.slack.com/docs/triggers;
+# slack-platform.md): after a 429 its Retry-After outlives the trigger, so waiting it out could
+# only end in expired_trigger_id.
+TRIGGER_METHODS = frozenset({"views.open", "views.push", "dialog.open"})
+
+
+class RateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry (sleep Retry-After, call again), except for a call that spends a
+    trigger_id: that fails at once, and the listener's error handler tells the person Slack is
+    busy (handlers/errors.py). Bolt copies the app client's retry handlers into the client of
+    each request, so every listener's views.open is covered."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = urlsplit(request.url).path.rsplit("/", 1)[-1]
+        return method not in TRIGGER_METHODS and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
 # Told about each Slack Web API call that failed: (method, Slack's error or "connection").
 SlackErrorHook = Callable[[str, str], None]
 
@@ -87,7 +117,8 @@ def count_errors(client: WebClient, on_error: SlackErrorHook | None) -> WebClien
 def web_client(
     token: str, base_url: str, *, quick: bool = False, on_error: SlackErrorHook | None = None
 ) -> WebClient:
-    """slack_sdk retries only connection errors by default; 429s and 5xx are retried too.
+    """slack_sdk retries only connection errors by default; 429s and 5xx are retried too
+    (a 429 not for a call that spends a trigger_id: RateLimitRetry).
 
     A `quick` client serves calls made before an ack: it never sleeps on Retry-After and
     gives up after 2 s, so Slack's 3-second window holds.
@@ -109,7 +140,7 @@ def web_client(
             timeout=15,
             retry_handlers=[
                 ConnectionErrorRetryHandler(max_retry_count=2),
-                RateLimitErrorRetryHandler(max_retry_count=3),
+                RateLimitRetry(max_retry_count=3),
                 ServerErrorRetryHandler(max_retry_count=2),
             ],
         ),

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.errors import refusal_text, tell
+from handlers.errors import open_view, refusal_text, tell
 from handlers.forms import read_reason
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RequestRef
@@ -75,12 +75,8 @@ def register(app: App, deps: Deps) -> None:
             return
         request = deps.rewards.request(request_id)
         assert request is not None
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=reject_modal(
-                RejectModalMeta(request_id=request_id, made=request.created_at), request.ref
-            ),
-        )
+        meta = RejectModalMeta(request_id=request_id, made=request.created_at)
+        open_view(client, body, reject_modal(meta, request.ref))
 
     @app.view(Callback.REJECT)
     def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
         if not text:
             ack()  # first, so the modal opens while the trigger is fresh
             notes = form_notes(deps, user_id, [])  # SQLite only: no wait on Slack or Xoxoday
-            open_modal(client, body["trigger_id"], body.get("channel_id"), notes=notes)
+            open_modal(client, body, body.get("channel_id"), notes=notes)
             return
         word, _, rest = text.partition(" ")
         handler = TEXT_COMMANDS.get(md.unescape(word).lower())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers import ask_messages
 from handlers import messages as msg
 from handlers.ids import Block
 from storage.models import OrderRow, RequestRow
@@ -24,6 +25,7 @@ class Entry:
     acting_for: str | None = None  # the approver the reader stands in for
     round: int = 0  # the reminder's number (of `of`); 0: an escalation
     of: int = 0
+    closed: str = ""  # mrkdwn built here: why the reader may no longer decide it
 
 
 def title(why: str, count: int) -> str:
@@ -42,7 +44,7 @@ def _line(entry: Entry) -> str:
         head = f"⏰ Reminder {entry.round} of {entry.of}: {head}"
     if request.expires_at and request.state == "pending_approval":
         head += f" · expires {msg.slack_time(request.expires_at)}"
-    standing_in = msg.standing_in_note(entry.acting_for)
+    standing_in = "" if entry.closed else ask_messages.standing_in_note(entry.acting_for)
     body = msg.summary(request, entry.orders)
     text = "\n".join(t for t in (head, standing_in, body) if t)  # a cut takes the summary's end
     return msg.fit_text(text, LINE_MAX)
@@ -56,7 +58,9 @@ def digest(why: str, entries: list[Entry], waiting: int) -> tuple[str, msg.Block
     for entry in shown:
         request = entry.request
         blocks.append(msg._section(_line(entry)))
-        if request.state == "pending_approval":
+        if request.state == "pending_approval" and entry.closed:
+            blocks.append(msg._context(entry.closed))
+        elif request.state == "pending_approval":
             blocks.append(msg.decision_buttons(request, f"{Block.DECISION}_{request.id}"))
         else:
             blocks.append(msg._context(msg.approval_line(request)))

@@ -1,7 +1,9 @@
 """One error handler: domain errors as sentences, anything else as a reference to the log.
 
-A person never sees a stack trace: a known refusal is shown as it is, an unexpected failure
-as one line with a short reference that is also in the log, next to the traceback.
+A person never sees a stack trace: a known refusal is shown as it is, Slack's 429 to a call
+the listener made (views.open is never retried after one: handlers/app.py) as "Slack is busy,
+try again in N seconds", an unexpected failure as one line with a short reference that is also
+in the log, next to the traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from handlers import mrkdwn as md
@@ -24,9 +27,50 @@ log = logging.getLogger("rewards.slack")
 def user_message(error: Exception) -> str:
     if isinstance(error, RewardError):
         return error.message[:1].upper() + error.message[1:]
+    busy = rate_limited(error)
+    if busy is not None:
+        log.warning(
+            "Slack answered 429 to a listener's call; the person is told to wait %s s", busy
+        )
+        return busy_text(busy)
     reference = secrets.token_hex(3).upper()
     log.error("unexpected error (reference %s)", reference, exc_info=error)
     return f"Sorry, something went wrong (reference {reference}). The bot's log has the details."
+
+
+def rate_limited(error: Exception) -> int | None:
+    """Retry-After's seconds when `error` is Slack's HTTP 429 (a call made in a listener that
+    was not retried: one that spends a trigger_id, handlers/app.py), else None."""
+    if not isinstance(error, SlackApiError) or error.response.status_code != 429:
+        return None
+    headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    value = value[0] if isinstance(value, list) and value else value
+    try:
+        return max(1, int(str(value)))
+    except ValueError:
+        return 1
+
+
+def busy_text(seconds: int) -> str:
+    return f"Slack is busy right now: try again in {seconds} seconds."
+
+
+def open_view(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> Any:
+    """views.open with the request's trigger_id; None when Slack answered 429, which is never
+    retried (the trigger dies first: handlers/app.py) and is told to the person here. Told in
+    the listener, not raised: an error raised just after ack() can lose the ack (Bolt's thread
+    runner hands the error handler no response then, and stores what it returns, None, as the
+    ack's), so Slack would show the person an error as well."""
+    try:
+        return client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as exc:
+        seconds = rate_limited(exc)
+        if seconds is None:
+            raise
+        log.warning("Slack answered 429 to views.open; the person is told to wait %s s", seconds)
+        tell(client, body, md.escape(busy_text(seconds)))
+        return None
 
 
 def refusal_text(exc: RewardError) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from handlers import ask_messages
 from handlers import messages as msg
 from services.budget import BudgetView
 from services.duplicates import EarlierReward
@@ -36,7 +37,7 @@ class FormNotes:
         if not self.earlier:
             return []
         lines = [
-            msg.duplicate_line(e, detailed=e.request.id in self.visible)
+            ask_messages.duplicate_line(e, detailed=e.request.id in self.visible)
             for e in self.earlier[: msg.MAX_LISTED]
         ]
         return [

@@ -6,17 +6,20 @@ sender (handlers/sender.py), which it serves as a base class; each entry is stil
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from slack_sdk import WebClient
 
-from handlers import digest_messages
+from handlers import ask_messages, digest_messages
 from handlers import messages as msg
 from handlers.targets import Targets, is_slack_user
+from services.delegation import Deciders
+from services.errors import PolicyRefusal
 from services.notices import Notices
 from services.notify import Steps
 from services.outbox import Outbox, OutboxRow
-from storage.models import RequestRow
+from storage.models import OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class Gathered:
     targets: Targets
     steps: Steps
     client: WebClient
+    deciders: Deciders
 
     # --- a requester's updates: a burst of them is one DM -------------------------------------
 
@@ -75,23 +79,38 @@ class Gathered:
     # --- reminders and escalation: one digest per approver per round ----------------------------
 
     def _digest_entries(
-        self, entries: list[dict[str, object]], why: str
+        self, entries: list[dict[str, object]], why: str, reader: str
     ) -> list[digest_messages.Entry]:
         found = []
         for entry in entries:
             request = self.notices.request(int(str(entry["request_id"])))
             if request is not None:
-                acting_for = entry.get("acting_for")
+                acting_for = str(entry.get("acting_for") or "") or None
+                orders = self.notices.orders(request.id)
                 found.append(
                     digest_messages.Entry(
                         request,
-                        self.notices.orders(request.id),
-                        str(acting_for or "") or None,
+                        orders,
+                        acting_for,
                         round=int(str(entry.get("round") or 0)) if why == "remind" else 0,
                         of=int(str(entry.get("of") or 0)),
+                        closed=self._closed(reader, request, orders, acting_for),
                     )
                 )
         return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
+
+    def _closed(
+        self, reader: str, request: RequestRow, orders: list[OrderRow], acting_for: str | None
+    ) -> str:
+        """Why `reader` may no longer decide a waiting request they were asked about (their
+        delegation ended, they are no longer an approver); empty while they may."""
+        if request.state != "pending_approval":
+            return ""
+        try:
+            self.deciders.acting_for(reader, request, [o.recipient_id for o in orders])
+        except PolicyRefusal:
+            return ask_messages.no_longer_note(acting_for)
+        return ""
 
     def _digest(self, row: OutboxRow) -> int:
         """What waits for one approver this round, in one DM; the requests decided since the
@@ -103,15 +122,15 @@ class Gathered:
             latest[int(entry["request_id"])] = entry
         entries = [
             e
-            for e in self._digest_entries(list(latest.values()), why)
-            if e.request.state == "pending_approval"
+            for e in self._digest_entries(list(latest.values()), why, person)
+            if e.request.state == "pending_approval" and not e.closed
         ]
         if not entries:
             return len(row.data)
         text, blocks = digest_messages.digest(why, entries, len(entries))
         kept = [e for e in latest.values() if int(str(e["request_id"])) in _ids(entries)]
         outcome, posted = self.targets.post(
-            f"digest:{why}:{person}:v{row.version}", None, person, text, blocks, tell=False
+            digest_step(why, person, row.data), None, person, text, blocks, tell=False
         )
         if posted:
             channel, ts, _target = posted
@@ -119,6 +138,16 @@ class Gathered:
         elif outcome == "gone":
             log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
         return len(row.data)
+
+
+def digest_step(why: str, person: str, data: list[dict[str, object]]) -> str:
+    """The digest's step: named by what it tells (each request and its round), which no later
+    digest tells again. Not the outbox row's version: that starts again at 1 once the sent row
+    is tidied (services/outbox.py, KEEP_SENT_S), so the next round's digest found its step
+    'done' and was never sent. A retry of the same digest keeps its step: it is not sent twice."""
+    told = sorted({f"{e.get('request_id')}.{e.get('round') or 1}" for e in data})
+    digest = hashlib.sha256(",".join(told).encode()).hexdigest()[:16]
+    return f"digest:{why}:{person}:{digest}"
 
 
 def _ids(entries: list[digest_messages.Entry]) -> set[int]:

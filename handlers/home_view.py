@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from handlers import dm_messages
+from handlers import ask_messages, dm_messages
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.ids import Action
@@ -89,7 +89,7 @@ def _waiting_blocks(waiting: Waiting) -> list[Block]:
         f"waiting since {msg.slack_date(request.waiting_since or request.created_at)}",
         msg.summary(request, orders),
     ]
-    note = msg.standing_in_note(waiting.acting_for)
+    note = ask_messages.standing_in_note(waiting.acting_for)
     if note:
         lines.append(note)
     section: Block = {

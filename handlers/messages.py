@@ -1,12 +1,12 @@
-"""Messages as plain data: request status, the approval ask, thread lines, DMs, command replies.
+"""Messages as plain data: request status, thread lines, DMs, command replies.
 
 Every builder returns (fallback text, blocks) or a text, from rows only, so each is tested as
 data. Voucher codes appear only in dm_messages.recipient_delivered, sent to the recipient's DM;
-the reminder digest is digest_messages. Every message fits what Slack takes whole: `text` at
-most TEXT_MAX characters (fit_text), a section at most 3,000, and the blocks of one message
-under BLOCK_TEXT_MAX characters of text in all (Slack refuses roughly past 12,000 with
-msg_blocks_too_long: slackapi/bolt-js#2509, #2867; and `text` past about 4,000 with
-msg_too_long: seratch/ChatGPT-in-Slack#102).
+the approval ask is ask_messages, the reminder digest digest_messages. Every message fits what
+Slack takes whole: `text` at most TEXT_MAX characters (fit_text), a section at most 3,000, and
+the blocks of one message under BLOCK_TEXT_MAX characters of text in all (Slack refuses
+roughly past 12,000 with msg_blocks_too_long: slackapi/bolt-js#2509, #2867; and `text` past
+about 4,000 with msg_too_long: seratch/ChatGPT-in-Slack#102).
 
 Builders take raw values and escape every piece of text a person or Xoxoday wrote (messages,
 names, emails, reasons, product names, phone numbers, codes) through `handlers.mrkdwn`; the
@@ -18,7 +18,6 @@ those who may see the whole request, never in a channel.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,10 +26,8 @@ from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
-from services.delegation import Delegation
-from services.duplicates import EarlierReward
 from services.money import fmt_amount, fmt_money
-from services.rewards import SLACK_SOURCES, STATE_WORDS, UNATTENDED_SOURCES
+from services.rewards import SLACK_SOURCES
 from storage.models import EventKind, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
@@ -314,13 +311,6 @@ def source_line(request: RequestRow) -> str:
     return f"💬 For {shown}" if shown else ""
 
 
-def budget_line(request: RequestRow, spent: Decimal, budget: Decimal) -> str:
-    return (
-        f"{requester(request)} has committed {money(spent, request.currency)} of "
-        f"{money(budget, request.currency)} this month, this included"
-    )
-
-
 def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dict[str, Any]:
     """Approve and Reject for a waiting request; the same wherever they are shown (a channel,
     a DM, a reminder, the Home tab), so one handler decides them all."""
@@ -345,81 +335,6 @@ def decision_buttons(request: RequestRow, block_id: str = Block.DECISION) -> dic
             },
         ],
     }
-
-
-def approval_message(
-    request: RequestRow,
-    orders: list[OrderRow],
-    *,
-    budget: tuple[Decimal, Decimal] | None = None,
-    note: str = "",
-    earlier: Sequence[EarlierReward] = (),
-    stand_ins: Sequence[Delegation] = (),
-    notes: Sequence[str] = (),
-) -> tuple[str, Blocks]:
-    """The ask to the approvers; once decided, the buttons give way to the decision.
-
-    `budget` is (committed this month, monthly budget) of the requester; `note` is why the
-    request was not approved automatically, as plain words. While it waits: `earlier` are the
-    recipients' earlier rewards (a warning, not a refusal), `stand_ins` the running
-    delegations (who may decide in whose place), `notes` mrkdwn lines built here (a reminder,
-    an escalation, the reader standing in for someone).
-    """
-    title = "needs approval" if request.state == "pending_approval" else "reward request"
-    blocks: Blocks = [
-        _section(f"🎁 *{request.ref} {title}*\n{summary(request, orders)}"),
-        {
-            "type": "section",
-            "fields": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Cost*\n{money(request.total_cost, request.currency)}",
-                },
-                {"type": "mrkdwn", "text": f"*Recipients*\n{len(orders)}"},
-            ],
-        },
-    ]
-    details = [
-        f"• {reward_phrase(o)} for {who(o)}: "
-        f"{money(o.cost_estimate or Decimal(0), request.currency)}"
-        for o in orders[:MAX_LISTED]
-    ]
-    if len(orders) > 1:
-        blocks.append(_section("\n".join(details)))
-    if note:
-        blocks.append(_context(f"⚠️ {md.escape(note)}"))
-    if request.source in UNATTENDED_SOURCES:
-        by = request.confirmed_by  # the runner pressed Send (services/consent.py)
-        confirmed = f"; {mention(by)} confirmed it by DM before anything was held" if by else ""
-        blocks.append(
-            _context(
-                f"⚙️ Asked by a Workflow Builder step that {requester(request)} ran{confirmed}. "
-                "The workflow's author chose the reward, so it always waits for an approver."
-            )
-        )
-    if request.state == "pending_approval":
-        if earlier:
-            blocks.append(_section("\n".join(duplicate_line(e) for e in earlier[:MAX_LISTED])))
-        if stand_ins:
-            blocks.append(_context(stand_ins_line(stand_ins)))
-        for line in notes:
-            blocks.append(_context(line))
-        blocks.append(decision_buttons(request))
-        budget_note = budget_line(request, *budget) if budget else ""
-        blocks.append(
-            _context(
-                budget_note, f"Requested {slack_date(request.created_at)}", source_line(request)
-            )
-        )
-        return (
-            f"{request.ref} needs approval: {money(request.total_cost, request.currency)}",
-            blocks,
-        )
-    # Decided: the reject reason is the requester's (their DM), not the channel's.
-    blocks.append(_section(approval_line(request)))
-    if source_line(request):
-        blocks.append(_context(source_line(request)))
-    return f"{request.ref}: {approval_line(request)}", blocks
 
 
 # --- thread replies, one line per change ------------------------------------------------------
@@ -464,33 +379,3 @@ def alert_message(text: str) -> tuple[str, Blocks]:
     one is cut where Slack would refuse it (the log has it whole)."""
     line = f"⚠️ Rewards Bot: {md.escape(text)}"
     return fit_text(line), [_section(fit_text(line, SECTION_LIMIT))]
-
-
-# --- the approval schedule, delegation, earlier rewards -------------------------------------------
-
-
-def duplicate_line(earlier: EarlierReward, *, detailed: bool = True) -> str:
-    """A warning, not a refusal: the recipient was rewarded a moment ago, in which request.
-    What it was, who asked and where it stands only for those who may see that request (its
-    requester, the approvers): to anyone else it names the request and nothing more."""
-    order, request = earlier.order, earlier.request
-    if not detailed:
-        return f"⚠️ {who(order)} was already rewarded recently ({request.ref})"
-    state = STATE_WORDS.get(request.state, request.state)
-    return (
-        f"⚠️ {who(order)} was already rewarded in {request.ref} ({reward_phrase(order)}, "
-        f"asked by {requester(request)} {slack_date(request.created_at)}, {state})"
-    )
-
-
-def stand_ins_line(delegations: Sequence[Delegation]) -> str:
-    parts = [
-        f"{mention(d.delegate_id)} stands in for {mention(d.approver_id)} until {day(d.until)}"
-        for d in delegations
-    ]
-    return "🔁 " + "; ".join(parts)
-
-
-def standing_in_note(approver_id: str | None) -> str:
-    """For a delegate: whose place they take when they decide."""
-    return f"🔁 You stand in for {mention(approver_id)} here." if approver_id else ""

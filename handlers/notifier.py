@@ -122,6 +122,11 @@ class SlackNotifier:
         request = self.notices.request(event.request_id) if event.request_id else None
         if request is not None:
             self._request_changed(event, request)
+        if event.kind.startswith("delegation."):
+            # Every waiting ask names who stands in for whom, and an old delegate's asks and
+            # digests lose their buttons (handlers/sender.py, _asks).
+            for waiting in self.notices.waiting():
+                self.outbox.mark(f"asks:R{waiting.id}", request_id=waiting.id)
         self._homes(event, request)
 
     def _request_changed(self, event: EventRow, request: RequestRow) -> None:

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
+from handlers.errors import open_view
 from handlers.form_notes import FormNotes, form_notes
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
@@ -31,12 +32,10 @@ log = logging.getLogger(__name__)
 
 
 def open_modal(
-    client: WebClient, trigger_id: str, channel_id: str | None, notes: FormNotes | None = None
+    client: WebClient, body: dict[str, Any], channel_id: str | None, notes: FormNotes | None = None
 ) -> None:
-    client.views_open(
-        trigger_id=trigger_id,
-        view=reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes),
-    )
+    """The form, with the trigger_id of `body` (a 429 is told to the person: open_view)."""
+    open_view(client, body, reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes))
 
 
 def register(app: App, deps: Deps) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 
-from handlers import digest_messages, dm_messages
+from handlers import ask_messages, digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.consent_sender import CONSENT_KINDS, send_consent_event
 from handlers.gathered import Gathered
@@ -26,10 +26,12 @@ from handlers.targets import CONSUMER, Targets, is_slack_user
 from handlers.users import UserDirectory
 from services.delegation import Deciders, Delegation, Delegations
 from services.duplicates import Duplicates, EarlierReward
+from services.errors import PolicyRefusal
 from services.notices import MessageRef, Notices
 from services.outbox import Outbox, OutboxRow
 from services.policy import Policy
 from services.rewards import SLACK_SOURCES
+from services.visibility import Visibility
 from services.vouchers import VoucherSource
 from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
@@ -69,6 +71,7 @@ class SlackSender(Gathered):
         delegations: Delegations | None = None,
         duplicates: Duplicates | None = None,
         home: HomeTabs | None = None,
+        visibility: Visibility | None = None,
     ) -> None:
         self.client = client
         self.notices = notices
@@ -81,6 +84,8 @@ class SlackSender(Gathered):
         self.delegations = delegations
         self.duplicates = duplicates
         self.home = home
+        # What each reader of an ask may see of other requests and the wallet: the one rule.
+        self.visibility = visibility or Visibility(notices.database, policy, self.deciders)
         self.targets = Targets(client, notices)
         self.steps = self.targets.steps
 
@@ -135,13 +140,17 @@ class SlackSender(Gathered):
             )
 
     def _asks(self, request: RequestRow) -> None:
-        """The approval asks and every digest listing the request show where it stands."""
+        """The approval asks and every digest listing the request show where it stands, and
+        whether their reader may still decide it (a delegation ended: no buttons)."""
         orders = self.notices.orders(request.id)
-        text, blocks = msg.approval_message(request, orders)
         for ref in self.notices.refs(request.id, "approval"):
+            if ref.target == self.approval_channel or not is_slack_user(ref.addressee):
+                text, blocks = self._ask_for(request, orders, None)
+            else:
+                text, blocks = self._ask_for(request, orders, ref.addressee, ref.acting_for)
             self.targets.update(request, ref, text, blocks, tell=False)
         for digest in self.outbox.digests_listing(request.id):
-            shown = self._digest_entries(digest.entries, digest.why)
+            shown = self._digest_entries(digest.entries, digest.why, digest.target)
             text, blocks = digest_messages.digest(digest.why, shown, len(digest.entries))
             ref = MessageRef(request.id, "digest", digest.channel, digest.ts, digest.target)
             self.targets.update(request, ref, text, blocks, tell=False)
@@ -192,7 +201,7 @@ class SlackSender(Gathered):
         if event.kind == EventKind.REQUEST_CREATED:
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
-            self._ask_approvers(event, request, note=event.reason or "")
+            self._ask_approvers(event, request)
         elif event.kind in (
             EventKind.REQUEST_APPROVED,
             EventKind.REQUEST_REJECTED,
@@ -243,20 +252,12 @@ class SlackSender(Gathered):
         self.steps.settle(mine, "done")
         return False
 
-    def _ask_approvers(self, event: EventRow, request: RequestRow, note: str = "") -> None:
+    def _ask_approvers(self, event: EventRow, request: RequestRow) -> None:
         if self._asked_by_another_event(event, request):
             return
         if request.state != "pending_approval":
             return  # decided before the ask went: nothing to ask
         orders = self.notices.orders(request.id)
-        text, blocks = msg.approval_message(
-            request,
-            orders,
-            budget=self._budget(request),
-            note=note,
-            earlier=self._earlier(request, orders),
-            stand_ins=self._stand_ins(request),
-        )
         approvers = sorted(self.policy.approvers)
         if not self.approval_channel and not approvers:
             log.warning("%s needs approval but REWARDS_APPROVERS is empty", request.ref)
@@ -265,16 +266,10 @@ class SlackSender(Gathered):
         # asked by DM, with whom they stand in for.
         stand_ins = [(p, a) for p, a in self._candidates(request) if a and p not in approvers]
         for person, acting_for in stand_ins:
-            text_, blocks_ = msg.approval_message(
-                request,
-                orders,
-                budget=self._budget(request),
-                note=note,
-                earlier=self._earlier(request, orders),
-                notes=[msg.standing_in_note(acting_for)],
-            )
-            self._ask(f"e{event.id}:stand-in", request, person, text_, blocks_)
+            text, blocks = self._ask_for(request, orders, person, acting_for)
+            self._ask(f"e{event.id}:stand-in", request, person, text, blocks, acting_for)
         if self.approval_channel:
+            text, blocks = self._ask_for(request, orders, None)
             outcome = self._ask(key, request, self.approval_channel, text, blocks)
             if outcome != "gone":
                 return
@@ -282,17 +277,76 @@ class SlackSender(Gathered):
             # only…): each approver is asked by DM.
         reached = False
         for approver in approvers:
+            text, blocks = self._ask_for(request, orders, approver)
             reached |= self._ask(key, request, approver, text, blocks) in ("ok", "done", "later")
         if approvers and not reached:
             log.error("%s: no approver can be reached in Slack", request.ref)
 
     def _ask(
-        self, key: str, request: RequestRow, target: str, text: str, blocks: msg.Blocks
+        self,
+        key: str,
+        request: RequestRow,
+        target: str,
+        text: str,
+        blocks: msg.Blocks,
+        acting_for: str | None = None,
     ) -> str:
         outcome, posted = self.targets.post(key, request, target, text, blocks, tell=False)
         if posted:
-            self.notices.save_ref(request.id, "approval", *posted)
+            self.notices.save_ref(request.id, "approval", *posted, acting_for)
         return outcome
+
+    def _ask_for(
+        self,
+        request: RequestRow,
+        orders: list[OrderRow],
+        reader: str | None,
+        asked_for: str | None = None,
+    ) -> tuple[str, msg.Blocks]:
+        """The ask as `reader` may see it, through the one rule (services/visibility.py).
+        None: the approval channel, whose members are not all approvers, so it reads as
+        anyone: earlier requests by number, the approvers' note in its public words, and the
+        running delegations named. A person stood in for `asked_for` when asked; one who may
+        no longer decide the request reads why in place of the buttons."""
+        if request.state != "pending_approval":
+            return ask_messages.approval_message(request, orders)
+        approvers_note, public_note = self.notices.approval_note(request.id)
+        earlier = self._earlier(request, orders)
+        if reader is None:
+            return ask_messages.approval_message(
+                request,
+                orders,
+                budget=self._budget(request),
+                note=public_note,
+                earlier=earlier,
+                stand_ins=self._stand_ins(request),
+            )
+        recipients = [o.recipient_id for o in orders]
+        try:
+            acting_for = self.deciders.acting_for(reader, request, recipients)
+        except PolicyRefusal:
+            closed = ask_messages.no_longer_note(asked_for)
+            return ask_messages.approval_message(request, orders, closed=closed)
+        company = self.visibility.sees_company(reader)
+        return ask_messages.approval_message(
+            request,
+            orders,
+            budget=self._budget(request),
+            note=approvers_note if company else public_note,
+            earlier=earlier,
+            visible=self._visible(reader, earlier),
+            stand_ins=[] if acting_for else self._stand_ins(request),
+            notes=[ask_messages.standing_in_note(acting_for)] if acting_for else [],
+        )
+
+    def _visible(self, reader: str, earlier: list[EarlierReward]) -> set[int]:
+        """The earlier requests `reader` may read in full."""
+        seen: set[int] = set()
+        for each in {e.request.id: e.request for e in earlier}.values():
+            recipients = [o.recipient_id for o in self.notices.orders(each.id)]
+            if self.visibility.sees_request(reader, each, recipients):
+                seen.add(each.id)
+        return seen
 
     def _earlier(self, request: RequestRow, orders: list[OrderRow]) -> list[EarlierReward]:
         """The recipients' rewards in earlier requests within REWARDS_DUPLICATE_WINDOW."""

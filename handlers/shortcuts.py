@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.deps import Deps
+from handlers.errors import open_view
 from handlers.forms import RewardForm
 from handlers.ids import Shortcut
 from handlers.metadata import RewardModalMeta
@@ -58,8 +59,8 @@ def register(app: App, deps: Deps) -> None:
         # The status goes where the message is; the link is kept while its author receives.
         meta = RewardModalMeta(channel_id=channel, source_author=next(iter(recipients), None))
         form = RewardForm(recipients=recipients)
-        opened = client.views_open(trigger_id=shortcut["trigger_id"], view=reward_modal(meta, form))
-        if channel and message_ts:
+        opened = open_view(client, shortcut, reward_modal(meta, form))
+        if opened is not None and channel and message_ts:
             link_message(client, opened["view"], meta, form, channel, str(message_ts))
 
 

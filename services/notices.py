@@ -51,9 +51,32 @@ class Notices:
         return refs.for_request(self.database, request_id, kind)
 
     def save_ref(
-        self, request_id: int, kind: str, channel: str, ts: str, target: str | None
+        self,
+        request_id: int,
+        kind: str,
+        channel: str,
+        ts: str,
+        target: str | None,
+        acting_for: str | None = None,
     ) -> None:
-        refs.save(self.database, request_id, kind, channel, ts, target)
+        refs.save(self.database, request_id, kind, channel, ts, target, acting_for)
+
+    def waiting(self) -> list[RequestRow]:
+        """Every request waiting for a decision, oldest first."""
+        return request_store.waiting(self.database)
+
+    def approval_note(self, request_id: int) -> tuple[str, str]:
+        """Why the request was not approved automatically: (the approvers' words, which can
+        carry the wallet's figures; what anyone may read). Empty when it was never meant to."""
+        notes = [
+            e
+            for e in events.for_request(self.database, request_id)
+            if e.kind == EventKind.REQUEST_NEEDS_APPROVAL
+        ]
+        if not notes:
+            return "", ""
+        last = notes[-1]
+        return last.reason or "", str(last.data.get("public") or "")
 
     def spent(self, request: RequestRow) -> Decimal:
         """What the requester committed in the month of `request`."""

@@ -17,6 +17,7 @@ class MessageRef:
     channel: str
     ts: str
     target: str | None = None  # what the post was addressed to (a user id for a DM)
+    acting_for: str | None = None  # an ask's reader stood in for this approver when it went
 
     @property
     def addressee(self) -> str:
@@ -30,16 +31,20 @@ def save(
     channel: str,
     ts: str,
     target: str | None = None,
+    acting_for: str | None = None,
 ) -> None:
     database.execute(
-        "INSERT INTO chat_messages (request_id, kind, channel, ts, target, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(channel, ts) DO NOTHING",
-        [request_id, kind, channel, ts, target, utcnow()],
+        "INSERT INTO chat_messages (request_id, kind, channel, ts, target, acting_for, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(channel, ts) DO NOTHING",
+        [request_id, kind, channel, ts, target, acting_for, utcnow()],
     )
 
 
 def for_request(database: Database, request_id: int, kind: str | None = None) -> list[MessageRef]:
-    sql = "SELECT request_id, kind, channel, ts, target FROM chat_messages WHERE request_id = ?"
+    sql = (
+        "SELECT request_id, kind, channel, ts, target, acting_for FROM chat_messages "
+        "WHERE request_id = ?"
+    )
     params: list[object] = [request_id]
     if kind:
         sql += " AND kind = ?"

@@ -630,6 +630,13 @@ def m018_budget_releases(db: sqlite_utils.Database) -> None:
     )
 
 
+def m019_ask_stand_ins(db: sqlite_utils.Database) -> None:
+    """Whom the reader of an approval ask stood in for when it was sent
+    (`chat_messages.acting_for`), so the ask can say they no longer do once their delegation
+    ends, in place of its buttons (NULL for an ask recorded before: it says so in general)."""
+    db["chat_messages"].add_column("acting_for", str)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -649,6 +656,7 @@ MIGRATIONS: list[Migration] = [
     m016_growth_indexes,
     m017_slack_dm_conversations,
     m018_budget_releases,
+    m019_ask_stand_ins,
 ]
 
 

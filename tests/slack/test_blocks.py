@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from handlers import dm_messages, replies
+from handlers import ask_messages, dm_messages, replies
 from handlers import messages as msg
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
@@ -273,7 +273,7 @@ def test_reject_modal_asks_for_a_reason() -> None:
 
 
 def test_approval_message_has_who_whom_what_cost_and_buttons() -> None:
-    text, blocks = msg.approval_message(
+    text, blocks = ask_messages.approval_message(
         request(), [order(1), order(2)], budget=(Decimal(49), Decimal(200))
     )
     shown = all_text(blocks)
@@ -296,14 +296,14 @@ def test_approval_message_has_who_whom_what_cost_and_buttons() -> None:
 
 def test_decided_approval_message_replaces_the_buttons_with_the_decision() -> None:
     approved = request("approved", decided_by="UAPP", decided_at="2026-11-22T10:05:00+00:00")
-    _, blocks = msg.approval_message(approved, [order(1, "queued")])
+    _, blocks = ask_messages.approval_message(approved, [order(1, "queued")])
     assert all(b["type"] != "actions" for b in blocks)
     assert "needs approval" not in all_text(blocks)
     assert "✅ Approved by <@UAPP> <!date^1795341900^" in all_text(blocks)
     rejected = request(
         "rejected", decided_by="UAPP", decided_at=NOW, decision_reason="no budget left"
     )
-    _, blocks = msg.approval_message(rejected, [order(1, "withdrawn")])
+    _, blocks = ask_messages.approval_message(rejected, [order(1, "withdrawn")])
     # The reason is the requester's: their DM has it, a channel never does.
     assert "🚫 Rejected by <@UAPP>" in all_text(blocks) and "no budget left" not in all_text(blocks)
 
@@ -351,7 +351,7 @@ def test_codes_go_only_into_the_recipients_message() -> None:
     # Nothing else can carry a code: no other builder takes vouchers.
     for _, other in [
         msg.status_message(request("approved"), [order(1, "delivered")]),
-        msg.approval_message(request(), [order(1)]),
+        ask_messages.approval_message(request(), [order(1)]),
     ]:
         assert "DEMO" not in all_text(other)
 

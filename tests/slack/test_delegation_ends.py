@@ -137,3 +137,50 @@ def test_a_delegation_ended_for_one_approver_keeps_the_other(
     assert [d.approver_id for d in stack.bot.runtime.delegations.standing_in_for("UBEN")] == [
         "UAPPROVER2"
     ]
+
+
+def shown(stack: LocalStack, message: dict) -> dict:
+    now = stack.slack.message(message["channel"], message["ts"])
+    assert now is not None
+    return now
+
+
+def has_buttons(message: dict) -> bool:
+    return any(b["type"] == "actions" for b in message["blocks"])
+
+
+def test_an_ended_delegation_closes_the_old_delegates_asks_and_reminders(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """The old delegate's approval DM and reminder digest kept Approve and Reject after their
+    delegation ended: a click was refused, but the buttons lied. Each is drawn again without
+    them, saying they no longer stand in; the channel's ask stops naming them, and reminders
+    from then on go to the new delegate only."""
+    stack = make_stack(rewards_remind_after="2s", rewards_expire_after="1h")
+    delegate_to_ben(stack)
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    approval = stack.approval_message("R-1")
+    assert "<@UBEN> stands in for <@UAPPROVER>" in stack.slack.plain_text(approval)
+    wait_for(lambda: any("Reminder" in (m.get("text") or "") for m in stack.slack.dms("UBEN")))
+    bens = [m for m in stack.slack.dms("UBEN") if "R-1" in stack.slack.plain_text(m)]
+    assert len(bens) >= 2 and all(has_buttons(m) for m in bens)  # the ask and a reminder
+
+    assert reply(stack, "UAPPROVER", f"delegate @cho until {LATER}").startswith("🔁 <@UCHO>")
+    wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))
+
+    def closed() -> bool:
+        return not any(has_buttons(m) for m in stack.slack.dms("UBEN"))
+
+    wait_for(closed)
+    for message in bens:
+        text = stack.slack.plain_text(shown(stack, message))
+        assert "R-1" in text and "You no longer stand in for <@UAPPROVER>" in text
+    wait_for(
+        lambda: (
+            "<@UCHO> stands in for <@UAPPROVER>" in stack.slack.plain_text(shown(stack, approval))
+        )
+    )
+    assert "<@UBEN>" not in stack.slack.plain_text(shown(stack, approval))
+    assert has_buttons(shown(stack, approval))  # the approvers still decide it there
+    wait_for(lambda: any("Reminder" in (m.get("text") or "") for m in stack.slack.dms("UCHO")))
+    assert closed()  # the reminders went on, to Cho

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from slack_bolt import BoltResponse
 
-from handlers import dm_messages, replies
+from handlers import ask_messages, dm_messages, replies
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.errors import handle_error, refusal_text
@@ -85,7 +85,9 @@ ORDER_SETS = [
 def test_request_messages_are_inert(req: RequestRow, orders: list[OrderRow]) -> None:
     assert_inert(
         msg.status_message(req, orders),
-        msg.approval_message(req, orders, budget=(Decimal(10), Decimal(100)), note=HOSTILE),
+        ask_messages.approval_message(
+            req, orders, budget=(Decimal(10), Decimal(100)), note=HOSTILE
+        ),
         replies.status_text(req, orders, whole=True),
         replies.status_text(req, orders[:1], whole=False),
         msg.summary(req, orders),

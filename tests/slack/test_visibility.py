@@ -17,6 +17,7 @@ from bot.local import LocalStack
 from tests.slack.test_e2e_commands import reply
 from tests.slack.test_e2e_home import open_home, text_of
 from tests.slack.test_workflow_steps import run_step
+from tests.support import SimControl, wait_for
 
 SCHEDULE = {
     "rewards_remind_after": "1h",
@@ -89,3 +90,33 @@ def test_a_delegate_sees_the_same_on_every_surface(stack: LocalStack) -> None:
     # Someone with no part in it sees none of it, anywhere.
     unseen = surfaces(stack, "UOTHER")
     assert unseen == dict.fromkeys(unseen, False), unseen
+
+
+def test_the_approval_channel_is_shown_what_anyone_in_it_may_see(
+    make_stack: Callable[..., LocalStack], xo: SimControl
+) -> None:
+    """The channel's ask told whoever is in the approval channel (its members are not all
+    approvers) what an earlier request for the same person was, who asked for it and where it
+    stands, and the wallet's figures. It goes through the rule now: the channel reads as
+    anyone, so the earlier request is named by its number and the wallet in words; whoever is
+    asked by DM (here a delegate) reads what the rule shows them."""
+    xo.config(balance="12.34")
+    stack = make_stack(rewards_auto_approve_max="50", rewards_monthly_budget="500")
+    until = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    assert reply(stack, "UAPPROVER", f"delegate @ben until {until}").startswith("🔁 <@UBEN>")
+    assert stack.request("UREQUESTER", ["UANA"], amount="100").text == ""  # over the auto max
+    stack.approval_message("R-1")
+    assert stack.request("UOTHER", ["UANA"]).text == ""  # auto, but the wallet is short
+
+    channel = stack.slack.plain_text(stack.approval_message("R-2"))
+    assert "<@UANA> was already rewarded recently (R-1)" in channel
+    assert "<@UREQUESTER>" not in channel and "12.34" not in channel
+    assert "wallet cannot cover it right now" in channel
+
+    def bens_ask() -> str:
+        asks = [m for m in stack.slack.dms("UBEN") if "R-2 needs approval" in m["text"]]
+        return stack.slack.plain_text(asks[0]) if asks else ""
+
+    ben = wait_for(bens_ask)
+    assert "was already rewarded in R-1" in ben and "asked by <@UREQUESTER>" in ben
+    assert "12.34" in ben  # a delegate of an approver sees the wallet (the rule's first row)

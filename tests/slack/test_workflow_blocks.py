@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from handlers import ask_messages
 from handlers import messages as msg
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block
@@ -62,7 +63,10 @@ def test_approval_and_status_messages_link_back_to_the_rewarded_message(link: st
     shown = f"<{link.replace('&', '&amp;')}|the message it rewards>"
     for state in ("pending_approval", "approved"):
         req = request(state, source_link=link, decided_by="UAPP")
-        for built in (msg.approval_message(req, [order()]), msg.status_message(req, [order()])):
+        for built in (
+            ask_messages.approval_message(req, [order()]),
+            msg.status_message(req, [order()]),
+        ):
             texts = list(mrkdwn_of(built))
             assert any(shown in t for t in texts), (state, texts)
             # the link is the one piece of markup beside the mentions and dates
@@ -74,7 +78,7 @@ def test_a_link_that_is_not_a_slack_permalink_is_never_shown_or_kept(forged: str
     assert msg.source_line(request(source_link=forged)) == ""
     req = hostile_request("pending_approval", decided_by=None, source_link=forged)
     assert_inert(
-        msg.approval_message(req, [hostile_order(1, "pending_approval")]),
+        ask_messages.approval_message(req, [hostile_order(1, "pending_approval")]),
         msg.status_message(req, [hostile_order(1, "pending_approval")]),
     )
     # nor carried by a modal's metadata, which the Slack client sends back
@@ -84,7 +88,10 @@ def test_a_link_that_is_not_a_slack_permalink_is_never_shown_or_kept(forged: str
 
 def test_a_request_without_a_source_message_shows_no_link() -> None:
     assert msg.source_line(request()) == ""
-    for built in (msg.status_message(request(), [order()]), msg.approval_message(request(), [])):
+    for built in (
+        msg.status_message(request(), [order()]),
+        ask_messages.approval_message(request(), []),
+    ):
         assert "the message it rewards" not in str(built)
 
 
