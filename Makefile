@@ -32,6 +32,7 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ack_latency
 	$(BIN)/python -m bench.bulk_placement
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.growth
 	$(BIN)/python -m bench.slack_pace
 	$(BIN)/python -m bench.slack_burst

@@ -102,13 +102,19 @@ def _button(label: str, action: str, value: str, style: str) -> dict[str, Any]:
 
 def consent_answered(outcome: str, detail: str = "") -> tuple[str, Blocks]:
     """The DM's last word: the buttons give way to what happened. `outcome`: sent, declined,
-    expired or refused; `detail`: the request's reference (sent) or why (refused)."""
+    expired, lapsed (Send failed unexpectedly and was not got through in time) or refused;
+    `detail`: the request's reference (sent) or why (refused)."""
     if outcome == "sent":
         text = f"✅ Sent for approval as {md.escape(detail)}: an approver decides it now."
     elif outcome == "declined":
         text = "🚫 Not sent: you chose Don't send. Nothing was held or recorded."
     elif outcome == "expired":
         text = "⌛ Not sent: nobody pressed Send within a day. Nothing was held or recorded."
+    elif outcome == "lapsed":
+        text = (
+            "⌛ Not sent: Send was pressed but the request could not be recorded within a day. "
+            "Nothing was held or recorded."
+        )
     else:
         text = f"⚠️ Not sent: {md.escape(detail)}. Nothing was held or recorded."
     return text, [_section(text)]

@@ -21,7 +21,8 @@ CONSENT_KINDS = frozenset({EventKind.WORKFLOW_CONSENT_EXPIRED, EventKind.WORKFLO
 
 def send_consent_event(targets: Targets, client: WebClient, event: EventRow) -> None:
     if event.kind == EventKind.WORKFLOW_CONSENT_EXPIRED:
-        # Nobody pressed Send within a day: the step fails, with a sentence.
+        # Nobody pressed Send within a day (or a Send that failed unexpectedly was not
+        # pressed again through it): the step fails, with the event's sentence.
         execution = str(event.data.get("execution_id") or "")
         reason = event.reason or EXPIRED
         why = md.escape(reason[:1].upper() + reason[1:] + ".")
@@ -31,7 +32,8 @@ def send_consent_event(targets: Targets, client: WebClient, event: EventRow) -> 
             execution,
             lambda: client.functions_completeError(function_execution_id=execution, error=why),
         )
-        outcome, detail = "expired", ""
+        outcome = "lapsed" if event.data.get("was") == "sending" else "expired"
+        detail = ""
     else:
         outcome, detail = str(event.data.get("outcome") or ""), event.reason or ""
     channel, ts = event.data.get("channel"), event.data.get("ts")

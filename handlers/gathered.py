@@ -1,7 +1,8 @@
 """What goes to one person as one message, gathered in the outbox first: an approver's
 reminder or escalation digest (every request that waits for them this round), and a
-requester's updates (ten requests approved in a burst are one DM, not ten). Part of the
-sender (handlers/sender.py), which it serves as a base class; each entry is still told once.
+requester's updates (ten requests approved in a burst are one DM, not ten), marked by the
+notifier in event order and told in that order. Part of the sender (handlers/sender.py), which
+it serves as a base class; each entry is still told once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from slack_sdk import WebClient
 
-from handlers import ask_messages, digest_messages
+from handlers import ask_messages, digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.targets import Targets, is_slack_user
 from services.delegation import Deciders
@@ -19,9 +20,28 @@ from services.errors import PolicyRefusal
 from services.notices import Notices
 from services.notify import Steps
 from services.outbox import Outbox, OutboxRow
-from storage.models import OrderRow, RequestRow
+from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
+
+
+def public_reason(event: EventRow) -> str | None:
+    """What everyone but the approvers may read about an event (the approvers' note can
+    carry the wallet's figures); older events without it show nothing more."""
+    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
+        return str(event.data.get("public") or "")
+    return event.reason
+
+
+def tell_requester(outbox: Outbox, request: RequestRow, key: str, **what: object) -> None:
+    """A requester's update (an event's: `event=` its id; or `complete=True`) joins their next
+    DM, so ten requests approved in a burst tell them in one message, not ten. Its words are
+    written when it goes (_update_text). The notifier marks them as it hands each event over,
+    in event order, so the DM reads in the order things happened. `key` is its step."""
+    user = request.requester_id
+    if is_slack_user(user):
+        item = {"key": key, "request_id": request.id, **what}
+        outbox.mark(f"dm:{user}", target=user, item=item)
 
 
 class Gathered:
@@ -34,27 +54,36 @@ class Gathered:
 
     # --- a requester's updates: a burst of them is one DM -------------------------------------
 
-    def _update_requester(
-        self, key: str, request: RequestRow, user_id: str, text: str | None
-    ) -> None:
-        """A requester's update (approved, failed, complete…): it joins their next DM, so
-        ten requests approved in a burst tell them in one message, not ten. Still a step:
-        each update is told once."""
-        if not text or not is_slack_user(user_id) or self.steps.done(key):
-            return
-        if self.targets.given_up(request, user_id):
-            return
-        entry = {"key": key, "request_id": request.id, "text": text}
-        self.outbox.mark(f"dm:{user_id}", target=user_id, item=entry)
+    def _update_text(self, entry: dict[str, object]) -> str | None:
+        """What an update says, written now: an event's (approved, failed…) or the request
+        complete. None when there is nothing to say (an automatic approval's event…)."""
+        if "text" in entry:  # marked with its words (before they were written when sent)
+            return str(entry["text"] or "") or None
+        request = self.notices.request(int(str(entry["request_id"])))
+        if request is None:
+            return None
+        if entry.get("complete"):
+            return dm_messages.request_complete(request, self.notices.orders(request.id))
+        event = self.notices.event(int(str(entry.get("event"))))
+        if event is None:
+            return None
+        order = self.notices.order(event.order_id) if event.order_id else None
+        return dm_messages.requester_update(event.kind, request, order, public_reason(event))
 
     def _updates(self, row: OutboxRow) -> int:
-        """The updates waiting for one person, in as few DMs as fit Slack's text limit."""
+        """The updates waiting for one person, in the order they were marked (the order things
+        happened), in as few DMs as fit Slack's text limit. Each update is a step: told once."""
         user = str(row.target)
         waiting: dict[str, dict[str, object]] = {}
         for entry in row.data:
             key = str(entry["key"])
-            if key not in waiting and not self.steps.done(key):
-                waiting[key] = entry
+            if key in waiting or self.steps.done(key):
+                continue
+            text = self._update_text(entry)
+            if text is None:
+                self.steps.settle(key, "done")
+            else:
+                waiting[key] = {**entry, "text": text}
         entries = list(waiting.values())
         texts = [str(e["text"]) for e in entries]
         sent = 0
@@ -99,6 +128,14 @@ class Gathered:
                 )
         return sorted(found, key=lambda e: e.request.waiting_since or e.request.created_at)
 
+    def _numbered(self, person: str, entry: dict[str, object]) -> dict[str, object]:
+        """A reminder numbered for `person` from what they were sent: someone asked from
+        the escalation on never had reminder 1, so their first reads "1 of 2", not "2 of 3".
+        Saved with the digest, so a redraw keeps the number it was sent with."""
+        round_, of = int(str(entry.get("round") or 1)), int(str(entry.get("of") or 1))
+        sent = self.outbox.digests_sent(person, "remind", int(str(entry["request_id"])))
+        return {**entry, "round": sent + 1, "of": sent + 1 + max(0, of - round_)}
+
     def _closed(
         self, reader: str, request: RequestRow, orders: list[OrderRow], acting_for: str | None
     ) -> str:
@@ -120,6 +157,8 @@ class Gathered:
         latest: dict[int, dict[str, object]] = {}
         for entry in row.data:
             latest[int(entry["request_id"])] = entry
+        if why == "remind":
+            latest = {rid: self._numbered(person, e) for rid, e in latest.items()}
         entries = [
             e
             for e in self._digest_entries(list(latest.values()), why, person)

@@ -11,6 +11,8 @@ latest state when it goes. So a burst of 200 approvals costs O(requests) calls, 
   few seconds each;
 - `event:e42` the event's one-off messages (DMs, the approval ask, an alert, a code), each a
   step that is sent once;
+- `dm:U1` the requester's updates (approved, failed, complete…), marked here in event order
+  and gathered into as few DMs as fit;
 - `digest:remind:U1` reminders and escalations: one DM per approver per round listing every
   request that waits for them.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 
 from handlers import messages as msg
+from handlers.gathered import tell_requester
 from services.delegation import Deciders, Delegations
 from services.notices import Notices
 from services.outbox import Outbox
@@ -42,19 +45,26 @@ ONE_OFF = frozenset(
     {
         EventKind.REQUEST_CREATED,
         EventKind.REQUEST_NEEDS_APPROVAL,
-        EventKind.REQUEST_APPROVED,
-        EventKind.REQUEST_REJECTED,
-        EventKind.REQUEST_EXPIRED,
         EventKind.ORDER_PLACED,
         EventKind.ORDER_DELIVERED,
-        EventKind.ORDER_FAILED,
-        EventKind.ORDER_CANCELED,
-        EventKind.ORDER_PARTIALLY_CANCELED,
         EventKind.SYSTEM_ALERT,
         EventKind.DELEGATION_SET,
         EventKind.DELEGATION_ENDED,
         EventKind.WORKFLOW_CONSENT_EXPIRED,
         EventKind.WORKFLOW_CONSENT_ANSWERED,
+    }
+)
+# What the requester is told of by DM (gathered: handlers/gathered.py), marked here as each
+# event is handed over, so their DM keeps event order: marked from the event's own send and
+# the status message's, which go concurrently, "complete" could come before "approved".
+REQUESTER_UPDATES = frozenset(
+    {
+        EventKind.REQUEST_APPROVED,
+        EventKind.REQUEST_REJECTED,
+        EventKind.REQUEST_EXPIRED,
+        EventKind.ORDER_FAILED,
+        EventKind.ORDER_CANCELED,
+        EventKind.ORDER_PARTIALLY_CANCELED,
     }
 )
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
@@ -122,12 +132,24 @@ class SlackNotifier:
         request = self.notices.request(event.request_id) if event.request_id else None
         if request is not None:
             self._request_changed(event, request)
+            self._tell_requester(event, request)
         if event.kind.startswith("delegation."):
             # Every waiting ask names who stands in for whom, and an old delegate's asks and
             # digests lose their buttons (handlers/sender.py, _asks).
             for waiting in self.notices.waiting():
                 self.outbox.mark(f"asks:R{waiting.id}", request_id=waiting.id)
         self._homes(event, request)
+
+    def _tell_requester(self, event: EventRow, request: RequestRow) -> None:
+        """The requester's updates, in event order; the request complete once its last event
+        (the one that ended its last order, or any after) is handed over, after the rest."""
+        if event.kind in REQUESTER_UPDATES:
+            key = f"e{event.id}:dm:{request.requester_id}"
+            tell_requester(self.outbox, request, key, event=event.id)
+        orders = self.notices.orders(request.id)
+        ended = all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders)
+        if ended and self.notices.latest_event(request.id) == event.id:
+            tell_requester(self.outbox, request, f"R{request.id}:complete", complete=True)
 
     def _request_changed(self, event: EventRow, request: RequestRow) -> None:
         rid = request.id

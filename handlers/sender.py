@@ -20,7 +20,8 @@ from slack_sdk import WebClient
 from handlers import ask_messages, digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.consent_sender import CONSENT_KINDS, send_consent_event
-from handlers.gathered import Gathered
+from handlers.gathered import Gathered, tell_requester
+from handlers.notifier import REQUESTER_UPDATES
 from handlers.paced_client import NotYet
 from handlers.targets import CONSUMER, Targets, is_slack_user
 from handlers.users import UserDirectory
@@ -42,14 +43,7 @@ log = logging.getLogger(__name__)
 
 STATUS_SHOWN = "R{}:status-shown"  # the step: the status message was posted (or cannot be)
 NOT_YET_SHOWN_S = 1.0
-
-
-def public_reason(event: EventRow) -> str | None:
-    """What everyone but the approvers may read about an event (the approvers' note can
-    carry the wallet's figures); older events without it show nothing more."""
-    if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
-        return str(event.data.get("public") or "")
-    return event.reason
+SETTLED = {"ok": "done", "done": "done", "gone": "gave_up", "refused": "refused"}
 
 
 class ComeBack(Exception):
@@ -131,13 +125,6 @@ class SlackSender(Gathered):
         text, blocks = msg.status_message(request, orders)
         for ref in self.notices.refs(request.id, "status"):
             self.targets.update(request, ref, text, blocks)
-        if all(o.is_terminal for o in orders) and any(o.state != "withdrawn" for o in orders):
-            self._update_requester(
-                f"R{request.id}:complete",
-                request,
-                request.requester_id,
-                dm_messages.request_complete(request, orders),
-            )
 
     def _asks(self, request: RequestRow) -> None:
         """The approval asks and every digest listing the request show where it stands, and
@@ -159,25 +146,46 @@ class SlackSender(Gathered):
         """The waiting lines as one reply under each status message (several when long)."""
         if not self._shown(request):
             raise ComeBack(f"{request.ref}: its status message is not posted yet")
-        seen: set[object] = set()
-        texts = []
+        texts: dict[object, str] = {}
         for entry in lines:
-            if entry.get("e") not in seen:
-                seen.add(entry.get("e"))
-                texts.append(str(entry.get("line") or ""))
-        for reply in msg.replies([t for t in texts if t]):
-            text = "\n".join(reply)
-            for ref in self.notices.refs(request.id, "status"):
-                self.targets.attempt(
-                    None,
-                    request,
-                    ref.addressee,
-                    lambda ref=ref, text=text: self.client.chat_postMessage(
-                        channel=ref.channel, thread_ts=ref.ts, text=text
-                    ),
-                )
-            self.targets.end(f"{request.ref}'s thread")  # a failed reply: all lines again
+            if entry.get("e") not in texts:
+                texts[entry.get("e")] = str(entry.get("line") or "")
+        waiting = [(e, text) for e, text in texts.items() if text]
+        for ref in self.notices.refs(request.id, "status"):
+            self._replies(request, ref, waiting)
+        self.targets.end(f"{request.ref}'s thread")  # a failed reply: the row comes back
         return len(lines)
+
+    def _replies(
+        self, request: RequestRow, ref: MessageRef, lines: list[tuple[object, str]]
+    ) -> None:
+        """The lines not yet posted under `ref`, in as few replies as fit. Each line is a step
+        settled with the reply that carried it (as a requester's gathered updates are), so a
+        send that comes back (the lane full after the first reply, a failure under another
+        status message) posts only the rest."""
+
+        def key(e: object) -> str:
+            return f"e{e}:thread:{ref.channel}:{ref.ts}"
+
+        waiting = [(e, t) for e, t in lines if e is None or not self.steps.done(key(e))]
+        sent = 0
+        for reply in msg.replies([text for _e, text in waiting]):
+            part = waiting[sent : sent + len(reply)]
+            sent += len(reply)
+            outcome, _ = self.targets.attempt(
+                None,
+                request,
+                ref.addressee,
+                lambda reply=reply: self.client.chat_postMessage(
+                    channel=ref.channel, thread_ts=ref.ts, text="\n".join(reply)
+                ),
+            )
+            if outcome == "later":
+                return  # recorded: the row comes back with what is left
+            with self.notices.database.tx():
+                for e, _text in part:
+                    if e is not None:
+                        self.steps.settle(key(e), SETTLED[outcome])
 
     # --- one-off messages of an event -----------------------------------------------------------
 
@@ -202,17 +210,10 @@ class SlackSender(Gathered):
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request)
-        elif event.kind in (
-            EventKind.REQUEST_APPROVED,
-            EventKind.REQUEST_REJECTED,
-            EventKind.REQUEST_EXPIRED,
-        ):
-            self._update_requester(
-                f"e{event.id}:dm:{request.requester_id}",
-                request,
-                request.requester_id,
-                dm_messages.requester_update(event.kind, request, None, public_reason(event)),
-            )
+        elif event.kind in REQUESTER_UPDATES:
+            # A row marked before the notifier told requesters itself: the same update, once.
+            key = f"e{event.id}:dm:{request.requester_id}"
+            tell_requester(self.outbox, request, key, event=event.id)
         elif order is not None:
             self._order_changed(event, request, order)
 
@@ -413,17 +414,6 @@ class SlackSender(Gathered):
                     recipient,
                     dm_messages.recipient_on_its_way(order, request),
                 )
-        elif event.kind in (
-            EventKind.ORDER_FAILED,
-            EventKind.ORDER_CANCELED,
-            EventKind.ORDER_PARTIALLY_CANCELED,
-        ):
-            self._update_requester(
-                f"e{event.id}:dm:{request.requester_id}",
-                request,
-                request.requester_id,
-                dm_messages.requester_update(event.kind, request, order, event.reason),
-            )
 
     def _deliver_to_recipient(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
         """The code to the recipient's DM (several DMs when the codes do not fit one); when

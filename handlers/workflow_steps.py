@@ -45,6 +45,7 @@ from handlers import mrkdwn as md
 from handlers.deps import Deps
 from handlers.errors import user_message
 from handlers.ids import Step
+from services.consent import request_key
 from services.errors import RewardError
 from services.intake import PHONE_BOX, Ask, Field, FieldError, Line, Source
 from services.money import AmountError, cents, parse_amount
@@ -351,7 +352,7 @@ class Answers:
 
 
 def idempotency_key(execution_id: str) -> str:
-    return f"slack:function:{execution_id}"
+    return request_key(execution_id)
 
 
 def outputs_of(request: RequestRow, orders: list[OrderRow]) -> dict[str, Any]:

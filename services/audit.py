@@ -16,8 +16,10 @@ and matches them to the record by poNumber:
 - topup, refund, adjustment: money into or out of the wallet that no order explains, seen in
   the payment report ("the wallet was topped up by 5,000 USD"), posted for the approvers.
 
-Each finding is recorded once (storage/audit.py), and a new one is one `system.alert` to the
-approvers. Orders still being placed or looked up are the worker's, not findings.
+Each finding is recorded once (storage/audit.py), and a run's new ones are one `system.alert`
+to the approvers (a history answered empty would otherwise make one alert per order). Orders
+still being placed or looked up are the worker's, not findings; while Xoxoday has orders under
+such poNumbers, the day is not done but `waiting`, audited again RECHECK_IN_FLIGHT_S later.
 """
 
 from __future__ import annotations
@@ -50,8 +52,13 @@ PAGE_SIZE = 100
 # it dates orders in (India is UTC+5:30), and late commits have landed.
 RUN_AFTER = timedelta(hours=2)
 MAX_PAGES = 1000
+# A run's new findings are one alert; it lists this many (the command line lists them all).
+ALERT_LINES = 10
 # Our orders in these states are still the worker's: placing, or looked up after a lost answer.
 IN_FLIGHT = frozenset({"queued", "placing", "unknown"})
+# A day with Xoxoday orders under poNumbers still in flight is not done: audited again this
+# long after (what the worker does not adopt is an orphan then).
+RECHECK_IN_FLIGHT_S = 1800.0
 # The record says no order exists (or should): Xoxoday holding one is an orphan.
 NOT_PLACED = frozenset({"failed", "withdrawn", "pending_approval"})
 
@@ -74,6 +81,7 @@ class AuditReport:
     our_orders: int  # placed that day in the record
     payment_rows: int
     new: int = 0  # findings recorded (and alerted) for the first time by this run
+    in_flight: int = 0  # Xoxoday's orders of the day under poNumbers the worker still has
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +103,8 @@ class AuditReport:
             "report row(s)"
         )
         body = [f"  {f.kind:<16} {f.message}" for f in self.findings]
+        if self.in_flight:
+            body.append(f"  {'in flight':<16} {self.waiting_for()}")
         moved = len(self.findings) - len(self.differences)
         if self.clean:
             verdict = "the books match" + (
@@ -108,12 +118,18 @@ class AuditReport:
             )
         return [head, *body, verdict]
 
+    def waiting_for(self) -> str:
+        return (
+            f"{self.in_flight} order(s) at Xoxoday under poNumbers still being placed or "
+            "looked up: the day is audited again once they settle"
+        )
+
     def _told(self) -> str:
         if self.new == len(self.findings):
-            return f"{self.new} new, each sent to the approvers"
+            return f"{self.new} new, sent to the approvers"
         if self.new:
             return f"{self.new} new, sent to the approvers (the others were sent before)"
-        return "each sent to the approvers before"
+        return "all sent to the approvers before"
 
 
 class Auditor:
@@ -152,6 +168,7 @@ class Auditor:
             xoxoday_orders=sum(1 for h in history if order_day(h, day) == day),
             our_orders=len(placed),
             payment_rows=len(payments),
+            in_flight=len(unsettled(day, history, known)),
         )
         if complete is None:
             complete = day <= audited_day(self._clock())
@@ -174,14 +191,16 @@ class Auditor:
         )
 
     def _record(self, report: AuditReport, actor: str, *, complete: bool) -> int:
-        """Each finding once, a new one with its alert, and the day done (when `complete`:
-        a day audited before it is over is audited again when it is): one transaction."""
+        """Each finding once, the new ones in one alert (a day whose history answered empty
+        makes every order "missing": one alert, not one per order), and the day done (when
+        `complete`: a day audited before it is over is audited again when it is): one
+        transaction."""
         day = report.day.isoformat()
-        new = 0
+        new: list[Finding] = []
         with self.database.tx() as db:
             for finding in report.findings:
                 ours = finding.order
-                if not store.record_finding(
+                if store.record_finding(
                     db,
                     day=day,
                     kind=finding.kind,
@@ -191,16 +210,21 @@ class Auditor:
                     xoxoday_order_id=finding.xoxoday_order_id,
                     order_id=ours.id if ours else None,
                 ):
-                    continue
-                new += 1
+                    new.append(finding)
+            if new:
+                only = new[0].order if len(new) == 1 else None
                 events.append(
                     db,
                     EventKind.SYSTEM_ALERT,
-                    request_id=ours.request_id if ours else None,
-                    order_id=ours.id if ours else None,
+                    request_id=only.request_id if only else None,
+                    order_id=only.id if only else None,
                     actor=actor,
-                    reason=f"audit of {day}: {finding.message}",
-                    data={"audit": finding.kind, "key": finding.key},
+                    reason=alert_text(report.day, new),
+                    data={
+                        "audit": sorted({f.kind for f in new}),
+                        "keys": [f.key for f in new[:ALERT_LINES]],
+                        "findings": len(new),
+                    },
                 )
             summary = {
                 "findings": report.counts(),
@@ -208,9 +232,27 @@ class Auditor:
                 "our_orders": report.our_orders,
                 "payment_rows": report.payment_rows,
             }
-            if complete:
+            if complete and report.in_flight:
+                now = self._clock()
+                why = report.waiting_for()
+                store.wait(db, day, actor, now, why, now + RECHECK_IN_FLIGHT_S, summary)
+            elif complete:
                 store.finish(db, day, actor, self._clock(), summary)
-        return new
+        return len(new)
+
+
+def alert_text(day: date, new: list[Finding]) -> str:
+    """One alert for a run's new findings: the finding itself when there is one, else how
+    many of each kind and the first ALERT_LINES of them (the command line lists them all)."""
+    if len(new) == 1:
+        return f"audit of {day}: {new[0].message}"
+    kinds = ", ".join(
+        f"{n} {kind}" for kind in KINDS if (n := sum(1 for f in new if f.kind == kind))
+    )
+    listed = "".join(f"\n• {f.message}" for f in new[:ALERT_LINES])
+    rest = len(new) - ALERT_LINES
+    more = f"\nand {rest} more: `rewards-bot audit --day {day}` lists them all" if rest > 0 else ""
+    return f"audit of {day}: {len(new)} new findings ({kinds}):{listed}{more}"
 
 
 def audited_day(now: float, run_after: timedelta = RUN_AFTER) -> date:
@@ -268,6 +310,20 @@ def compare(
         else:
             findings.extend(_charges(ours, match))
     return findings
+
+
+def unsettled(
+    day: date, history: list[HistoryOrder], known: dict[str, OrderRow]
+) -> list[HistoryOrder]:
+    """Xoxoday's orders of `day` under a poNumber the worker is still placing or looking up:
+    neither found nor cleared until it settles."""
+    return [
+        theirs
+        for theirs in history
+        if order_day(theirs, day) == day
+        and (ours := known.get(theirs.po_number or "")) is not None
+        and ours.state in IN_FLIGHT
+    ]
 
 
 def _orphan(theirs: HistoryOrder, ours: OrderRow | None) -> Finding | None:
@@ -352,26 +408,37 @@ def _mismatch(ours: OrderRow, theirs: HistoryOrder, what: str, why: str) -> Find
 
 
 def movements(rows: Iterable[PaymentRow], currency: str) -> list[Finding]:
-    """Money in or out of the wallet that is not an order's charge: top-ups and adjustments
-    one by one, the day's refunds as one line."""
+    """Money in or out of the wallet that is not an order's charge: top-ups, refunds and
+    adjustments, each keyed by its own invoice (a refund alerted once is not alerted again
+    when the next one comes the same day)."""
     found: list[Finding] = []
-    refunds: list[PaymentRow] = []
     unit = f" {currency}" if currency else ""
     for row in rows:
         reason = row.reason.lower()
         if "voucher" in reason or row.adjusted_amount is None:
             continue  # an order's charge: the order history is compared instead
-        if row.transaction_status == "canceled":
-            continue
         ref = row.invoice_number or row.reference_id or f"{row.date}:{row.adjusted_amount}"
+        amount = _money(row.adjusted_amount)
         if "refund" in reason:
-            refunds.append(row)
+            # A cancelled delivery's refund is documented as a "Refunded" row with
+            # transaction_status "Cancelled" (xoxoday-api.md §4): the status names the
+            # cancellation it pays back, not a refund that did not happen.
+            found.append(
+                Finding(
+                    "refund",
+                    f"refund:{ref}",
+                    f"Xoxoday refunded {amount}{unit} to the wallet "
+                    f"({row.reason}, {row.date}, invoice {ref})",
+                )
+            )
+        elif row.transaction_status == "canceled":
+            continue  # a top-up or adjustment that was cancelled moved no money
         elif "fund" in reason and "add" in reason:
             found.append(
                 Finding(
                     "topup",
                     f"topup:{ref}",
-                    f"the wallet was topped up by {_money(row.adjusted_amount)}{unit} "
+                    f"the wallet was topped up by {amount}{unit} "
                     f"({row.reason}, {row.date}, invoice {ref})",
                 )
             )
@@ -380,21 +447,10 @@ def movements(rows: Iterable[PaymentRow], currency: str) -> list[Finding]:
                 Finding(
                     "adjustment",
                     f"adjustment:{ref}",
-                    f"the payment report shows {_money(row.adjusted_amount)}{unit}: "
+                    f"the payment report shows {amount}{unit}: "
                     f"{row.reason} ({row.date}, invoice {ref}); no order explains it",
                 )
             )
-    if refunds:
-        total = sum((r.adjusted_amount or Decimal(0) for r in refunds), Decimal(0))
-        refs = ",".join(sorted(r.invoice_number or r.reference_id for r in refunds))
-        found.append(
-            Finding(
-                "refund",
-                f"refund:{refs}",
-                f"Xoxoday refunded {_money(total)}{unit} to the wallet "
-                f"({len(refunds)} refund(s), {refunds[0].date})",
-            )
-        )
     return found
 
 

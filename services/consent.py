@@ -9,17 +9,20 @@ is recorded, held or shown to approvers until they press Send (issue 16: four cl
 A question per step execution, in `workflow_consents`:
 
     asked ──Send──▶ sending ──recorded──▶ sent (its request id)
-      │                 └──refused by the intake (budget, limits…)──▶ refused
+      │                 ├──refused by the intake (budget, limits…)──▶ refused
+      │                 └──still sending SENDING_GRACE_S after expires_at──▶ expired
       ├──Don't send──▶ declined
       └──no answer by expires_at (a day)──▶ expired
 
 Every move is a compare-and-set, so Send and Don't send clicked at once, or a click and the
 expiry, end the question once. A click checks the clock itself: past `expires_at` it expires
 the question whether or not the scheduler has run (services/deadlines.py does the same for
-decisions). `sending` is re-entrant for Send (a crash after the claim: clicked again, the
-intake's idempotency key finds or makes the one request), as is `sent` (a completion Slack
-lost: pressed again, the same request completes the step), and both are closed to Don't send
-and expiry.
+decisions). `sending` is re-entrant for Send (a crash or an unexpected error after the claim:
+clicked again, the intake's idempotency key finds or makes the one request), as is `sent` (a
+completion Slack lost: pressed again, the same request completes the step); both are closed
+to Don't send. `sending` is not open for ever: SENDING_GRACE_S after the day it lapses like
+an unanswered question (or is `sent`, when its request was recorded after all), so a press
+weeks later records nothing.
 An expiry is an event (workflow.consent_expired) the Slack side turns into the step's failure
 and the DM's last word; every other answer is one too (workflow.consent_answered: the DM's
 last word, said with the bot's token, since a step's token is revoked once the step ends).
@@ -35,11 +38,15 @@ from typing import Any
 from services.errors import RewardError
 from storage import consents as store
 from storage import events
+from storage import requests as request_store
 from storage.consents import ConsentRow
 from storage.db import Database
 from storage.models import EventKind
 
 ANSWER_WITHIN_S = 86_400.0  # a day to press Send
+# A Send pressed just before the day ends may still be recording its request: a question left
+# `sending` (the recording raised something unexpected) lapses this long after the day.
+SENDING_GRACE_S = 900.0
 STALLED_S = 60.0  # a question whose DM was not recorded this long after: ask it again
 # Where Send may be pressed: again after a crash (sending), or after a completion Slack lost
 # (sent: the same request answers the step again).
@@ -47,6 +54,15 @@ OPEN = (store.ASKED, store.SENDING, "sent")
 
 EXPIRED = "nobody pressed Send within a day, so nothing was sent and nothing was recorded"
 DECLINED = "{who} chose not to send it, so nothing was sent and nothing was recorded"
+LAPSED = (
+    "Send was pressed but the request could not be recorded within a day, so nothing was "
+    "sent and nothing was recorded"
+)
+
+
+def request_key(execution_id: str) -> str:
+    """The idempotency key of the request a step execution records (one per execution)."""
+    return f"slack:function:{execution_id}"
 
 
 class ConsentClosed(RewardError):
@@ -119,10 +135,12 @@ class Consents:
         in the same transaction)."""
         row = self._theirs(execution_id, user_id)
         with self.database.tx() as db:
-            expired = self._expire_if_due(db, row)
+            # A request recorded after all (`sent` now) is completed again by this Send.
+            expired = self._expire_if_due(db, row) == "expired"
             moved = None if expired else store.move(db, execution_id, OPEN, store.SENDING)
         if expired:  # after the commit: the expiry (and its event) stays
-            raise ConsentClosed(EXPIRED, self._now_row(execution_id))
+            current = self._now_row(execution_id)
+            raise ConsentClosed(current.reason or EXPIRED, current)
         if moved is None:
             current = self._now_row(execution_id)
             raise ConsentClosed(f"it was {current.state} already", current)
@@ -146,26 +164,32 @@ class Consents:
         """`user_id` pressed Don't send. ConsentClosed when it was answered or has expired."""
         row = self._theirs(execution_id, user_id)
         with self.database.tx() as db:
-            expired = self._expire_if_due(db, row)
+            expired = self._expire_if_due(db, row) == "expired"
             moved = None if expired else store.move(db, execution_id, (store.ASKED,), "declined")
             if moved is not None:
                 _answered(db, moved, "declined", "")
         if expired:
-            raise ConsentClosed(EXPIRED, self._now_row(execution_id))
+            current = self._now_row(execution_id)
+            raise ConsentClosed(current.reason or EXPIRED, current)
         if moved is None:
             current = self._now_row(execution_id)
             raise ConsentClosed(f"it was {current.state} already", current)
         return moved
 
     def expire_due(self) -> int:
-        """Questions nobody answered in time: expired, each with an event the Slack side turns
-        into the step's failure. Returns how many."""
-        expired = 0
-        for row in store.due(self.database, self._clock()):
+        """Questions nobody answered in time, and those left `sending` past the day and its
+        grace (the recording raised something unexpected): ended, each with an event the
+        Slack side turns into the step's failure and the DM's last word. Returns how many."""
+        now = self._clock()
+        ended = 0
+        due = store.due(self.database, store.ASKED, now) + store.due(
+            self.database, store.SENDING, now - SENDING_GRACE_S
+        )
+        for row in due:
             with self.database.tx() as db:
-                if self._expire_if_due(db, row):
-                    expired += 1
-        return expired
+                if self._expire_if_due(db, row) is not None:
+                    ended += 1
+        return ended
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -184,27 +208,49 @@ class Consents:
         assert row is not None
         return row
 
-    def _expire_if_due(self, db: Any, row: ConsentRow) -> bool:
-        """Expire `row` if its time has passed and it is still unanswered (inside the caller's
-        transaction), with the event that ends the step."""
-        if self._clock() < row.expires_at:
-            return False
+    def _expire_if_due(self, db: Any, row: ConsentRow) -> str | None:
+        """End `row` if its time has passed and it is still unanswered (inside the caller's
+        transaction), with the event that ends the step: `asked` at the end of the day,
+        `sending` SENDING_GRACE_S later (Send may be pressed again until then). A `sending`
+        question whose request was recorded after all is `sent` instead. Returns the new
+        state, or None when it stays as it is."""
+        now = self._clock()
+        if now < row.expires_at:
+            return None
         moved = store.move(db, row.execution_id, (store.ASKED,), "expired", reason=EXPIRED)
+        if moved is None and now >= row.expires_at + SENDING_GRACE_S:
+            recorded = request_store.by_idempotency_key(
+                self.database, request_key(row.execution_id)
+            )
+            if recorded is not None:  # "nothing was recorded" would be false
+                sent = store.move(
+                    db, row.execution_id, (store.SENDING,), "sent", request_id=recorded.id
+                )
+                if sent is None:
+                    return None
+                _answered(db, sent, "sent", recorded.ref)
+                return "sent"
+            moved = store.move(db, row.execution_id, (store.SENDING,), "expired", reason=LAPSED)
+            if moved is not None:
+                _expired(db, moved, LAPSED, was=store.SENDING)
+                return "expired"
         if moved is None:
-            return False
-        events.append(
-            db,
-            EventKind.WORKFLOW_CONSENT_EXPIRED,
-            actor="clock",
-            reason=EXPIRED,
-            data={
-                "execution_id": moved.execution_id,
-                "runner": moved.runner,
-                "channel": moved.channel,
-                "ts": moved.ts,
-            },
-        )
-        return True
+            return None
+        _expired(db, moved, EXPIRED)
+        return "expired"
+
+
+def _expired(db: Any, row: ConsentRow, reason: str, was: str | None = None) -> None:
+    """The step fails with `reason`, and the DM loses its buttons (said by the Slack side)."""
+    data: dict[str, Any] = {
+        "execution_id": row.execution_id,
+        "runner": row.runner,
+        "channel": row.channel,
+        "ts": row.ts,
+    }
+    if was:
+        data["was"] = was
+    events.append(db, EventKind.WORKFLOW_CONSENT_EXPIRED, actor="clock", reason=reason, data=data)
 
 
 def _answered(db: Any, row: ConsentRow, outcome: str, detail: str) -> None:

@@ -35,6 +35,10 @@ class Notices:
     def event(self, event_id: int) -> EventRow | None:
         return events.get(self.database, event_id)
 
+    def latest_event(self, request_id: int) -> int:
+        """The id of the request's latest event: whether a later one is still to be told."""
+        return events.last_id_for_request(self.database, request_id)
+
     def alert(self, reason: str, *, request_id: int, order_id: int, actor: str) -> None:
         """A system.alert for the operators (inside the caller's transaction, if any)."""
         with self.database.tx() as db:

@@ -93,3 +93,7 @@ class Outbox:
 
     def digests_listing(self, request_id: int) -> list[DigestRef]:
         return digest_store.listing(self.database, request_id)
+
+    def digests_sent(self, target: str, why: str, request_id: int) -> int:
+        """How many `why` digests (reminders, escalations) `target` was sent listing the request."""
+        return digest_store.count_sent(self.database, target, why, request_id)

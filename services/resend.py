@@ -6,7 +6,9 @@ was placed with. The same call serves `rewards-bot orders resend PO` for an oper
 the decision is the service's, from the signed user id: only the order's recipient may ask,
 only for a delivered reward that comes as a code and has an email address, and once an hour
 per order (claimed by compare-and-set, so a double click or two processes send one email).
-When Xoxoday cannot send it, the hour is given back and the recipient may try again.
+When Xoxoday's answer says it sent nothing (PLE10034, a refusal before the work), the hour is
+given back and the recipient may try again; when the answer is lost after the work (a 5xx, a
+timeout), the email may have gone, so the hour stays taken.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ class VoucherResend:
         try:
             self.client.get_order_details(po_number=order.po_number, email_voucher=True)
         except xe.XoxodayError as exc:
+            if not xe.said_not_done(exc):
+                # A 5xx or a lost answer may come after the email went: the hour stays
+                # taken, or each press of an impatient recipient sends one more email.
+                log.warning("resend of %s: Xoxoday's answer was lost: %s", order.po_number, exc)
+                raise ResendRefused(
+                    "Xoxoday may have emailed your code just now, but its answer was lost. "
+                    "Check your inbox and spam folder; you can ask again from "
+                    f"{_hhmm(now + self.every_s)} UTC."
+                ) from exc
             with self.database.tx() as db:
                 order_store.release_email_resend(db, order.id, now, before)
             log.warning("resend of %s for its recipient failed: %s", order.po_number, exc)

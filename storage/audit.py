@@ -1,5 +1,9 @@
 """The daily audit's record: one row per audited day, and each finding once.
 
+A day's row is `running` (claimed), `done`, `failed` (tried again from next_attempt_at) or
+`waiting` (audited, but orders of it were still in flight: audited again from
+next_attempt_at).
+
 A day is claimed by compare-and-set (an INSERT, or an UPDATE naming the state the claimer
 saw), inside the caller's write transaction, so two schedulers never audit the same day at
 once. A finding has a key (`orphan:<Xoxoday orderId>`, `charge_mismatch:<poNumber>:<their
@@ -21,13 +25,14 @@ STALE_RUN_S = 3600.0
 
 
 def claim(db: sqlite_utils.Database, day: str, actor: str, now: float) -> bool:
-    """Start auditing `day`: no row yet, a failed one due again, or a stale run."""
+    """Start auditing `day`: no row yet, a failed or waiting one due again, or a stale run
+    (a waiting day's attempts start again: it did not fail)."""
     cursor = db.execute(
         "INSERT INTO audits (day, state, actor, attempts, started_at)"
         " VALUES (?, 'running', ?, 1, ?) ON CONFLICT(day) DO UPDATE SET state = 'running',"
-        " actor = excluded.actor,"
-        " attempts = audits.attempts + 1, started_at = excluded.started_at, error = NULL"
-        " WHERE (audits.state = 'failed' AND audits.next_attempt_at <= ?)"
+        " actor = excluded.actor, attempts = CASE audits.state WHEN 'waiting' THEN 1"
+        " ELSE audits.attempts + 1 END, started_at = excluded.started_at, error = NULL"
+        " WHERE (audits.state IN ('failed', 'waiting') AND audits.next_attempt_at <= ?)"
         " OR (audits.state = 'running' AND audits.started_at <= ?)",
         [day, actor, now, now, now - STALE_RUN_S],
     )
@@ -42,6 +47,27 @@ def finish(db: sqlite_utils.Database, day: str, actor: str, now: float, summary:
         " actor = excluded.actor, finished_at = excluded.finished_at, summary = excluded.summary,"
         " error = NULL, next_attempt_at = NULL",
         [day, actor, now, now, json.dumps(summary)],
+    )
+
+
+def wait(
+    db: sqlite_utils.Database,
+    day: str,
+    actor: str,
+    now: float,
+    why: str,
+    next_attempt_at: float,
+    summary: dict,
+) -> None:
+    """`day` was audited but cannot be done yet (`why`): audited again from `next_attempt_at`
+    (a run from the command line may leave a day nobody claimed so)."""
+    db.execute(
+        "INSERT INTO audits (day, state, actor, attempts, started_at, finished_at, error,"
+        " next_attempt_at, summary) VALUES (?, 'waiting', ?, 1, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(day) DO UPDATE SET state = 'waiting', actor = excluded.actor,"
+        " finished_at = excluded.finished_at, error = excluded.error,"
+        " next_attempt_at = excluded.next_attempt_at, summary = excluded.summary",
+        [day, actor, now, now, why, next_attempt_at, json.dumps(summary)],
     )
 
 
@@ -78,10 +104,11 @@ def latest_done(database: Database) -> dict[str, Any] | None:
 
 def pending_days(database: Database, first: str, last: str, now: float) -> list[str]:
     """Days from `first` to `last` already claimed and not due again (done, running recently,
-    failed and waiting): the scheduler skips them."""
+    failed or waiting and not due yet): the scheduler skips them."""
     rows = database.query(
         "SELECT day FROM audits WHERE day BETWEEN ? AND ? AND (state = 'done'"
-        " OR (state = 'running' AND started_at > ?) OR (state = 'failed' AND next_attempt_at > ?))",
+        " OR (state = 'running' AND started_at > ?)"
+        " OR (state IN ('failed', 'waiting') AND next_attempt_at > ?))",
         [first, last, now - STALE_RUN_S, now],
     )
     return [row["day"] for row in rows]
@@ -93,8 +120,10 @@ def failing_days(database: Database) -> int:
 
 
 def next_retry(database: Database) -> float | None:
-    """When the earliest failed audit is due again (None: none failed)."""
-    return database.scalar("SELECT MIN(next_attempt_at) FROM audits WHERE state = 'failed'")
+    """When the earliest failed or waiting audit is due again (None: none is)."""
+    return database.scalar(
+        "SELECT MIN(next_attempt_at) FROM audits WHERE state IN ('failed', 'waiting')"
+    )
 
 
 def record_finding(

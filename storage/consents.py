@@ -100,11 +100,11 @@ def move(
     return ConsentRow.of(row) if row else None
 
 
-def due(database: Database, now: float, limit: int = 100) -> list[ConsentRow]:
-    """Questions still unanswered past their time, oldest first."""
+def due(database: Database, state: str, before: float, limit: int = 100) -> list[ConsentRow]:
+    """Questions in `state` whose time ran out before `before`, oldest first."""
     rows = database.query(
         "SELECT * FROM workflow_consents WHERE state = ? AND expires_at <= ? "
         "ORDER BY expires_at LIMIT ?",
-        [ASKED, now, limit],
+        [state, before, limit],
     )
     return [ConsentRow.of(row) for row in rows]

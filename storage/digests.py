@@ -56,3 +56,16 @@ def listing(database: Database, request_id: int) -> list[DigestRef]:
         )
         for row in rows
     ]
+
+
+def count_sent(database: Database, target: str, why: str, request_id: int) -> int:
+    """How many digests of kind `why` sent to `target` listed `request_id`."""
+    return int(
+        database.scalar(
+            "SELECT COUNT(*) FROM slack_digest_requests r "
+            "JOIN slack_digests d ON d.id = r.digest_id "
+            "WHERE r.request_id = ? AND d.target = ? AND d.why = ?",
+            [request_id, target, why],
+        )
+        or 0
+    )

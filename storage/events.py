@@ -57,6 +57,13 @@ def for_request(database: Database, request_id: int) -> list[EventRow]:
     return [EventRow.model_validate(row) for row in rows]
 
 
+def last_id_for_request(database: Database, request_id: int) -> int:
+    """The id of the request's latest event (0 when it has none)."""
+    return int(
+        database.scalar("SELECT MAX(id) FROM events WHERE request_id = ?", [request_id]) or 0
+    )
+
+
 def for_order(database: Database, order_id: int) -> list[EventRow]:
     rows = database.query("SELECT * FROM events WHERE order_id = ? ORDER BY id", [order_id])
     return [EventRow.model_validate(row) for row in rows]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from storage import events, ledger, received, schedule
+from storage import digests, events, ledger, received, schedule
 from storage import finance as finance_store
 from storage import orders as order_store
 from storage import requests as request_store
@@ -112,6 +112,10 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     # /metrics
     "requests.count_by_state": request_store.count_by_state,
     "events.after": lambda d: events.after(d, 0),
+    # a reminder numbered by what its reader was sent
+    "digests.count_sent": lambda d: digests.count_sent(d, "UAPPROVER", "remind", 1),
+    # a requester told their request is complete
+    "events.last_id_for_request": lambda d: events.last_id_for_request(d, 1),
     # the finance export
     "finance.refunds_by_order": lambda d: finance_store.refunds_by_order(d, [1, 2, 3]),
     "finance.month_order_chunks": lambda d: list(

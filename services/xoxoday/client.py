@@ -446,7 +446,7 @@ class XoxodayClient:
     def _lost(op: str, why: str) -> E.XoxodayError:
         if op == "placeOrder":
             return E.OutcomeUnknown(f"placeOrder outcome unknown: {why}", op=op)
-        return E.TransportError(why, op=op)
+        return E.AnswerLost(why, op=op)
 
     def _record(
         self,

@@ -52,6 +52,13 @@ class TransportError(XoxodayError):
     retryable = True
 
 
+class AnswerLost(XoxodayError):
+    """A call other than placeOrder was sent but its answer was lost (a timeout, a broken
+    connection): Xoxoday may have done the work. Reading again is safe."""
+
+    retryable = True
+
+
 class OutcomeUnknown(XoxodayError):
     """placeOrder was sent but its answer was lost (5xx, timeout, broken body).
 
@@ -238,3 +245,14 @@ def plain_reason(error: BaseException) -> str:
                 return f"{reason}: {detail}"
             return reason
     return "Xoxoday could not complete the order"
+
+
+def said_not_done(error: XoxodayError) -> bool:
+    """Whether the answer shows Xoxoday did not do the work asked (so doing it again cannot do
+    it twice): the call never reached it, was refused at the door (credentials, rate limit),
+    or its application refused it (an errorId such as PLE10034 "Failed to process
+    resendVoucher", or status 0). A bare 5xx, an unreadable answer or a lost one may come
+    after the work."""
+    if isinstance(error, OutcomeUnknown | AnswerLost | MalformedResponse | ServerError):
+        return False
+    return isinstance(error, TransportError | AuthError | RateLimited | ApiError | InvalidOrder)

@@ -366,7 +366,7 @@ class SimulatorApp:
             if generation != self.generation or order is None or not order.is_open:
                 return
             status, cancelled = self._outcome(order)
-            settle(order, status, self.state.ledger, utcnow(), cancelled)
+            settle(order, status, self.state.ledger, utcnow(), cancelled, self._refund_status())
         self.webhooks.notify(order, synchronous=False)
 
     def deliver(self, order: Order, status: str, cancelled_quantity: int = 0) -> dict[str, Any]:
@@ -374,8 +374,18 @@ class SimulatorApp:
         with self.lock:
             if not order.is_open:
                 raise ValueError(f"order {order.po_number!r} is {order.delivery_status}")
-            settle(order, status, self.state.ledger, utcnow(), cancelled_quantity)
+            settle(
+                order,
+                status,
+                self.state.ledger,
+                utcnow(),
+                cancelled_quantity,
+                self._refund_status(),
+            )
         return self.webhooks.notify(order, synchronous=True)
+
+    def _refund_status(self) -> str:
+        return "Cancelled" if self.config.refunds_cancelled else "Complete"
 
     # ---- lifecycle ----------------------------------------------------------------------
 

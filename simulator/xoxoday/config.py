@@ -45,6 +45,10 @@ class SimConfig:
     # setting, not a shape: off by default and in the real shapes.
     domestic_only: bool = False
     account_country: str = "US"
+    # A cancelled delivery's payment-report "Refunded" row carries transaction_status
+    # "Cancelled", as documented (xoxoday-api.md §4, §3.8); False writes it "Complete", the
+    # shape this simulator used to answer (the audit never saw the documented one).
+    refunds_cancelled: bool = True
 
     # --- the real shapes (§12); off by default -------------------------------------------
     # getBalance: `points` is the balance; `value` is its INR value (points × this rate).
@@ -149,6 +153,7 @@ _FIELD_TYPES: dict[str, type] = {
 }
 _BOOLEANS = {
     "domestic_only",
+    "refunds_cancelled",
     "token_error_shape",
     "inr_rate_rule",
     "token_expiry_in_past",

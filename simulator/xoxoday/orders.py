@@ -315,11 +315,16 @@ class Ledger:
         self.credit(opening, "Funds added", now - OPENING_FUNDS_AGE)
 
     def credit(
-        self, amount: Decimal, reason: str, now: datetime, order_id: int | None = None
+        self,
+        amount: Decimal,
+        reason: str,
+        now: datetime,
+        order_id: int | None = None,
+        status: str = "Complete",
     ) -> None:
         self.balance += amount
         self.rows.append(
-            LedgerRow(now, reason, amount, self.balance, order_id=order_id, credit=True)
+            LedgerRow(now, reason, amount, self.balance, status, order_id=order_id, credit=True)
         )
 
     def debit(
@@ -344,11 +349,17 @@ class Ledger:
 
 
 def settle(
-    order: Order, status: str, ledger: Ledger, now: datetime, cancelled_quantity: int = 0
+    order: Order,
+    status: str,
+    ledger: Ledger,
+    now: datetime,
+    cancelled_quantity: int = 0,
+    refund_status: str = "Cancelled",
 ) -> None:
     """Finish an open order: delivered (vouchers appear; `cancelled_quantity` units of a
     multi-unit order cancelled and their share refunded), or canceled / refunded / failed
-    (the whole charge refunded)."""
+    (the whole charge refunded). A refund is a "Refunded" row with `refund_status`
+    (documented: "Cancelled", xoxoday-api.md §4)."""
     order.order_status = "complete"
     if status == DELIVERED:
         cancelled = min(max(cancelled_quantity, 0), order.quantity - 1)
@@ -359,14 +370,14 @@ def settle(
             order.vouchers = make_vouchers(order.product, order.quantity - cancelled, now)
         if cancelled:
             share = cents(order.amount_charged * cancelled / order.quantity)
-            ledger.credit(share, "Refunded", now, order.order_id)
+            ledger.credit(share, "Refunded", now, order.order_id, refund_status)
         return
     order.cancelled_quantity = order.quantity
     order.vouchers = []
     for row in ledger.rows:
         if row.order_id == order.order_id:
             row.status = "Cancelled"
-    ledger.credit(order.amount_charged, "Refunded", now, order.order_id)
+    ledger.credit(order.amount_charged, "Refunded", now, order.order_id, refund_status)
     if status == REFUNDED:
         order.order_status, order.delivery_status = REFUNDED, CANCELED
     elif status == FAILED:

@@ -1,6 +1,6 @@
 """The recipient's "email my code again" decided in the service (services/resend.py): only the
-recipient, only a delivered code with an email, once an hour per order; a failure at Xoxoday
-gives the hour back. Against the simulator, which counts the emails it re-sent."""
+recipient, only a delivered code with an email, once an hour per order; an answer that says
+nothing was sent gives the hour back, one lost after the work does not. Against the simulator, which counts the emails it re-sent."""
 
 from __future__ import annotations
 
@@ -65,6 +65,43 @@ def test_a_failure_at_xoxoday_gives_the_hour_back(runtime: Runtime, xo: SimContr
     with pytest.raises(ResendRefused, match="could not email your code just now"):
         service.resend(order.id, order.po_number, "UANA")
     assert resent(xo, order) == 0
+    service.resend(order.id, order.po_number, "UANA")  # at once: nothing was sent before
+    assert resent(xo, order) == 1
+
+
+def test_an_answer_lost_after_the_email_went_does_not_give_the_hour_back(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    """Xoxoday sends the email, then its answer is lost (a 500 after the work): the hour is
+    kept, or five presses inside a minute send five emails. Only an answer that says it was
+    not sent (PLE10034, a refusal before the work) gives the hour back."""
+    clock = Clock()
+    service = VoucherResend(runtime.database, runtime.client, clock=clock)
+    [order] = placed(runtime, gift(recipient_id="UANA"))
+    xo.fault("getOrderDetails", "http_500_after_commit", times=5)
+    with pytest.raises(ResendRefused, match="may have emailed your code") as lost:
+        service.resend(order.id, order.po_number, "UANA")
+    assert "Check your inbox and spam folder" in lost.value.message
+    for _ in range(4):
+        clock.now += 10
+        with pytest.raises(ResendRefused, match="less than an hour ago"):
+            service.resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 1  # one email within the minute for one order
+
+
+def test_a_refusal_that_says_nothing_was_sent_gives_the_hour_back(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    """PLE10034 ("Failed to process resendVoucher"): Xoxoday says it sent nothing, so the
+    recipient may ask again at once. (The record says delivered while Xoxoday still has the
+    delivery pending: it refuses to email a code it has not delivered.)"""
+    service = VoucherResend(runtime.database, runtime.client, clock=Clock())
+    [order] = placed(runtime, gift(recipient_id="UANA", product=31002), settled=False)
+    runtime.database.execute("UPDATE orders SET state = 'delivered' WHERE id = ?", [order.id])
+    with pytest.raises(ResendRefused, match="could not email your code just now"):
+        service.resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 0
+    xo.deliver(order.po_number)
     service.resend(order.id, order.po_number, "UANA")  # at once: nothing was sent before
     assert resent(xo, order) == 1
 

@@ -56,11 +56,20 @@ def test_cancel_refunds_and_marks_the_order(api: Api, receiver: Receiver) -> Non
     assert details["voucherDetails"][0]["productStatus"] == "Cancelled"
     assert details["voucherDetails"][0]["cancelledQuantity"] == 1
     rows = api.ok("paymentHistory", {})
+    # xoxoday-api.md §4: a "Refunded" row, transaction_status "Cancelled".
     assert [(r["reason"], r["adjusted_amount"], r["transaction_status"]) for r in rows[:2]] == [
-        ("Refunded", 27, "Complete"),
+        ("Refunded", 27, "Cancelled"),
         ("Brand Voucher(s) Issued", 27, "Cancelled"),
     ]
     assert rows[0]["closing_balance"] == 10000
+
+
+def test_refunded_rows_complete_when_the_switch_is_off(api: Api, receiver: Receiver) -> None:
+    api.sim_post("config", {"refunds_cancelled": False})
+    pending_order(api, "W-5")
+    api.sim_post("deliver", {"poNumber": "W-5", "status": "canceled"})
+    [refund] = [r for r in api.ok("paymentHistory", {}) if r["reason"] == "Refunded"]
+    assert refund["transaction_status"] == "Complete"
 
 
 def test_pending_orders_settle_by_themselves_after_the_delay(api: Api, receiver: Receiver) -> None:

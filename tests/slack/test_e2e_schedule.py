@@ -137,6 +137,67 @@ def test_escalation_asks_the_escalation_approvers_who_decide_from_then_on(
     assert len(asks(stack, "UCHO", "⏫")) == 1  # escalated once
 
 
+def test_reminders_are_numbered_by_what_each_person_was_sent(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """Seen in `make demo`: Hana, asked when R-6 was escalated, then read "Reminder 2 of 3"
+    without ever having had reminder 1. Each person's reminders count what they were sent:
+    the approvers' second is 2 of 3, the escalation approver's first is 1 of 2."""
+    stack = make_stack(
+        rewards_remind_after="2s",
+        rewards_escalate_after="3s",
+        rewards_expire_after="1h",
+        rewards_escalation_approvers=["UCHO"],
+    )
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    wait_for(lambda: asks(stack, "UCHO", "⏫"))
+    wait_for(lambda: len(asks(stack, "UAPPROVER", "⏰")) >= 2)
+    wait_for(lambda: asks(stack, "UCHO", "⏰"))
+
+    def numbers(user: str) -> list[str]:
+        said = [stack.slack.plain_text(first_version(m)) for m in asks(stack, user, "⏰")]
+        return [n for text in said for n in re.findall(r"Reminder (\d+ of \d+)", text)]
+
+    assert numbers("UAPPROVER")[:2] == ["1 of 3", "2 of 3"]
+    assert numbers("UCHO")[0] == "1 of 2", numbers("UCHO")
+
+
+def test_the_duplicate_warning_stays_on_a_waiting_ask_after_an_update(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """R-2 rewards Ana again: its ask says '⚠️ @Ana was already rewarded in R-1' and what the
+    requester has committed this month. Its escalation marks `asks:R2` while it waits, and
+    the ask was redrawn from `approval_message(request, orders)` alone: the duplicate
+    warning, the budget line and the notes were gone from the message the approver clicks
+    Approve on (review finding; `make demo` step 9)."""
+    stack = make_stack(
+        rewards_remind_after="1h",
+        rewards_escalate_after="3s",
+        rewards_expire_after="2h",
+        rewards_escalation_approvers=["UOTHER"],
+        rewards_monthly_budget="500",
+    )
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-1"))
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    ask = stack.approval_message("R-2")
+    first = stack.slack.plain_text(ask)
+    # The channel reads as anyone (services/visibility.py): the earlier request by number.
+    kept = ["<@UANA> was already rewarded recently (R-1)", "has committed"]
+    assert all(part in first for part in kept), first  # as first posted
+
+    def updated() -> dict[str, Any] | None:
+        current = stack.slack.message(APPROVAL_CHANNEL, ask["ts"])
+        return current if current and current.get("edits") else None
+
+    wait_for(lambda: updated() is not None)  # the escalation redrew it
+    current = updated()
+    assert current is not None
+    now = stack.slack.plain_text(current)
+    assert has_buttons(current)  # still waiting, still decidable from here
+    assert all(part in now for part in kept), now
+
+
 def test_a_click_after_expiry_is_refused_while_the_worker_is_stopped(
     make_stack: Callable[..., LocalStack], xo: SimControl
 ) -> None:

@@ -316,3 +316,28 @@ def test_a_csv_row_is_emailed_by_xoxoday_unless_it_says_not_to(stack: LocalStack
     wait_for(lambda: order_store.get(runtime.database, order.id).state == "delivered")  # type: ignore[union-attr]
     time.sleep(0.5)
     assert not [m for m in stack.slack.messages(APPROVAL_CHANNEL) if "reached nobody" in str(m)]
+
+
+def test_the_requesters_updates_come_in_the_order_things_happened(stack: LocalStack) -> None:
+    """Seen in `make demo`: Riya read "🎉 … R-4 is complete" before "✅ … approved by @Alex":
+    the complete line came from redrawing the status message, the approved line from the
+    event's own send, two rows the delivery room sends concurrently, in either order. Here
+    the status message's row goes first, then everything else: the DM keeps event order."""
+    room = stack.bot.room
+    stack.request("UREQUESTER", ["UANA"])
+    approval = stack.approval_message("R-1")
+    wait_for(room.idle)
+    room.stop()  # the rows wait, so this test picks which goes first
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    wait_for(lambda: order_states(stack) == ["delivered"])
+    while not room.dispatcher.caught_up():
+        room.dispatcher.dispatch()
+    wait_for(lambda: any(r.key == "status:R1" for r in room.outbox.due([])))
+    [status] = [r for r in room.outbox.due([]) if r.key == "status:R1"]
+    room.outbox.finish(status, room.sender.send(status))
+    room.start()
+    wait_for(lambda: complete(stack) and room.idle())
+
+    said = "\n".join(texts(stack.slack.dms("UREQUESTER")))
+    approved, done = said.find("approved by <@UAPPROVER>"), said.find("is complete")
+    assert 0 <= approved < done, said

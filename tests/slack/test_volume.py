@@ -6,15 +6,17 @@ ack answered through the response_url."""
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
+from handlers.slack_rates import POSTS_PER_CHANNEL
 from services.rewards import RewardSpec
 from simulator.slack.users import make_user
-from storage import events
+from storage import events, slack_pace
 from storage import orders as order_store
 from storage import requests as request_store
 from tests.support import wait_for
@@ -86,6 +88,67 @@ def test_a_burst_of_approvals_is_paced_and_coalesced(stack: LocalStack) -> None:
     for message in stack.slack.messages("CREWARDS"):
         if not message.get("thread_ts"):
             assert "Delivered" in stack.slack.plain_text(message)  # the final state, shown
+
+
+def test_a_long_thread_batch_held_back_halfway_is_not_posted_twice(stack: LocalStack) -> None:
+    """A burst of lines longer than one reply (4,000 characters: 50 recipients placed and
+    delivered is about that) goes as several replies. With the channel's lane full after the
+    first reply (#rewards is busy: 4 posts in 4 s), the second raised NotYet, the whole row
+    went back, and each time it came round every line was posted again: the first reply went
+    4 times (review finding)."""
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    room = stack.bot.room
+    wait_for(room.idle)
+    [status] = [m for m in stack.slack.messages("CREWARDS") if not m.get("thread_ts")]
+
+    # #rewards is busy: three other posts in it (the lane allows 4 in 4 s). The status post
+    # leaves the window first (a real 4 s window), then the three are counted as made a few
+    # seconds ahead, so however loaded the machine, exactly one post is free when the room
+    # sends the batch, for about the next 10 s.
+    time.sleep(POSTS_PER_CHANNEL.window_s + 0.1)
+    window = POSTS_PER_CHANNEL.window_s
+    ahead = time.time() + 6
+    for _ in range(3):
+        assert (
+            slack_pace.reserve(stack.bot.runtime.database, "post:CREWARDS", 99, window, ahead) == 0
+        )
+    # The lines as the notifier marks them (handlers/notifier.py), 70 of about 90 characters.
+    for n in range(70):
+        line = f"🚚 Placed Amazon.com eGift Card (25 USD) for recipient number {n:03d} of the team"
+        room.outbox.mark("thread:R1", request_id=1, item={"e": 10_000 + n, "line": line})
+    room.wake()
+    wait_for(room.idle)
+
+    replies = [m for m in stack.slack.messages("CREWARDS") if m.get("thread_ts") == status["ts"]]
+    lines = Counter(
+        line for m in replies for line in m["text"].split("\n") if "recipient number" in line
+    )
+    assert len(lines) == 70
+    assert max(lines.values()) == 1, Counter(lines.values())
+
+
+def test_thread_lines_that_failed_under_one_status_message_go_once_under_the_other(
+    stack: LocalStack,
+) -> None:
+    """The request's status is shown in two places (the channel, and here the requester's DM
+    too). The reply under the first fails for now: the row comes back, and the lines that went
+    under the second were posted there again (review finding)."""
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    room = stack.bot.room
+    wait_for(room.idle)
+    shown = room.sender.client.chat_postMessage(channel="UREQUESTER", text="R-1, shown again")
+    room.sender.notices.save_ref(1, "status", shown["channel"], shown["ts"], "UREQUESTER")
+    [first, second] = room.sender.notices.refs(1, "status")
+    assert first.channel == "CREWARDS"
+
+    stack.slack.fail_next("chat.postMessage", status=200, error="internal_error")
+    room.outbox.mark("thread:R1", request_id=1, item={"e": 10_000, "line": "🚚 a line"})
+    room.wake()
+    wait_for(lambda: any(m.get("text") == "🚚 a line" for m in stack.slack.messages(first.channel)))
+    wait_for(room.idle)
+    for ref in (first, second):
+        under = [m for m in stack.slack.messages(ref.channel) if m.get("thread_ts") == ref.ts]
+        assert [m["text"] for m in under].count("🚚 a line") == 1, under
 
 
 def test_slack_throttling_never_stalls_placement(stack: LocalStack) -> None:

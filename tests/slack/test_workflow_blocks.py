@@ -265,6 +265,7 @@ def test_the_consent_ask_names_what_whom_which_run_and_the_cost_and_escapes_the_
         ("sent", "R-7"),
         ("declined", ""),
         ("expired", ""),
+        ("lapsed", ""),
         ("refused", HOSTILE),
     ):
         closed_text, closed = consent_answered(outcome, detail)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.local import APPROVAL_CHANNEL, LocalStack
+from services.consent import SENDING_GRACE_S
 from storage import ledger
 from storage.db import utcnow
 from tests.slack.test_workflow_steps import (
@@ -132,6 +133,38 @@ def test_no_answer_within_a_day_fails_the_step_and_records_nothing(stack: LocalS
         lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
     )
     assert "nobody pressed Send within a day" in stack.slack.plain_text(closed)
+    stack.driver.click("UBEN", "consent_send", message=ask)  # a late click on an old copy
+    time.sleep(0.5)
+    assert requests(stack) == [] and held(stack, "UBEN") == 0
+
+
+def test_a_send_that_failed_unexpectedly_fails_the_step_once_the_day_is_over(
+    stack: LocalStack,
+) -> None:
+    """Send was pressed and recording raised something unexpected (the runner was told
+    something went wrong and may press again): the question is `sending`. Past the day and
+    its grace it lapses: the step fails, the DM loses its buttons, a late click records
+    nothing."""
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    # Send's claim stayed (the stored time moved back instead of waiting a day).
+    stack.bot.runtime.database.execute(
+        "UPDATE workflow_consents SET state = 'sending', expires_at = ? WHERE execution_id = ?",
+        [time.time() - SENDING_GRACE_S - 1, execution],
+    )
+    lapsed = ended(stack, execution)  # the worker's scheduler, then the delivery room
+    assert lapsed["state"] == "failed"
+    assert lapsed["error"] == (
+        "Send was pressed but the request could not be recorded within a day, so nothing was "
+        "sent and nothing was recorded."
+    )
+    closed = wait_for(
+        lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
+    )
+    assert "Send was pressed but the request could not be recorded" in stack.slack.plain_text(
+        closed
+    )
+    assert not any(b["type"] == "actions" for b in closed["blocks"])
     stack.driver.click("UBEN", "consent_send", message=ask)  # a late click on an old copy
     time.sleep(0.5)
     assert requests(stack) == [] and held(stack, "UBEN") == 0
