@@ -4,145 +4,44 @@ It starts the bundled Xoxoday simulator, a local Slack stand-in and the bot in H
 sends real signed Slack requests through it: /reward, the modal, approval, placement, and a
 delivery webhook; the App Home of an approver (approving from it) and of a requester; a
 request nobody decides, with the approval schedule shortened to seconds: a reminder, an
-escalation, expiry and a late click; and a Workflow Builder run of the bot's custom steps, whose
-runner is asked by DM first (Send, then Don't send).
+escalation, expiry and a late click; a Workflow Builder run of the bot's custom steps, whose
+runner is asked by DM first (Send, then Don't send); and "Their choice": 50 USD each for Ana
+and Ben, Ana (in the UK) choosing a gift card in pounds with the change going back to Riya's
+budget, Ben never choosing, reminded, then expired.
 It prints what each person sees, and exits non-zero if any step fails.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bot.local import APPROVAL_CHANNEL, LocalStack, start_local_stack
+from bot.demo_choice import CHOICE_EXPIRE, CHOICE_REMIND, their_choice
+from bot.demo_narration import (
+    PEOPLE,
+    DemoFailed,
+    Narrator,
+    readable,
+    say,
+    settle,
+    step,
+    wait,
+)
+from bot.local import LocalStack, start_local_stack
 from bot.logs import setup_logging
 from plumbing.jsonutil import dumps, loads
-from simulator.slack.fake import Call
 from simulator.slack.users import make_user
 from storage import orders as order_store
 from storage import requests as request_store
 
-PEOPLE = {
-    "UREQUESTER": "Riya (requester)",
-    "UAPPROVER": "Alex (approver)",
-    "UAPPROVER2": "Sam (approver)",
-    "UANA": "Ana",
-    "UBEN": "Ben",
-    "UCHO": "Cho",
-    "UOTHER": "Olu (not an approver)",
-    "UHEAD": "Hana (head of people, asked when a request is overdue)",
-}
 # The approval schedule, shortened from 24h / 72h / 7d so the demo shows it in seconds.
 REMIND_AFTER, ESCALATE_AFTER, EXPIRE_AFTER = "2s", "4s", "6s"
-CHANNELS = {"CREWARDS": "#rewards", APPROVAL_CHANNEL: "#reward-approvals"}
-
-
-class DemoFailed(Exception):
-    pass
-
-
-class Narrator:
-    """Prints each Slack message as the person who would see it sees it."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-        self._lock = threading.Lock()
-
-    def __call__(self, call: Call) -> None:
-        if not call.ok:
-            return
-        params, method = call.params, call.method
-        if method == "chat.postMessage":
-            self._show(
-                call.response["channel"], params, "thread" if params.get("thread_ts") else ""
-            )
-        elif method == "chat.update":
-            self._show(params["channel"], params, "updated")
-        elif method == "chat.postEphemeral":
-            self._print(f"only {PEOPLE.get(params['user'], params['user'])} sees", params)
-        elif method == "views.publish":
-            return  # Home tabs are printed when the demo opens them (they refresh often)
-        elif method in ("views.open", "views.update"):
-            view = params["view"]
-            fields = [
-                b["label"]["text"] for b in view.get("blocks", []) if b.get("type") == "input"
-            ]
-            verb = "opens" if method == "views.open" else "now asks for"
-            say(f"    [modal] '{view['title']['text']}' {verb}: {', '.join(fields)}")
-            # The budget when the form opens; a warning whenever one is shown.
-            marks = ("💰", "⚠️") if method == "views.open" else ("⚠️",)
-            notes = [
-                block
-                for block in view.get("blocks", [])
-                if block.get("type") in ("context", "section")
-                and any(mark in str(block) for mark in marks)
-            ]
-            for line in readable(self.stack.slack.plain_text(notes)).splitlines():
-                say(f"            {line}")
-        elif method == "response_url":
-            user = self.stack.slack.hook_user(str(params.get("url")))
-            self._print(f"only {PEOPLE.get(user, user) if user else 'the caller'} sees", params)
-
-    def _show(self, channel: str, params: dict[str, Any], how: str) -> None:
-        person = self.stack.slack.app.dm_user(channel) if channel.startswith("D") else channel
-        if person and person.startswith(("U", "W")):
-            where = f"DM to {PEOPLE.get(person, person)}"
-        else:
-            where = CHANNELS.get(channel, channel)
-        self._print(f"{where}{' (' + how + ')' if how else ''}", params)
-
-    def _print(self, where: str, params: dict[str, Any]) -> None:
-        text = readable(
-            self.stack.slack.plain_text(params.get("blocks") or params.get("text") or "")
-        )
-        text = text.replace("\n", "\n" + " " * 8)
-        with self._lock:
-            say(f"    [{where}] {text}")
-
-
-def readable(mrkdwn: str) -> str:
-    """Slack's markup as a person reads it: names for mentions, dates, no asterisks."""
-    text = re.sub(
-        r"<@(\w+)>", lambda m: "@" + PEOPLE.get(m.group(1), m.group(1)).split(" ")[0], mrkdwn
-    )
-    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-    return text.replace("*", "")
-
-
-def say(text: str = "") -> None:
-    # One write per line: the bot's threads print too, and print() writes the newline apart.
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def settle(stack: LocalStack) -> None:
-    """Let the delivery room tell everything the last step owes, so each step's messages show
-    under it (Slack delivery runs on its own threads, coalescing for a second or two)."""
-    stack.bot.room.run_until_idle(timeout=10)
-
-
-def step(title: str) -> None:
-    say(f"\n== {title}")
-
-
-def wait(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise DemoFailed(f"timed out waiting for {what}")
 
 
 def run_demo(verbose: bool = False) -> int:
@@ -158,6 +57,10 @@ def run_demo(verbose: bool = False) -> int:
             rewards_expire_after=EXPIRE_AFTER,
             rewards_escalation_approvers=["UHEAD"],
             rewards_low_balance="10000",
+            rewards_countries="usa,india,uk",
+            rewards_default_country="usa",
+            rewards_choice_remind=CHOICE_REMIND,
+            rewards_choice_expire=CHOICE_EXPIRE,
         )
         try:
             stack.slack.add_user(make_user("UHEAD", "Hana Ito", "hana@example.com"))
@@ -170,7 +73,11 @@ def run_demo(verbose: bool = False) -> int:
             say("  requests of 20 USD or less are approved automatically; budget 500 USD a month;")
             say(
                 f"  a waiting request is reminded every {REMIND_AFTER}, escalated to Hana after "
-                f"{ESCALATE_AFTER} and expires after {EXPIRE_AFTER} (in production: 24h, 72h, 7d)."
+                f"{ESCALATE_AFTER} and expires after {EXPIRE_AFTER} (in production: 24h, 72h, 7d);"
+            )
+            say(
+                "  gift cards of the USA, India and the UK; a choice not made is reminded after "
+                f"{CHOICE_REMIND} and expires after {CHOICE_EXPIRE} (in production: 3d,10d, 30d)."
             )
             _run(stack)
         except (DemoFailed, AssertionError) as exc:
@@ -269,7 +176,8 @@ def _other_ways_and_homes(stack: LocalStack) -> None:
 
 
 def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
-    """Scenes 9-10: reminders, escalation, expiry and a late click; the daily audit."""
+    """Scene 9: reminders, escalation, expiry and a late click; then Their choice (10-12,
+    bot/demo_choice.py) and the daily audit (13)."""
     settle(stack)
     step(
         f"9. Nobody decides R-6: reminders every {REMIND_AFTER}, Hana asked after "
@@ -290,7 +198,10 @@ def _nobody_decides_and_the_audit(stack: LocalStack) -> None:
         lambda: any("expired" in m.get("text", "") for m in stack.slack.ephemerals("UAPPROVER")),
         "the late click to be refused",
     )
-    step("10. The daily audit, run now: Xoxoday holds an order placed by hand, and a top-up")
+    settle(stack)
+    their_choice(stack)
+    settle(stack)
+    step("13. The daily audit, run now: Xoxoday holds an order placed by hand, and a top-up")
     _sim(stack, "POST", "orphan", {"productId": 27222, "denomination": 10, "poNumber": "BY-HAND"})
     _sim(stack, "POST", "topup", {"amount": 5000})
     for line in stack.bot.runtime.auditor.run(datetime.now(UTC).date(), actor="demo").lines():

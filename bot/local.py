@@ -119,6 +119,74 @@ class SlackScript:
             self.driver.fill(view_id, block, block, value)
         return self.driver.submit(user, view_id)
 
+    def give_choice(
+        self,
+        user: str,
+        recipients: list[str],
+        amount: str,
+        *,
+        message: str = "",
+        channel: str = "CREWARDS",
+    ) -> Any:
+        """/reward "Their choice": an amount each recipient spends on a card they choose."""
+        view_id = self.open_form(user, channel)
+        self._changed(
+            user,
+            view_id,
+            lambda: self.driver.select(user, view_id, "reward_type", "reward_type", "choice"),
+        )
+        self.driver.fill(view_id, "denomination_amount", "denomination_amount", amount)
+        self._changed(
+            user,
+            view_id,
+            lambda: self.driver.select(user, view_id, "recipients", "recipients", recipients),
+        )
+        if message:
+            self.driver.fill(view_id, "message", "message", message)
+        return self.driver.submit(user, view_id)
+
+    def offer_dm(self, recipient: str, timeout: float = WAIT_S) -> dict[str, Any]:
+        """The recipient's latest DM with "Choose my reward" (an offer or a reminder)."""
+        call = self.slack.wait_for(
+            "chat.postMessage",
+            lambda c: c.params["channel"] == recipient and "choose_reward" in str(c.params),
+            timeout=timeout,
+        )
+        message = self.slack.message(call.response["channel"], call.response["ts"])
+        assert message is not None
+        return message
+
+    def open_choice(self, recipient: str, dm: dict[str, Any]) -> str:
+        """Click "Choose my reward" in `dm`; returns the id of the modal that opens."""
+        since = len(self.slack.calls())
+        response = self.driver.click(recipient, "choose_reward", message=dm)
+        assert response.status_code == 200, response.text
+        call = self.slack.wait_for("views.open", since=since)
+        assert call.ok, call.response
+        return str(call.response["view"]["id"])
+
+    def pick_in_choice(
+        self, recipient: str, view_id: str, *, country: str | None, product_id: int
+    ) -> None:
+        """In the choice modal: the country (when given), then a gift card sold there."""
+        if country is not None:
+            self._changed(
+                recipient,
+                view_id,
+                lambda: self.driver.select(
+                    recipient, view_id, "choice_country", "choice_country", country
+                ),
+            )
+        response = self.driver.options(recipient, view_id, "choice_product")
+        assert response.status_code == 200, response.text
+        self._changed(
+            recipient,
+            view_id,
+            lambda: self.driver.select(
+                recipient, view_id, "choice_product", "choice_product", str(product_id)
+            ),
+        )
+
     def approval_message(self, request_ref: str, timeout: float = WAIT_S) -> dict[str, Any]:
         call = self.slack.wait_for(
             "chat.postMessage",

@@ -13,6 +13,8 @@ from bot.config import ConfigError, Settings
 from services.audit import Auditor
 from services.audit_schedule import DailyAudit
 from services.catalog import Catalog
+from services.choice_schedule import ChoiceSchedule, ChoiceScheduler, Schedules
+from services.choices import Choices
 from services.consent import Consents
 from services.delegation import Deciders, Delegations
 from services.delivery import Delivery, WebhookReceiver
@@ -124,6 +126,13 @@ class Notifications(Protocol):
     def run_until_idle(self, timeout: float = 30.0) -> bool: ...
 
 
+def build_choice_schedule(settings: Settings) -> ChoiceSchedule:
+    return ChoiceSchedule(
+        remind_after=tuple(settings.rewards_choice_remind),
+        expire_after=settings.rewards_choice_expire,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -142,6 +151,7 @@ class Runtime:
     deciders: Deciders
     scheduler: Scheduler
     duplicates: Duplicates
+    choice_scheduler: ChoiceScheduler
     auditor: Auditor
     consents: Consents
     resends: VoucherResend
@@ -149,6 +159,11 @@ class Runtime:
     # Tells people what happened, on threads of its own (never the worker's loop): the log's
     # pump, or Slack's delivery room once bot/serve.py attaches it.
     notifications: Notifications | None = None
+
+    @property
+    def choices(self) -> Choices:
+        """The recipients' choices (services/choices.py), as their schedule holds them."""
+        return self.choice_scheduler.choices
 
     def close(self) -> None:
         self.client.close()
@@ -170,19 +185,29 @@ def _checked_client(settings: Settings, database: Database, metrics: Instruments
     return client
 
 
+@dataclass(frozen=True)
+class InTheLoop:
+    """What the worker's loop runs beside placement (see _in_the_loop)."""
+
+    scheduler: Scheduler
+    auditor: Auditor
+    consents: Consents
+    choices: ChoiceScheduler
+
+
 def _in_the_loop(
     worker: Worker,
-    database: Database,
-    client: XoxodayClient,
-    wallet: Wallet,
     rewards: RewardService,
     delegations: Delegations,
     people: PeopleDirectory | None,
-) -> tuple[Scheduler, Auditor, Consents]:
+    settings: Settings,
+) -> InTheLoop:
     """What runs in the worker's loop beside placement: reminders, escalation and expiry
     (services/reminders.py; a decision checks the same times itself, services/deadlines.py),
-    workflows' questions to their runners left unanswered (services/consent.py),
-    and the daily audit against Xoxoday's books (services/audit_schedule.py)."""
+    workflows' questions to their runners left unanswered (services/consent.py), the
+    reminders and expiry of choices not made (services/choice_schedule.py), and the daily
+    audit against Xoxoday's books (services/audit_schedule.py)."""
+    database, catalog = rewards.database, rewards.catalog
     consents = Consents(database)
     scheduler = Scheduler(
         database,
@@ -193,10 +218,15 @@ def _in_the_loop(
         people=people,
         consents=consents,
     )
-    worker.scheduler = scheduler
-    auditor = Auditor(database, client, wallet)
+    # The recipients' choices (services/choices.py): their reminders and expiry.
+    choices = Choices(database, catalog, default_country=settings.default_country, wake=worker.wake)
+    choice_scheduler = ChoiceScheduler(
+        database, choices, build_choice_schedule(settings), name=worker.name
+    )
+    worker.scheduler = Schedules(scheduler, choice_scheduler)
+    auditor = Auditor(database, worker.client, rewards.wallet)
     worker.audit = DailyAudit(database, auditor, name=f"{worker.name}:audit")
-    return scheduler, auditor, consents
+    return InTheLoop(scheduler, auditor, consents, choice_scheduler)
 
 
 def build_runtime(
@@ -250,9 +280,7 @@ def build_runtime(
         deciders=deciders,
         schedule=deciders.schedule,
     )
-    scheduler, auditor, consents = _in_the_loop(
-        worker, database, client, wallet, rewards, delegations, people
-    )
+    loop = _in_the_loop(worker, rewards, delegations, people, settings)
     receiver = WebhookReceiver(
         database, delivery, _secret(settings.xoxoday_webhook_key) or None, on_applied=worker.wake
     )
@@ -271,10 +299,11 @@ def build_runtime(
         dispatcher=dispatcher,
         delegations=delegations,
         deciders=deciders,
-        scheduler=scheduler,
+        scheduler=loop.scheduler,
         duplicates=Duplicates(database, settings.rewards_duplicate_window),
-        auditor=auditor,
-        consents=consents,
+        choice_scheduler=loop.choices,
+        auditor=loop.auditor,
+        consents=loop.consents,
         resends=VoucherResend(database, client),
         metrics=metrics,
         notifications=EventPump(dispatcher),

@@ -265,6 +265,8 @@ def build_bot(settings: Settings, **runtime_options: Any) -> Bot:
         delegations=runtime.delegations,
         duplicates=runtime.duplicates,
         home=room.sender.home,
+        choices=runtime.choices,
+        default_country=settings.default_country,
         consents=runtime.consents,
         resends=runtime.resends,
     )

@@ -22,6 +22,7 @@ from slack_sdk.http_retry.state import RetryState
 
 from handlers import (
     approvals,
+    choice_form,
     commands,
     home,
     resend,
@@ -195,6 +196,7 @@ def build_app(
     workflow_steps.register(app, deps)
     workflow_consent.register(app, deps)
     home.register(app, deps)
+    choice_form.register(app, deps)
     resend.register(app, deps)
     app.error(handle_error)
     return app

@@ -25,7 +25,7 @@ from handlers import replies
 from handlers.deps import Deps
 from handlers.form_notes import form_notes
 from handlers.ids import COMMAND
-from handlers.reward_form import open_modal
+from handlers.reward_form import open_modal, where_of
 from services.errors import RewardError
 from services.rewards import RequestView
 from services.xoxoday import errors as xe
@@ -41,7 +41,8 @@ def register(app: App, deps: Deps) -> None:
         if not text:
             ack()  # first, so the modal opens while the trigger is fresh
             notes = form_notes(deps, user_id, [])  # SQLite only: no wait on Slack or Xoxoday
-            open_modal(client, body, body.get("channel_id"), notes=notes)
+            where = where_of(deps)
+            open_modal(client, body, body.get("channel_id"), notes=notes, where=where)
             return
         word, _, rest = text.partition(" ")
         handler = TEXT_COMMANDS.get(md.unescape(word).lower())

@@ -10,6 +10,7 @@ from typing import Protocol
 from handlers.users import UserDirectory
 from services.budget import BudgetView, budget_of
 from services.catalog import Catalog
+from services.choices import Choices
 from services.consent import Consents
 from services.delegation import Delegations
 from services.duplicates import Duplicates
@@ -41,6 +42,9 @@ class Deps:
     delegations: Delegations | None = None
     duplicates: Duplicates | None = None
     home: HomeOpener | None = None
+    choices: Choices | None = None
+    # REWARDS_DEFAULT_COUNTRY (else the first of REWARDS_COUNTRIES): where forms start.
+    default_country: str | None = None
     # What workflows' runners were asked to confirm (services/consent.py).
     consents: Consents = field(default=None)  # type: ignore[assignment]
     # "Email my code again" (services/resend.py): who may, and once an hour per order.
@@ -56,6 +60,7 @@ class Deps:
             members=self.users,
             operators=self.operators,
             background=self.background,
+            choices=self.choices,
         )
 
     def budget(self, requester_id: str) -> BudgetView:

@@ -12,7 +12,7 @@ import logging
 
 from slack_sdk import WebClient
 
-from handlers import ask_messages, digest_messages, dm_messages
+from handlers import ask_messages, choice_messages, digest_messages, dm_messages
 from handlers import messages as msg
 from handlers.targets import Targets, is_slack_user
 from services.delegation import Deciders
@@ -68,6 +68,15 @@ class Gathered:
         if event is None:
             return None
         order = self.notices.order(event.order_id) if event.order_id else None
+        if event.kind == EventKind.CHOICE_EXPIRED and order is not None:
+            choice = self.notices.choice(order.id)
+            if choice is None:
+                return None
+            return choice_messages.expired_to_requester(request, order, choice.amount)
+        if event.kind == EventKind.REQUEST_APPROVED and any(
+            o.state == "choosing" for o in self.notices.orders(request.id)
+        ):
+            return choice_messages.approved_to_requester(request)  # the recipients choose first
         return dm_messages.requester_update(event.kind, request, order, public_reason(event))
 
     def _updates(self, row: OutboxRow) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from handlers import ask_messages, dm_messages
+from handlers import ask_messages, choice_messages, dm_messages
 from handlers import messages as msg
 from handlers import mrkdwn as md
 from handlers.ids import Action
@@ -167,6 +167,12 @@ def home_view(data: HomeData) -> dict[str, Any]:
     ]
     if notes:
         blocks.append(msg._context(*notes[:10]))
+    if data.to_choose:
+        blocks += [_divider(), _header("Waiting for your choice")]
+        for item in data.to_choose[:10]:
+            blocks += choice_messages.home_offer(
+                item.request, item.order, item.amount, item.expires_at
+            )
     if data.decides:
         blocks += [_divider(), _header("Waiting for you")]
         if not data.waiting:

@@ -22,6 +22,13 @@ class Action(StrEnum):
     REJECT = "reject_request"
     REASON = "reason"
     CANCEL = "cancel_request"  # the requester's Cancel on the Home tab
+    COUNTRY = "country"  # the /reward form: where the gift cards searched are sold
+    CHOOSE = "choose_reward"  # "Choose my reward", in the recipient's DM and Home
+    # The recipient's choice modal: where they live, the gift card, its value.
+    CHOICE_COUNTRY = "choice_country"
+    CHOICE_PRODUCT = "choice_product"
+    CHOICE_VALUE = "choice_value"  # a fixed value that fits
+    CHOICE_AMOUNT = "choice_amount"  # an open amount, up to what fits
     # A workflow's runner confirms (or not) what its send_reward step asks (services/consent.py).
     CONSENT_SEND = "consent_send"
     CONSENT_DECLINE = "consent_decline"
@@ -45,12 +52,18 @@ class Block(StrEnum):
     NOTIFY = "notify"
     REASON = "reason"
     DECISION = "decision"
+    COUNTRY = "country"
+    CHOICE_COUNTRY = "choice_country"
+    CHOICE_PRODUCT = "choice_product"
+    CHOICE_VALUE = "choice_value"
+    CHOICE_AMOUNT = "choice_amount"
     CONSENT = "consent"
 
 
 class Callback(StrEnum):
     REWARD = "reward_modal"
     REJECT = "reject_modal"
+    CHOICE = "choice_modal"  # a recipient chooses their reward
 
 
 COMMAND = "/reward"

@@ -17,7 +17,6 @@ those who may see the whole request, never in a channel.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,24 +25,16 @@ from handlers import mrkdwn as md
 from handlers import permalinks
 from handlers.ids import Action, Block
 from handlers.metadata import RequestRef
+
+# Re-exported: the messages' callers read them here.
+from handlers.order_words import ORDER_WORDS as ORDER_WORDS
+from handlers.order_words import progress as progress
 from services.money import fmt_amount, fmt_money
 from services.rewards import SLACK_SOURCES
 from storage.models import EventKind, OrderRow, RequestRow
 
 Blocks = list[dict[str, Any]]
 MAX_LISTED = 10  # beyond this, a request shows progress counts instead of one line per order
-
-ORDER_WORDS = {
-    "pending_approval": ("⏳", "waiting for approval"),
-    "queued": ("🕓", "queued"),
-    "placing": ("🔄", "being placed"),
-    "unknown": ("🔄", "being confirmed with Xoxoday"),
-    "placed": ("🚚", "placed, delivery pending"),
-    "delivered": ("✅", "delivered"),
-    "canceled": ("🚫", "delivery cancelled by Xoxoday, refunded"),
-    "failed": ("❌", "failed"),
-    "withdrawn": ("➖", "not sent"),
-}
 
 
 def mention(user_id: str | None) -> str:
@@ -203,19 +194,6 @@ def summary(request: RequestRow, orders: list[OrderRow]) -> str:
     return text
 
 
-def progress(orders: list[OrderRow]) -> str:
-    counts = Counter(o.state for o in orders)
-    placed = counts["placed"] + counts["delivered"] + counts["canceled"]
-    parts = [f"{placed} of {len(orders)} placed"]
-    if counts["delivered"]:
-        parts.append(f"{counts['delivered']} delivered")
-    if counts["failed"]:
-        parts.append(f"{counts['failed']} failed")
-    if counts["canceled"]:
-        parts.append(f"{counts['canceled']} cancelled")
-    return " · ".join(parts)
-
-
 def request_status(
     request: RequestRow, orders: list[OrderRow], *, with_reason: bool = False
 ) -> str:
@@ -235,7 +213,7 @@ def request_status(
     open_orders = [o for o in orders if not o.is_terminal]
     if open_orders:
         return f"🚚 In progress: {progress(orders)}"
-    failed = sum(o.state in ("failed", "canceled") for o in orders)
+    failed = sum(o.state in ("failed", "canceled", "withdrawn") for o in orders)
     if failed:
         return f"⚠️ Done: {progress(orders)}"
     return f"✅ Done: all {len(orders)} delivered" if len(orders) > 1 else "✅ Delivered"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from handlers import permalinks
@@ -37,6 +39,13 @@ class RewardModalMeta(_Meta):
     # Who wrote that message: the request keeps the link only while they are a recipient
     # (services/intake.py).
     source_author: str | None = None
+    # Where the gift cards searched are sold (a Xoxoday country code); "" every country.
+    country: str = ""
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: object) -> str:
+        return country_code(value)
 
     @field_validator("reward_type", mode="before")
     @classmethod
@@ -47,6 +56,35 @@ class RewardModalMeta(_Meta):
     @classmethod
     def _permalink(cls, value: object) -> str | None:
         return permalinks.checked(value)
+
+
+def country_code(value: object) -> str:
+    """A country code sent back by the client: lower-case letters and underscores, or ""."""
+    text = str(value or "").strip().lower()
+    return text if _COUNTRY.fullmatch(text) else ""
+
+
+_COUNTRY = re.compile(r"[a-z][a-z_]{1,39}")
+
+
+class ChoiceModalMeta(_Meta):
+    """A recipient's choice modal: which order, where they look, what they picked. The
+    recipient is checked from the signed payload every time (services/choices.py)."""
+
+    order_id: int = Field(gt=0)
+    country: str = ""
+    product_id: int | None = None
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: object) -> str:
+        return country_code(value)
+
+
+class ChoiceRef(_Meta):
+    """The "Choose my reward" button's value: the order whose reward is chosen."""
+
+    order_id: int = Field(gt=0)
 
 
 class RequestRef(_Meta):

@@ -9,6 +9,7 @@ latest state when it goes. So a burst of 200 approvals costs O(requests) calls, 
 - `thread:R7` the lines for its thread: gathered, posted as one reply;
 - `home:U1` the Home tabs the event changed (of people who opened theirs), at most once per
   few seconds each;
+- `offers:R7` the recipients' "Choose my reward" DMs of R7, once a choice was made or expired;
 - `event:e42` the event's one-off messages (DMs, the approval ask, an alert, a code), each a
   step that is sent once;
 - `dm:U1` the requester's updates (approved, failed, complete…), marked here in event order
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 
+from handlers import choice_messages as choice_msg
 from handlers import messages as msg
 from handlers.gathered import tell_requester
 from services.delegation import Deciders, Delegations
@@ -50,9 +52,16 @@ ONE_OFF = frozenset(
         EventKind.SYSTEM_ALERT,
         EventKind.DELEGATION_SET,
         EventKind.DELEGATION_ENDED,
+        EventKind.CHOICE_OFFERED,  # the recipient's DM with "Choose my reward"
+        EventKind.CHOICE_REMINDED,
+        EventKind.ORDER_FAILED,  # a recipient who chose is told their card could not be ordered
         EventKind.WORKFLOW_CONSENT_EXPIRED,
         EventKind.WORKFLOW_CONSENT_ANSWERED,
     }
+)
+# A recipient's choice changes their Home ("Waiting for your choice") and the request's status.
+CHOICE_CHANGES = frozenset(
+    {EventKind.CHOICE_OFFERED, EventKind.CHOICE_MADE, EventKind.CHOICE_EXPIRED}
 )
 # What the requester is told of by DM (gathered: handlers/gathered.py), marked here as each
 # event is handed over, so their DM keeps event order: marked from the event's own send and
@@ -65,6 +74,7 @@ REQUESTER_UPDATES = frozenset(
         EventKind.ORDER_FAILED,
         EventKind.ORDER_CANCELED,
         EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.CHOICE_EXPIRED,
     }
 )
 # What changes a waiting request's place in the approvers' Home tabs ("Waiting for you").
@@ -85,6 +95,8 @@ SPEND_CHANGES = frozenset(
         EventKind.ORDER_FAILED,
         EventKind.ORDER_CANCELED,
         EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.CHOICE_MADE,  # the change went back to the budget
+        EventKind.CHOICE_EXPIRED,  # the whole amount did
     }
 )
 # What a recipient's Home shows ("Rewards you received").
@@ -163,13 +175,17 @@ class SlackNotifier:
             self._digest("escalate", event, request, targets)
         if event.kind in DECIDED or event.kind == EventKind.REQUEST_ESCALATED:
             self.outbox.mark(f"asks:R{rid}", request_id=rid)
-        if event.kind in DECIDED or event.kind.startswith("order."):
+        if event.kind in DECIDED or event.kind.startswith("order.") or event.kind in CHOICE_CHANGES:
             self.outbox.mark(f"status:R{rid}", request_id=rid)
+        if event.kind in (EventKind.CHOICE_MADE, EventKind.CHOICE_EXPIRED):
+            self.outbox.mark(f"offers:R{rid}", request_id=rid)  # the DM's button goes
         order = self.notices.order(event.order_id) if event.order_id else None
         reason = event.reason
         if event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             reason = str(event.data.get("public") or "")
-        line = msg.event_line(event.kind, order, request, reason)
+        line = choice_msg.event_line(event, order, request) or msg.event_line(
+            event.kind, order, request, reason
+        )
         if line:
             self.outbox.mark(f"thread:R{rid}", request_id=rid, item={"e": event.id, "line": line})
 
@@ -216,7 +232,9 @@ class SlackNotifier:
             return set()
         people: set[str] = {request.requester_id}
         order = self.notices.order(event.order_id) if event.order_id else None
-        if event.kind in RECEIVED_CHANGES and order is not None and order.recipient_id:
+        # A recipient's Home shows what they received and the choices waiting for them.
+        received = event.kind in RECEIVED_CHANGES or event.kind in CHOICE_CHANGES
+        if received and order is not None and order.recipient_id:
             people.add(order.recipient_id)
         if event.kind in WAITING_CHANGES:
             people |= {person for person, _ in self._candidates(request)}

@@ -22,7 +22,7 @@ from handlers.form_notes import FormNotes, form_notes
 from handlers.forms import RewardForm, read_form
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RewardModalMeta
-from handlers.views import PhoneNote, product_label, reward_modal
+from handlers.views import EVERY_COUNTRY, PhoneNote, Where, product_label, reward_modal
 from services.errors import RewardError
 from services.intake import Ask, Field, FieldError, Line, Source
 from services.reward_types import kind_or_default
@@ -32,10 +32,24 @@ log = logging.getLogger(__name__)
 
 
 def open_modal(
-    client: WebClient, body: dict[str, Any], channel_id: str | None, notes: FormNotes | None = None
+    client: WebClient,
+    body: dict[str, Any],
+    channel_id: str | None,
+    notes: FormNotes | None = None,
+    where: Where | None = None,
 ) -> None:
     """The form, with the trigger_id of `body` (a 429 is told to the person: open_view)."""
-    open_view(client, body, reward_modal(RewardModalMeta(channel_id=channel_id), notes=notes))
+    meta = RewardModalMeta(channel_id=channel_id)
+    open_view(client, body, reward_modal(meta, notes=notes, where=where))
+
+
+def where_of(deps: Deps) -> Where:
+    """The countries kept and the wallet's currency (SQLite only: fine before an ack)."""
+    return Where(
+        countries=tuple(deps.catalog.countries()),
+        default_country=deps.default_country,
+        wallet_currency=deps.wallet.known_currency(),
+    )
 
 
 def register(app: App, deps: Deps) -> None:
@@ -75,7 +89,15 @@ def _refresh_view(
         client.views_update(
             view_id=view["id"],
             hash=view.get("hash"),
-            view=reward_modal(meta, form, product, operator=operator, notes=notes, **extra),
+            view=reward_modal(
+                meta,
+                form,
+                product,
+                operator=operator,
+                notes=notes,
+                where=where_of(deps),
+                **extra,
+            ),
         )
     except SlackApiError as exc:
         if exc.response.get("error") == "not_found":  # submitted or closed meanwhile
@@ -112,6 +134,27 @@ def _register_changes(app: App, deps: Deps) -> None:
         value = (action.get("selected_option") or {}).get("value") or ""
         meta.product_id = int(value) if value.isdigit() else None
         _refresh_view(deps, client, view, meta, body["user"]["id"])
+
+    @app.action(Action.COUNTRY)
+    def on_country(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """Another country: its gift cards; a product not sold there is taken out."""
+        ack()
+        view = body["view"]
+        chosen = (action.get("selected_option") or {}).get("value") or EVERY_COUNTRY
+        meta = _meta(view).model_copy(update={"country": chosen})
+        country = where_of(deps).country(meta.country)
+        if meta.product_id and country and not deps.catalog.sold_in(meta.product_id, country):
+            meta.product_id = None
+        _refresh_view(deps, client, view, meta, body["user"]["id"])
+
+    @app.action(Action.DENOMINATION_AMOUNT)
+    def on_amount(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Enter in a foreign product's amount: show what it costs the wallet."""
+        ack()
+        view = body["view"]
+        _refresh_view(deps, client, view, _meta(view), body["user"]["id"])
 
     @app.action(Action.RECIPIENTS)
     def on_recipients(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -153,7 +196,9 @@ def _register_search_and_submit(app: App, deps: Deps) -> None:
     def on_product_options(ack: Ack, body: dict[str, Any]) -> None:
         meta = _meta(body.get("view") or {})
         query = str(body.get("value") or "")
-        products = deps.catalog.search(meta.reward_type, query, limit=100)
+        by_country = kind_or_default(meta.reward_type).by_country
+        country = where_of(deps).country(meta.country) if by_country else None
+        products = deps.catalog.search(meta.reward_type, query, limit=100, country=country)
         if not products and deps.catalog.refreshed_at() is None:
             deps.catalog.refresh_if_stale()  # first use: fill the cache, on its own thread
         operators = deps.catalog.operator_names(meta.reward_type)
@@ -217,7 +262,7 @@ FIELD_BLOCKS: dict[str, tuple[Block, ...]] = {
     Field.EMAIL: (Block.RECIPIENTS,),
     Field.CONTACT: (Block.PHONE,),
     Field.MESSAGE: (Block.MESSAGE,),
-    Field.REQUEST: (Block.PRODUCT,),
+    Field.REQUEST: (Block.PRODUCT, Block.DENOMINATION_AMOUNT),
 }  # and a kind's extra field is shown under its own input, whose block id is the field's name
 
 

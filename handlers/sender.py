@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 
 from handlers import ask_messages, digest_messages, dm_messages
 from handlers import messages as msg
+from handlers.choice_sending import ChoiceSending
 from handlers.consent_sender import CONSENT_KINDS, send_consent_event
 from handlers.gathered import Gathered, tell_requester
 from handlers.notifier import REQUESTER_UPDATES
@@ -50,7 +51,7 @@ class ComeBack(Exception):
     """Not ready (the status message it belongs under is not posted yet): later."""
 
 
-class SlackSender(Gathered):
+class SlackSender(ChoiceSending, Gathered):
     def __init__(
         self,
         client: WebClient,
@@ -109,6 +110,8 @@ class SlackSender(Gathered):
             self._asks(request)
         elif row.kind == "thread":
             return self._thread(request, row.data)
+        elif row.kind == "offers":
+            self._offers(request)
         return 0
 
     # --- rendered now ----------------------------------------------------------------------------
@@ -210,10 +213,14 @@ class SlackSender(Gathered):
             self._created(event, request, auto=bool(event.data.get("auto_approvable")))
         elif event.kind == EventKind.REQUEST_NEEDS_APPROVAL:
             self._ask_approvers(event, request)
+        elif event.kind.startswith("choice.") and order is not None:
+            self._choice(event, request, order)
         elif event.kind in REQUESTER_UPDATES:
             # A row marked before the notifier told requesters itself: the same update, once.
             key = f"e{event.id}:dm:{request.requester_id}"
             tell_requester(self.outbox, request, key, event=event.id)
+            if event.kind == EventKind.ORDER_FAILED and order is not None:
+                self._choice_failed(event, request, order)
         elif order is not None:
             self._order_changed(event, request, order)
 

@@ -28,7 +28,8 @@ from handlers.errors import open_view
 from handlers.forms import RewardForm
 from handlers.ids import Shortcut
 from handlers.metadata import RewardModalMeta
-from handlers.views import reward_modal
+from handlers.reward_form import where_of
+from handlers.views import Where, reward_modal
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,10 @@ def register(app: App, deps: Deps) -> None:
         # The status goes where the message is; the link is kept while its author receives.
         meta = RewardModalMeta(channel_id=channel, source_author=next(iter(recipients), None))
         form = RewardForm(recipients=recipients)
-        opened = open_view(client, shortcut, reward_modal(meta, form))
+        where = where_of(deps)
+        opened = open_view(client, shortcut, reward_modal(meta, form, where=where))
         if opened is not None and channel and message_ts:
-            link_message(client, opened["view"], meta, form, channel, str(message_ts))
+            link_message(client, opened["view"], meta, form, channel, str(message_ts), where)
 
 
 def link_message(
@@ -71,6 +73,7 @@ def link_message(
     form: RewardForm,
     channel: str,
     message_ts: str,
+    where: Where | None = None,
 ) -> None:
     """Put the message's permalink in the open form's note and metadata, unless the person
     changed the form first (their change wins: the request is then made without the link)."""
@@ -87,7 +90,7 @@ def link_message(
     form = form.model_copy(update={"message": note_for(link)})
     try:
         client.views_update(
-            view_id=view["id"], hash=view.get("hash"), view=reward_modal(meta, form)
+            view_id=view["id"], hash=view.get("hash"), view=reward_modal(meta, form, where=where)
         )
     except SlackApiError as exc:
         if exc.response.get("error") not in ("hash_conflict", "not_found"):

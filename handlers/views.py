@@ -1,8 +1,15 @@
-"""Modals as plain data: the /reward form (which follows the reward type) and the reject form."""
+"""Modals as plain data: the /reward form (which follows the reward type) and the reject form.
+
+The form shows gift cards of the country chosen (REWARDS_COUNTRIES; REWARDS_DEFAULT_COUNTRY
+first), and a foreign product's values with what each costs the wallet, as estimated at the
+day's rate (services/costs.py): "25 GBP (about 32.00 USD)". "Their choice" asks for an amount
+of the wallet's currency instead of a product.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +18,28 @@ from handlers.form_notes import FormNotes
 from handlers.forms import RewardForm
 from handlers.ids import Action, Block, Callback
 from handlers.metadata import RejectModalMeta, RewardModalMeta
+from services import costs
+from services.catalog import CatalogCountry
 from services.money import fmt_amount
 from services.reward_types import RewardKind, all_kinds, kind_or_default
 from services.xoxoday.models import Product
+
+EVERY_COUNTRY = "any"  # the country select's "Every country"
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a form needs to show prices where people live: the countries kept, the one a
+    form starts with, and the wallet's currency every cost is estimated in."""
+
+    countries: Sequence[CatalogCountry] = field(default_factory=tuple)
+    default_country: str | None = None
+    wallet_currency: str | None = None
+
+    def country(self, chosen: str) -> str | None:
+        """The country a form shows (None: every one): the chosen, else the default."""
+        code = chosen or self.default_country or EVERY_COUNTRY
+        return None if code == EVERY_COUNTRY else code
 
 
 @dataclass(frozen=True)
@@ -84,15 +110,18 @@ def reward_modal(
     operator: str | None = None,
     phone_note: PhoneNote | None = None,
     notes: FormNotes | None = None,
+    where: Where | None = None,
 ) -> dict[str, Any]:
     """The /reward modal for `meta.reward_type`, with what was typed kept as initial values.
 
     `operator` names the top-up plan's operator; `phone_note` is what a lookup found out
     about the number typed (shown under the phone field); `notes` are the requester's budget
-    (on top) and earlier rewards of the chosen recipients (under them).
+    (on top) and earlier rewards of the chosen recipients (under them); `where` the countries
+    and the wallet's currency.
     """
     notes = notes or FormNotes()
     form = form or RewardForm()
+    where = where or Where()
     reward_kind = kind_or_default(meta.reward_type)
     types = [_option(each.label, each.key) for each in all_kinds()]
     type_select: dict[str, Any] = {
@@ -114,10 +143,18 @@ def reward_modal(
     blocks: list[dict[str, Any]] = [
         *notes.budget_blocks(),
         _input(Block.REWARD_TYPE, "Reward", type_select, dispatch=True, hint=reward_kind.summary),
-        _input(Block.PRODUCT, reward_kind.product_label, product_select, dispatch=True),
     ]
-    if product is not None:
-        blocks.append(_denomination_block(product, form))
+    if reward_kind.chooses_from:  # the recipients choose the product: only an amount here
+        blocks.append(_choice_amount_block(form, where.wallet_currency))
+    else:
+        if reward_kind.by_country and where.countries:
+            blocks.append(country_block(where, meta.country))
+        blocks.append(
+            _input(Block.PRODUCT, reward_kind.product_label, product_select, dispatch=True)
+        )
+    if product is not None and not reward_kind.chooses_from:
+        blocks.append(_denomination_block(product, form, where.wallet_currency))
+        blocks += _cost_note(product, form, where.wallet_currency)
     blocks.append(_recipients_block(reward_kind, form))
     blocks += notes.duplicate_blocks()
     blocks.extend(_detail_blocks(reward_kind, form, product, phone_note))
@@ -131,10 +168,11 @@ def reward_modal(
     if form.message:
         message["initial_value"] = form.message
     blocks.append(_input(Block.MESSAGE, "Message", message, optional=True))
-    notify = _checkbox(
-        Action.NOTIFY, "Xoxoday also emails the reward to the recipient", form.notify_email
-    )
-    blocks.append(_input(Block.NOTIFY, "Email", notify, optional=True))
+    if not reward_kind.chooses_from:
+        notify = _checkbox(
+            Action.NOTIFY, "Xoxoday also emails the reward to the recipient", form.notify_email
+        )
+        blocks.append(_input(Block.NOTIFY, "Email", notify, optional=True))
     return {
         "type": "modal",
         "callback_id": Callback.REWARD,
@@ -204,14 +242,80 @@ def _checkbox(action_id: str, text: str, checked: bool) -> dict[str, Any]:
     return element
 
 
-def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:
+def country_block(
+    where: Where,
+    chosen: str,
+    *,
+    block_id: str = Block.COUNTRY,
+    action_id: str = Action.COUNTRY,
+    label: str = "Country",
+) -> dict[str, Any]:
+    """Where the gift cards are sold: the countries kept, "Every country" first."""
+    options = [_option("Every country", EVERY_COUNTRY)] + [
+        _option(c.name, c.code) for c in where.countries[:99]
+    ]
+    shown = where.country(chosen) or EVERY_COUNTRY
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": action_id,
+        "options": options,
+        "initial_option": next((o for o in options if o["value"] == shown), options[0]),
+    }
+    hint = "Gift cards sold there, in their own currency."
+    return _input(block_id, label, select, dispatch=True, hint=hint)
+
+
+def _choice_amount_block(form: RewardForm, currency: str | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": Action.DENOMINATION_AMOUNT,
+        "is_decimal_allowed": True,
+        "min_value": "0.01",
+    }
+    if form.denomination:
+        element["initial_value"] = form.denomination
+    hint = (
+        "Each recipient chooses a gift card sold where they live that costs up to this; "
+        "what they do not spend comes back to your budget."
+    )
+    label = f"Amount each ({currency})" if currency else "Amount each"
+    return _input(Block.DENOMINATION_AMOUNT, label, element, hint=hint)
+
+
+def _foreign(product: Product, wallet_currency: str | None) -> bool:
+    """A product priced in another currency than the wallet's, with a rate to estimate by."""
+    return bool(
+        wallet_currency
+        and product.currency_code.upper() != wallet_currency.upper()
+        and costs.cost(product, Decimal(1), wallet_currency) is not None
+    )
+
+
+def _cost_note(
+    product: Product, form: RewardForm, wallet_currency: str | None
+) -> list[dict[str, Any]]:
+    """What the amount typed for a foreign product costs the wallet, before submitting."""
+    amount = form.amount
+    if not product.is_open_value or amount is None or not _foreign(product, wallet_currency):
+        return []
+    words = costs.in_both(product, amount, wallet_currency)
+    text = f"💱 {words}, at today's rate; Xoxoday charges the rate of the day it places it."
+    return [{"type": "context", "elements": [{"type": "plain_text", "text": text[:2000]}]}]
+
+
+def _denomination_block(
+    product: Product, form: RewardForm, wallet_currency: str | None = None
+) -> dict[str, Any]:
     currency = product.currency_code
+    foreign = _foreign(product, wallet_currency)
     if product.is_open_value:
         element: dict[str, Any] = {
             "type": "number_input",
             "action_id": Action.DENOMINATION_AMOUNT,
             "is_decimal_allowed": True,
         }
+        if foreign:  # Enter shows what the amount costs the wallet
+            element["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
         if product.min_value is not None:
             element["min_value"] = format(product.min_value, "f")
         if product.max_value is not None:
@@ -223,9 +327,15 @@ def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:
             fmt_amount(product.max_value or Decimal(0)),
         )
         hint = f"From {low} to {high} {currency}."
-        return _input(Block.DENOMINATION_AMOUNT, f"Amount ({currency})", element, hint=hint)
+        if foreign:
+            unit = costs.in_both(product, Decimal(1), wallet_currency)
+            hint += f" {unit} today; press Enter to see what yours costs."
+        return _input(
+            Block.DENOMINATION_AMOUNT, f"Amount ({currency})", element, hint=hint, dispatch=foreign
+        )
     options = [
-        _option(f"{fmt_amount(v)} {currency}", format(v, "f")) for v in product.value_denominations
+        _option(_value_label(product, v, wallet_currency if foreign else None), format(v, "f"))
+        for v in product.value_denominations
     ]
     choice: dict[str, Any] = {
         "type": "static_select",
@@ -240,6 +350,13 @@ def _denomination_block(product: Product, form: RewardForm) -> dict[str, Any]:
     if chosen:
         choice["initial_option"] = chosen
     return _input(Block.DENOMINATION_CHOICE, f"Amount ({currency})", choice)
+
+
+def _value_label(product: Product, value: Decimal, wallet_currency: str | None) -> str:
+    """ "25 GBP (about 32.00 USD)" for a foreign product; "25 USD" otherwise."""
+    face = f"{fmt_amount(value)} {product.currency_code}"
+    estimate = costs.cost(product, value, wallet_currency) if wallet_currency else None
+    return f"{face} (about {estimate} {wallet_currency})" if estimate is not None else face
 
 
 def _recipients_block(reward_kind: RewardKind, form: RewardForm) -> dict[str, Any]:

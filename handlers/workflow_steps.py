@@ -161,7 +161,7 @@ class SendReward:
 
     recipient: str
     reward_type: str  # a key of the reward-kind registry
-    product_id: int
+    product_id: int | None  # None: the recipient chooses it (reward_type choice)
     amount: str  # written as the amount parser reads it
     message: str
     requester: str | None
@@ -214,8 +214,9 @@ def read_send_reward(inputs: dict[str, Any]) -> SendReward:
         reward_kind = kind(_text(inputs.get("reward_type")))
     except KeyError as exc:
         raise StepRefused(f"{TITLES['reward_type']}: {sentence(str(exc.args[0]))}") from None
-    product_id = _product_id(inputs.get("product_id"))
-    if product_id is None:
+    # Their choice names no product: the recipient chooses one, for the amount given.
+    product_id = None if reward_kind.chooses_from else _product_id(inputs.get("product_id"))
+    if product_id is None and not reward_kind.chooses_from:
         raise StepRefused(
             f"{TITLES['product_id']}: give the number of a product in the catalog, such as 27222."
         )

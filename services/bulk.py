@@ -19,15 +19,24 @@ from typing import Any
 from services.errors import RewardError
 from services.intake import Ask, FieldError, Intake, Line, Source
 from services.money import AmountError, parse_amount
-from services.reward_types import LOYALTY_ID, TOPUP_PHONE, all_details, csv_columns
+from services.reward_types import (
+    LOYALTY_ID,
+    TOPUP_PHONE,
+    all_details,
+    csv_columns,
+    is_kind,
+    kind,
+)
 from services.rewards import Decision, RewardService, RewardSpec
+from storage.choices import NOT_CHOSEN
 
 REQUIRED = ("productId", "denomination", "email")
 
 
 def optional_columns() -> tuple[str, ...]:
-    """Each kind's detail brings its own columns (services/reward_types.py)."""
-    return ("contact", *csv_columns(), "quantity", "tag", "notifyReceiverEmail")
+    """Each kind's detail brings its own columns (services/reward_types.py); `rewardType`
+    names a row's kind (default: its product's)."""
+    return ("contact", *csv_columns(), "quantity", "tag", "notifyReceiverEmail", "rewardType")
 
 
 MAX_ROWS = 5000
@@ -117,8 +126,11 @@ def _read(reader: csv.DictReader[str]) -> list[tuple[int, dict[str | None, Any]]
 
 
 def _spec(cells: dict[str, str]) -> RewardSpec:
+    reward_type = cells.get("rewardType") or None
+    chosen_later = is_kind(reward_type) and bool(kind(reward_type).chooses_from)
     try:
-        product_id = int(cells["productId"])
+        # A recipient's choice names no product: the intake refuses it for a file (below).
+        product_id = NOT_CHOSEN if chosen_later else int(cells["productId"])
     except ValueError:
         raise ValueError(f"productId {cells['productId']!r} is not a number") from None
     try:
@@ -144,6 +156,7 @@ def _spec(cells: dict[str, str]) -> RewardSpec:
     return RewardSpec(
         product_id=product_id,
         denomination=denomination,
+        reward_type=reward_type,
         quantity=int(quantity_text),
         email=cells["email"],
         contact=cells.get("contact") or None,
@@ -188,7 +201,7 @@ def import_key(requester: str, specs: list[RewardSpec]) -> str:
 def line_of(spec: RewardSpec) -> Line:
     """A row as read, in the intake's terms (services/intake.py)."""
     return Line(
-        product_id=spec.product_id,
+        product_id=None if spec.product_id == NOT_CHOSEN else spec.product_id,
         amount=spec.denomination,
         reward_type=spec.reward_type,
         email=spec.email,

@@ -31,7 +31,7 @@ from typing import Any
 from services import costs
 from services.errors import CatalogUnavailable, InvalidReward
 from services.lease import Lease
-from services.reward_types import RewardKind, all_kinds, is_kind, kind
+from services.reward_types import RewardKind, catalog_kinds, is_kind, kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.checkout_fields import UnreadableMeta, missing_fields
@@ -126,7 +126,7 @@ class Catalog:
                 # Slack request.
                 currency = self.wallet.learn_currency() if self.wallet is not None else None
                 names = self._countries()
-                for reward_type in reward_types or [k.key for k in all_kinds()]:
+                for reward_type in reward_types or [k.key for k in catalog_kinds()]:
                     products, where = self._fetch(reward_type, names)
                     self._store(reward_type, products, where, currency)
                     counts[reward_type] = len(products)
@@ -372,7 +372,7 @@ class Catalog:
         """One product, from the first kind's catalog that lists it (includeProducts)."""
         assert self.client is not None
         currency = self.wallet.known_currency() if self.wallet is not None else None
-        for reward_kind in all_kinds():
+        for reward_kind in catalog_kinds():
             if reward_kind.operators_and_plans:
                 continue  # plans are listed under their operator only
             try:

@@ -67,11 +67,17 @@ def max_amount(product: Product, budget: Decimal, wallet_currency: str | None) -
     amount = (budget / factor).quantize(CENT, rounding=ROUND_DOWN) if factor > 0 else budget
     if product.max_value is not None:
         amount = min(amount, product.max_value)
-    # The estimate rounds to the cent: step down until it is within the budget.
+    # The estimate rounds to the cent: step down until it is within the budget, then up while
+    # the next cent still is (23.44 GBP × 1.28 = 30.0032, which is 30.00).
     while amount > 0 and (estimate := cost(product, amount, wallet_currency)) is not None:
         if estimate <= budget:
             break
         amount -= CENT
+    while product.max_value is None or amount + CENT <= product.max_value:
+        estimate = cost(product, amount + CENT, wallet_currency)
+        if estimate is None or estimate > budget:
+            break
+        amount += CENT
     low = smallest_value(product) or CENT
     return amount if amount >= low else None
 

@@ -37,13 +37,15 @@ from services.reward_specs import (
     Decision,
     order_label,
 )
+from services.reward_types import kind
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
+from storage import choices as choice_store
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
 from storage.db import Database
-from storage.models import IN_FLIGHT_STATES, EventKind, RequestRow
+from storage.models import UNPAID_STATES, EventKind, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,18 @@ class Deciding:
         if updated is None:
             raise self._not_pending(request_id)
         for order in order_store.for_request(self.database, request_id):
+            if kind(order.reward_type).chooses_from:
+                # The recipient chooses first (services/choices.py); the offer starts now.
+                order_store.transition(
+                    db,
+                    order.id,
+                    "pending_approval",
+                    choice_store.CHOOSING,
+                    actor=actor,
+                    kind=EventKind.CHOICE_OFFERED,
+                )
+                choice_store.offer(db, order.id, self._clock())
+                continue
             order_store.transition(
                 db,
                 order.id,
@@ -369,7 +383,7 @@ class Deciding:
         """Inside the write transaction: what approved orders not yet charged will take is
         counted with the orders just approved by anyone else."""
         value, wallet_currency = balance
-        committed = order_store.committed_cost(self.database, IN_FLIGHT_STATES)
+        committed = order_store.committed_cost(self.database, UNPAID_STATES)
         available = value - committed
         if available < needed:
             raise InsufficientFunds(

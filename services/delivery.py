@@ -218,7 +218,8 @@ class Delivery:
         polls.set_cancelled_units(db, order.id, cancelled)
         request = request_store.get(self.database, order.request_id)
         assert request is not None
-        cost = ledger.committed_for_order(self.database, order.id, ("reserve", "adjust"))
+        # What it cost before anything came back (a choice's change went back before).
+        cost = ledger.committed_for_order(self.database, order.id, ("reserve", "change", "adjust"))
         refund = (cost * cancelled / quantity).quantize(CENT) - (
             cost * already / quantity
         ).quantize(CENT)

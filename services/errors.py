@@ -79,3 +79,15 @@ class RequestNotPending(RewardError):
         super().__init__(message)
         self.state = state
         self.decided_by = decided_by
+
+
+class ChoiceNotYours(RewardError):
+    """Someone who is not the recipient asked to see or make a choice (or there is none)."""
+
+
+class ChoiceClosed(RewardError):
+    """The choice no longer waits: already made, expired or withdrawn."""
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.state = state

@@ -10,7 +10,10 @@ Money per row, all in the wallet's currency except the face value:
   orderDiscount), for orders Xoxoday placed;
 - `refunded`: what came back (a cancelled order, or the cancelled units of one), as booked
   in the budget ledger;
-- `net`: amount_charged − refunded, what the order finally cost.
+- `net`: amount_charged − refunded, what the order finally cost;
+- `given` and `change`, for a recipient's choice: the amount the requester gave, and what went
+  back to their budget when the recipient chose something that cost less (`cost` is then the
+  estimate of what they chose, and `amount_charged` what Xoxoday charged for it).
 Totals add up `orders`, `amount_charged`, `refunded` and `net` per requester and per reward
 type, each per wallet currency.
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from storage import choices as choice_store
 from storage import finance as finance_store
 from storage.db import Database
 from storage.models import EventKind
@@ -61,6 +65,8 @@ COLUMNS = (
     "face_value",
     "face_currency",
     "cost",
+    "given",
+    "change",
     "amount_charged",
     "discount",
     "refunded",
@@ -130,9 +136,11 @@ def month_rows(
     for orders in finance_store.month_order_chunks(database, month, _next_month(month), chunk):
         request_ids = sorted({row["request_id"] for row in orders})
         delegations = {rid: _delegation(database, rid) for rid in request_ids}
-        refunds = finance_store.refunds_by_order(database, [row["id"] for row in orders])
+        ids = [row["id"] for row in orders]
+        refunds = finance_store.refunds_by_order(database, ids)
+        chosen = choice_store.given_and_change(database, ids)
         for order in orders:
-            yield _row(order, delegations[order["request_id"]], refunds)
+            yield _row(order, delegations[order["request_id"]], refunds, chosen)
 
 
 def _delegation(database: Database, request_id: int) -> str | None:
@@ -148,7 +156,12 @@ def _delegation(database: Database, request_id: int) -> str | None:
     return None
 
 
-def _row(order: dict[str, Any], decided_for: str | None, refunds: dict[int, Decimal]) -> dict:
+def _row(
+    order: dict[str, Any],
+    decided_for: str | None,
+    refunds: dict[int, Decimal],
+    chosen: dict[int, tuple[Decimal, Decimal]],
+) -> dict:
     denomination = Decimal(str(order["denomination"]))
     quantity = int(order["quantity"] or 1)
     charged = _money(order["amount_charged"]) if order["state"] in CHARGED_STATES else None
@@ -176,6 +189,8 @@ def _row(order: dict[str, Any], decided_for: str | None, refunds: dict[int, Deci
         "face_value": denomination * quantity,
         "face_currency": order["product_currency"],
         "cost": _money(order["cost_estimate"]),
+        "given": chosen[order["id"]][0] if order["id"] in chosen else None,
+        "change": chosen[order["id"]][1] if order["id"] in chosen else None,
         "amount_charged": charged,
         "discount": _money(order["order_discount"]) if charged is not None else None,
         "refunded": refunded,

@@ -1,7 +1,8 @@
 """What a person's App Home shows, as plain data (handlers/home_view.py renders it).
 
-For everyone: their budget this month, their recent requests (and which they may still cancel),
-and the rewards they received: what and when, never a code (codes stay in their DM). For those
+For everyone: their budget this month, the rewards waiting for their choice (with the button),
+their recent requests (and which they may still cancel), and the rewards they received: what
+and when, never a code (codes stay in their DM). For those
 who may decide requests (approvers, escalation approvers once a request is escalated, and
 delegates): the requests waiting for them, oldest first; the wallet balance with a warning
 under REWARDS_LOW_BALANCE; this month's spend by reward type.
@@ -21,6 +22,7 @@ from services.errors import PolicyRefusal
 from services.policy import Policy
 from services.visibility import Visibility
 from services.wallet import WalletView
+from storage import choices as choice_store
 from storage import orders as order_store
 from storage import received as received_store
 from storage import requests as request_store
@@ -45,6 +47,16 @@ class Received:
 
 
 @dataclass(frozen=True)
+class ToChoose:
+    """A reward waiting for the reader's choice: the amount given, and until when."""
+
+    order: OrderRow
+    request: RequestRow
+    amount: Decimal
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
 class HomeData:
     user_id: str
     budget: BudgetView
@@ -58,6 +70,7 @@ class HomeData:
     spend: dict[str, Decimal] = field(default_factory=dict)
     delegate: Delegation | None = None  # who stands in for the reader
     standing_in_for: list[Delegation] = field(default_factory=list)
+    to_choose: list[ToChoose] = field(default_factory=list)  # oldest first
 
     @property
     def low(self) -> bool:
@@ -111,6 +124,7 @@ class HomeService:
             received=self._received(user_id),
             delegate=self.delegations.of(user_id),
             standing_in_for=self.delegations.standing_in_for(user_id),
+            to_choose=self._to_choose(user_id),
         )
         if not self.decides(user_id):
             return data
@@ -149,6 +163,15 @@ class HomeService:
                 orders = order_store.for_request(self.database, request.id)
                 found.append(Waiting(request, orders, acting_for))
         return found, total
+
+    def _to_choose(self, user_id: str) -> list[ToChoose]:
+        found = []
+        for choice in choice_store.waiting_for(self.database, user_id):
+            order = order_store.get(self.database, choice.order_id)
+            request = request_store.get(self.database, choice.request_id)
+            if order is not None and request is not None:
+                found.append(ToChoose(order, request, choice.amount, choice.expires_at))
+        return found
 
     def _received(self, user_id: str) -> list[Received]:
         shown = ("placed", "delivered", "canceled")

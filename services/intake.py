@@ -2,11 +2,17 @@
 which checks it once and records it, and names what is wrong by field.
 
 The surfaces are the /reward modal (a message shortcut opens the same modal), the Workflow
-Builder step `send_reward`, the CSV import, and the recipient's choice that is coming. Each
-reads its own format (a modal's state, a step's inputs, a file's cells) into an `Ask`, and
-shows the `FieldError`s it gets back in its own places: the modal under its input blocks, the
-step as sentences naming its inputs, the import by line number. No surface pretends to be
-another, and none checks a reward itself.
+Builder step `send_reward`, the CSV import, and the recipient's choice. Each reads its own
+format (a modal's state, a step's inputs, a file's cells) into an `Ask` (a recipient's choice:
+a `ChoiceAsk`), and shows the `FieldError`s it gets back in its own places: the modal under
+its input blocks, the step as sentences naming its inputs, the import by line number. No
+surface pretends to be another, and none checks a reward itself.
+
+A "Their choice" line (services/reward_types.py `chooses_from`) names no product: its amount
+is in the wallet's currency and its recipients must be Slack members, who choose later
+(services/choices.py). Their choice comes back through `choose`, checked like any reward
+against its product (sold in the country chosen, a value it takes, a cost within the amount
+given) and recorded once.
 
 What is checked, in order (each step only when the ones before found nothing):
 1. each line: the product (one catalog lookup per line), its kind, the amount, who receives
@@ -24,19 +30,31 @@ A request within the auto-approve limit is then approved in the background.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
+from services.asks import (
+    Ask,
+    ChoiceAsk,
+    ChoiceSubmitted,
+    Field,
+    FieldError,
+    Line,
+    Source,
+    Submitted,
+    field_of,
+)
 from services.catalog import Catalog
+from services.choices import Choices
 from services.errors import InvalidReward, PolicyRefusal, RewardError
+from services.intake_choice import ChoiceSurface
 from services.money import AmountError, parse_amount
 from services.operators import OperatorCheck
 from services.recipients import Members, check_members
 from services.reward_types import TOPUP_PHONE, RewardKind, is_kind, kind
-from services.rewards import CheckedReward, Decision, RewardService, RewardSpec
+from services.rewards import CheckedReward, RewardService, RewardSpec
 from services.xoxoday import errors as xe
 from services.xoxoday.models import Product, parse_phone
 
@@ -45,80 +63,21 @@ log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 50  # Slack members on one line; a CSV import has no such limit
 # A form's one phone box: a top-up's number, or the contact a product requires.
 PHONE_BOX = TOPUP_PHONE.field
-
-
-class Field(StrEnum):
-    """What an error is about. A kind's extra fields (services/reward_types.py) are named by
-    their own `field` ("phone", "loyalty_member_id"), beside these."""
-
-    REWARD_TYPE = "reward_type"
-    PRODUCT = "product"
-    AMOUNT = "amount"
-    QUANTITY = "quantity"
-    RECIPIENTS = "recipients"
-    EMAIL = "email"
-    CONTACT = "contact"  # a phone number the product itself requires
-    MESSAGE = "message"
-    REQUEST = "request"  # the request as a whole: the wallet, the record
-
-
-class Source(StrEnum):
-    """Where a request came from; stored on it (requests.source)."""
-
-    SLACK = "slack"  # the /reward modal, opened by the command or a message shortcut
-    WORKFLOW = "workflow"
-    CSV = "csv"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str  # a Field, or a kind's extra field
-    message: str  # as people read it (surfaces that write sentences finish it)
-    line: int | None = None  # the index in Ask.lines; None: the request as a whole
-
-
-@dataclass(frozen=True)
-class Line:
-    """One product at one amount, for each of its recipients (one order each)."""
-
-    product_id: int | None
-    amount: str | Decimal | None  # as written; parsed here
-    reward_type: str | None = None  # None: the product's own kind (a CSV row says none)
-    members: Sequence[str] = ()  # Slack member ids
-    email: str | None = None  # or one person known by email only (a CSV row)
-    details: Mapping[str, str | None] = field(default_factory=dict)  # the kind's extra fields
-    contact: str | None = None
-    quantity: int = 1
-    tag: str | None = None
-    notify_receiver_email: bool = False
-    operator_check: bool = True  # Xoxoday checks a top-up number against the plan's operator
-
-
-@dataclass(frozen=True)
-class Ask:
-    requester_id: str
-    lines: Sequence[Line]
-    source: Source
-    idempotency_key: str | None
-    message: str = ""
-    channel_id: str | None = None  # where the request's status is posted
-    source_link: str | None = None  # the chat message it was made from (checked by the caller)
-    # The author of that message: the link is kept only while they are among the recipients.
-    source_author: str | None = None
-    # A workflow's runner, who pressed Send on the bot's DM before it was recorded.
-    confirmed_by: str | None = None
-    requester_name: str | None = None  # else the Members port's name for the requester
-    trusted: bool = False  # an operator at the shell: no approval, no spending limits
-    may_wait: bool = False  # nobody waits on a 3-second answer: Xoxoday may be asked
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """The recorded request (the one recorded before, for a repeated idempotency key), or
-    what is wrong."""
-
-    decision: Decision | None
-    errors: tuple[FieldError, ...] = ()
+# The intake's vocabulary lives in services/asks.py; the surfaces name it from here.
+__all__ = [
+    "PHONE_BOX",
+    "Ask",
+    "ChoiceAsk",
+    "ChoiceSubmitted",
+    "Field",
+    "FieldError",
+    "Intake",
+    "Line",
+    "Quote",
+    "Source",
+    "Submitted",
+    "auto_approve",
+]
 
 
 @dataclass(frozen=True)
@@ -133,15 +92,16 @@ class Quote:
 
 @dataclass
 class _Checked:
-    """One line after step 1: its product and the rewards to price."""
+    """One line after step 1: its product (None: the recipients choose it later) and the
+    rewards to price."""
 
     line: int
     reward_kind: RewardKind
-    product: Product
+    product: Product | None
     specs: list[RewardSpec]
 
 
-class Intake:
+class Intake(ChoiceSurface):
     def __init__(
         self,
         rewards: RewardService,
@@ -149,11 +109,13 @@ class Intake:
         members: Members | None = None,
         operators: OperatorCheck | None = None,
         background: Executor | None = None,
+        choices: Choices | None = None,
     ) -> None:
         self.rewards = rewards
         self.catalog: Catalog = rewards.catalog
         self.members = members
         self.operators = operators
+        self.choices = choices
         # Where a request within the auto-approve limit is approved (it may ask Xoxoday for
         # the balance); None: the caller approves it (Decision.auto_approvable).
         self.background = background
@@ -234,13 +196,15 @@ class Intake:
 
     def _line(
         self, ask: Ask, line: Line, problems: list[tuple[str, str]]
-    ) -> tuple[RewardKind, Product, list[RewardSpec]] | None:
+    ) -> tuple[RewardKind, Product | None, list[RewardSpec]] | None:
         if line.reward_type is not None and not is_kind(line.reward_type):
             try:
                 kind(line.reward_type)
             except KeyError as exc:  # names the kinds there are
                 problems.append((Field.REWARD_TYPE, str(exc.args[0])))
                 return None
+        if line.reward_type is not None and kind(line.reward_type).chooses_from:
+            return self._choice_line(ask, line, kind(line.reward_type), problems)
         product, reward_kind = self._product(line, problems)
         if reward_kind is None and line.reward_type is not None:
             reward_kind = kind(line.reward_type)
@@ -424,6 +388,9 @@ class Intake:
         for each in lines:
             for spec in each.specs:
                 try:
+                    if each.product is None:  # the recipient's choice: the amount is the cost
+                        checked.append(self.rewards.price_choice(spec, each.reward_kind.key))
+                        continue
                     checked.append(self.rewards.price(spec, each.reward_kind.key, each.product))
                 except InvalidReward as exc:
                     error = FieldError(field_of(exc.field), exc.message, each.line)
@@ -467,14 +434,6 @@ class Intake:
 def _rewards_author(ask: Ask) -> bool:
     author = ask.source_author
     return author is not None and any(author in line.members for line in ask.lines)
-
-
-def field_of(name: str | None) -> str:
-    """An error's field as the service names it (RewardError.field): a refusal of the policy
-    (over a limit, over the budget) names none, and is about the amount."""
-    if name in (None, "denomination"):
-        return Field.AMOUNT
-    return name
 
 
 def auto_approve(rewards: RewardService, request_id: int) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from storage import choices as choice_store
 from storage import events, home_tabs, ledger
 from storage import messages as refs
 from storage import orders as order_store
 from storage import requests as request_store
+from storage.choices import ChoiceRow
 from storage.db import Database
 from storage.messages import MessageRef
 from storage.models import EventKind, EventRow, OrderRow, RequestRow
@@ -31,6 +33,10 @@ class Notices:
 
     def order(self, order_id: int) -> OrderRow | None:
         return order_store.get(self.database, order_id)
+
+    def choice(self, order_id: int) -> ChoiceRow | None:
+        """A recipient's choice (the amount given, its schedule), for a choice order."""
+        return choice_store.get(self.database, order_id)
 
     def event(self, event_id: int) -> EventRow | None:
         return events.get(self.database, event_id)

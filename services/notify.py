@@ -47,6 +47,10 @@ NOTIFIED_KINDS = frozenset(
         EventKind.ORDER_PARTIALLY_CANCELED,
         EventKind.ORDER_FAILED,
         EventKind.SYSTEM_ALERT,
+        EventKind.CHOICE_OFFERED,
+        EventKind.CHOICE_REMINDED,
+        EventKind.CHOICE_MADE,
+        EventKind.CHOICE_EXPIRED,
     }
 )
 MAX_TRIES = 40  # 30 s doubling, capped at an hour: about a day and a half

@@ -7,6 +7,7 @@ first mark before it goes at all (`GATHER`, so a burst arrives as one send):
 - `asks:R7`    R7's approval asks (and the digests listing it) show an old state;
 - `thread:R7`  lines wait for R7's thread (data: the lines);
 - `home:U1`    U1's Home tab shows an old state;
+- `offers:R7`  the "Choose my reward" DMs of R7 show an offer that ended;
 - `event:e42`  the one-off messages of event 42 (a DM, an ask, an alert), each a step;
 - `digest:remind:U1` / `digest:escalate:U1`  the requests waiting for U1 this round (data);
 - `dm:U1`      a requester's updates (approved, failed, complete…) waiting to go as one DM.
@@ -26,7 +27,7 @@ from storage.outbox import OutboxRow
 
 __all__ = ["GAPS", "GATHER", "DigestRef", "Outbox", "OutboxRow"]
 
-GAPS = {"home": 3.0, "status": 2.0, "thread": 2.0, "asks": 0.0, "dm": 2.0}
+GAPS = {"home": 3.0, "status": 2.0, "thread": 2.0, "asks": 0.0, "dm": 2.0, "offers": 0.0}
 GATHER = {"thread": 1.0, "digest": 5.0, "dm": 1.0}
 KEEP_SENT_S = 600.0
 

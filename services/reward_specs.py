@@ -20,6 +20,7 @@ from services.errors import InvalidReward
 from services.reward_types import all_details, kind
 from services.xoxoday import errors as xe
 from services.xoxoday.models import OrderRequest, Product, make_order
+from storage.choices import NOT_CHOSEN
 from storage.models import OrderRow, RequestRow
 
 # What people type to name a request: R-12, r12 or 12 (else it is read as a poNumber).
@@ -73,9 +74,14 @@ class RewardSpec:
 class CheckedReward:
     spec: RewardSpec
     reward_type: str
-    product: Product
+    product: Product  # for a recipient's choice, what stands for it until they choose
     cost: Decimal  # in the wallet's currency
-    order: OrderRequest = field(repr=False)
+    order: OrderRequest | None = field(repr=False)  # None: the recipient chooses it later
+    po_number: str = ""  # the order's, given now and never changed
+
+    @property
+    def chosen_later(self) -> bool:
+        return self.order is None
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,25 @@ def kept_details(item: CheckedReward) -> dict[str, str]:
         as_typed = item.spec.details.get(detail.field, "")
         kept[detail.field] = str(typed) if typed is not None else as_typed
     return kept
+
+
+# A recipient's choice goes to a Slack member, who chooses in Slack (a CSV row names people
+# by email: they would never see the offer).
+CHOICE_NEEDS_SLACK = (
+    "Their choice goes to people in Slack, who choose in Slack; a recipient known only by "
+    "email cannot be given one: send them a gift card instead."
+)
+
+
+def choice_stand_in(currency: str) -> Product:
+    """What a choice order shows until its recipient chooses: an amount of the wallet's
+    currency, not a product (storage/choices.py NOT_CHOSEN; never placed as it is)."""
+    return Product(
+        product_id=NOT_CHOSEN,
+        name="Their choice",
+        currency_code=currency,
+        value_type="open_value",
+    )
 
 
 def spec_from_order(order: OrderRow) -> RewardSpec:

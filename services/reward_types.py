@@ -94,10 +94,19 @@ class RewardKind:
     codes: bool = False  # delivered as codes, PINs or links (shown only in the recipient's DM)
     # Its catalog is kept by country (REWARDS_COUNTRIES) and the form filters it by country.
     by_country: bool = False
+    # The recipient chooses a product of this kind (its key) once the request is approved;
+    # the requester gives an amount in the wallet's currency (services/choices.py). The kind
+    # has no catalog of its own. None: the requester picks the product.
+    chooses_from: str | None = None
     # What the recipient reads once it is delivered, in plain words. Placeholders: {reward}
     # ("Amazon (25 USD)"), {amount}, {product}, and the details' fields; the message builder
     # fills them with escaped text.
     delivered: str = "{reward}"
+
+    @property
+    def has_catalog(self) -> bool:
+        """Whether Xoxoday is asked for this kind's own products (a choice has none)."""
+        return self.chooses_from is None
 
     def needs(self, field: str) -> bool:
         return any(d.field == field for d in self.details)
@@ -199,6 +208,16 @@ KINDS: tuple[RewardKind, ...] = (
         operators_and_plans=True,
         delivered="{phone} was topped up: {reward}.",
     ),
+    RewardKind(
+        key="choice",
+        label="Their choice",
+        summary="An amount each recipient spends on a gift card sold where they live.",
+        product_label="Gift card",
+        category_type=None,
+        order_model=GiftCardOrder,  # the gift card they choose is ordered like any other
+        codes=True,
+        chooses_from="gift_card",
+    ),
 )
 
 
@@ -227,6 +246,11 @@ REGISTRY = Registry(KINDS)
 def all_kinds() -> tuple[RewardKind, ...]:
     """Every kind, in the order people are offered them."""
     return tuple(REGISTRY.values())
+
+
+def catalog_kinds() -> tuple[RewardKind, ...]:
+    """The kinds whose products Xoxoday is asked for (a choice's come from another kind)."""
+    return tuple(k for k in all_kinds() if k.has_catalog)
 
 
 def is_kind(key: str | None) -> bool:

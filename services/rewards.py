@@ -28,6 +28,7 @@ from services.errors import (
 )
 from services.policy import PeopleDirectory, Policy, same_email
 from services.reward_specs import (
+    CHOICE_NEEDS_SLACK,
     REQUEST_REF,
     SLACK_SOURCES,
     STATE_WORDS,
@@ -36,6 +37,7 @@ from services.reward_specs import (
     Decision,
     RequestView,
     RewardSpec,
+    choice_stand_in,
     kept_details,
     kind_label,
     new_po_number,
@@ -48,6 +50,7 @@ from services.visibility import Visibility
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
 from services.xoxoday.models import Product
+from storage import choices as choice_store
 from storage import events, ledger
 from storage import orders as order_store
 from storage import requests as request_store
@@ -127,7 +130,20 @@ class RewardService(Deciding):
                 f"no exchange rate is known for {product.name}; refresh the catalog",
                 field="product",
             )
-        return CheckedReward(spec, reward_type, product, cost, order)
+        return CheckedReward(spec, reward_type, product, cost, order, order.po_number)
+
+    def price_choice(self, spec: RewardSpec, reward_type: str) -> CheckedReward:
+        """A recipient's choice: the amount given, in the wallet's currency, is what it
+        holds; the product is theirs to choose once approved (services/choices.py)."""
+        if not spec.recipient_id:
+            raise InvalidReward(CHOICE_NEEDS_SLACK, field="recipients")
+        if spec.denomination <= 0:
+            raise InvalidReward("the amount must be more than 0", field="denomination")
+        currency = self.wallet.known_currency() if self.wallet else None
+        stand_in = choice_stand_in(currency or "")
+        return CheckedReward(
+            spec, reward_type, stand_in, spec.denomination, None, new_po_number(self._clock)
+        )
 
     def create(
         self,
@@ -288,6 +304,15 @@ class RewardService(Deciding):
         requester's budget, inside the request's transaction."""
         for item in checked:
             order_id = order_store.insert(db, self._order_row(request_id, item, currency))
+            if item.chosen_later:  # the recipient chooses it once approved
+                choice_store.insert(
+                    db,
+                    order_id=order_id,
+                    request_id=request_id,
+                    recipient_id=item.spec.recipient_id or "",
+                    amount=item.cost,
+                    currency=currency,
+                )
             ledger.add(
                 db,
                 requester_id=requester_id,
@@ -303,19 +328,19 @@ class RewardService(Deciding):
         spec = item.spec
         return {
             "request_id": request_id,
-            "po_number": item.order.po_number,
+            "po_number": item.po_number,
             "reward_type": item.reward_type,
             "product_id": item.product.product_id,
             "product_name": item.product.name,
-            "denomination": str(item.order.denomination),
-            "quantity": item.order.quantity,
+            "denomination": str(item.order.denomination if item.order else spec.denomination),
+            "quantity": item.order.quantity if item.order else spec.quantity,
             "product_currency": item.product.currency_code,
             "cost_estimate": str(item.cost),
             "wallet_currency": currency,
             "recipient_id": spec.recipient_id,
             "recipient_name": spec.recipient_name,
             "email": spec.email,
-            "contact": item.order.contact,
+            "contact": item.order.contact if item.order else None,
             "details": kept_details(item),
             "operator_validation": int(spec.operator_validation),
             "notify_receiver_email": int(spec.notify_receiver_email),

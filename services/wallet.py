@@ -19,7 +19,7 @@ from services.xoxoday.inr import balance_disagreement
 from services.xoxoday.models import Balance
 from storage import events, kv, orders
 from storage.db import Database
-from storage.models import IN_FLIGHT_STATES, EventKind
+from storage.models import UNPAID_STATES, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class Wallet:
 
     def committed(self) -> Decimal:
         """What approved but not yet charged orders will take from the balance."""
-        return orders.committed_cost(self.database, IN_FLIGHT_STATES)
+        return orders.committed_cost(self.database, UNPAID_STATES)
 
     def view(self, max_age_s: float | None = None) -> WalletView:
         value, currency = self.balance(max_age_s)

@@ -46,7 +46,7 @@ from storage.models import OrderRow
 
 if TYPE_CHECKING:
     from services.audit_schedule import DailyAudit
-    from services.reminders import Scheduler
+    from services.choice_schedule import Ticking
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,10 @@ class Worker:
         self.last_round = time.monotonic()
         self.rounds = 0
         self.standby = False
-        # Reminders, escalation and expiry (services/reminders.py), run each round by the
-        # worker holding the lease; set by bot/runtime.py.
-        self.scheduler: Scheduler | None = None
+        # Reminders, escalation and expiry (services/reminders.py) and the choices' reminders
+        # and expiry (services/choice_schedule.py), run each round by the worker holding the
+        # lease; set by bot/runtime.py.
+        self.scheduler: Ticking | None = None
         # The daily audit against Xoxoday's books (services/audit_schedule.py), started each
         # round by the worker holding the lease; set by bot/runtime.py.
         self.audit: DailyAudit | None = None

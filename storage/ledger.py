@@ -1,8 +1,10 @@
 """The budget ledger: what each requester has committed this month, in the wallet currency.
 
 Rows are signed and never updated: a reservation at request time, a release when a request is
-rejected, cancelled or fails, an adjustment to the amount actually charged, a refund when
-Xoxoday cancels a delivery. The month is the month of the request.
+rejected, cancelled or fails (or a recipient's choice expires), the change when a recipient
+chooses something that costs less than the amount they were given, an adjustment to the
+amount actually charged, a refund when Xoxoday cancels a delivery. The month is the month of
+the request.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def committed_for_order(
     database: Database, order_id: int, kinds: tuple[str, ...] | None = None
 ) -> Decimal:
     """What an order holds of its requester's budget; with `kinds`, only those rows
-    (("reserve", "adjust") is what it cost before anything came back)."""
+    (("reserve", "change", "adjust") is what it cost before anything came back)."""
     sql, params = "SELECT amount FROM budget_ledger WHERE order_id = ?", [order_id]
     if kinds:
         sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"

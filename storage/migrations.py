@@ -637,6 +637,39 @@ def m019_ask_stand_ins(db: sqlite_utils.Database) -> None:
     db["chat_messages"].add_column("acting_for", str)
 
 
+def m020_choices(db: sqlite_utils.Database) -> None:
+    """The recipient's choice (issue 18; storage/choices.py): one row per "Their choice"
+    order, with the amount given, the offer's schedule and where it was chosen; and each
+    member's last country."""
+    db["choices"].create(
+        {
+            "order_id": int,
+            "request_id": int,
+            "recipient_id": str,
+            "amount": str,  # Decimal, in the wallet's currency
+            "currency": str,
+            "offered_at": float,
+            "remind_at": float,
+            "reminders_sent": int,
+            "expires_at": float,
+            "chosen_at": float,
+            "country": str,
+            "chosen_by": str,
+            "expired_at": float,
+        },
+        pk="order_id",
+        foreign_keys=[("order_id", "orders", "id"), ("request_id", "requests", "id")],
+        not_null={"request_id", "recipient_id", "amount"},
+    )
+    db["choices"].create_index(["request_id"])
+    db["choices"].create_index(["recipient_id"])
+    db["member_countries"].create(
+        {"user_id": str, "country": str, "updated_at": str},
+        pk="user_id",
+        not_null={"country", "updated_at"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_chat_messages,
@@ -657,6 +690,7 @@ MIGRATIONS: list[Migration] = [
     m017_slack_dm_conversations,
     m018_budget_releases,
     m019_ask_stand_ins,
+    m020_choices,
 ]
 
 

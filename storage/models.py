@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 RequestState = Literal["pending_approval", "approved", "rejected", "cancelled", "expired"]
 OrderState = Literal[
     "pending_approval",  # waiting for the request's approval
+    "choosing",  # approved; its recipient chooses the product first (storage/choices.py)
     "queued",  # approved, waiting for the worker
     "placing",  # claimed; placeOrder may be in flight
     "unknown",  # the answer was lost: look it up by poNumber before anything else
@@ -23,6 +24,9 @@ OrderState = Literal[
 ]
 TERMINAL_ORDER_STATES = frozenset({"delivered", "canceled", "failed", "withdrawn"})
 IN_FLIGHT_STATES = ("queued", "placing", "unknown")
+# What the wallet must still pay for: orders in flight, and choices still to be made (each
+# holds the amount its recipient was given, until they choose less or it expires).
+UNPAID_STATES = ("choosing", *IN_FLIGHT_STATES)
 
 
 def _money(value: Any) -> Any:
@@ -179,6 +183,10 @@ class EventKind(StrEnum):
     ORDER_CANCELED = "order.canceled"
     ORDER_PARTIALLY_CANCELED = "order.partially_canceled"
     ORDER_WITHDRAWN = "order.withdrawn"
+    CHOICE_OFFERED = "choice.offered"  # approved: the recipient may choose (issue 18)
+    CHOICE_REMINDED = "choice.reminded"
+    CHOICE_MADE = "choice.made"
+    CHOICE_EXPIRED = "choice.expired"
     ORDER_VOUCHER_RESENT = "order.voucher_resent"  # the recipient had the code emailed again
     DELEGATION_SET = "delegation.set"
     DELEGATION_ENDED = "delegation.ended"

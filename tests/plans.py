@@ -28,6 +28,7 @@ GROWING = (
     "audit_findings",
     "slack_digests",
     "slack_digest_requests",
+    "choices",
 )
 _READS = re.compile(
     r"^\s*(SELECT|UPDATE|DELETE|WITH|INSERT\s+INTO\s+\S+\s*(\([^)]*\))?\s*SELECT)", re.I

@@ -45,6 +45,12 @@ def test_demo_runs_the_whole_flow() -> None:
         "so you are asked too",
         "⌛ Your reward request R-6 expired: nobody decided within 6 seconds",
         "[only Alex (approver) sees] R-6 is already expired.",
+        # Their choice: Ana in the UK chooses in pounds, the change goes back; Ben's expires.
+        "gave you 50 USD to spend on a gift card you choose",
+        "[modal] ✅ You chose Tesco Gift Card (25 GBP) with the 50 USD from @Riya.",
+        "🎁 @Ana chose Tesco Gift Card (25 GBP, about 32 USD); 18 USD went back to the budget",
+        "[DM to Ben] ⏰ Reminder: you have 50 USD from @Riya",
+        "⌛ @Ben did not choose their reward (R-7) in time: the 50 USD went back to your budget.",
         "appeared only in their recipients' own DMs",
         "Slack's rules held",
         "every step worked",

@@ -79,7 +79,8 @@ STEP_INPUTS = {
     "send_reward": {
         "recipient": (USER_ID, True),
         "reward_type": (STRING, True),
-        "product_id": (NUMBER, True),
+        # Not for reward_type choice (the recipient chooses): the step asks for it otherwise.
+        "product_id": (NUMBER, False),
         "amount": (NUMBER, True),
         "message": (STRING, True),
         "requester": (USER_ID, False),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from storage import choices as choice_store
 from storage import digests, events, ledger, received, schedule
 from storage import finance as finance_store
 from storage import orders as order_store
@@ -125,6 +126,16 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     "orders.withdraw_waiting + ledger.queue_releases": lambda d: _withdraw(d, 3),
     "ledger.releases_due": lambda d: ledger.releases_due(d, 100),
     "ledger.releases_pending": ledger.releases_pending,
+    "choices.given_and_change": lambda d: choice_store.given_and_change(d, [1, 2, 3]),
+    # the recipient's choice (issue 18): the offer, the Home, the schedule's rounds
+    "choices.get": lambda d: choice_store.get(d, 1),
+    "choices.for_request": lambda d: choice_store.for_request(d, 1),
+    "choices.waiting_for": lambda d: choice_store.waiting_for(d, "UANA"),
+    "choices.unscheduled": lambda d: choice_store.unscheduled(d),
+    "choices.due remind_at": lambda d: choice_store.due(d, "remind_at", 2e9),
+    "choices.due expires_at": lambda d: choice_store.due(d, "expires_at", 2e9),
+    "choices.next_due": choice_store.next_due,
+    "choices.orders_choosing": lambda d: choice_store.orders_choosing(d, [1, 2]),
 }
 
 
@@ -138,6 +149,12 @@ def _withdraw(database: Database, request_id: int) -> None:
 SORTS_BOUNDED = {
     "orders.placed_between": "one day's orders, by id (the audit's day)",
     "received.earlier_rewards": "a recipient's rewards within the duplicate window, newest first",
+    # Found through orders (state = 'choosing'): the offers still open, each of which expires
+    # within REWARDS_CHOICE_EXPIRE; chosen and expired ones are not read.
+    "choices.waiting_for": "the offers still waiting for a choice",
+    "choices.unscheduled": "the offers still waiting for a choice",
+    "choices.due remind_at": "the offers still waiting for a choice",
+    "choices.due expires_at": "the offers still waiting for a choice",
 }
 
 

@@ -268,3 +268,26 @@ def test_an_export_to_a_missing_folder_is_one_line(xo: SimControl, tmp_path: Pat
     target = tmp_path / "missing" / "out.csv"
     line = one_line(cli(xo, tmp_path / "r.db", "orders", "export", "-o", str(target)))
     assert line == f"cannot write {target}: No such file or directory"
+
+
+def test_a_row_of_kind_choice_is_refused_with_a_sentence(xo: SimControl, tmp_path: Path) -> None:
+    """A recipient's choice is made in Slack; a file names people by email, who would never
+    see the offer: the row is refused by its line, and nothing of the file is queued."""
+    db = tmp_path / "choice.db"
+    path = tmp_path / "choice.csv"
+    path.write_text(
+        "productId,denomination,email,rewardType\n"
+        "27222,25,ana@example.com,\n"
+        ",50,ben@example.com,choice\n"
+        "27222,25,cho@example.com,raffle\n"
+    )
+    result = cli(xo, db, "orders", "import", str(path), "--requester", "ops-alice")
+    assert result.returncode == 1
+    told = [line for line in result.stderr.splitlines() if not line.startswith("checking")]
+    assert told == [
+        f"{path}: 2 problem(s) in the file; nothing was queued",
+        "  line 3: Their choice goes to people in Slack, who choose in Slack; a recipient "
+        "known only by email cannot be given one: send them a gift card instead.",
+        "  line 4: unknown reward type 'raffle' (use gift_card, airmiles, charity, topup, choice)",
+    ]
+    assert cli(xo, db, "orders", "list").stdout.strip().endswith("0 order(s):")

@@ -93,6 +93,7 @@ def test_metrics_after_a_run_of_orders_with_faults(xo: SimControl, stack: LocalS
     orders = {dict(k)["state"]: v for k, v in samples["rewards_orders"].items()}
     assert orders == {
         "pending_approval": 1,
+        "choosing": 0,  # a recipient's choice still to make (issue 18)
         "queued": 0,
         "placing": 0,
         "unknown": 0,

@@ -266,6 +266,9 @@ def test_auto_approved_request_skips_the_approvers(make_stack: Callable[..., Loc
 def test_delayed_delivery_arrives_by_webhook_at_the_bots_endpoint(
     stack: LocalStack, xo: SimControl
 ) -> None:
+    # Only the webhook may deliver it: the stand-in's poll (0.2 s, then doubling) could see
+    # the delivery first on a busy machine, and the webhook would then rightly be ignored.
+    stack.bot.runtime.delivery.poll_first_s = 3600
     stack.request(
         "UREQUESTER",
         ["UBEN"],

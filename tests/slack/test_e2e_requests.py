@@ -26,7 +26,8 @@ def test_slash_command_opens_the_modal_at_once(stack: LocalStack) -> None:
     view = call.response["view"]
     assert view["callback_id"] == "reward_modal"
     inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
-    assert inputs[:2] == ["reward_type", "product"]
+    # Gift cards are searched where they are sold: every country the catalog lists, at first.
+    assert inputs[:3] == ["reward_type", "country", "product"]
     # The requester's budget comes first (no limit configured here), above the fields.
     assert view["blocks"][0]["type"] == "context"
     assert "No monthly limit" in stack.slack.plain_text(view["blocks"][:1])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +160,31 @@ def test_each_kind_takes_the_detail_it_needs_from_the_input_of_the_same_name(
     assert refused["error"].startswith("Phone number: Write the phone number in international")
 
 
+def test_their_choice_needs_no_product(stack: LocalStack) -> None:
+    """reward_type choice: an amount in the wallet's currency; the recipient chooses."""
+    done = run(stack, {"recipient": "UCHO", "reward_type": "choice", "amount": 40})
+    assert done["state"] == "completed", done
+    assert done["outputs"]["state"] == "pending_approval"
+    assert (done["outputs"]["cost"], done["outputs"]["currency"]) == (40, "USD")
+    [order] = order_store.for_request(stack.bot.runtime.database, 1)
+    assert (order.reward_type, order.product_name, order.cost_estimate) == (
+        "choice",
+        "Their choice",
+        Decimal(40),
+    )
+    tiny = run(stack, {"recipient": "UCHO", "reward_type": "choice", "amount": 1})
+    assert tiny["error"] == (
+        "Amount: No gift card in the catalog costs 1 USD or less; give a larger amount."
+    )
+
+
 REFUSALS: list[tuple[str, dict[str, Any], str | None, str]] = [
     (
         "unknown kind",
         {"reward_type": "voucher"},
         "UREQUESTER",
-        "Kind of reward: Unknown reward type 'voucher' (use gift_card, airmiles, charity, topup).",
+        "Kind of reward: Unknown reward type 'voucher' (use gift_card, airmiles, charity, topup, "
+        "choice).",
     ),
     (
         "not in the catalog",
