@@ -91,7 +91,7 @@ class DatabaseCollector:
         waiting = GaugeMetricFamily(
             "rewards_notification_backlog",
             "Events people should hear about that a notifier (slack, log) has not handed "
-            "over yet, or must try again (events counted up to 10,000 per consumer)",
+            "over yet, or must try again (events counted up to 1,000 per consumer)",
             labels=["consumer"],
         )
         for consumer, count in sorted(backlog(self.database).items()):

@@ -83,7 +83,7 @@ def last_id(database: Database) -> int:
     return int(database.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
 
 
-def count_after(database: Database, last_id: int, kinds: Iterable[str], cap: int = 10_000) -> int:
+def count_after(database: Database, last_id: int, kinds: Iterable[str], cap: int = 1_000) -> int:
     """Events after `last_id` of one of `kinds` (what a consumer has not handed over yet),
     counted up to `cap`: a cursor left far behind (a consumer that stopped for good) must not
     make every /metrics scrape walk millions of events; `cap` already says "far behind"."""
