@@ -124,28 +124,6 @@ def _private_file(path: Path) -> None:
     os.close(fd)
 
 
-def _copy(source: Path, target: Path) -> None:
-    """A consistent copy of `source` into the new file `target`, as a single file."""
-    _private_file(target)
-    src = _connect(source)
-    dst = _connect(target)
-    try:
-        # pages=-1: every page in one step, inside one read transaction: a snapshot. In
-        # steps, a write by another connection between two steps restarts the copy, which
-        # under a busy worker could go on for ever.
-        src.backup(dst, pages=-1)
-        dst.execute("PRAGMA journal_mode = DELETE")  # one file, no -wal beside it
-    except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full…
-        raise BackupError(f"could not copy {source} ({exc})") from None
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{source} is not a readable SQLite database ({exc})") from None
-    finally:
-        dst.close()
-        src.close()
-    with open(target, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
 def copy(source: Path, target: Path) -> None:
     """A consistent copy of `source` into the new file `target`, as a single file."""
     _private_file(target)
