@@ -164,6 +164,17 @@ def test_an_ended_delegation_closes_the_old_delegates_asks_and_reminders(
     wait_for(lambda: any("Reminder" in (m.get("text") or "") for m in stack.slack.dms("UBEN")))
     bens = [m for m in stack.slack.dms("UBEN") if "R-1" in stack.slack.plain_text(m)]
     assert len(bens) >= 2 and all(has_buttons(m) for m in bens)  # the ask and a reminder
+    # Each DM Ben got is on record (the ask's and the digests' ts are saved once Slack has
+    # answered): a delegation ended in the instant between would leave that one as it was.
+    db = stack.bot.runtime.database
+
+    def on_record() -> bool:
+        digests = db.scalar("SELECT COUNT(*) FROM slack_digests WHERE target = 'UBEN'") or 0
+        asks = db.scalar("SELECT COUNT(*) FROM chat_messages WHERE target = 'UBEN'") or 0
+        reminders = [m for m in stack.slack.dms("UBEN") if "Reminder" in (m.get("text") or "")]
+        return int(digests) == len(reminders) and int(asks) >= 1
+
+    wait_for(on_record)
 
     assert reply(stack, "UAPPROVER", f"delegate @cho until {LATER}").startswith("🔁 <@UCHO>")
     wait_for(lambda: told_no_longer(stack, "UBEN", "UAPPROVER"))

@@ -119,6 +119,12 @@ def test_send_records_the_confirmed_request_and_the_approvers_read_who_confirmed
 def test_no_answer_within_a_day_fails_the_step_and_records_nothing(stack: LocalStack) -> None:
     execution = start(stack, RSVP, "UBEN")
     _what, ask = asked_or_ended(stack, "UBEN", execution)
+    # The DM's ts is on record once Slack has answered the post (a day later it always is).
+    wait_for(
+        lambda: stack.bot.runtime.database.scalar(
+            "SELECT ts FROM workflow_consents WHERE execution_id = ?", [execution]
+        )
+    )
     # A day has passed (the stored time moved back instead of waiting a day).
     stack.bot.runtime.database.execute(
         "UPDATE workflow_consents SET expires_at = ? WHERE execution_id = ?",
