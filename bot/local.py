@@ -51,6 +51,10 @@ class SlackScript:
         """Type /reward; returns the id of the modal that opens."""
         since = len(self.slack.calls())
         response = self.driver.command(user, "", channel=channel)
+        return self._opened(response, since)
+
+    def _opened(self, response: Any, since: int) -> str:
+        """The id of the modal the answered command or click opened (calls after `since`)."""
         assert response.status_code == 200, response.text
         call = self.slack.wait_for("views.open", since=since)
         assert call.ok, call.response
@@ -160,10 +164,7 @@ class SlackScript:
         """Click "Choose my reward" in `dm`; returns the id of the modal that opens."""
         since = len(self.slack.calls())
         response = self.driver.click(recipient, "choose_reward", message=dm)
-        assert response.status_code == 200, response.text
-        call = self.slack.wait_for("views.open", since=since)
-        assert call.ok, call.response
-        return str(call.response["view"]["id"])
+        return self._opened(response, since)
 
     def pick_in_choice(
         self, recipient: str, view_id: str, *, country: str | None, product_id: int
