@@ -86,8 +86,11 @@ def ask_to_send(deps: Deps, client: WebClient, event: dict[str, Any]) -> dict[st
     execution_id = str(event["function_execution_id"])
     inputs = event.get("inputs") or {}
     consent = deps.consents.get(execution_id)
-    if consent is not None and consent.state not in ("asked", "sending"):
-        return ANSWERED_ELSEWHERE  # Slack replayed a step its runner answered already
+    if consent is not None and consent.state != "asked":
+        # Slack replayed a step its runner answered already, or is answering right now: from
+        # `sending` the click owns the answer (it completes the step, then records `sent`; a
+        # replay in between must not complete it twice, which Slack refuses: token_revoked).
+        return ANSWERED_ELSEWHERE
     existing = deps.rewards.recorded(idempotency_key(execution_id))
     if existing is not None:  # sent before (a replay of the step after the click)
         return outputs_of(existing.request, existing.orders)

@@ -310,6 +310,28 @@ def test_a_replayed_event_creates_nothing_new_and_is_answered_once(
     assert len(stack.slack.calls("functions.completeSuccess")) == 1
 
 
+def test_a_replay_while_the_click_is_answering_leaves_the_answer_to_the_click(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The instant between the click's completeSuccess and its `sent` (a clean-clone CI run
+    met it): a replay then must not complete the step again (Slack refuses: token_revoked)."""
+    caplog.set_level(logging.INFO, logger="handlers.workflow_steps")
+    _response, body = stack.driver.run_step("send_reward", GIFT, runner="UREQUESTER")
+    execution_id = body["event"]["function_execution_id"]
+    _what, ask = asked_or_ended(stack, "UREQUESTER", execution_id)
+    stack.driver.click("UREQUESTER", "consent_send", message=ask)
+    assert ended(stack, execution_id)["state"] == "completed"
+    wait_for(lambda: (c := stack.bot.runtime.consents.get(execution_id)) and c.state == "sent")
+    stack.bot.runtime.database.execute(  # as it stands in that instant
+        "UPDATE workflow_consents SET state = 'sending' WHERE execution_id = ?", [execution_id]
+    )
+    stack.driver.send_event(body, retry_num=1, retry_reason="http_timeout")
+    wait_for(lambda: "answered already (by a click)" in caplog.text)
+    assert len(stack.slack.calls("functions.completeSuccess")) == 1
+    assert "token_revoked" not in caplog.text
+    assert len(requests(stack)) == 1
+
+
 def consent_ask_in(message: dict[str, Any], execution_id: str) -> bool:
     return any(
         execution_id in [e.get("value") for e in block.get("elements") or []]
