@@ -29,7 +29,9 @@ def dm_text(stack: LocalStack, user: str) -> str:
 
 
 def told_no_longer(stack: LocalStack, user: str, approver: str) -> bool:
-    return f"You no longer stand in for <@{approver}>" in dm_text(stack, user)
+    # "… as an approver": the DM that says why, not the redrawn ask ("You no longer stand in
+    # for <@…>: the approvers decide this one"), which may come first (a CI run met it).
+    return f"You no longer stand in for <@{approver}> as an approver" in dm_text(stack, user)
 
 
 def approver_part(stack: LocalStack, user: str) -> list[str]:
