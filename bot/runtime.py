@@ -27,7 +27,7 @@ from services.resend import VoucherResend
 from services.rewards import RewardService
 from services.vouchers import VoucherSource
 from services.wallet import Wallet
-from services.worker import Worker
+from services.worker import OrderSettings, Worker
 from services.xoxoday.client import Exchange, XoxodayClient
 from services.xoxoday.ratelimit import RateLimiter
 from services.xoxoday.tokens import TokenSet
@@ -261,9 +261,10 @@ def build_runtime(
         catalog,
         delivery,
         concurrency=settings.rewards_worker_concurrency,
-        backoff_first_s=backoff_first_s,
-        # Xoxoday's "realtime within 120 s": the in-flight window is the placeOrder timeout.
-        inflight_window_s=settings.xoxoday_place_order_timeout_s,
+        orders=OrderSettings(  # the in-flight window is the placeOrder timeout (OrderSettings)
+            backoff_first_s=backoff_first_s,
+            inflight_window_s=settings.xoxoday_place_order_timeout_s,
+        ),
         wallet=wallet,
         metrics=metrics,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from services import failpoints, inflight
 from services.catalog import Catalog
@@ -71,6 +72,28 @@ def backoff(attempt: int, first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_M
     return min(first * (2 ** max(attempt - 1, 0)), cap)
 
 
+@dataclass
+class OrderSettings:
+    """How the worker treats each order: the tunables of placing, looking up and retrying,
+    in one typed place (bot/runtime.py fills them from the settings; tests shorten them)."""
+
+    max_attempts: int = MAX_ATTEMPTS  # placements tried before an order fails
+    backoff_first_s: float = BACKOFF_FIRST_S  # the first retry's delay, doubling to a cap
+    reconcile_after_s: float = RECONCILE_AFTER_S  # before asking about a lost answer
+    auth_retry_s: float = AUTH_RETRY_S  # after Xoxoday refused our credentials
+    # XOXODAY_PLACE_ORDER_TIMEOUT_S: the client's placeOrder read timeout is the window
+    # (Xoxoday's "realtime within 120 s").
+    inflight_window_s: float = PLACE_ORDER_TIMEOUT_S
+    # When a "not found" inside the window is asked again (None: from the window).
+    confirm_after_s: float | None = None
+    lookup_alert_after: int = LOOKUP_ALERT_AFTER  # failed lookups in a row before the alert
+    lookup_alert_after_s: float = LOOKUP_ALERT_AFTER_S  # or this long after the first
+
+    def __post_init__(self) -> None:
+        if self.confirm_after_s is None:
+            self.confirm_after_s = inflight.confirm_delay(self.inflight_window_s)
+
+
 class OrderWork:
     """One order at a time; safe to run for different orders on many threads at once (every
     change is a compare-and-set on the order's state)."""
@@ -83,14 +106,7 @@ class OrderWork:
         delivery: Delivery,
         *,
         name: str,
-        max_attempts: int = MAX_ATTEMPTS,
-        backoff_first_s: float = BACKOFF_FIRST_S,
-        reconcile_after_s: float = RECONCILE_AFTER_S,
-        auth_retry_s: float = AUTH_RETRY_S,
-        inflight_window_s: float = PLACE_ORDER_TIMEOUT_S,
-        confirm_after_s: float | None = None,
-        lookup_alert_after: int = LOOKUP_ALERT_AFTER,
-        lookup_alert_after_s: float = LOOKUP_ALERT_AFTER_S,
+        settings: OrderSettings | None = None,
         wallet: Wallet | None = None,
         metrics: Instruments | None = None,
         clock: Callable[[], float] = time.time,
@@ -100,17 +116,7 @@ class OrderWork:
         self.catalog = catalog
         self.delivery = delivery
         self.name = name  # the actor of every event it records
-        self.max_attempts = max_attempts
-        self.backoff_first_s = backoff_first_s
-        self.reconcile_after_s = reconcile_after_s
-        self.auth_retry_s = auth_retry_s
-        # XOXODAY_PLACE_ORDER_TIMEOUT_S: the client's placeOrder read timeout is the window.
-        self.inflight_window_s = inflight_window_s
-        if confirm_after_s is None:
-            confirm_after_s = inflight.confirm_delay(inflight_window_s)
-        self.confirm_after_s = confirm_after_s
-        self.lookup_alert_after = lookup_alert_after
-        self.lookup_alert_after_s = lookup_alert_after_s
+        self.settings = settings if settings is not None else OrderSettings()
         self.wallet = wallet
         # Placements and reconciliations are counted here; /metrics shows them.
         self.metrics = metrics if metrics is not None else Instruments()
@@ -169,7 +175,9 @@ class OrderWork:
         except xe.AuthError as exc:  # refused at the door: nothing was created
             self.metrics.placement("retry")
             self._alert(f"Xoxoday refused the bot's credentials: {exc}")
-            self._requeue_or_fail(order, str(exc), xe.plain_reason(exc), delay=self.auth_retry_s)
+            self._requeue_or_fail(
+                order, str(exc), xe.plain_reason(exc), delay=self.settings.auth_retry_s
+            )
         except xe.TransportError as exc:  # never reached Xoxoday
             self.metrics.placement("retry")
             self._requeue_or_fail(order, str(exc), "Xoxoday could not be reached")
@@ -225,11 +233,12 @@ class OrderWork:
                 return  # settled meanwhile
             failures = streak.failures + 1
             since = streak.since or now
-            delay = backoff(failures, self.backoff_first_s)
+            delay = backoff(failures, self.settings.backoff_first_s)
             if isinstance(exc, xe.RateLimited):
                 delay = max(delay, exc.retry_after)
             if streak.alerted_at is None and (
-                failures >= self.lookup_alert_after or now - since >= self.lookup_alert_after_s
+                failures >= self.settings.lookup_alert_after
+                or now - since >= self.settings.lookup_alert_after_s
             ):
                 alerted = (
                     f"order {order.po_number}: Xoxoday could not be asked whether it placed this "
@@ -273,8 +282,8 @@ class OrderWork:
             sent_at=order.sent_at,
             not_found_at=order.not_found_at,
             now=now,
-            window_s=self.inflight_window_s,
-            confirm_after_s=self.confirm_after_s,
+            window_s=self.settings.inflight_window_s,
+            confirm_after_s=self.settings.confirm_after_s,
         )
         if verdict.action == "place_again":
             self._place_again(order)
@@ -304,7 +313,7 @@ class OrderWork:
     def _place_again(self, order: OrderRow) -> None:
         """Two lookups after the window agree there is no order: place it again, same poNumber."""
         cause = order.failure_reason or "an earlier attempt got no answer"
-        if order.attempts >= self.max_attempts:
+        if order.attempts >= self.settings.max_attempts:
             self.metrics.reconciliation("gave_up")
             self._fail(order, f"{cause} (tried {order.attempts} times)", "gave up", "unknown")
             return
@@ -330,7 +339,7 @@ class OrderWork:
                 reason="not found at Xoxoday: placing it again with the same poNumber",
                 fields={
                     "next_attempt_at": self._clock()
-                    + backoff(order.attempts, self.backoff_first_s),
+                    + backoff(order.attempts, self.settings.backoff_first_s),
                     "not_found_at": None,
                 },
             )
@@ -390,7 +399,7 @@ class OrderWork:
                     "last_error": error,
                     "last_error_id": error_id,
                     "failure_reason": reason or order.failure_reason,
-                    "next_attempt_at": self._clock() + self.reconcile_after_s,
+                    "next_attempt_at": self._clock() + self.settings.reconcile_after_s,
                     "not_found_at": None,
                     "lookup_failures": 0,
                     "lookup_failed_since": None,
@@ -423,11 +432,14 @@ class OrderWork:
     def _requeue_or_fail(
         self, order: OrderRow, error: str, reason: str, delay: float | None = None
     ) -> None:
-        if order.attempts >= self.max_attempts:
+        if order.attempts >= self.settings.max_attempts:
             self._fail(order, f"{reason} (tried {order.attempts} times)", error)
         else:
             self._requeue(
-                order, delay or backoff(order.attempts, self.backoff_first_s), error, reason
+                order,
+                delay or backoff(order.attempts, self.settings.backoff_first_s),
+                error,
+                reason,
             )
 
     def _fail(self, order: OrderRow, reason: str, error: str, from_state: str = "placing") -> None:

@@ -26,20 +26,11 @@ from services.errors import RewardError
 from services.lease import Lease
 from services.logcontext import log_refs
 from services.metrics import Instruments
-from services.order_work import (
-    AUTH_RETRY_S,
-    BACKOFF_FIRST_S,
-    LOOKUP_ALERT_AFTER,
-    LOOKUP_ALERT_AFTER_S,
-    MAX_ATTEMPTS,
-    RECONCILE_AFTER_S,
-    OrderWork,
-    backoff,
-)
+from services.order_work import OrderSettings, OrderWork, backoff
 from services.releases import BudgetReleases
 from services.wallet import Wallet
 from services.xoxoday import errors as xe
-from services.xoxoday.client import PLACE_ORDER_TIMEOUT_S, XoxodayClient
+from services.xoxoday.client import XoxodayClient
 from storage import orders as order_store
 from storage.db import Database
 from storage.models import OrderRow
@@ -50,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Worker", "backoff"]
+__all__ = ["OrderSettings", "Worker", "backoff"]
 
 
 class Worker:
@@ -62,15 +53,8 @@ class Worker:
         delivery: Delivery,
         *,
         concurrency: int = 4,
-        max_attempts: int = MAX_ATTEMPTS,
-        backoff_first_s: float = BACKOFF_FIRST_S,
-        reconcile_after_s: float = RECONCILE_AFTER_S,
+        orders: OrderSettings | None = None,
         idle_sleep_s: float = 1.0,
-        auth_retry_s: float = AUTH_RETRY_S,
-        inflight_window_s: float = PLACE_ORDER_TIMEOUT_S,
-        confirm_after_s: float | None = None,
-        lookup_alert_after: int = LOOKUP_ALERT_AFTER,
-        lookup_alert_after_s: float = LOOKUP_ALERT_AFTER_S,
         wallet: Wallet | None = None,
         metrics: Instruments | None = None,
         name: str | None = None,
@@ -90,14 +74,7 @@ class Worker:
             catalog,
             delivery,
             name=self.name,
-            max_attempts=max_attempts,
-            backoff_first_s=backoff_first_s,
-            reconcile_after_s=reconcile_after_s,
-            auth_retry_s=auth_retry_s,
-            inflight_window_s=inflight_window_s,
-            confirm_after_s=confirm_after_s,
-            lookup_alert_after=lookup_alert_after,
-            lookup_alert_after_s=lookup_alert_after_s,
+            settings=orders,
             wallet=wallet,
             metrics=metrics,
             clock=clock,
@@ -132,27 +109,27 @@ class Worker:
     # The per-order settings, kept on OrderWork; here for the runtime and tests that tune them.
     @property
     def max_attempts(self) -> int:
-        return self.orders.max_attempts
+        return self.orders.settings.max_attempts
 
     @max_attempts.setter
     def max_attempts(self, value: int) -> None:
-        self.orders.max_attempts = value
+        self.orders.settings.max_attempts = value
 
     @property
     def reconcile_after_s(self) -> float:
-        return self.orders.reconcile_after_s
+        return self.orders.settings.reconcile_after_s
 
     @reconcile_after_s.setter
     def reconcile_after_s(self, value: float) -> None:
-        self.orders.reconcile_after_s = value
+        self.orders.settings.reconcile_after_s = value
 
     @property
     def auth_retry_s(self) -> float:
-        return self.orders.auth_retry_s
+        return self.orders.settings.auth_retry_s
 
     @auth_retry_s.setter
     def auth_retry_s(self, value: float) -> None:
-        self.orders.auth_retry_s = value
+        self.orders.settings.auth_retry_s = value
 
     @property
     def metrics(self) -> Instruments:

@@ -13,7 +13,7 @@ import pytest
 from bot.runtime import Runtime
 from services import errors as domain
 from services.order_work import OrderWork
-from services.worker import Worker
+from services.worker import OrderSettings, Worker
 from storage import events, ledger
 from storage import orders as order_store
 from storage.models import OrderRow
@@ -277,8 +277,7 @@ def test_failed_lookups_back_off_to_a_cap_and_alert_once_naming_the_po_number(
         runtime.client,
         runtime.catalog,
         runtime.delivery,
-        backoff_first_s=5,
-        lookup_alert_after=6,
+        orders=OrderSettings(backoff_first_s=5, lookup_alert_after=6),
         clock=lambda: now,
     )
     delays = []
@@ -306,8 +305,7 @@ def test_failed_lookups_alert_after_a_while_even_when_few(runtime: Runtime, xo: 
         runtime.client,
         runtime.catalog,
         runtime.delivery,
-        lookup_alert_after=100,
-        lookup_alert_after_s=900,
+        orders=OrderSettings(lookup_alert_after=100, lookup_alert_after_s=900),
         clock=lambda: now,
     )
     try:
