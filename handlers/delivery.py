@@ -75,6 +75,7 @@ class DeliveryRoom:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tidied = 0.0
+        self.rounds = 0  # rounds run (while active): tests wait for one after a change
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class DeliveryRoom:
 
     def round(self) -> int:
         """Hand over new events, start what is due; returns how much was done."""
+        self.rounds += 1
         done = self.dispatcher.dispatch()
         blocked = self.pacer.blocked()
         with self._lock:
