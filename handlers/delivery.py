@@ -9,7 +9,9 @@ else. A 429, a slow Slack or Slack down for an hour touches only this room: the 
 (claims, placements, lookups, the approval schedule) never waits on Slack.
 
 Work that failed for now comes back with a growing delay; after MAX_TRIES (about a day and a
-half) it is given up with an error in the log. Permanent refusals never get that far: they
+half) it is given up with an error in the log, and the sender says what giving it up leaves
+undone (a code that never reached its recipient: the requester and the operators are told,
+SlackSender.given_up). Permanent refusals never get that far: they
 are classified where they happen (slack_errors.py). `rewards-bot run`, `rewards-bot worker`
 and the demo start a room; while another process holds the worker's lease, this one's room
 stands by (`active` says whether to work), so two processes never send the same thing.
@@ -52,6 +54,7 @@ class DeliveryRoom:
         active: Callable[[], bool] = lambda: True,
         senders: int = SENDERS,
         retry_first_s: float = RETRY_FIRST_S,
+        max_tries: int = MAX_TRIES,
         name: str = "slack-delivery",
     ) -> None:
         self.dispatcher = dispatcher
@@ -60,6 +63,7 @@ class DeliveryRoom:
         self.pacer = pacer
         self.active = active
         self.retry_first_s = retry_first_s
+        self.max_tries = max_tries
         self.name = name
         self._senders = senders
         self._pool: ThreadPoolExecutor | None = None
@@ -196,8 +200,14 @@ class DeliveryRoom:
 
     def _failed(self, row: OutboxRow, exc: Exception) -> None:
         tries = row.tries + 1
-        if tries > MAX_TRIES:
+        if tries > self.max_tries:
             log.error("giving up %s after %d tries: %s", row.key, row.tries, exc)
+            try:
+                self.sender.given_up(row)  # before the drop: what it leaves undone is told
+            except Exception:  # a locked database: the row stays, and is given up later
+                log.exception("could not record giving up %s; later", row.key)
+                self.outbox.retry(row, RETRY_MAX_S, f"{type(exc).__name__}: {exc}"[:500])
+                return
             self.outbox.drop(row)
             return
         delay = min(self.retry_first_s * 2 ** (tries - 1), RETRY_MAX_S)

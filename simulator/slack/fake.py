@@ -141,6 +141,8 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        # (method, conversation) -> the error every call answers until healed (fail_conversation)
+        self._failing: dict[tuple[str, str], str] = {}
         self._violations: list[Violation] = []
         self.rules = Rules()
         self.pace = Pace(enabled=lambda: self.rules.on("rate_limits"))
@@ -219,7 +221,7 @@ class FakeSlack:
             expired = self.ws.token_problem(execution, token)
             if expired:
                 return 200, {"ok": False, "error": expired}, []
-        failed = self._injected_failure(method)
+        failed = self._injected_failure(method) or self._failing_conversation(method, params)
         if failed is not None:
             return failed
         retry_after = self.pace.admit(method, params)
@@ -242,6 +244,15 @@ class FakeSlack:
         failure = queue.popleft()
         headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
         return failure.status, {"ok": False, "error": failure.error}, headers
+
+    def _failing_conversation(
+        self, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]] | None:
+        channel = str(params.get("channel") or "")
+        if channel[:1] in ("U", "W"):  # a DM posted to the user id is their D… conversation
+            channel = dm_channel(channel)
+        error = self._failing.get((method, channel))
+        return None if error is None else (200, {"ok": False, "error": error}, [])
 
     def _connections_open(self, token: str) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         """apps.connections.open: app-level token only (a bot token is the wrong type)."""
@@ -362,12 +373,29 @@ class FakeSlack:
             queue = self._failures.setdefault(method, deque())
             queue.extend(_Failure(status, error, retry_after) for _ in range(times))
 
+    def fail_conversation(
+        self, channel: str, error: str = "internal_error", method: str = "chat.postMessage"
+    ) -> None:
+        """Every `method` call to `channel` (a user id means their DM) answers `error` until
+        `heal_conversation`: one conversation Slack keeps failing while the rest work."""
+        if channel[:1] in ("U", "W"):
+            channel = dm_channel(channel)
+        with self._cond:
+            self._failing[(method, channel)] = error
+
+    def heal_conversation(self, channel: str, method: str = "chat.postMessage") -> None:
+        if channel[:1] in ("U", "W"):
+            channel = dm_channel(channel)
+        with self._cond:
+            self._failing.pop((method, channel), None)
+
     def reset(self) -> None:
         """Forget calls, messages, views, triggers, pending failures, latency, rate limits and
         violations; users, channels and scopes go back to how the fake started."""
         with self._cond:
             self._calls.clear()
             self._failures.clear()
+            self._failing.clear()
             self._violations.clear()
             self.pace.reset()
             self.rules.reset()
