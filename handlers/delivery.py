@@ -14,7 +14,9 @@ undone (a code that never reached its recipient: the requester and the operators
 SlackSender.given_up). Permanent refusals never get that far: they
 are classified where they happen (slack_errors.py). `rewards-bot run`, `rewards-bot worker`
 and the demo start a room; while another process holds the worker's lease, this one's room
-stands by (`active` says whether to work), so two processes never send the same thing.
+stands by (`active` says whether to work); and as the lease can move while a send is in
+flight, each row is claimed in the database before it is sent (services/outbox.py), so two
+processes never send the same thing.
 """
 
 from __future__ import annotations
@@ -143,10 +145,13 @@ class DeliveryRoom:
                 continue
             if row.lane and row.lane in blocked:
                 continue
+            claimed = self.outbox.claim(row)  # another process's room may be sending it
+            if claimed is None:
+                continue
             with self._lock:
                 self._busy.add(row.key)
             assert self._pool is not None
-            self._pool.submit(self._send, row)
+            self._pool.submit(self._send, claimed)
             started += 1
             if started >= self._senders * 4:
                 break
@@ -194,6 +199,7 @@ class DeliveryRoom:
         else:
             self.outbox.finish(row, consumed)
         finally:
+            self.outbox.unclaim(row)
             with self._lock:
                 self._busy.discard(row.key)
             self._wake.set()

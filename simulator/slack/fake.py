@@ -93,6 +93,12 @@ class _Failure:
     retry_after: int
 
 
+def _conversation(channel: object) -> str:
+    """A DM posted to the user id is their D… conversation: one key for both."""
+    name = str(channel or "")
+    return dm_channel(name) if name[:1] in ("U", "W") else name
+
+
 class BadRequest(Exception):
     pass
 
@@ -143,6 +149,8 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = {}
         # (method, conversation) -> the error every call answers until healed (fail_conversation)
         self._failing: dict[tuple[str, str], str] = {}
+        # conversation -> (gate, how many calls wait at it): hold_conversation
+        self._held: dict[str, tuple[threading.Event, list[int]]] = {}
         self._violations: list[Violation] = []
         self.rules = Rules()
         self.pace = Pace(enabled=lambda: self.rules.on("rate_limits"))
@@ -197,6 +205,7 @@ class FakeSlack:
             if delay:
                 time.sleep(delay)  # outside the lock: slow calls overlap, as on Slack
             self.pace.wait_if_held(method)
+            self._wait_if_conversation_held(params)
             with self._cond:
                 status, body, headers = self._answer(method, params, token)
         self._record(Call(method, params, time.time(), status, body))
@@ -245,13 +254,20 @@ class FakeSlack:
         headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
         return failure.status, {"ok": False, "error": failure.error}, headers
 
+    def _wait_if_conversation_held(self, params: dict[str, Any]) -> None:
+        with self._cond:
+            held = self._held.get(_conversation(params.get("channel")))
+            if held is not None:
+                held[1][0] += 1
+        if held is not None:
+            held[0].wait(60.0)
+            with self._cond:
+                held[1][0] -= 1
+
     def _failing_conversation(
         self, method: str, params: dict[str, Any]
     ) -> tuple[int, dict[str, Any], list[tuple[str, str]]] | None:
-        channel = str(params.get("channel") or "")
-        if channel[:1] in ("U", "W"):  # a DM posted to the user id is their D… conversation
-            channel = dm_channel(channel)
-        error = self._failing.get((method, channel))
+        error = self._failing.get((method, _conversation(params.get("channel"))))
         return None if error is None else (200, {"ok": False, "error": error}, [])
 
     def _connections_open(self, token: str) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -378,16 +394,31 @@ class FakeSlack:
     ) -> None:
         """Every `method` call to `channel` (a user id means their DM) answers `error` until
         `heal_conversation`: one conversation Slack keeps failing while the rest work."""
-        if channel[:1] in ("U", "W"):
-            channel = dm_channel(channel)
         with self._cond:
-            self._failing[(method, channel)] = error
+            self._failing[(method, _conversation(channel))] = error
 
     def heal_conversation(self, channel: str, method: str = "chat.postMessage") -> None:
-        if channel[:1] in ("U", "W"):
-            channel = dm_channel(channel)
         with self._cond:
-            self._failing.pop((method, channel), None)
+            self._failing.pop((method, _conversation(channel)), None)
+
+    def hold_conversation(self, channel: str) -> None:
+        """Calls to `channel` (a user id means their DM) get no answer until
+        release_conversation: one send in flight for as long as a test needs, whatever the
+        machine's speed, while the rest of Slack answers."""
+        with self._cond:
+            self._held.setdefault(_conversation(channel), (threading.Event(), [0]))
+
+    def release_conversation(self, channel: str) -> None:
+        with self._cond:
+            held = self._held.pop(_conversation(channel), None)
+        if held is not None:
+            held[0].set()
+
+    def held_calls(self, channel: str) -> int:
+        """How many calls wait at `channel`'s hold now."""
+        with self._cond:
+            held = self._held.get(_conversation(channel))
+            return held[1][0] if held is not None else 0
 
     def reset(self) -> None:
         """Forget calls, messages, views, triggers, pending failures, latency, rate limits and
@@ -396,6 +427,10 @@ class FakeSlack:
             self._calls.clear()
             self._failures.clear()
             self._failing.clear()
+            held, self._held = list(self._held.values()), {}
+        for gate, _waiting in held:
+            gate.set()
+        with self._cond:
             self._violations.clear()
             self.pace.reset()
             self.rules.reset()
