@@ -86,6 +86,7 @@ class Worker:
         self._in_flight: set[Future[None]] = set()
         self._busy_orders: set[int] = set()  # orders a pool thread is working on
         self._orphans: set[int] = set()  # orders whose task raised (see _recover_orphans)
+        self._claimed: list[OrderRow] = []  # claimed while still busy: placed next round
         # A condition, so drain() can wait until _done has run for what it waits on.
         self._in_flight_lock = threading.Condition(threading.Lock())
         self._wake = threading.Event()
@@ -316,11 +317,16 @@ class Worker:
                 break
             busy |= started
         while not self._lease_lost.is_set() and self._slots.acquire(blocking=False):
-            order = order_store.claim_next(self.database, self.name, self._clock())
+            claimed = self._claimed.pop(0) if self._claimed else None
+            order = claimed or order_store.claim_next(self.database, self.name, self._clock())
             if order is None:
                 self._slots.release()
                 break
-            self._start(order, self.orders.place, have_slot=True)
+            if self._start(order, self.orders.place, have_slot=True) is False:
+                # Claimed while the task that queued it again (a lookup) is still returning:
+                # placed next round, never left in `placing` with nobody working on it.
+                self._claimed.append(order)
+                break
             busy = True
         for order in order_store.due(self.database, "placed", "next_poll_at", now, limit=20):
             started = self._start(order, self.orders.poll)

@@ -427,3 +427,41 @@ def test_a_charge_is_recorded_while_a_balance_fetch_waits_on_xoxoday(
     xo.config(latency_ms=0)
     assert charged_while_fetching, "the charge waited for Xoxoday's answer"
     assert outcome and isinstance(outcome[0], tuple), outcome  # the fetch was not starved
+
+
+def test_an_order_queued_again_while_its_lookup_still_finishes_is_placed_not_stranded(
+    runtime: Runtime, xo: SimControl
+) -> None:
+    """A lookup finds no order and queues it again; the next round claims it (queued ->
+    placing) while the lookup's task is still returning. The claim must still be placed once
+    that task is done, not left in `placing` with nobody working on it (until a restart;
+    `--until-idle` for ever). A make test run on a loaded machine met it. The task lingering
+    after its requeue is forced here; the rest is the real worker, database and simulator."""
+    worker = runtime.worker
+    request_id = approved(runtime, gift())
+    xo.fault("placeOrder", "http_500_before_commit")  # nothing made, the answer a 500: unknown
+    requeued, finish = threading.Event(), threading.Event()
+    reconcile = worker.orders.reconcile
+
+    def reconcile_then_linger(row: OrderRow) -> None:
+        reconcile(row)
+        current = order_store.get(runtime.database, row.id)
+        if current is not None and current.state == "queued" and not requeued.is_set():
+            requeued.set()
+            finish.wait(60)  # still returning while the next round claims the order
+
+    worker.orders.reconcile = reconcile_then_linger  # type: ignore[method-assign]
+    running = threading.Thread(target=worker.run, kwargs={"until_idle": True}, daemon=True)
+    running.start()
+    try:
+        wait_for(requeued.is_set)
+        claimed = lambda: kinds(runtime, request_id).count("order.claimed") == 2  # noqa: E731
+        wait_for(claimed)  # the next round claimed it while the lookup lingers
+        finish.set()
+        running.join(timeout=60)
+        assert not running.is_alive(), "the worker never got idle: an order left in placing"
+    finally:
+        finish.set()
+        worker.stop()
+    assert states(runtime, request_id) == ["delivered"]
+    assert len(xo.orders()) == 1 and xo.calls("placeOrder") == 2
