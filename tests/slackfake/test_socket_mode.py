@@ -364,9 +364,7 @@ def test_bolt_reconnects_when_slack_asks(sfake, sdriver, socket_bot):
     opened = sfake.socket.connections_opened
     assert sfake.socket_disconnect("refresh_requested") >= 1
     sfake.wait_for("apps.connections.open", lambda c: c.ok)
-    deadline = time.monotonic() + 10
-    while sfake.socket.connections_opened == opened and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: sfake.socket.connections_opened != opened)
     assert sfake.socket.connections_opened == opened + 1
     response = sdriver.command(USER, "after the refresh", command="/echo")
     assert response.json() == {"text": "you said after the refresh"}
