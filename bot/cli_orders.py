@@ -246,29 +246,18 @@ def cmd_orders_reconcile(args: argparse.Namespace) -> int:
 
 def cmd_orders_resend(args: argparse.Namespace) -> int:
     """Have Xoxoday email a delivered order's voucher to its recipient again: for a code the
-    bot could not give in Slack (the recipient left, or is not in the workspace)."""
+    bot could not give in Slack (the recipient left, or is not in the workspace). Decided by
+    the service (services/resend.py): once an hour per order, as the recipient's button."""
     from bot.runtime import build_client, open_db
-    from services.xoxoday import errors as xe
-    from storage import orders
+    from services.resend import ResendRefused, VoucherResend
 
     settings = settings_of(args)
     database = open_db(settings)
-    order = orders.by_po(database, args.po)
-    if order is None:
-        print(f"no order with poNumber {args.po}", file=sys.stderr)
-        return 1
-    if order.state != "delivered" or not order.email:
-        print(
-            f"{order.po_number} is {order.state}{'' if order.email else ' and has no email'}: "
-            "only a delivered order with an email can be sent again",
-            file=sys.stderr,
-        )
-        return 1
     client = build_client(settings, database)
     try:
-        client.get_order_details(po_number=order.po_number, email_voucher=True)
-    except xe.XoxodayError as exc:
-        print(f"Xoxoday could not email {order.po_number}: {exc}", file=sys.stderr)
+        order = VoucherResend(database, client).resend_for_operator(args.po)
+    except ResendRefused as refused:
+        print(refused.message, file=sys.stderr)
         return 1
     finally:
         client.close()

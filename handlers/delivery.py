@@ -9,10 +9,14 @@ else. A 429, a slow Slack or Slack down for an hour touches only this room: the 
 (claims, placements, lookups, the approval schedule) never waits on Slack.
 
 Work that failed for now comes back with a growing delay; after MAX_TRIES (about a day and a
-half) it is given up with an error in the log. Permanent refusals never get that far: they
+half) it is given up with an error in the log, and the sender says what giving it up leaves
+undone (a code that never reached its recipient: the requester and the operators are told,
+SlackSender.given_up). Permanent refusals never get that far: they
 are classified where they happen (slack_errors.py). `rewards-bot run`, `rewards-bot worker`
 and the demo start a room; while another process holds the worker's lease, this one's room
-stands by (`active` says whether to work), so two processes never send the same thing.
+stands by (`active` says whether to work); and as the lease can move while a send is in
+flight, each row is claimed in the database before it is sent (services/outbox.py), so two
+processes never send the same thing.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class DeliveryRoom:
         active: Callable[[], bool] = lambda: True,
         senders: int = SENDERS,
         retry_first_s: float = RETRY_FIRST_S,
+        max_tries: int = MAX_TRIES,
         name: str = "slack-delivery",
     ) -> None:
         self.dispatcher = dispatcher
@@ -60,6 +65,7 @@ class DeliveryRoom:
         self.pacer = pacer
         self.active = active
         self.retry_first_s = retry_first_s
+        self.max_tries = max_tries
         self.name = name
         self._senders = senders
         self._pool: ThreadPoolExecutor | None = None
@@ -147,10 +153,13 @@ class DeliveryRoom:
                 continue
             if row.lane and row.lane in blocked:
                 continue
+            claimed = self.outbox.claim(row)  # another process's room may be sending it
+            if claimed is None:
+                continue
             with self._lock:
                 self._busy.add(row.key)
             assert self._pool is not None
-            self._pool.submit(self._send, row)
+            self._pool.submit(self._send, claimed)
             started += 1
             if started >= self._senders * 4:
                 break
@@ -198,14 +207,21 @@ class DeliveryRoom:
         else:
             self.outbox.finish(row, consumed)
         finally:
+            self.outbox.unclaim(row)
             with self._lock:
                 self._busy.discard(row.key)
             self._wake.set()
 
     def _failed(self, row: OutboxRow, exc: Exception) -> None:
         tries = row.tries + 1
-        if tries > MAX_TRIES:
+        if tries > self.max_tries:
             log.error("giving up %s after %d tries: %s", row.key, row.tries, exc)
+            try:
+                self.sender.given_up(row)  # before the drop: what it leaves undone is told
+            except Exception:  # a locked database: the row stays, and is given up later
+                log.exception("could not record giving up %s; later", row.key)
+                self.outbox.retry(row, RETRY_MAX_S, f"{type(exc).__name__}: {exc}"[:500])
+                return
             self.outbox.drop(row)
             return
         delay = min(self.retry_first_s * 2 ** (tries - 1), RETRY_MAX_S)

@@ -180,6 +180,28 @@ def undelivered_alert(order: OrderRow, why: str) -> str:
     )
 
 
+def how_to_get_the_code(order: OrderRow) -> str:
+    """What an operator can do when a code reached nobody in Slack (plain text)."""
+    if order.email:
+        return (
+            f"an operator can have Xoxoday email it to {order.email}: "
+            f"`rewards-bot orders resend {order.po_number}`"
+        )
+    return (
+        "the order has no email address for Xoxoday to send it to: an operator can look it "
+        f"up with `rewards-bot orders show {order.po_number}` and ask Xoxoday"
+    )
+
+
+def code_given_up_alert(order: OrderRow, why: str) -> str:
+    """For the operators (plain text; the alert builder escapes it): never the code."""
+    return (
+        f"the code of order {order.po_number} ({order.product_name or order.product_id} for "
+        f"{order.email or order.recipient_id}) never reached its recipient: {why}; "
+        f"{how_to_get_the_code(order)}."
+    )
+
+
 def recipient_on_its_way(order: OrderRow, request: RequestRow) -> str:
     return (
         f"🚚 A reward from {requester(request)} is on its way: {reward_phrase(order)}. "
@@ -225,6 +247,12 @@ def requester_update(
             f"↩️ Xoxoday cancelled {order.cancelled_quantity} of {order.quantity} of "
             f"{reward_phrase(order)} for {who(order)} ({ref}); the rest is delivered. "
             "The cancelled share went back to your budget."
+        )
+    if kind == EventKind.ORDER_CODE_UNDELIVERED:
+        return (
+            f"⚠️ The code of {reward_phrase(order)} for {who(order)} ({ref}) never reached "
+            f"them: {md.escape(reason or 'Slack did not take my message')}. The reward is "
+            f"delivered and paid; {md.escape(how_to_get_the_code(order))}."
         )
     return None
 

@@ -74,6 +74,7 @@ REQUESTER_UPDATES = frozenset(
         EventKind.ORDER_FAILED,
         EventKind.ORDER_CANCELED,
         EventKind.ORDER_PARTIALLY_CANCELED,
+        EventKind.ORDER_CODE_UNDELIVERED,
         EventKind.CHOICE_EXPIRED,
     }
 )

@@ -32,6 +32,7 @@ from services.errors import PolicyRefusal
 from services.notices import MessageRef, Notices
 from services.outbox import Outbox, OutboxRow
 from services.policy import Policy
+from services.reward_types import kind_or_default
 from services.rewards import SLACK_SOURCES
 from services.visibility import Visibility
 from services.vouchers import VoucherSource
@@ -102,6 +103,27 @@ class SlackSender(ChoiceSending, Gathered):
             consumed = len(row.data) if request is None else self._for_request(row, request)
         self.targets.end(row.key)
         return consumed
+
+    def given_up(self, row: OutboxRow) -> None:
+        """The delivery room gave `row` up after its tries (about a day and a half). A code
+        that never reached its recipient is not left at a log line: the requester and the
+        operators are told (once), with how to have it sent again."""
+        if row.kind != "event":
+            return
+        event = self.notices.event(int(row.key.removeprefix("event:e")))
+        if event is None or event.kind != EventKind.ORDER_DELIVERED or not event.order_id:
+            return
+        order = self.notices.order(event.order_id)
+        if order is None or not kind_or_default(order.reward_type).codes:
+            return
+        if self.steps.done(f"e{event.id}:undelivered:alert"):
+            return  # the recipient was out of reach and that was told already
+        why = "Slack failed every try to message them for about a day and a half"
+        with self.notices.database.tx():  # the record and its step in one transaction: once
+            if self.steps.settle(f"e{event.id}:code-given-up", "done"):
+                alert = dm_messages.code_given_up_alert(order, why)
+                self.notices.code_undelivered(order, why=why, alert=alert, actor=CONSUMER)
+                log.error("the code of %s never reached its recipient: %s", order.po_number, why)
 
     def _for_request(self, row: OutboxRow, request: RequestRow) -> int:
         if row.kind == "status":

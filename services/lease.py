@@ -31,6 +31,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def free_for(current: dict, holder: str, host: str, now: float) -> bool:
+    """Whether what `current` records (holder, host, pid, expires_at) may be taken by
+    `holder` on `host`: it is its own, it expired, or its process on this machine is gone
+    (killed: no need to wait for expiry). The worker's lease and the delivery room's claims
+    (services/outbox.py) share this one rule."""
+    if current.get("holder") == holder:
+        return True
+    if current.get("expires_at", 0) < now:
+        return True
+    return current.get("host") == host and not _alive(int(current.get("pid", 0)))
+
+
 class Lease:
     def __init__(
         self,
@@ -63,12 +75,7 @@ class Lease:
         )
 
     def _free(self, current: dict) -> bool:
-        if current.get("holder") == self.holder:
-            return True
-        if current.get("expires_at", 0) < self._clock():
-            return True
-        # Same machine and its process is gone (killed): no need to wait for expiry.
-        return current.get("host") == self._host and not _alive(int(current.get("pid", 0)))
+        return free_for(current, self.holder, self._host, self._clock())
 
     def try_acquire(self) -> bool:
         """Take or renew the lease; False when another live worker holds it."""

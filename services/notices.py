@@ -57,6 +57,21 @@ class Notices:
                 reason=reason,
             )
 
+    def code_undelivered(self, order: OrderRow, *, why: str, alert: str, actor: str) -> None:
+        """Slack never took the DM with `order`'s code: on record, for the requester (their
+        update) and for the operators (a system.alert), in one transaction. Neither holds the
+        code: it goes to nobody but its recipient."""
+        with self.database.tx() as db:
+            events.append(
+                db,
+                EventKind.ORDER_CODE_UNDELIVERED,
+                request_id=order.request_id,
+                order_id=order.id,
+                actor=actor,
+                reason=why,
+            )
+            self.alert(alert, request_id=order.request_id, order_id=order.id, actor=actor)
+
     def refs(self, request_id: int, kind: str) -> list[MessageRef]:
         return refs.for_request(self.database, request_id, kind)
 

@@ -46,6 +46,7 @@ NOTIFIED_KINDS = frozenset(
         EventKind.ORDER_CANCELED,
         EventKind.ORDER_PARTIALLY_CANCELED,
         EventKind.ORDER_FAILED,
+        EventKind.ORDER_CODE_UNDELIVERED,
         EventKind.SYSTEM_ALERT,
         EventKind.CHOICE_OFFERED,
         EventKind.CHOICE_REMINDED,

@@ -30,6 +30,13 @@ def delete(database: Database, key: str) -> None:
     database.execute("DELETE FROM kv WHERE key = ?", [key])
 
 
+def delete_if(database: Database, key: str, expected: str) -> bool:
+    """Delete `key` only if it still holds `expected` (a claim only its holder gives back)."""
+    return (
+        database.execute("DELETE FROM kv WHERE key = ? AND value = ?", [key, expected]).rowcount > 0
+    )
+
+
 def compare_and_set(database: Database, key: str, expected: str | None, value: str) -> bool:
     """Set `key` to `value` only if it still holds `expected` (None: absent)."""
     with database.tx() as db:

@@ -188,6 +188,8 @@ class EventKind(StrEnum):
     CHOICE_MADE = "choice.made"
     CHOICE_EXPIRED = "choice.expired"
     ORDER_VOUCHER_RESENT = "order.voucher_resent"  # the recipient had the code emailed again
+    # Slack failed every try of the code's DM: the requester and the operators were told.
+    ORDER_CODE_UNDELIVERED = "order.code_undelivered"
     DELEGATION_SET = "delegation.set"
     DELEGATION_ENDED = "delegation.ended"
     WORKFLOW_CONSENT_EXPIRED = "workflow.consent_expired"

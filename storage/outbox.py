@@ -89,6 +89,15 @@ def due(database: Database, now: float, skip_lanes: list[str], limit: int) -> li
     return [OutboxRow.of(row) for row in rows]
 
 
+def pending_row(database: Database, key: str, now: float) -> OutboxRow | None:
+    """The row `key` as it is now, if it is still pending and due (a list from `due` may be
+    a moment old: another process may have sent it since)."""
+    row = database.one(
+        "SELECT * FROM slack_outbox WHERE key = ? AND pending = 1 AND not_before <= ?", [key, now]
+    )
+    return None if row is None else OutboxRow.of(row)
+
+
 def finish(
     database: Database, key: str, version: int, consumed: int, now: float, gap: float
 ) -> bool:

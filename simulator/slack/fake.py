@@ -93,6 +93,12 @@ class _Failure:
     retry_after: int
 
 
+def _conversation(channel: object) -> str:
+    """A DM posted to the user id is their D… conversation: one key for both."""
+    name = str(channel or "")
+    return dm_channel(name) if name[:1] in ("U", "W") else name
+
+
 class BadRequest(Exception):
     pass
 
@@ -141,6 +147,10 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        # (method, conversation) -> the error every call answers until healed (fail_conversation)
+        self._failing: dict[tuple[str, str], str] = {}
+        # conversation -> (gate, how many calls wait at it): hold_conversation
+        self._held: dict[str, tuple[threading.Event, list[int]]] = {}
         self._violations: list[Violation] = []
         self.rules = Rules()
         self.pace = Pace(enabled=lambda: self.rules.on("rate_limits"))
@@ -195,6 +205,7 @@ class FakeSlack:
             if delay:
                 time.sleep(delay)  # outside the lock: slow calls overlap, as on Slack
             self.pace.wait_if_held(method)
+            self._wait_if_conversation_held(params)
             with self._cond:
                 status, body, headers = self._answer(method, params, token)
         self._record(Call(method, params, time.time(), status, body))
@@ -219,7 +230,7 @@ class FakeSlack:
             expired = self.ws.token_problem(execution, token)
             if expired:
                 return 200, {"ok": False, "error": expired}, []
-        failed = self._injected_failure(method)
+        failed = self._injected_failure(method) or self._failing_conversation(method, params)
         if failed is not None:
             return failed
         retry_after = self.pace.admit(method, params)
@@ -242,6 +253,22 @@ class FakeSlack:
         failure = queue.popleft()
         headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
         return failure.status, {"ok": False, "error": failure.error}, headers
+
+    def _wait_if_conversation_held(self, params: dict[str, Any]) -> None:
+        with self._cond:
+            held = self._held.get(_conversation(params.get("channel")))
+            if held is not None:
+                held[1][0] += 1
+        if held is not None:
+            held[0].wait(60.0)
+            with self._cond:
+                held[1][0] -= 1
+
+    def _failing_conversation(
+        self, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]] | None:
+        error = self._failing.get((method, _conversation(params.get("channel"))))
+        return None if error is None else (200, {"ok": False, "error": error}, [])
 
     def _connections_open(self, token: str) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         """apps.connections.open: app-level token only (a bot token is the wrong type)."""
@@ -362,12 +389,48 @@ class FakeSlack:
             queue = self._failures.setdefault(method, deque())
             queue.extend(_Failure(status, error, retry_after) for _ in range(times))
 
+    def fail_conversation(
+        self, channel: str, error: str = "internal_error", method: str = "chat.postMessage"
+    ) -> None:
+        """Every `method` call to `channel` (a user id means their DM) answers `error` until
+        `heal_conversation`: one conversation Slack keeps failing while the rest work."""
+        with self._cond:
+            self._failing[(method, _conversation(channel))] = error
+
+    def heal_conversation(self, channel: str, method: str = "chat.postMessage") -> None:
+        with self._cond:
+            self._failing.pop((method, _conversation(channel)), None)
+
+    def hold_conversation(self, channel: str) -> None:
+        """Calls to `channel` (a user id means their DM) get no answer until
+        release_conversation: one send in flight for as long as a test needs, whatever the
+        machine's speed, while the rest of Slack answers."""
+        with self._cond:
+            self._held.setdefault(_conversation(channel), (threading.Event(), [0]))
+
+    def release_conversation(self, channel: str) -> None:
+        with self._cond:
+            held = self._held.pop(_conversation(channel), None)
+        if held is not None:
+            held[0].set()
+
+    def held_calls(self, channel: str) -> int:
+        """How many calls wait at `channel`'s hold now."""
+        with self._cond:
+            held = self._held.get(_conversation(channel))
+            return held[1][0] if held is not None else 0
+
     def reset(self) -> None:
         """Forget calls, messages, views, triggers, pending failures, latency, rate limits and
         violations; users, channels and scopes go back to how the fake started."""
         with self._cond:
             self._calls.clear()
             self._failures.clear()
+            self._failing.clear()
+            held, self._held = list(self._held.values()), {}
+        for gate, _waiting in held:
+            gate.set()
+        with self._cond:
             self._violations.clear()
             self.pace.reset()
             self.rules.reset()

@@ -4,16 +4,18 @@ nothing was sent gives the hour back, one lost after the work does not. Against 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.runtime import Runtime
 from services.resend import ResendRefused, VoucherResend
+from storage import events
 from storage import orders as order_store
 from storage.models import OrderRow
 from tests.lifecycle.conftest import APPROVER, REQUESTER, charity, gift
-from tests.support import SimControl
+from tests.support import SimControl, cli_env, rewards_bot
 
 
 class Clock:
@@ -118,3 +120,30 @@ def test_only_a_delivered_code_with_an_email(runtime: Runtime, xo: SimControl) -
         service.resend(donation.id, donation.po_number, "UCHO")
     assert donation.state == "delivered"
     assert all(o["emailsResent"] == 0 for o in xo.orders())
+
+
+def test_the_operators_command_keeps_the_same_hour(runtime: Runtime, xo: SimControl) -> None:
+    """`rewards-bot orders resend PO` (its own process, on the same SQLite file) goes through
+    the same service: once an hour per order, shared with the recipient's button, refused in
+    one line that says when it may go again; each email sent is on record."""
+    [order] = placed(runtime, gift(recipient_id="UANA"))
+    env = cli_env(xo.base_url, Path(runtime.settings.rewards_db))
+    first = rewards_bot(env, "orders", "resend", order.po_number)
+    assert first.returncode == 0, first.stderr
+    assert f"to {order.email} again" in first.stdout
+    assert resent(xo, order) == 1
+
+    again = rewards_bot(env, "orders", "resend", order.po_number)
+    assert again.returncode == 1
+    [line] = again.stderr.strip().splitlines()
+    assert "less than an hour ago" in line and order.po_number in line and "UTC" in line
+    assert resent(xo, order) == 1
+    with pytest.raises(ResendRefused, match="less than an hour ago"):  # the button: same hour
+        VoucherResend(runtime.database, runtime.client).resend(order.id, order.po_number, "UANA")
+    assert resent(xo, order) == 1
+    kinds = [e.kind for e in events.for_order(runtime.database, order.id)]
+    assert kinds.count("order.voucher_resent") == 1
+
+    missing = rewards_bot(env, "orders", "resend", "RB-NO-SUCH-ORDER")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == ["no order with poNumber RB-NO-SUCH-ORDER"]

@@ -1,0 +1,59 @@
+"""A voucher DM is sent once when the worker's lease moves to another process while the DM is
+in flight (a rolling restart: the old process stops its worker, which releases the lease,
+while its delivery room is still waiting for Slack's answer; the new process takes the lease
+and its room starts sending). The step of a message is recorded only once Slack answered, so
+without more the new room would see the DM still owed and send it a second time: a room
+claims each row in the database before it sends it, and another room leaves a row claimed by
+a live process alone.
+
+Two stacks on one SQLite file, the Slack stand-in holding the recipient's conversation so
+the first DM stays in flight for as long as the test needs, whatever the machine's speed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.slack.fake import RunningFakeSlack
+from storage import orders as order_store
+from tests.slack.conftest import stack_on
+from tests.support import SimControl, wait_for
+
+
+def code_dms(slack: RunningFakeSlack, user: str) -> list[dict]:
+    return [m for m in slack.dms(user) if "Code:" in str(m.get("blocks"))]
+
+
+def test_a_code_dm_in_flight_at_a_lease_takeover_goes_once(
+    xo: SimControl, fake_slack: RunningFakeSlack, tmp_path: Path
+) -> None:
+    fake_slack.reset()
+    db = tmp_path / "rewards.db"
+    first = stack_on(db, xo, fake_slack)
+    wait_for(lambda: first.bot.runtime.worker.status == "active")
+    second = stack_on(db, xo, fake_slack)
+    try:
+        wait_for(lambda: second.bot.runtime.worker.status == "standby")
+        fake_slack.hold_conversation("UBEN")  # Ben's DMs get no answer until released
+        first.request("UREQUESTER", ["UBEN"])
+        first.driver.click("UAPPROVER", "approve_request", message=first.approval_message("R-1"))
+        database = first.bot.runtime.database
+        wait_for(lambda: [o.state for o in order_store.for_request(database, 1)] == ["delivered"])
+        wait_for(lambda: fake_slack.held_calls("UBEN") >= 1)  # the first room's DM, in flight
+
+        first.bot.runtime.worker.stop()  # the old process stops: the lease is free
+        wait_for(lambda: second.bot.runtime.worker.status == "active", timeout=30)
+        # The new room works: it posts R-2's ask, so it went through its due rows, R-1's
+        # code DM among them (older, listed first), after it took the lease.
+        second.request("UREQUESTER", ["UANA"])
+        second.approval_message("R-2")
+
+        fake_slack.release_conversation("UBEN")
+        wait_for(lambda: code_dms(fake_slack, "UBEN") and second.bot.room.idle())
+        wait_for(lambda: first.bot.room.idle())
+        assert len(code_dms(fake_slack, "UBEN")) == 1
+        texts = [m["text"] for m in fake_slack.dms("UBEN")]
+        assert len(texts) == len(set(texts)), texts  # and no other DM to Ben twice
+    finally:
+        fake_slack.release_conversation("UBEN")
+        first.stop()
+        second.stop()
