@@ -4,10 +4,10 @@ A seed of 8,000 orders is made through the bot's own code paths (bench/growth_se
 under bench/out/growth/), and a million-order database is built from it by SQL
 (bench/growth_scale.py: 24 months, people multiplied, heavy users kept, about 100,000
 requests, 4 million events and a million ledger lines). The same operations are then timed on
-both (bench/growth_measure.py), the seed being the floor measured in the same run. Goal: each
-at most 1.5x the small database, except the full export and the backup, which grow with what
-they write; and, at a million orders, reject and cancel of 200 orders within Slack's 3 s and a
-round with 100 expiries under a second.
+both (bench/growth_measure.py), side by side in turns, so the seed is the floor measured at
+the same moments. Goal: each at most 1.5x the small database, except the full export and the
+backup, which grow with what they write; and, at a million orders, reject and cancel of 200
+orders within Slack's 3 s and a round with 100 expiries under a second.
 
     python -m bench.growth [--large 1000000] [--seed 8000] [--runs 5]
 
@@ -164,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=8_000, help="orders made by the bot's code")
     parser.add_argument("--large", type=int, default=int(os.environ.get("GROWTH_LARGE", "1000000")))
-    parser.add_argument("--runs", type=int, default=3, help="repeats of each measurement")
+    parser.add_argument("--runs", type=int, default=5, help="repeats of each measurement")
     parser.add_argument("--keep", action="store_true", help="keep the large database")
     args = parser.parse_args()
     setup_logging("ERROR")
@@ -183,11 +183,18 @@ def main() -> None:
     notification_cursors(small_db)
     sim = start(SimConfig(delivery_delay_s=-1, rate_scale=0, initial_balance=Decimal(10**9)))
     slack = start_fake_slack(bot_token=BOT_TOKEN)
+    loads: list[float] = []
+
+    def progress(step: str) -> None:
+        loads.append(os.getloadavg()[0])
+        print(f"{step} (load average {loads[-1]:.1f})", flush=True)
+
     try:
-        print("measuring the small database", flush=True)
-        small = measure(small_db, sim, slack, work, runs=args.runs)
-        print("measuring the large database", flush=True)
-        large = measure(large_db, sim, slack, work, runs=args.runs, past_month=True)
+        print("measuring both databases side by side", flush=True)
+        dbs = {"small": small_db, "large": large_db}
+        measured = measure(dbs, sim, slack, work, runs=args.runs, progress=progress)
+        small, large = measured["small"], measured["large"]
+        loads.append(os.getloadavg()[0])
     finally:
         slack.stop()
         sim.stop()
@@ -196,6 +203,9 @@ def main() -> None:
     sizes = sizes_table(built, seed_counts, build_s)
     growth, ratios_met = growth_table(
         small, large, seed_counts["orders"], built["counts"]["orders"]
+    )
+    growth.notes.append(
+        f"- load average (1 min) during the measurements: {min(loads):.1f} to {max(loads):.1f}"
     )
     checks, checks_met = absolute_table(large, built["counts"]["orders"])
     for table in (sizes, growth, checks):

@@ -7,6 +7,12 @@ of the bot running beside it: what is timed is the work itself. Requests the mea
 on (a 200-order request to reject, 100 requests due a reminder) are recorded just before,
 through RewardService, so both databases get the same ones.
 
+Both databases are measured side by side, in turns: each run of an operation on the small
+file is followed by the same run on the large one (and the next pair in the other order), so
+both see the same moments of a shared machine's load. Measured one after the other, minutes
+apart, a few-millisecond read on a machine whose other users come and go moved by 3-5x
+between the two phases while its CPU time and its statements did not (bench/RESULTS.md §6).
+
 The measurements change the database (they reject, cancel, expire and place), so the
 read-only ones come first.
 """
@@ -71,9 +77,20 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
-def repeat(work: Callable[[], object], runs: int) -> list[float]:
-    work()  # warm: the first run pays for imports and SQLite's page cache
-    return [timed(work) for _ in range(runs)]
+def alternate(
+    works: dict[str, Callable[[], object]], runs: int, *, warm: bool = True
+) -> dict[str, list[float]]:
+    """`runs` timings of each side's work, taken in turns (small, large, then large, small,
+    ...): neither side is measured at a quieter moment than the other."""
+    if warm:  # the first run pays for imports and SQLite's page cache
+        for work in works.values():
+            work()
+    samples: dict[str, list[float]] = {side: [] for side in works}
+    order = list(works)
+    for n in range(runs):
+        for side in order if n % 2 == 0 else order[::-1]:
+            samples[side].append(timed(works[side]))
+    return samples
 
 
 class Session:
@@ -126,112 +143,171 @@ class Session:
         self.runtime.worker.run(until_idle=True)
 
 
-def start_up(session: Session, runs: int) -> list[float]:
+class Sides:
+    """The sessions measured side by side ("small", "large"), each with its figures."""
+
+    def __init__(self, sessions: dict[str, Session]) -> None:
+        self.sessions = sessions
+        self.measured = {side: Measured() for side in sessions}
+
+    def each(self, make: Callable[[Session], Callable[[], object]]) -> dict[str, Callable]:
+        """Each side's work, made from its session."""
+        return {side: make(session) for side, session in self.sessions.items()}
+
+    def add(
+        self,
+        key: str,
+        works: dict[str, Callable[[], object]],
+        runs: int,
+        *,
+        warm: bool = True,
+        note: str = "",
+    ) -> None:
+        for side, samples in alternate(works, runs, warm=warm).items():
+            self.measured[side].add(key, samples, note)
+
+    def add_taken(self, key: str, samples: dict[str, list[float]], note: str = "") -> None:
+        for side, taken in samples.items():
+            self.measured[side].add(key, taken, note)
+
+
+def start_up(session: Session) -> Callable[[], object]:
     """`rewards-bot run` up to its first worker round: everything built (the database opened
     and migrated, the account checked), stranded approvals found, then the worker's recovery
     and first round, in the foreground."""
-    times = []
-    for _ in range(runs + 1):
-        began = time.perf_counter()
+
+    def once() -> None:
         bot: Bot = build_bot(session.settings)
         try:
             bot.runtime.rewards.stranded_auto_approvals()
             bot.runtime.worker.recover()
             bot.runtime.worker.step()
-            times.append(time.perf_counter() - began)
         finally:
             bot.background.shutdown(wait=True)
             bot.runtime.close()
-    return times[1:]
+
+    return once
 
 
-def reads(session: Session, measured: Measured, runs: int) -> None:
-    """Status, history and the Home: nothing changes."""
+def status(session: Session, which: str) -> Callable[[], object]:
+    """`/reward status` of the typical requester's latest request, by R-n or by poNumber."""
     people, rewards = session.people, session.runtime.rewards
     latest = rewards.history(people.typical_requester, limit=1)[0]
     po = order_store.for_request(session.runtime.database, latest.id)[-1].po_number
+    reference = latest.ref if which == "ref" else po
 
-    def status(reference: str) -> Callable[[], object]:
-        def look() -> str:
-            view = rewards.view_for(people.typical_requester, reference)
-            assert view is not None, reference
-            return status_text(view.request, view.orders, whole=view.whole)
+    def look() -> str:
+        view = rewards.view_for(people.typical_requester, reference)
+        assert view is not None, reference
+        return status_text(view.request, view.orders, whole=view.whole)
 
-        return look
+    return look
 
-    measured.add("status_ref", repeat(status(latest.ref), runs))
-    measured.add("status_po", repeat(status(po), runs))
-    for key, user in (
-        ("history", people.typical_requester),
-        ("history_heavy", people.heavy_requester),
+
+def history(session: Session, user: str) -> Callable[[], object]:
+    rewards = session.runtime.rewards
+    return lambda: history_text(rewards.history(user, limit=10))
+
+
+def home(session: Session, user: str) -> Callable[[], object]:
+    found = session.bot.deps.home
+    assert found is not None
+    return lambda: home_view(found.service.build(user))
+
+
+def reads(sides: Sides, runs: int) -> None:
+    """Status, history, the Home and /metrics: nothing changes (but the 30 requests the
+    approver's Home lists, recorded before and rejected after)."""
+    sides.add("status_ref", sides.each(lambda s: status(s, "ref")), runs)
+    sides.add("status_po", sides.each(lambda s: status(s, "po")), runs)
+    sides.add("history", sides.each(lambda s: history(s, s.people.typical_requester)), runs)
+    sides.add("history_heavy", sides.each(lambda s: history(s, s.people.heavy_requester)), runs)
+    waiting = {
+        side: [s.pending(3, requester=f"UWAIT{n:02d}") for n in range(30)]
+        for side, s in sides.sessions.items()
+    }
+    for key, who in (
+        ("home", "typical_requester"),
+        ("home_heavy", "heavy_requester"),
+        ("home_recipient", "heavy_recipient"),
+        ("home_approver", "approver"),
     ):
-        measured.add(key, repeat(lambda u=user: history_text(rewards.history(u, limit=10)), runs))
-    home = session.bot.deps.home
-    assert home is not None
-    waiting = [session.pending(3, requester=f"UWAIT{n:02d}") for n in range(30)]
-    for key, user in (
-        ("home", people.typical_requester),
-        ("home_heavy", people.heavy_requester),
-        ("home_recipient", people.heavy_recipient),
-        ("home_approver", people.approver),
-    ):
-        measured.add(key, repeat(lambda u=user: home_view(home.service.build(u)), runs))
-    for request_id in waiting:
-        rewards.reject(request_id, people.approver, "bench: the Home's waiting list")
-    registry = session.bot.registry
-    measured.add("metrics", repeat(lambda: generate_latest(registry), runs))
+        sides.add(key, sides.each(lambda s, w=who: home(s, getattr(s.people, w))), runs)
+    for side, ids in waiting.items():
+        session = sides.sessions[side]
+        for request_id in ids:
+            session.runtime.rewards.reject(
+                request_id, session.people.approver, "bench: the Home's waiting list"
+            )
+    sides.add("metrics", sides.each(lambda s: lambda: generate_latest(s.bot.registry)), runs)
 
 
-def decisions(session: Session, measured: Measured, runs: int) -> None:
+def popping(act: Callable[[int], object], ids: list[int]) -> Callable[[], object]:
+    """The action on the next of `ids`: requests made beforehand, outside the timing."""
+    return lambda: act(ids.pop(0))
+
+
+def decisions(sides: Sides, runs: int) -> None:
     """Reject and cancel of 50 and 200 orders, approve of 10: the calls Slack waits for."""
-    rewards, people = session.runtime.rewards, session.people
+
+    def act(key: str, size: int, make: Callable[[Session], Callable[[int], object]]) -> None:
+        made = {side: [s.pending(size) for _ in range(runs)] for side, s in sides.sessions.items()}
+        works = {side: popping(make(s), made[side]) for side, s in sides.sessions.items()}
+        sides.add(key, works, runs, warm=False)
+
     for size in (50, 200):
-        rejects = [session.pending(size) for _ in range(runs)]
-        measured.add(
+        act(
             f"reject_{size}",
-            [timed(lambda r=r: rewards.reject(r, people.approver, "bench")) for r in rejects],
+            size,
+            lambda s: lambda r: s.runtime.rewards.reject(r, s.people.approver, "bench"),
         )
-        cancels = [session.pending(size) for _ in range(runs)]
-        measured.add(
+        act(
             f"cancel_{size}",
-            [timed(lambda r=r: rewards.cancel(r, people.typical_requester)) for r in cancels],
+            size,
+            lambda s: lambda r: s.runtime.rewards.cancel(r, s.people.typical_requester),
         )
-    approvals = [session.pending(10) for _ in range(runs)]
     # Approve reads the balance Xoxoday gave in the last 30 s; the long rejects above may have
     # outlived it, and a click after another click is the common case.
-    session.runtime.wallet.balance(max_age_s=0)
-    measured.add(
-        "approve", [timed(lambda r=r: rewards.approve(r, people.approver)) for r in approvals]
-    )
-    session.settle()
+    for session in sides.sessions.values():
+        session.runtime.wallet.balance(max_age_s=0)
+    act("approve", 10, lambda s: lambda r: s.runtime.rewards.approve(r, s.people.approver))
+    for session in sides.sessions.values():
+        session.settle()
 
 
-def rounds(session: Session, measured: Measured, runs: int) -> None:
+def rounds(sides: Sides, runs: int) -> None:
     """A scheduler round with 100 reminders due, then with the same 100 expiring; the worker's
-    idle round; placing 50 orders against the simulator."""
-    schedule = session.runtime.deciders.schedule
-    remind_at = schedule.remind_after.total_seconds() + 60
-    expire_at = schedule.expire_after.total_seconds() + 60
-    reminders, expiries, ticks = [], [], []
-    for _ in range(runs):
-        due = [session.pending(1, requester=f"UDUE{n:02d}") for n in range(100)]
-        session.scheduler(0).tick()  # schedules them: nothing is due yet
-        reminders.append(until_done(session.scheduler(remind_at), len(due), ticks))
-        expiries.append(until_done(session.scheduler(expire_at), len(due), ticks))
+    idle round; placing 50 orders against the simulator. Each run on both sides in turn."""
+    reminders: dict[str, list[float]] = {side: [] for side in sides.sessions}
+    expiries: dict[str, list[float]] = {side: [] for side in sides.sessions}
+    ticks: list[int] = []
+    order = list(sides.sessions)
+    for n in range(runs):
+        for side in order if n % 2 == 0 else order[::-1]:
+            session = sides.sessions[side]
+            schedule = session.runtime.deciders.schedule
+            remind_at = schedule.remind_after.total_seconds() + 60
+            expire_at = schedule.expire_after.total_seconds() + 60
+            due = [session.pending(1, requester=f"UDUE{k:02d}") for k in range(100)]
+            session.scheduler(0).tick()  # schedules them: nothing is due yet
+            reminders[side].append(until_done(session.scheduler(remind_at), len(due), ticks))
+            expiries[side].append(until_done(session.scheduler(expire_at), len(due), ticks))
     note = f"rounds needed: {max(ticks)}" if max(ticks) > 1 else ""
-    measured.add("remind_100", reminders, note)
-    measured.add("expire_100", expiries, note)
-    session.settle()
-    worker = session.runtime.worker
-    measured.add("idle_round", repeat(worker.step, runs * 5))
-    placing = []
-    for _ in range(runs):
-        request_id = session.pending(50)
-        session.runtime.rewards.approve(request_id, session.people.approver)
-        placing.append(timed(session.settle))
-        states = {o.state for o in order_store.for_request(session.runtime.database, request_id)}
-        assert states == {"delivered"}, states
-    measured.add("place_50", placing)
+    sides.add_taken("remind_100", reminders, note)
+    sides.add_taken("expire_100", expiries, note)
+    for session in sides.sessions.values():
+        session.settle()
+    sides.add("idle_round", sides.each(lambda s: s.runtime.worker.step), runs * 5)
+    placing: dict[str, list[float]] = {side: [] for side in sides.sessions}
+    for n in range(runs):
+        for side in order if n % 2 == 0 else order[::-1]:
+            session = sides.sessions[side]
+            request_id = session.pending(50)  # made and approved before the clock starts
+            session.runtime.rewards.approve(request_id, session.people.approver)
+            placing[side].append(timed(session.settle))
+            orders = order_store.for_request(session.runtime.database, request_id)
+            assert {o.state for o in orders} == {"delivered"}, orders
+    sides.add_taken("place_50", placing)
 
 
 def until_done(scheduler: Scheduler, expected: int, ticks: list[int]) -> float:
@@ -316,28 +392,34 @@ def fullest_past_month(db: Path) -> str:
 
 
 def measure(
-    db: Path,
+    dbs: dict[str, Path],
     sim: RunningSimulator,
     slack: RunningFakeSlack,
     out: Path,
     *,
     runs: int = 5,
-    past_month: bool = False,
+    past_month: tuple[str, ...] = ("large",),
     progress: Callable[[str], None] = print,
-) -> Measured:
-    measured = Measured()
-    session = Session(db, sim, slack, People())
+) -> dict[str, Measured]:
+    """Every figure of each database (by side: "small", "large"), measured side by side; the
+    exports, processes of seconds to minutes, one side after the other."""
+    sessions: dict[str, Session] = {}
     try:
+        for side, db in dbs.items():
+            sessions[side] = Session(db, sim, slack, People())
+        sides = Sides(sessions)
         progress("  start-up")
-        measured.add("start_up", start_up(session, 3))
+        sides.add("start_up", sides.each(start_up), 3)
         progress("  status, history, the Home, /metrics")
-        reads(session, measured, runs * 4)
+        reads(sides, runs * 4)
         progress("  reject, cancel, approve")
-        decisions(session, measured, runs)
+        decisions(sides, runs)
         progress("  scheduler and worker rounds, placing")
-        rounds(session, measured, runs)
+        rounds(sides, runs)
     finally:
-        session.close()
-    progress("  exports and backup")
-    exports(session, measured, out, max(2, runs // 2), past_month)
-    return measured
+        for session in sessions.values():
+            session.close()
+    for side, session in sessions.items():
+        progress(f"  exports and backup, {side}")
+        exports(session, sides.measured[side], out, max(2, runs // 2), side in past_month)
+    return sides.measured

@@ -117,10 +117,11 @@ class HomeService:
     def build(self, user_id: str) -> HomeData:
         month = self.month()
         requests = request_store.for_requester(self.database, user_id, limit=RECENT)
+        orders = order_store.for_requests(self.database, [r.id for r in requests])
         data = HomeData(
             user_id=user_id,
             budget=budget_of(self.database, self.policy, user_id, month, self.currency() or ""),
-            requests=[(r, order_store.for_request(self.database, r.id)) for r in requests],
+            requests=[(r, orders[r.id]) for r in requests],
             received=self._received(user_id),
             delegate=self.delegations.of(user_id),
             standing_in_for=self.delegations.standing_in_for(user_id),
@@ -146,7 +147,7 @@ class HomeService:
         recipients = order_store.recipients_of_waiting(self.database)
         now = self._clock()
         standing = self.delegations.standing_in_for(user_id)  # once, not once per request
-        found: list[Waiting] = []
+        first: list[tuple[RequestRow, str | None]] = []
         total = 0
         for request in request_store.waiting(self.database):
             ids = recipients.get(request.id, [])
@@ -159,10 +160,10 @@ class HomeService:
             except PolicyRefusal:
                 continue
             total += 1
-            if len(found) < shown:
-                orders = order_store.for_request(self.database, request.id)
-                found.append(Waiting(request, orders, acting_for))
-        return found, total
+            if len(first) < shown:
+                first.append((request, acting_for))
+        orders = order_store.for_requests(self.database, [r.id for r, _ in first])
+        return [Waiting(r, orders[r.id], acting_for) for r, acting_for in first], total
 
     def _to_choose(self, user_id: str) -> list[ToChoose]:
         found = []

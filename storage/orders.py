@@ -44,6 +44,22 @@ def for_request(database: Database, request_id: int) -> list[OrderRow]:
     return [OrderRow.model_validate(row) for row in rows]
 
 
+def for_requests(database: Database, request_ids: Iterable[int]) -> dict[int, list[OrderRow]]:
+    """The orders of several requests (the Home's lists), by request, each request's in id
+    order: one read along the request_id index instead of one per request (nothing sorted)."""
+    wanted = list(dict.fromkeys(request_ids))
+    found: dict[int, list[OrderRow]] = {request_id: [] for request_id in wanted}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = database.query(
+            f"SELECT * FROM orders WHERE request_id IN ({marks}) ORDER BY request_id, id", chunk
+        )
+        for row in rows:
+            found[int(row["request_id"])].append(OrderRow.model_validate(row))
+    return found
+
+
 def recipients_of_waiting(database: Database) -> dict[int, list[str | None]]:
     """The recipients' member ids of every request waiting for approval, by request, in one
     read (None for a recipient known by email only)."""

@@ -50,17 +50,14 @@ def received(
     database: Database, recipient_id: str, states: Sequence[str], limit: int
 ) -> list[tuple[OrderRow, RequestRow]]:
     """The latest orders to `recipient_id` in `states`, newest first, with their requests
-    (read backwards along the (recipient_id, created_at) index: nothing is sorted)."""
+    (read backwards along the (recipient_id, created_at) index: nothing is sorted; the
+    requests in one read)."""
     marks = ", ".join("?" for _ in states)
     rows = database.query(
         f"SELECT * FROM orders WHERE recipient_id = ? AND state IN ({marks}) "
         "ORDER BY created_at DESC, id DESC LIMIT ?",
         [recipient_id, *states, limit],
     )
-    found = []
-    for row in rows:
-        order = OrderRow.model_validate(row)
-        request = request_store.get(database, order.request_id)
-        if request is not None:
-            found.append((order, request))
-    return found
+    orders = [OrderRow.model_validate(row) for row in rows]
+    requests = request_store.by_ids(database, [order.request_id for order in orders])
+    return [(order, requests[order.request_id]) for order in orders if order.request_id in requests]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +54,18 @@ def insert(
 def get(database: Database, request_id: int) -> RequestRow | None:
     row = database.one("SELECT * FROM requests WHERE id = ?", [request_id])
     return RequestRow.model_validate(row) if row else None
+
+
+def by_ids(database: Database, request_ids: Iterable[int]) -> dict[int, RequestRow]:
+    """Several requests by id in one read (those not in the record are absent)."""
+    wanted = list(dict.fromkeys(request_ids))
+    found: dict[int, RequestRow] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = database.query(f"SELECT * FROM requests WHERE id IN ({marks})", chunk)
+        found.update({int(row["id"]): RequestRow.model_validate(row) for row in rows})
+    return found
 
 
 def by_idempotency_key(database: Database, key: str) -> RequestRow | None:

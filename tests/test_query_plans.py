@@ -88,6 +88,8 @@ CALLS: dict[str, Callable[[Database], Any]] = {
     # history and the Home
     "requests.for_requester": lambda d: request_store.for_requester(d, "UREQ", 10),
     "received.received": lambda d: received.received(d, "UANA", ["placed", "delivered"], 10),
+    "orders.for_requests": lambda d: order_store.for_requests(d, [4, 1, 2]),
+    "requests.by_ids": lambda d: request_store.by_ids(d, [4, 1, 2]),
     "ledger.approved_amounts_by_type": lambda d: ledger.approved_amounts_by_type(d, MONTH),
     "ledger.approved_amounts_added": lambda d: ledger.approved_amounts_added(d, MONTH, 1, 3),
     "ledger.amounts_of_requests": lambda d: ledger.amounts_of_requests(d, MONTH, [1, 2], 3),
@@ -196,6 +198,19 @@ def test_the_notification_backlog_count_is_capped(database: Database) -> None:
     """A cursor left far behind is counted up to the cap, not event by event for ever."""
     assert events.count_after(database, 0, [EventKind.REQUEST_CREATED]) == 4
     assert events.count_after(database, 0, [EventKind.REQUEST_CREATED], cap=3) == 3
+
+
+def test_orders_of_several_requests_are_read_at_once_by_request(database: Database) -> None:
+    """The Home's one read for its requests' orders gives each request exactly what
+    `for_request` gives it, an unknown request nothing, and issues one statement."""
+    with issued(database) as statements:
+        found = order_store.for_requests(database, [4, 1, 99, 1])
+    assert len(reads(statements)) == 1
+    assert list(found) == [4, 1, 99]
+    assert found[4] == order_store.for_request(database, 4)
+    assert found[1] == order_store.for_request(database, 1)
+    assert found[99] == []
+    assert sorted(request_store.by_ids(database, [4, 99, 1])) == [1, 4]
 
 
 def test_requests_by_state_are_counted_by_triggers(database: Database) -> None:
