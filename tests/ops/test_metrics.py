@@ -86,8 +86,8 @@ def test_metrics_after_a_run_of_orders_with_faults(xo: SimControl, stack: LocalS
     # hang guard here, so a placement a loaded machine slows past 1 s is not one more unknown.
     # The in-flight window (that timeout in production) is 1 s: a "not found" is trusted soon.
     # Shorter than the timeout is safe here only: the faults' orders never commit later.
-    runtime.worker.orders.inflight_window_s = 1.0
-    runtime.worker.orders.confirm_after_s = confirm_delay(1.0)
+    runtime.worker.orders.settings.inflight_window_s = 1.0
+    runtime.worker.orders.settings.confirm_after_s = confirm_delay(1.0)
     clock = WaitedClock()
     runtime.client.limiter = RateLimiter(
         scale=stack.settings.xoxoday_rate_scale,
