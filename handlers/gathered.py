@@ -183,6 +183,11 @@ class Gathered:
         if posted:
             channel, ts, _target = posted
             self.outbox.save_digest(channel, ts, person, why, kept)
+            # As for an ask (SlackSender.redraw_if_changed): a request decided while the digest
+            # was being posted was redrawn without it; its entry is redrawn now.
+            for entry in self._digest_entries(kept, why, person):
+                if entry.request.state != "pending_approval" or entry.closed:
+                    self.outbox.mark(f"asks:R{entry.request.id}", request_id=entry.request.id)
         elif outcome == "gone":
             log.warning("cannot remind %s in Slack: the requests wait on their Home tab", person)
         return len(row.data)

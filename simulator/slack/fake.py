@@ -68,6 +68,7 @@ DEMO_BOT_TOKEN = "xoxb-demo"  # noqa: S105 - a fixed local token, never a real c
 # wait_for's guard against a hang: it returns as soon as the call is seen, so the guard is far
 # beyond what a machine loaded by others needs (a test waits for what must happen, not a speed).
 WAIT_S = 120.0
+ANSWER_HELD = "answer:"  # the prefix of a conversation whose answers only are held
 RESPONSE_URL = "response_url"  # the method name recorded for posts to /hooks/...
 HTTP_ACK = "http_ack"  # the method name recorded for the app's HTTP answers (via the driver)
 SERVER_THREADS = 64  # enough for many slow calls at once (set_latency)
@@ -149,7 +150,8 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = {}
         # (method, conversation) -> the error every call answers until healed (fail_conversation)
         self._failing: dict[tuple[str, str], str] = {}
-        # conversation -> (gate, how many calls wait at it): hold_conversation
+        # conversation (prefixed ANSWER_HELD when only the answer waits) -> (gate, how many
+        # calls wait at it): hold_conversation
         self._held: dict[str, tuple[threading.Event, list[int]]] = {}
         self._violations: list[Violation] = []
         self.rules = Rules()
@@ -208,6 +210,7 @@ class FakeSlack:
             self._wait_if_conversation_held(params)
             with self._cond:
                 status, body, headers = self._answer(method, params, token)
+            self._wait_if_conversation_held(params, ANSWER_HELD)
         self._record(Call(method, params, time.time(), status, body))
         return status, body, headers
 
@@ -254,9 +257,9 @@ class FakeSlack:
         headers = [("Retry-After", str(failure.retry_after))] if failure.status == 429 else []
         return failure.status, {"ok": False, "error": failure.error}, headers
 
-    def _wait_if_conversation_held(self, params: dict[str, Any]) -> None:
+    def _wait_if_conversation_held(self, params: dict[str, Any], stage: str = "") -> None:
         with self._cond:
-            held = self._held.get(_conversation(params.get("channel")))
+            held = self._held.get(stage + _conversation(params.get("channel")))
             if held is not None:
                 held[1][0] += 1
         if held is not None:
@@ -401,23 +404,28 @@ class FakeSlack:
         with self._cond:
             self._failing.pop((method, _conversation(channel)), None)
 
-    def hold_conversation(self, channel: str) -> None:
+    def hold_conversation(self, channel: str, *, done_first: bool = False) -> None:
         """Calls to `channel` (a user id means their DM) get no answer until
         release_conversation: one send in flight for as long as a test needs, whatever the
-        machine's speed, while the rest of Slack answers."""
+        machine's speed, while the rest of Slack answers. `done_first`: each call is carried
+        out (the message is there for people to read and click) and only its answer waits,
+        as when Slack's answer is slow on the way back."""
+        stage = ANSWER_HELD if done_first else ""
         with self._cond:
-            self._held.setdefault(_conversation(channel), (threading.Event(), [0]))
+            self._held.setdefault(stage + _conversation(channel), (threading.Event(), [0]))
 
     def release_conversation(self, channel: str) -> None:
         with self._cond:
-            held = self._held.pop(_conversation(channel), None)
-        if held is not None:
-            held[0].set()
+            held = [self._held.pop(s + _conversation(channel), None) for s in ("", ANSWER_HELD)]
+        for each in held:
+            if each is not None:
+                each[0].set()
 
-    def held_calls(self, channel: str) -> int:
+    def held_calls(self, channel: str, *, done_first: bool = False) -> int:
         """How many calls wait at `channel`'s hold now."""
+        stage = ANSWER_HELD if done_first else ""
         with self._cond:
-            held = self._held.get(_conversation(channel))
+            held = self._held.get(stage + _conversation(channel))
             return held[1][0] if held is not None else 0
 
     def reset(self) -> None:

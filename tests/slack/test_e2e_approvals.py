@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -430,3 +431,36 @@ def test_a_request_left_unapproved_by_a_stop_is_approved_at_the_next_start(
         wait_for(lambda: order_states(second) == ["delivered"])
     finally:
         second.stop()
+
+
+def test_an_ask_whose_post_is_answered_after_the_approval_loses_its_buttons(
+    stack: LocalStack,
+) -> None:
+    """The approval channel shows the ask at once, but Slack's answer (its ts) reaches the bot
+    only after the approver clicked: the decision's redraw found no ask on record. A CI run met
+    it: the ask kept Approve and Reject for a request approved and delivered."""
+    stack.slack.hold_conversation(APPROVAL_CHANNEL, done_first=True)
+    stack.request("UREQUESTER", ["UANA"])
+
+    def shown() -> dict[str, Any] | None:
+        asks = [m for m in stack.slack.messages(APPROVAL_CHANNEL) if "R-1" in m.get("text", "")]
+        return asks[0] if asks else None
+
+    ask = wait_for(shown)
+    assert stack.slack.held_calls(APPROVAL_CHANNEL, done_first=True) == 1
+    stack.driver.click("UAPPROVER", "approve_request", message=ask)
+    db = stack.bot.runtime.database
+    wait_for(  # the decision's redraw of the asks has gone, with no ask on record yet
+        lambda: db.scalar("SELECT COUNT(*) FROM slack_outbox WHERE key = 'asks:R1' AND pending = 0")
+    )
+    assert request_state(stack) != "pending_approval"
+    stack.slack.release_conversation(APPROVAL_CHANNEL)
+
+    def without_buttons() -> bool:
+        now = stack.slack.message(ask["channel"], ask["ts"])
+        return now is not None and all(b["type"] != "actions" for b in now["blocks"])
+
+    wait_for(without_buttons)
+    assert "Approved by <@UAPPROVER>" in stack.slack.plain_text(
+        stack.slack.message(ask["channel"], ask["ts"])
+    )
