@@ -9,11 +9,13 @@ from __future__ import annotations
 from handlers import choice_messages
 from handlers.targets import Targets, is_slack_user
 from services.notices import Notices
+from services.outbox import Outbox
 from storage.models import EventKind, EventRow, OrderRow, RequestRow
 
 
 class ChoiceSending:
     notices: Notices
+    outbox: Outbox
     targets: Targets
 
     def _choice(self, event: EventRow, request: RequestRow, order: OrderRow) -> None:
@@ -36,6 +38,11 @@ class ChoiceSending:
         _outcome, posted = self.targets.post(f"e{event.id}:offer", request, recipient, text, blocks)
         if posted:
             self.notices.save_ref(request.id, "offer", *posted)
+            # Chosen (or expired) while the offer was being posted: the offers' redraw found
+            # none on record then, so it is marked again (as an ask, AskSending.redraw_if_changed).
+            now = self.notices.order(order.id)
+            if now is not None and now.state != "choosing":
+                self.outbox.mark(f"offers:R{request.id}", request_id=request.id)
 
     def _offers(self, request: RequestRow) -> None:
         """Each offer DM of the request shows where its choice stands (no button once made)."""

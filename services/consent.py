@@ -126,8 +126,18 @@ class Consents:
         return row.ts is None and self._clock() - row.asked_at > STALLED_S
 
     def posted(self, execution_id: str, channel: str, ts: str) -> None:
+        """Where the DM that asks is. Answered already (the runner pressed a button while
+        Slack's answer to the post was on its way): the answer's event had no DM to change,
+        so its last word is said again, now with the DM (the approval asks' race)."""
         with self.database.tx() as db:
             store.set_message(db, execution_id, channel, ts)
+        row = self.get(execution_id)
+        if row is None or row.state in (store.ASKED, store.SENDING):
+            return
+        detail = {"sent": f"R-{row.request_id}", "refused": row.reason or ""}.get(row.state, "")
+        lapsed = row.state == "expired" and row.reason == LAPSED
+        with self.database.tx() as db:
+            _answered(db, row, "lapsed" if lapsed else row.state, detail)
 
     def claim_send(self, execution_id: str, user_id: str) -> ConsentRow:
         """`user_id` pressed Send: the question moves to `sending` (or stays there, after a

@@ -246,3 +246,38 @@ def test_a_card_the_account_may_not_order_abroad_is_told_to_the_recipient_and_re
     )
     assert "DEMO-" not in json.dumps([m for m in stack.slack.dms(ANA)])  # no code came
     wait_for(lambda: committed(stack) == 0)  # the 50 held, less 18 back at the choice: all back
+
+
+def test_an_offer_whose_post_is_answered_after_the_choice_loses_its_button(
+    choice_stack: LocalStack,
+) -> None:
+    """Ana sees the offer at once, but Slack's answer (its ts) reaches the bot only after she
+    chose: the offers' redraw found no offer on record; the offer is redrawn once it is."""
+    stack = choice_stack
+    stack.give_choice(REQUESTER, [ANA], "30")
+    stack.slack.hold_conversation(ANA, done_first=True)
+    stack.driver.click(APPROVER, "approve_request", message=stack.approval_message("R-1"))
+
+    def shown() -> dict | None:
+        offers = [m for m in stack.slack.dms(ANA) if "choose_reward" in json.dumps(m["blocks"])]
+        return offers[0] if offers else None
+
+    dm = wait_for(shown)
+    view_id = stack.open_choice(ANA, dm)
+    stack.pick_in_choice(ANA, view_id, country="uk", product_id=sim.TESCO_UK)
+    stack.driver.fill(view_id, "choice_value", "choice_value", "10")
+    assert stack.driver.submit(ANA, view_id).json()["response_action"] == "update"
+    db = stack.bot.runtime.database
+    wait_for(  # the choice's redraw of the offers has gone, with no offer on record yet
+        lambda: db.scalar(
+            "SELECT COUNT(*) FROM slack_outbox WHERE key = 'offers:R1' AND pending = 0"
+        )
+    )
+    assert stack.slack.held_calls(ANA, done_first=True) >= 1
+    stack.slack.release_conversation(ANA)
+    wait_for(
+        lambda: (
+            "choose_reward"
+            not in json.dumps((stack.slack.message(dm["channel"], dm["ts"]) or {})["blocks"])
+        )
+    )

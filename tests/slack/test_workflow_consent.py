@@ -217,3 +217,25 @@ def test_only_the_runner_answers_and_send_at_a_refused_moment_records_nothing(
         lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
     )
     assert "Not sent:" in stack.slack.plain_text(closed)
+
+
+def test_send_pressed_before_the_ask_is_on_record_still_closes_the_dm(stack: LocalStack) -> None:
+    """The runner reads the question at once, but Slack's answer to its post (the DM's ts)
+    reaches the bot only after they pressed Send: the answer's event had no DM to change."""
+    stack.slack.hold_conversation("UREQUESTER", done_first=True)
+    execution_id = start(stack, RSVP, "UREQUESTER")
+    ask = wait_for(lambda: consent_ask(stack, "UREQUESTER", execution_id))
+    stack.driver.click("UREQUESTER", "consent_send", message=ask)
+    assert ended(stack, execution_id)["state"] == "completed"
+    consents = stack.bot.runtime.consents
+    wait_for(lambda: (c := consents.get(execution_id)) and c.state == "sent")
+    assert consents.get(execution_id).ts is None  # type: ignore[union-attr]  # still held
+    stack.slack.release_conversation("UREQUESTER")
+
+    def closed() -> bool:
+        now = stack.slack.message(ask["channel"], ask["ts"]) or {}
+        return "Sent for approval as R-1" in stack.slack.plain_text(now)
+
+    wait_for(closed)
+    now = stack.slack.message(ask["channel"], ask["ts"]) or {}
+    assert all(b["type"] != "actions" for b in now["blocks"])
