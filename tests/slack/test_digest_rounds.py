@@ -62,3 +62,28 @@ def test_a_digests_step_is_named_by_what_it_tells() -> None:
     assert digest_step("remind", "U1", round_1) != digest_step("remind", "U1", round_2)
     assert digest_step("remind", "U1", round_1) != digest_step("remind", "U2", round_1)
     assert digest_step("remind", "U1", round_1) != digest_step("escalate", "U1", round_1)
+
+
+def test_a_digest_on_record_after_its_request_was_decided_loses_its_buttons(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    """The approver reads the reminder at once, but Slack's answer to it (its ts) comes back
+    only after the request was approved: the decision's redraw found no digest on record."""
+    stack = make_stack(rewards_remind_after="2s", rewards_expire_after="1h")
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    approval = stack.approval_message("R-1")
+    stack.slack.hold_conversation("UAPPROVER", done_first=True)
+    digest = wait_for(lambda: asks(stack, "UAPPROVER", "⏰"))[0]
+    assert any(b["type"] == "actions" for b in digest["blocks"])
+    stack.driver.click("UAPPROVER", "approve_request", message=approval)
+    db = stack.bot.runtime.database
+    wait_for(  # the decision's redraw has gone (the channel's ask), the digest not on record
+        lambda: db.scalar("SELECT COUNT(*) FROM slack_outbox WHERE key = 'asks:R1' AND pending = 0")
+    )
+    stack.slack.release_conversation("UAPPROVER")
+
+    def closed() -> bool:
+        now = stack.slack.message(digest["channel"], digest["ts"]) or {}
+        return all(b["type"] != "actions" for b in now.get("blocks") or [{"type": "actions"}])
+
+    wait_for(closed)
