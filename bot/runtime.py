@@ -166,6 +166,7 @@ class Runtime:
         return self.choice_scheduler.choices
 
     def close(self) -> None:
+        self.catalog.stop()  # its refresh thread writes to the database closed below
         self.client.close()
         self.database.close()
 

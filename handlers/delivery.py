@@ -111,10 +111,18 @@ class DeliveryRoom:
         return self._thread is not None and self._thread.is_alive()
 
     def idle(self) -> bool:
-        """Nothing owed now: every event handed over, nothing due or being sent."""
+        """Nothing owed now: every event handed over, nothing due or being sent.
+
+        Read in the order work moves (event, outbox row, send): the loop runs meanwhile, and
+        a row made after the outbox was read but from an event not yet handed over when the
+        cursor was read would otherwise be missed by both looks."""
+        if not self.dispatcher.caught_up() or self.outbox.pending():
+            return False
         with self._lock:
-            busy = bool(self._busy)
-        return not busy and self.outbox.pending() == 0 and self.dispatcher.caught_up()
+            if self._busy:
+                return False
+        # A send can record an event (an operators' alert) before it leaves the busy set.
+        return self.dispatcher.caught_up()
 
     # --- the loop ---------------------------------------------------------------------------
 

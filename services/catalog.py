@@ -15,7 +15,8 @@ smallest value costs the wallet, so "gift cards sold in the UK that fit 50 USD" 
 A refresh of a real account's catalog (20,000 products: 200 pages) takes minutes at 50
 getVouchers a minute (the client's limiter paces it), so nothing that answers Slack or places
 orders waits on one: `refresh_in_background` runs it on a thread of its own, one at a time per
-database (a lease), and it writes in short transactions (storage/catalog.py).
+database (a lease), and it writes in short transactions (storage/catalog.py). `stop` ends
+that thread and waits for it, before the database it writes to is closed (bot/runtime.py).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class Catalog:
         self._logged_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
+        self._stopping = threading.Event()  # set by stop(): no refresh starts or goes on
         self._lease = Lease(
             database, f"catalog-{uuid.uuid4().hex[:8]}", ttl_s=REFRESH_LEASE_S, key=REFRESH_LEASE
         )
@@ -143,7 +145,7 @@ class Catalog:
     def refresh_in_background(self) -> bool:
         """Refresh on a thread of its own, unless one is running; True when one started."""
         with self._thread_lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._stopping.is_set() or (self._thread is not None and self._thread.is_alive()):
                 return False
             self._thread = threading.Thread(
                 target=self._refresh_logged, name="catalog-refresh", daemon=True
@@ -163,6 +165,21 @@ class Catalog:
             thread.join(timeout_s)
         return not self.refreshing()
 
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """End a background refresh between two pages (what it stored stays, the kind it was
+        fetching is not stored) and wait for its thread: the database is closed next, and a
+        thread still writing to a closed connection can crash the process. A page already
+        asked for is waited for (the client's timeout bounds it), however long that takes."""
+        with self._thread_lock:
+            self._stopping.set()
+            thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout_s)
+        if thread.is_alive():
+            log.warning("the catalog refresh is still running after %.0f s", timeout_s)
+            thread.join()
+
     def _refresh_logged(self) -> None:
         try:
             self.refresh()
@@ -174,8 +191,13 @@ class Catalog:
             log.exception("catalog refresh failed, keeping the cached copy")
 
     def _renew(self) -> None:
-        """Between pages: keep the refresh's lease (a long refresh outlives its first TTL)."""
+        """Before each page: keep the refresh's lease (a long refresh outlives its first TTL),
+        and wait for the page's turn under the rate limit (up to a minute) where stop() can
+        end the wait; a stopped refresh ends here."""
+        assert self.client is not None
         self._lease.try_acquire()
+        if not self.client.limiter.wait_free("getVouchers", self._stopping):
+            raise CatalogUnavailable("the catalog refresh was stopped")
 
     def _countries(self) -> dict[str, CatalogCountry]:
         """Xoxoday's countries by code and by ISO code (getFilters), and the ones the catalog

@@ -221,6 +221,9 @@ class NotificationDispatcher:
         for event in events.after(self.database, self.cursor(), limit):
             if event.kind in NOTIFIED_KINDS and not self._deliver(event):
                 self._later(retries, event, 1)
+                # Kept before the cursor passes it: caught_up() never sees it neither ahead
+                # nor waiting (the delivery room's idle() reads both while this runs).
+                kv.put(self.database, self._retry_key, json.dumps(retries))
             kv.put(self.database, self._key, str(event.id))
             handled += 1
         if handled:

@@ -52,7 +52,7 @@ def sim_url() -> Iterator[str]:
             return False
 
     try:
-        wait_for(up, timeout=20, interval=0.1)
+        wait_for(up, interval=0.1)
         yield url
     finally:
         process.terminate()

@@ -83,7 +83,7 @@ def test_run_in_socket_mode_answers_over_the_socket_then_stops_cleanly(
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, WEBHOOK_KEY):
         assert secret not in output
     # the bot hung up: no connection is left open on the fake
-    wait_for(lambda: slack.socket.open_connections == 0, timeout=10, interval=0.05)
+    wait_for(lambda: slack.socket.open_connections == 0, interval=0.05)
 
 
 def test_run_with_a_refused_app_token_says_so_in_one_line(

@@ -186,14 +186,15 @@ class XoxodayClient:
         on_page: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> list[Product]:
-        """Every page of the catalog for the given filters; `on_page` is told after each page
-        (a long refresh keeps its lease). The limiter paces the pages: 50 a minute."""
+        """Every page of the catalog for the given filters; `on_page` is told before each page
+        is asked for (a long refresh keeps its lease, and may end there by raising). The
+        limiter paces the pages: 50 a minute."""
         products: list[Product] = []
         for page in range(1, 10_000):
-            batch = self.get_vouchers(limit=page_size, page=page, **kwargs)
-            products.extend(batch)
             if on_page is not None:
                 on_page()
+            batch = self.get_vouchers(limit=page_size, page=page, **kwargs)
+            products.extend(batch)
             if len(batch) < page_size:
                 break
         return products

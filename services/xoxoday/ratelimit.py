@@ -53,8 +53,9 @@ class RateLimiter:
             return None
         return max(1, math.floor(self._limits.get(op, DEFAULT_LIMIT) * self._scale))
 
-    def _wait_for(self, op: str, now: float) -> float:
-        """Seconds until a call of `op` is allowed; records the call when it is 0."""
+    def _wait_for(self, op: str, now: float, *, record: bool = True) -> float:
+        """Seconds until a call of `op` is allowed; records the call when it is 0 (unless
+        `record` is False: a look only)."""
         paused = self._paused_until.get(op, 0.0) - now
         if paused > 0:
             return paused
@@ -65,7 +66,8 @@ class RateLimiter:
         while calls and now - calls[0] >= self._window:
             calls.popleft()
         if len(calls) < limit:
-            calls.append(now)
+            if record:
+                calls.append(now)
             return 0.0
         return calls[0] + self._window - now
 
@@ -85,6 +87,18 @@ class RateLimiter:
             if began is None:
                 began = now
             self._sleep(min(wait, 1.0))
+
+    def wait_free(self, op: str, stop: threading.Event) -> bool:
+        """Wait until a call of `op` would go at once, or until `stop` is set (False then).
+        Records nothing (the call still goes through acquire): a long job, a catalog
+        refresh, waits for its turn here, where its stop can end the wait, not in acquire."""
+        while not stop.is_set():
+            with self._lock:
+                wait = self._wait_for(op, self._clock(), record=False)
+            if wait <= 0:
+                return True
+            stop.wait(min(wait, 1.0))
+        return False
 
     def penalize(self, op: str, seconds: float) -> None:
         """Xoxoday said wait (penaltySeconds): hold every caller of `op` until then."""

@@ -519,6 +519,10 @@ class FakeSlack:
     def release(self, method: str) -> None:
         self.pace.release(method)
 
+    def waiting(self, method: str) -> int:
+        """Calls of a held `method` waiting for release() right now."""
+        return self.pace.waiting(method)
+
     def rate_limits(self, enabled: bool = True, why: str = "") -> None:
         """Slack's per-method rate-limit tiers: over the limit, 429 with Retry-After (on by
         default; off only with a reason, see rules.py)."""

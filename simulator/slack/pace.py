@@ -59,6 +59,7 @@ class Pace:
         self._lock = threading.Lock()
         self._latency: dict[str, float] = {}
         self._held: dict[str, threading.Event] = {}
+        self._waiting: dict[str, int] = {}  # calls held back right now, by method
         self._enabled = enabled
         self._calls: dict[str, deque[float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
@@ -94,8 +95,20 @@ class Pace:
     def wait_if_held(self, method: str, timeout: float = 60.0) -> None:
         with self._lock:
             gate = self._held.get(method)
-        if gate is not None:
+            if gate is None:
+                return
+            self._waiting[method] = self._waiting.get(method, 0) + 1
+        try:
             gate.wait(timeout)
+        finally:
+            with self._lock:
+                self._waiting[method] -= 1
+
+    def waiting(self, method: str) -> int:
+        """How many calls of `method` are held back right now: how many the app has made at
+        once (a test's proof that they run concurrently, whatever the machine's speed)."""
+        with self._lock:
+            return self._waiting.get(method, 0)
 
     # ---- rate limits -----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -86,6 +86,8 @@ class SimulatorApp:
         # poNumber -> [not-found answers still to give, the commit]: late commits that wait
         # for lookups (Fault.commit_after_lookups), not for a timer.
         self._held_commits: dict[str, list[Any]] = {}
+        # poNumber -> a late commit waiting for that poNumber to be placed again.
+        self._held_for_placing: dict[str, Callable[[], None]] = {}
         self.webhooks = WebhookSender(
             self.lock,
             state=lambda: self.state,
@@ -173,6 +175,7 @@ class SimulatorApp:
             else:
                 answer = self._answer(call)
                 self._after_lookup(call, answer)
+                self._after_placing(call, answer)
         if late:
             self._hold(fault.delay_s)  # type: ignore[union-attr]
             return Answer(504, None, raw=GATEWAY_TIMEOUT_HTML, content_type="text/html")
@@ -219,6 +222,9 @@ class SimulatorApp:
         if fault.commit_after_lookups is not None:
             self._held_commits[order.po_number] = [fault.commit_after_lookups, commit]
             return
+        if fault.commit_after_placed_again:
+            self._held_for_placing[order.po_number] = commit
+            return
         delay = self.config.late_commit_s if fault.commit_after_s is None else fault.commit_after_s
         self.scheduler.call_later(delay, commit)
 
@@ -233,6 +239,16 @@ class SimulatorApp:
         if held[0] <= 0:
             del self._held_commits[po_number]  # type: ignore[arg-type]
             held[1]()
+
+    def _after_placing(self, call: Call, answer: Answer) -> None:
+        """A placeOrder placed an order: a late commit of its poNumber waiting for that (the
+        client trusted "not found" and placed again) commits now, after it. Under the lock."""
+        po_number = call.data.get("poNumber")
+        if call.op != "placeOrder" or answer.status != 200 or not isinstance(po_number, str):
+            return
+        held = self._held_for_placing.pop(po_number, None)
+        if held is not None:
+            held()
 
     def _run(self, call: Call) -> dict[str, Any]:
         """The operation's body, {"status": 1, "data": ...}; called under the lock."""
@@ -396,6 +412,7 @@ class SimulatorApp:
             self.state = SimState(self.config)
             self.scheduler.clear()
             self._held_commits.clear()
+            self._held_for_placing.clear()
             interrupted, self._interrupt = self._interrupt, threading.Event()
         interrupted.set()
 

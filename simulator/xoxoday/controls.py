@@ -104,6 +104,9 @@ def add_fault(app: SimulatorApp, req: Request) -> Result:
     commit_lookups = None if lookups is None else parse_int(lookups)
     if lookups is not None and (commit_lookups is None or commit_lookups < 1):
         raise ControlError(400, "commit_after_lookups must be a whole number >= 1")
+    again = body.get("commit_after_placed_again", False)
+    if not isinstance(again, bool):
+        raise ControlError(400, "commit_after_placed_again must be true or false")
     status = body.get("http_status")
     http_status = None if status is None else parse_int(status)
     if times is None or times < 1 or delay is None or delay < 0 or penalty is None or penalty < 0:
@@ -122,6 +125,7 @@ def add_fault(app: SimulatorApp, req: Request) -> Result:
                 penalty,
                 commit_after_s=None if commit_s is None else float(commit_s),
                 commit_after_lookups=commit_lookups,
+                commit_after_placed_again=again,
                 http_status=http_status,
             )
         )

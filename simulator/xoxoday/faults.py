@@ -30,8 +30,9 @@ BEFORE_COMMIT = frozenset(
 )
 # A gateway answers 504 (an HTML page) after delay_s (default 0) while the order commits
 # commit_after_s later (default: the late_commit_s setting), unseen by getOrderDetails until;
-# or, with commit_after_lookups N, right after the Nth getOrderDetails that did not find it (tests
-# that must not depend on how fast a loaded machine looks it up).
+# or, with commit_after_lookups N, right after the Nth getOrderDetails that did not find it, or
+# with commit_after_placed_again, right after the same poNumber is placed again (tests that must
+# not depend on how fast a loaded machine looks it up or places it again).
 LATE_COMMIT = "late_commit"
 KINDS = AFTER_COMMIT | BEFORE_COMMIT | {LATE_COMMIT}
 # The token endpoint takes one kind: {"message": "auth.request_limit_exceeded"}, answered
@@ -49,6 +50,7 @@ class Fault:
     penalty_seconds: int = 60  # rate_limit
     commit_after_s: float | None = None  # late_commit: None means config.late_commit_s
     commit_after_lookups: int | None = None  # late_commit: commit after N "not found" instead
+    commit_after_placed_again: bool = False  # late_commit: commit once it is placed again
     http_status: int | None = None  # refreshToken rate_limit: the status it answers with
 
     def to_json(self) -> dict[str, Any]:
@@ -60,6 +62,7 @@ class Fault:
             "penalty_seconds": self.penalty_seconds,
             "commit_after_s": self.commit_after_s,
             "commit_after_lookups": self.commit_after_lookups,
+            "commit_after_placed_again": self.commit_after_placed_again,
             "http_status": self.http_status,
         }
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 from bot.runtime import Runtime
+from services.delivery import poll_delay
 from storage import events, ledger
 from storage import orders as order_store
 from tests.lifecycle.conftest import APPROVER, REQUESTER, WEBHOOK_KEY, gift, miles
-from tests.support import SimControl
+from tests.support import SimControl, wait_for
 
 KEY = WEBHOOK_KEY
 
@@ -113,14 +115,13 @@ def test_polling_settles_an_order_whose_webhook_never_came(
     xo.config(webhook_enabled=False)  # Xoxoday disabled our webhook
     for order in orders:
         xo.deliver(order.po_number, "delivered")
-    for _ in range(100):
+
+    def polled_until_delivered() -> bool:
         runtime.worker.step()
         runtime.worker.drain()
-        if all(order_store.get(runtime.database, o.id).state == "delivered" for o in orders):  # type: ignore[union-attr]
-            break
-        import time
+        return all(order_store.get(runtime.database, o.id).state == "delivered" for o in orders)  # type: ignore[union-attr]
 
-        time.sleep(0.05)
+    wait_for(polled_until_delivered, interval=0.05)  # rounds until the polls find both
     assert [order_store.get(runtime.database, o.id).state for o in orders] == [
         "delivered",
         "delivered",
@@ -135,21 +136,27 @@ def test_polling_settles_an_order_whose_webhook_never_came(
 
 
 def test_polling_backs_off_while_still_pending(runtime: Runtime) -> None:
+    """Each empty poll puts the next one further off: poll n waits poll_delay(n), which
+    doubles (0.05 s first here). Checked between the clock readings either side of each poll,
+    which hold however long a loaded machine takes over it (the old check compared two
+    absolute times, true whatever the delays)."""
     [order] = placed_pending(runtime)
-    runtime.worker.drain()  # a poll the placing rounds started has finished before `before`
-    before = order_store.get(runtime.database, order.id)
-    assert before is not None and before.next_poll_at is not None
-    for _ in range(3):
+    runtime.worker.drain()  # a poll the placing rounds started has finished before this
+    first = runtime.delivery.poll_first_s
+    assert poll_delay(1, first) < poll_delay(2, first) < poll_delay(3, first)
+    # On a busy machine the placing rounds can outlast the first poll's 0.05 s and poll once
+    # already (a make test run met it): the three forced polls are counted from there.
+    polled = order_store.get(runtime.database, order.id).polls  # type: ignore[union-attr]
+    for n in range(polled + 1, polled + 4):
         runtime.database.execute("UPDATE orders SET next_poll_at = 0 WHERE id = ?", [order.id])
+        began = time.time()
         runtime.worker.step()
         runtime.worker.drain()  # polls run on the worker's pool
-    after = order_store.get(runtime.database, order.id)
-    assert after is not None and after.state == "placed"
-    # On a busy machine the placing rounds can outlast the first poll's 0.05 s and poll once
-    # already (a make test run met it): the three forced polls are counted from `before`.
-    assert after.polls == before.polls + 3
-    gap = (after.next_poll_at or 0) - before.next_poll_at
-    assert gap > 0  # each empty poll waits longer than the last (0.05 s doubling here)
+        ended = time.time()
+        after = order_store.get(runtime.database, order.id)
+        assert after is not None and after.state == "placed" and after.polls == n
+        assert after.next_poll_at is not None
+        assert began + poll_delay(n, first) <= after.next_poll_at <= ended + poll_delay(n, first)
 
 
 def test_a_webhook_for_an_order_marked_failed_raises_an_alert(runtime: Runtime) -> None:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -197,11 +196,13 @@ SCHEDULER_PROCESS = textwrap.dedent(
     from bot.config import load_settings
     from bot.runtime import build_runtime
     runtime = build_runtime(load_settings(None))
-    ready, stop = sys.argv[1], sys.argv[2]
-    open(ready, "w").close()
-    while not os.path.exists(stop):
-        runtime.scheduler.tick()
-        time.sleep(0.002)
+    ready, stop, ticks = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(ticks, "ab", buffering=0) as counted:
+        open(ready, "w").close()
+        while not os.path.exists(stop):
+            runtime.scheduler.tick()
+            counted.write(b".")  # one byte a round ended: the test reads the file's size
+            time.sleep(0.002)
     runtime.close()
     """
 )
@@ -228,15 +229,16 @@ def test_two_processes_running_the_scheduler_send_each_reminder_once(
     }
     stop = tmp_path / "stop"
     flags = [tmp_path / f"ready-{n}" for n in range(2)]
+    rounds = [tmp_path / f"rounds-{n}" for n in range(2)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", SCHEDULER_PROCESS, str(flag), str(stop)],
+            [sys.executable, "-c", SCHEDULER_PROCESS, str(flag), str(stop), str(ticks)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for flag in flags
+        for flag, ticks in zip(flags, rounds, strict=True)
     ]
     try:
         wait_for(lambda: all(flag.exists() for flag in flags))
@@ -249,7 +251,11 @@ def test_two_processes_running_the_scheduler_send_each_reminder_once(
             )
 
         wait_for(lambda: claimed() >= 90)
-        time.sleep(1.5)  # time enough for a double claim to show
+        # A double claim would come from a round that read the rows before the other process
+        # claimed them: once each process has ended a round begun after this point (two more
+        # than it had ended), every such round has written what it claimed.
+        ended = [ticks.stat().st_size for ticks in rounds]
+        wait_for(lambda: all(t.stat().st_size >= n + 2 for t, n in zip(rounds, ended, strict=True)))
     finally:
         stop.touch()
         outputs = [p.communicate(timeout=60)[0] for p in processes]

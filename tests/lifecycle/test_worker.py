@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from tests.lifecycle.conftest import (
     states,
     topup,
 )
-from tests.support import SimControl, wait_for
+from tests.support import HANG_S, SimControl, wait_for
 
 
 def approved(runtime: Runtime, *specs: object) -> int:
@@ -348,9 +349,10 @@ def test_a_worker_stopped_while_waiting_for_the_lease_touches_nothing(
     assert claimed is not None
     waiting = threading.Thread(target=runtime.worker.run)
     waiting.start()
-    time.sleep(0.3)
+    wait_for(lambda: runtime.worker.standby)  # it found the lease held and waits for it
     runtime.worker._stop.set()  # SIGTERM while it waits
-    waiting.join(timeout=10)
+    waiting.join(timeout=HANG_S)
+    assert not waiting.is_alive()
     assert states(runtime, request_id) == ["placing"]  # not "recovered" from under the other worker
     assert xo.calls("getOrderDetails") == 0
 
@@ -376,14 +378,38 @@ def test_the_worker_survives_a_failing_round(
 
 
 def test_the_loop_does_not_spin_while_a_lookup_is_slow(runtime: Runtime, xo: SimControl) -> None:
-    approved(runtime, gift())
+    """While the only work is a lookup still waiting for Xoxoday's answer, each round finds
+    that order busy and starts nothing, so the loop sleeps (0.05 s at least) instead of going
+    round again at once. The lookup is held until the rounds are counted, not timed."""
+    request_id = approved(runtime, gift())
     xo.fault("placeOrder", "http_500_after_commit")
-    xo.config(latency_ms=800)
+    asking, answered = threading.Event(), threading.Event()
+    lookup = runtime.client.get_order_details
+
+    def held_lookup(*args: Any, **kwargs: Any) -> Any:
+        asking.set()
+        assert answered.wait(HANG_S)
+        return lookup(*args, **kwargs)
+
+    runtime.client.get_order_details = held_lookup  # type: ignore[method-assign]
+    step, held_rounds = runtime.worker.step, []
+
+    def counted_step() -> bool:
+        held = asking.is_set() and not answered.is_set()  # the whole round, lookup held
+        busy = step()
+        if held:
+            held_rounds.append((busy, time.monotonic()))
+        return busy
+
+    runtime.worker.step = counted_step  # type: ignore[method-assign]
     runtime.worker.start()
-    time.sleep(2.5)
-    rounds = runtime.worker.rounds
-    xo.config(latency_ms=0)
-    assert rounds < 60  # it sleeps between rounds instead of spinning on the busy order
+    wait_for(lambda: len(held_rounds) >= 10)
+    answered.set()
+    rounds = held_rounds[:10]
+    assert [busy for busy, _ in rounds] == [False] * 10  # nothing started: the loop sleeps
+    # Sleeps, not spins: a bound a loaded machine can only meet more easily.
+    assert rounds[-1][1] - rounds[0][1] >= 9 * 0.04
+    wait_for(lambda: states(runtime, request_id) == ["delivered"])
 
 
 def test_placed_orders_are_taken_off_the_cached_balance(runtime: Runtime, xo: SimControl) -> None:

@@ -190,11 +190,31 @@ def test_placing_again_during_a_late_commit_pays_twice(api: Api) -> None:
     assert api.balance() == Decimal("9980.4")
 
 
-def test_late_commit_of_a_refused_order_never_commits(api: Api) -> None:
-    api.sim_post("faults", {"op": "placeOrder", "kind": "late_commit", "commit_after_s": 0.05})
-    assert api.call("placeOrder", {**ORDER, "denomination": 11}).status_code == 504
-    time.sleep(0.3)
+def test_a_late_commit_can_wait_for_the_order_to_be_placed_again(api: Api) -> None:
+    """commit_after_placed_again: the first attempt commits right after the client, sure
+    there was none, places the poNumber again (tests that must not time the second try)."""
+    fault = {"op": "placeOrder", "kind": "late_commit", "commit_after_placed_again": True}
+    api.sim_post("faults", fault)
+    assert api.call("placeOrder", ORDER).status_code == 504
+    lookup = api.call("getOrderDetails", {"poNumber": "RS-1"})
+    assert (lookup.status_code, lookup.json()["errorId"]) == (404, "PLE10016")
     assert sim_orders(api) == []
+    assert api.call("placeOrder", ORDER).status_code == 200
+    assert [o["poNumber"] for o in sim_orders(api)] == ["RS-1", "RS-1"]
+    bad = {**fault, "commit_after_placed_again": "yes"}
+    assert "true or false" in api.sim_post("faults", bad, expect=400)["error"]
+
+
+def test_late_commit_of_a_refused_order_never_commits(api: Api) -> None:
+    """Held until the lookup that would commit it (not a timer that a loaded machine may not
+    have run yet when the test looks): after that lookup, still no order."""
+    fault = {"op": "placeOrder", "kind": "late_commit", "commit_after_lookups": 1}
+    api.sim_post("faults", fault)
+    assert api.call("placeOrder", {**ORDER, "denomination": 11}).status_code == 504
+    lookup = api.call("getOrderDetails", {"poNumber": "RS-1"})
+    assert (lookup.status_code, lookup.json()["errorId"]) == (404, "PLE10016")
+    assert sim_orders(api) == []
+    assert api.call("getOrderDetails", {"poNumber": "RS-1"}).status_code == 404
 
 
 def test_redeem_failed_is_ple10010_and_creates_nothing(api: Api) -> None:

@@ -5,7 +5,6 @@ which completes or fails them with functions.completeSuccess / completeError."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +16,10 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.local import LocalStack, start_local_stack
 from handlers.workflow_steps import NO_RUNNER, NO_RUNNER_STATUS
 from simulator.slack import SocketDriver, start_fake_slack
+from storage import events as event_store
 from storage import orders as order_store
 from storage import requests as request_store
+from storage.models import EventKind
 from tests.support import SimControl, wait_for
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
@@ -271,7 +272,14 @@ def test_policy_limits_apply_and_a_workflow_request_always_waits_for_an_approver
     )
     ask = stack.approval_message("R-1")
     assert "Asked by a Workflow Builder step that <@UREQUESTER> ran" in stack.slack.plain_text(ask)
-    time.sleep(0.5)  # no automatic approval follows
+    # No automatic approval follows: it was recorded as not approvable automatically (what
+    # sends a request to automatic approval, at once or after a restart).
+    [created] = [
+        e
+        for e in event_store.for_request(stack.bot.runtime.database, 1)
+        if e.kind == EventKind.REQUEST_CREATED
+    ]
+    assert created.data["auto_approvable"] is False
     assert requests(stack)[0].state == "pending_approval" and not requests(stack)[0].auto_approved
     assert order_states(stack, 1) == ["pending_approval"]
     stack.driver.click("UAPPROVER", "approve_request", message=ask)

@@ -23,7 +23,7 @@ from websockets.sync.client import connect as ws_connect
 
 from simulator.slack import APP_ID, SOCKET_ACK, RunningFakeSlack, SocketDriver, start_fake_slack
 from tests.slackfake.conftest import TOKEN, approval_blocks, build_app
-from tests.support import wait_for
+from tests.support import HANG_S, wait_for
 
 APP_TOKEN = "xapp-1-A0REWARDS-test"
 USER = "UREQUESTER"
@@ -106,7 +106,7 @@ def test_hello_envelopes_and_acks_over_a_raw_websocket(raw_fake: RunningFakeSlac
             },
             "connection_info": {"app_id": APP_ID},
         }
-        assert raw_fake.socket_connected(timeout=1)
+        assert raw_fake.socket_connected(timeout=HANG_S)
 
         command = {"command": "/reward", "text": "help", "user_id": USER}
         envelope_id = raw_fake.post_envelope("slash_commands", command)
@@ -364,9 +364,7 @@ def test_bolt_reconnects_when_slack_asks(sfake, sdriver, socket_bot):
     opened = sfake.socket.connections_opened
     assert sfake.socket_disconnect("refresh_requested") >= 1
     sfake.wait_for("apps.connections.open", lambda c: c.ok)
-    deadline = time.monotonic() + 10
-    while sfake.socket.connections_opened == opened and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: sfake.socket.connections_opened != opened)
     assert sfake.socket.connections_opened == opened + 1
     response = sdriver.command(USER, "after the refresh", command="/echo")
     assert response.json() == {"text": "you said after the refresh"}

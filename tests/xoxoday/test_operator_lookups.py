@@ -54,7 +54,7 @@ def test_a_number_is_asked_once_a_day_and_ten_a_minute_per_member(
     for _ in range(30):
         pending = check.lookup_later("+919857535678", member="UANA")
         assert pending is not None
-        assert isinstance(pending.result(timeout=10), MobileOperator)
+        assert isinstance(pending.result(timeout=HANG_S), MobileOperator)
     assert xo.calls("lookupMobileNumber") - before == 1  # cached per number
     assert check.known("+919857535678") is not None
 
@@ -65,16 +65,16 @@ def test_a_number_is_asked_once_a_day_and_ten_a_minute_per_member(
         assert pending is not None
         answers.append(pending)
         if len(answers) <= 10:
-            assert isinstance(pending.result(timeout=10), MobileOperator)
+            assert isinstance(pending.result(timeout=HANG_S), MobileOperator)
     assert xo.calls("lookupMobileNumber") - before == 1 + 10
     assert not answers[-1].done()  # the eleventh of the minute: not asked yet…
-    check.lookup_later("+919857535678", member="UCHO").result(timeout=10)  # …others are
+    check.lookup_later("+919857535678", member="UCHO").result(timeout=HANG_S)  # …others are
     now[0] += 61  # a minute later the waiting one goes out
     check.run_due()
-    assert isinstance(answers[-1].result(timeout=10), MobileOperator)
+    assert isinstance(answers[-1].result(timeout=HANG_S), MobileOperator)
 
     now[0] += 86_400 + 1  # a day later the first number is asked again
     assert check.known("+919857535678") is None
     again = check.lookup_later("+919857535678", member="UANA")
-    assert again is not None and again.result(timeout=10) is not None
+    assert again is not None and again.result(timeout=HANG_S) is not None
     assert xo.calls("lookupMobileNumber") - before == 1 + 11 + 1
