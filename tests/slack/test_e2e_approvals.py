@@ -447,7 +447,8 @@ def test_an_ask_whose_post_is_answered_after_the_approval_loses_its_buttons(
         return asks[0] if asks else None
 
     ask = wait_for(shown)
-    assert stack.slack.held_calls(APPROVAL_CHANNEL, done_first=True) == 1
+    # (Counted just after the message is shown: waited for, not read at once.)
+    wait_for(lambda: stack.slack.held_calls(APPROVAL_CHANNEL, done_first=True) == 1)
     stack.driver.click("UAPPROVER", "approve_request", message=ask)
     db = stack.bot.runtime.database
     wait_for(  # the decision's redraw of the asks has gone, with no ask on record yet

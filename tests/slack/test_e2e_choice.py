@@ -273,7 +273,7 @@ def test_an_offer_whose_post_is_answered_after_the_choice_loses_its_button(
             "SELECT COUNT(*) FROM slack_outbox WHERE key = 'offers:R1' AND pending = 0"
         )
     )
-    assert stack.slack.held_calls(ANA, done_first=True) >= 1
+    wait_for(lambda: stack.slack.held_calls(ANA, done_first=True) >= 1)
     stack.slack.release_conversation(ANA)
     wait_for(
         lambda: (
