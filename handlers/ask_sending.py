@@ -119,10 +119,13 @@ class AskSending:
         outcome, posted = self.targets.post(key, request, target, text, blocks, tell=False)
         if posted:
             self.notices.save_ref(request.id, "approval", *posted, acting_for)
-            self.redraw_if_changed(request.id, target, acting_for)
+            buttons = any(b.get("type") == "actions" for b in blocks)
+            self.redraw_if_changed(request.id, target, acting_for, buttons=buttons)
         return outcome
 
-    def redraw_if_changed(self, request_id: int, target: str, acting_for: str | None) -> None:
+    def redraw_if_changed(
+        self, request_id: int, target: str, acting_for: str | None, *, buttons: bool = True
+    ) -> None:
         """An ask is on record only once Slack answered its post: a decision (or a delegation's
         end) in between redrew the request's asks without it, and it would keep its buttons
         (a CI run met it: the approval came while the channel's ask was being posted). Read
@@ -133,8 +136,9 @@ class AskSending:
             return
         reader = None if target == self.approval_channel else target
         orders = self.notices.orders(request_id) if reader else []
+        # `buttons`: an ask posted closed (to an approver who is the requester) stays closed.
         if request.state != "pending_approval" or (
-            reader and self._closed(reader, request, orders, acting_for)
+            buttons and reader and self._closed(reader, request, orders, acting_for)
         ):
             self.outbox.mark(f"asks:R{request_id}", request_id=request_id)
 

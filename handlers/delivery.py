@@ -209,10 +209,14 @@ class DeliveryRoom:
         else:
             self.outbox.finish(row, consumed)
         finally:
-            self.outbox.unclaim(row)
-            with self._lock:
-                self._busy.discard(row.key)
-            self._wake.set()
+            try:
+                self.outbox.unclaim(row)
+            except Exception:  # a locked database: the claim lapses (CLAIM_S), and is ours
+                log.exception("could not give back the claim on %s", row.key)
+            finally:  # else the key stayed busy here until a restart (found by a review)
+                with self._lock:
+                    self._busy.discard(row.key)
+                self._wake.set()
 
     def _failed(self, row: OutboxRow, exc: Exception) -> None:
         tries = row.tries + 1

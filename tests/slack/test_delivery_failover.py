@@ -11,8 +11,11 @@ the first DM stays in flight for as long as the test needs, whatever the machine
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+from bot.local import LocalStack
 from simulator.slack.fake import RunningFakeSlack
 from storage import orders as order_store
 from tests.slack.conftest import stack_on
@@ -58,3 +61,26 @@ def test_a_code_dm_in_flight_at_a_lease_takeover_goes_once(
         fake_slack.release_conversation("UBEN")
         first.stop()
         second.stop()
+
+
+def test_a_claim_that_cannot_be_given_back_does_not_stop_its_key(stack: LocalStack) -> None:
+    """Giving a row's claim back met a locked database once (sqlite3 raises after its busy
+    timeout; raised here at once, as waiting 15 s for it would): the key stayed busy in the
+    room until a restart, so that request's updates never went and the room was never idle."""
+    room = stack.bot.room
+    give_back = room.outbox.unclaim
+    failed: list[str] = []
+
+    def locked_once(row: Any) -> None:
+        if not failed:
+            failed.append(row.key)
+            raise sqlite3.OperationalError("database is locked")
+        give_back(row)
+
+    room.outbox.unclaim = locked_once  # type: ignore[method-assign]
+    assert stack.request("UREQUESTER", ["UANA"]).text == ""
+    stack.driver.click("UAPPROVER", "approve_request", message=stack.approval_message("R-1"))
+    wait_for(lambda: failed)
+    db = stack.bot.runtime.database
+    wait_for(lambda: [o.state for o in order_store.for_request(db, 1)] == ["delivered"])
+    wait_for(room.idle)  # every key went, the one whose claim was not given back too
