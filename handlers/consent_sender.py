@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from handlers import consent_messages
 from handlers import mrkdwn as md
+from handlers.step_outputs import outputs_of
 from handlers.targets import Targets
 from services.consent import EXPIRED
 from storage.models import EventKind, EventRow
@@ -36,6 +37,8 @@ def send_consent_event(targets: Targets, client: WebClient, event: EventRow) -> 
         detail = ""
     else:
         outcome, detail = str(event.data.get("outcome") or ""), event.reason or ""
+        if event.data.get("complete"):
+            _complete(targets, client, event)
     channel, ts = event.data.get("channel"), event.data.get("ts")
     if not (channel and ts):
         return
@@ -45,4 +48,20 @@ def send_consent_event(targets: Targets, client: WebClient, event: EventRow) -> 
         None,
         str(event.data.get("runner") or ""),
         lambda: client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+    )
+
+
+def _complete(targets: Targets, client: WebClient, event: EventRow) -> None:
+    """A step the clock found sent (its Send recorded the request, then died before
+    completing it): completed now with the request's outputs, as the Send would have."""
+    execution = str(event.data.get("execution_id") or "")
+    request = targets.notices.request(int(event.data.get("request_id") or 0))
+    if request is None:
+        return
+    outputs = outputs_of(request, targets.notices.orders(request.id))
+    targets.attempt(
+        f"e{event.id}:complete",
+        None,
+        execution,
+        lambda: client.functions_completeSuccess(function_execution_id=execution, outputs=outputs),
     )

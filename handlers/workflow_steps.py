@@ -45,13 +45,13 @@ from handlers import mrkdwn as md
 from handlers.deps import Deps
 from handlers.errors import user_message
 from handlers.ids import Step
+from handlers.step_outputs import outputs_of, step_state
 from services.consent import request_key
 from services.errors import RewardError
 from services.intake import PHONE_BOX, Ask, Field, FieldError, Line, Source
-from services.money import AmountError, cents, parse_amount
+from services.money import AmountError, parse_amount
 from services.notify import Steps
 from services.reward_types import all_details, kind
-from storage.models import OrderRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +140,6 @@ def refusal(errors: Sequence[FieldError]) -> str:
 def step_error(text: str) -> str:
     """What fail() sends: escaped, since Slack shows it as a message (mrkdwn)."""
     return md.escape(text)[:2000]
-
-
-def step_state(request: RequestRow, orders: list[OrderRow]) -> str:
-    """One word a workflow can branch on: the request's state, and once approved, where its
-    orders are (approved: on their way; delivered: all of them; failed: done, not all)."""
-    if request.state != "approved":
-        return request.state
-    if not orders or any(not o.is_terminal for o in orders):
-        return "approved"
-    return "delivered" if all(o.state == "delivered" for o in orders) else "failed"
 
 
 # --- reading the inputs --------------------------------------------------------------------
@@ -354,16 +344,6 @@ class Answers:
 
 def idempotency_key(execution_id: str) -> str:
     return request_key(execution_id)
-
-
-def outputs_of(request: RequestRow, orders: list[OrderRow]) -> dict[str, Any]:
-    return {
-        "request_ref": request.ref,
-        "state": step_state(request, orders),
-        # A Workflow Builder `number` is JSON: the cost leaves Decimal here, in cents.
-        "cost": float(cents(request.total_cost)),
-        "currency": request.currency or "",
-    }
 
 
 def prepared(deps: Deps, inputs: dict[str, Any]) -> tuple[SendReward, str]:

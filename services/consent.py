@@ -238,7 +238,9 @@ class Consents:
                 )
                 if sent is None:
                     return None
-                _answered(db, sent, "sent", recorded.ref)
+                # Nobody completed the step (the Send that recorded it died first): the
+                # delivery room completes it with the bot's token (handlers/consent_sender.py).
+                _answered(db, sent, "sent", recorded.ref, complete=True)
                 return "sent"
             moved = store.move(db, row.execution_id, (store.SENDING,), "expired", reason=LAPSED)
             if moved is not None:
@@ -263,21 +265,26 @@ def _expired(db: Any, row: ConsentRow, reason: str, was: str | None = None) -> N
     events.append(db, EventKind.WORKFLOW_CONSENT_EXPIRED, actor="clock", reason=reason, data=data)
 
 
-def _answered(db: Any, row: ConsentRow, outcome: str, detail: str) -> None:
+def _answered(
+    db: Any, row: ConsentRow, outcome: str, detail: str, *, complete: bool = False
+) -> None:
     """The DM's last word, said by the Slack side with the bot's own token (a step's token is
-    revoked once the step ends)."""
+    revoked once the step ends); `complete`: the step too, with its request's outputs."""
+    data: dict[str, Any] = {
+        "execution_id": row.execution_id,
+        "runner": row.runner,
+        "channel": row.channel,
+        "ts": row.ts,
+        "outcome": outcome,
+    }
+    if complete:
+        data.update(complete=True, request_id=row.request_id)
     events.append(
         db,
         EventKind.WORKFLOW_CONSENT_ANSWERED,
         actor=row.runner,
         reason=detail or None,
-        data={
-            "execution_id": row.execution_id,
-            "runner": row.runner,
-            "channel": row.channel,
-            "ts": row.ts,
-            "outcome": outcome,
-        },
+        data=data,
     )
 
 

@@ -257,3 +257,30 @@ def test_send_pressed_before_the_ask_is_on_record_still_closes_the_dm(stack: Loc
     wait_for(closed)
     now = stack.slack.message(ask["channel"], ask["ts"]) or {}
     assert all(b["type"] != "actions" for b in now["blocks"])
+
+
+def test_a_send_that_recorded_its_request_but_never_completed_the_step_is_completed_later(
+    stack: LocalStack,
+) -> None:
+    """Send recorded the request, then completing the step failed and nobody pressed Send
+    again: past the day the clock finds it sent; the step is completed with its request's
+    outputs (before, only the DM said so and the workflow never went on)."""
+    stack.slack.fail_next("functions.completeSuccess", status=200, error="internal_error")
+    execution = start(stack, RSVP, "UBEN")
+    _what, ask = asked_or_ended(stack, "UBEN", execution)
+    stack.driver.click("UBEN", "consent_send", message=ask)
+    wait_for(lambda: len(stack.slack.calls("functions.completeSuccess")) == 1)
+    assert stack.slack.execution(execution)["state"] == "running"
+    assert len(requests(stack)) == 1
+    stack.bot.runtime.database.execute(
+        "UPDATE workflow_consents SET expires_at = ? WHERE execution_id = ?",
+        [time.time() - SENDING_GRACE_S - 1, execution],
+    )
+    done = ended(stack, execution)  # the worker's scheduler, then the delivery room
+    assert done["state"] == "completed"
+    assert done["outputs"]["request_ref"] == "R-1"
+    closed = wait_for(
+        lambda: (m := stack.slack.message(ask["channel"], ask["ts"])) and m["edits"] and m
+    )
+    assert "Sent for approval as R-1" in stack.slack.plain_text(closed)
+    assert len(requests(stack)) == 1
