@@ -137,37 +137,33 @@ def _register_opening(app: App, deps: Deps, choices: Choices) -> None:
 
 
 def _register_changes(app: App, deps: Deps, choices: Choices) -> None:
+    def redraw(body: dict[str, Any], client: WebClient, **update: Any) -> None:
+        """The modal drawn again from its own metadata, with `update` applied to it."""
+        meta = _meta_of(body)
+        if meta is not None:
+            _refresh(deps, choices, client, body, meta.model_copy(update=update))
+
     @app.action(Action.CHOICE_COUNTRY)
     def on_country(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        meta = _meta_of(body)
-        if meta is None:
-            return
         chosen = (action.get("selected_option") or {}).get("value") or EVERY_COUNTRY
-        meta = meta.model_copy(update={"country": chosen, "product_id": None})
-        _refresh(deps, choices, client, body, meta)
+        redraw(body, client, country=chosen, product_id=None)
 
     @app.action(Action.CHOICE_PRODUCT)
     def on_product(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        meta = _meta_of(body)
-        if meta is None:
-            return
         value = (action.get("selected_option") or {}).get("value") or ""
-        meta.product_id = int(value) if value.isdigit() else None
-        _refresh(deps, choices, client, body, meta)
+        redraw(body, client, product_id=int(value) if value.isdigit() else None)
 
     @app.action(Action.CHOICE_AMOUNT)
     def on_amount(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Enter in an open amount: show what it costs of the amount given."""
         ack()
-        meta = _meta_of(body)
-        if meta is not None:
-            _refresh(deps, choices, client, body, meta)
+        redraw(body, client)
 
 
 def _register_search_and_submit(app: App, deps: Deps, choices: Choices) -> None:
